@@ -1,0 +1,136 @@
+"""Read a task's samples through ``datasets``, validate them and draw a seeded sample."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from advisor.errors import SpecError, did_you_mean
+
+if TYPE_CHECKING:
+    from advisor.tasks import Samples, Task
+
+
+def read_frame(task: Task) -> pd.DataFrame:
+    """Read the task's sample file into a DataFrame with ``datasets`` (offline, absolute paths only).
+
+    Raises:
+        SpecError: missing file, unreadable content.
+    """
+    import datasets
+
+    path = task.data_path()
+    fmt = _format(task, path)
+    opts = task.spec.data.csv
+    kwargs: dict = {}
+    if fmt == "csv":
+        kwargs = {"delimiter": opts.delimiter, "quoting": 0 if opts.quoting else 3}
+        if not opts.header:
+            kwargs["header"] = None
+        if opts.column_names:
+            kwargs["column_names"] = opts.column_names
+    builder = {"csv": "csv", "jsonl": "json", "json": "json", "parquet": "parquet"}[fmt]
+    datasets.disable_progress_bars()
+    try:
+        ds = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
+    except Exception as exc:  # noqa: BLE001 - the library raises many types for bad files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SpecError(path, None, f"could not read as {fmt}: {first[:200]}", "check the file and data.format / data.csv") from None
+    return ds.to_pandas()
+
+
+def _format(task: Task, path) -> str:
+    from advisor.tasks import data_format
+
+    return data_format(task, path)
+
+
+def _require_column(task: Task, frame: pd.DataFrame, field: str, column: str, data_file) -> None:
+    if column not in frame.columns:
+        cols = [str(c) for c in frame.columns]
+        raise SpecError(task.path, field, f"column '{column}' not in {data_file.name}{did_you_mean(column, cols)}", f"columns are: {', '.join(cols)}")
+
+
+def load_samples(task: Task, size: int | None = None, seed: int | None = None) -> Samples:
+    """Filter, validate and sample a task's rows.
+
+    Args:
+        task: the task.
+        size: override of ``sample.size`` (None: the task's, or all rows).
+        seed: override of ``sample.seed``.
+
+    Raises:
+        SpecError: unknown columns, empty text, labels the task does not declare, too few samples.
+    """
+    from advisor.tasks import Samples
+
+    spec = task.spec
+    data = spec.data
+    path = task.data_path()
+    frame = read_frame(task)
+    frame.index = range(1, len(frame) + 1)  # 1-based row numbers for messages
+    _require_column(task, frame, "data.text_field", data.text_field, path)
+    _require_column(task, frame, "data.label_field", data.label_field, path)
+    for col, value in data.where.items():
+        _require_column(task, frame, f"data.where.{col}", col, path)
+        frame = frame[frame[col].astype(str) == str(value)]
+    if frame.empty:
+        raise SpecError(task.path, "data.where", f"no rows of {path.name} match the filter", "check the values")
+    texts = frame[data.text_field].astype("string").fillna("").str.strip()
+    empty = texts == ""
+    if empty.any():
+        if not data.drop_empty:
+            row = int(texts.index[empty.argmax()])
+            raise SpecError(task.path, "data.text_field", f"row {row} of {path.name} has empty text ({int(empty.sum())} such rows)", "remove them or set data.drop_empty: true")
+        frame, texts = frame[~empty], texts[~empty]
+    frame = frame.assign(_text=texts.astype(str), _label=_label_names(task, frame[data.label_field], path))
+    if data.dedupe:
+        frame = frame.drop_duplicates(subset="_text", keep="first")
+    names = spec.label_names() or sorted(frame["_label"].unique())
+    if len(set(frame["_label"])) < 2:
+        raise SpecError(task.path, "data.label_field", "the data holds fewer than 2 distinct labels", "a classification task needs at least two")
+    if spec.metric.positive_label and spec.metric.positive_label not in names:
+        raise SpecError(task.path, "metric.positive_label", f"'{spec.metric.positive_label}' is not a label of this task{did_you_mean(spec.metric.positive_label, names)}", f"labels are: {', '.join(names)}")
+    chosen, pool = _draw(frame, size or spec.sample.size, spec.sample.seed if seed is None else seed, spec.sample.stratify)
+    _check_folds(task, chosen)
+    return Samples(
+        texts=list(chosen["_text"]),
+        labels=list(chosen["_label"]),
+        label_names=list(names),
+        pool_texts=list(pool["_text"]),
+        pool_labels=list(pool["_label"]),
+        source_rows=len(frame),
+    )
+
+
+def _label_names(task: Task, raw: pd.Series, path) -> pd.Series:
+    labels = task.spec.labels
+    values = raw.map(lambda v: "" if pd.isna(v) else str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
+    if labels is None:
+        return values
+    allowed = labels if isinstance(labels, dict) else {v: v for v in labels}
+    unknown = values[~values.isin(list(allowed))]
+    if not unknown.empty:
+        bad = unknown.iloc[0]
+        raise SpecError(task.path, "labels", f"label '{bad}' (row {unknown.index[0]} of {path.name}) is not a label the task declares{did_you_mean(bad, allowed)}", f"add it to labels, or filter it out with data.where (declared: {', '.join(allowed)})")
+    return values.map(allowed)
+
+
+def _draw(frame: pd.DataFrame, size: int | None, seed: int, stratify: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if size is None or size >= len(frame):
+        return frame.sample(frac=1.0, random_state=seed), frame.iloc[0:0]
+    from sklearn.model_selection import train_test_split
+
+    strat = frame["_label"] if stratify and frame["_label"].value_counts().min() >= 2 else None
+    chosen, pool = train_test_split(frame, train_size=size, random_state=seed, stratify=strat)
+    return chosen, pool
+
+
+def _check_folds(task: Task, chosen: pd.DataFrame) -> None:
+    folds = task.spec.folds
+    if len(chosen) < folds:
+        raise SpecError(task.path, "folds", f"{len(chosen)} samples are fewer than folds ({folds})", "lower folds or add samples")
+    counts = chosen["_label"].value_counts()
+    if counts.min() < folds:
+        raise SpecError(task.path, "sample.size", f"label '{counts.idxmin()}' has {counts.min()} samples, fewer than folds ({folds})", "raise sample.size, lower folds, or drop that label")

