@@ -130,6 +130,21 @@ def size_on_disk(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".onnx", ".gguf", ".pt", ".pth")
+
+
+def weights_size(path: Path) -> int:
+    """Bytes of the model weights under ``path``: the first weight format found, so a folder
+    holding both ``.safetensors`` and ``.bin`` copies is not counted twice; all files if none."""
+    if path.is_file():
+        return path.stat().st_size
+    for suffix in _WEIGHT_SUFFIXES:
+        files = [p for p in path.rglob(f"*{suffix}") if p.is_file()]
+        if files:
+            return sum(p.stat().st_size for p in files)
+    return size_on_disk(path)
+
+
 def content_hash(path: Path, limit_files: int = 10_000) -> str:
     """A hash of file names and sizes under ``path``: cheap identity for local models."""
     h = hashlib.sha256()

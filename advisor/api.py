@@ -1,0 +1,165 @@
+"""The orchestration behind ``advisor recommend`` and :func:`advisor.recommend`."""
+
+from __future__ import annotations
+
+import platform
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Protocol
+
+from advisor.errors import SpecError
+from advisor.executor import InProcessExecutor, Measured, SubprocessExecutor
+from advisor.measure import Job
+from advisor.metering import make_meter
+from advisor.metrics import describe
+from advisor.ranking import rank
+from advisor.registry import Registry, load_registry
+from advisor.results import CandidateResult, Recommendation, TaskInfo
+from advisor.runners import RunContext
+from advisor.schema import CandidateSpec
+from advisor.settings import Settings
+from advisor.tasks import Samples, Task, load_task
+
+_VERSIONS = ("advisor", "torch", "transformers", "sentence-transformers", "onnxruntime", "scikit-learn", "codecarbon", "datasets", "evaluate")
+
+
+class Observer(Protocol):
+    """Receives progress; the CLI draws bars with it. Every method is optional."""
+
+    def candidate_started(self, spec: CandidateSpec, index: int, total: int) -> None: ...
+    def progress(self, spec: CandidateSpec, phase: str, done: int, total: int) -> None: ...
+    def candidate_finished(self, result: CandidateResult) -> None: ...
+
+
+class _Silent:
+    def candidate_started(self, spec, index, total): pass
+    def progress(self, spec, phase, done, total): pass
+    def candidate_finished(self, result): pass
+
+
+def environment() -> dict[str, Any]:
+    """Hardware and software facts recorded with every run."""
+    versions = {}
+    for name in _VERSIONS:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"python": platform.python_version(), "platform": platform.platform(), "machine": platform.machine(), "processor": platform.processor(), "versions": versions}
+
+
+def _run_id(task: Task) -> str:
+    return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{task.name}"
+
+
+def _task_info(task: Task, samples: Samples, threshold: float, seed: int) -> TaskInfo:
+    spec = task.spec
+    return TaskInfo(
+        name=spec.name, path=str(task.path), type=spec.type, metric=spec.metric.name, metric_label=describe(spec.metric),
+        threshold=threshold, samples=len(samples), source_rows=samples.source_rows, seed=seed, folds=spec.folds,
+        data_sha256=samples.sha256, spec=spec.model_dump(mode="json"),
+    )
+
+
+def _context(task: Task, samples: Samples, settings: Settings, seed: int) -> RunContext:
+    k = task.spec.prompt.few_shot
+    return RunContext(
+        label_names=samples.label_names, prompt=task.spec.prompt, seed=seed, batch_size=settings.batch_size,
+        few_shot_texts=samples.pool_texts[:k], few_shot_labels=samples.pool_labels[:k],
+    )
+
+
+def recommend(task: str | Path | Task = "sentiment", min_quality: float | None = None, registry: str | Path | Registry | None = None,
+              settings: Settings | None = None, observer: Observer | None = None, **overrides: Any) -> Recommendation:
+    """Measure every candidate of the registry on the task and recommend the smallest good-enough one.
+
+    Args:
+        task: a built-in task name, a task folder or YAML file, or a loaded :class:`Task`.
+        min_quality: the quality threshold (default: the task's).
+        registry: a registry file or loaded :class:`Registry` (default: ./registry.yaml or the project's).
+        settings: how to measure; keyword ``overrides`` are applied on top (e.g. ``batch_size=8``).
+        observer: optional progress receiver.
+
+    Returns:
+        The :class:`Recommendation`; also written to ``<reports_dir>/<run_id>/results.json``.
+
+    Raises:
+        SpecError: invalid task, registry or data (one-line message naming file and field).
+    """
+    settings = (settings or Settings()).model_copy(update={k: v for k, v in {"min_quality": min_quality, **overrides}.items() if v is not None})
+    settings = Settings.model_validate(settings.model_dump())
+    task = task if isinstance(task, Task) else load_task(task)
+    reg = registry if isinstance(registry, Registry) else load_registry(registry)
+    specs = reg.select(task.spec.type, settings.candidates)
+    seed = task.spec.sample.seed if settings.seed is None else settings.seed
+    samples = task.samples(size=settings.sample_size, seed=seed)
+    threshold = settings.min_quality if settings.min_quality is not None else task.spec.threshold
+    observer = observer or _Silent()
+    run_id = settings.run_id or _run_id(task)
+    out = Path(settings.reports_dir) / run_id / "results.json"
+    ctx = _context(task, samples, settings, seed)
+    rec = Recommendation(
+        run_id=run_id, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), status="interrupted",
+        task=_task_info(task, samples, threshold, seed), threshold=threshold, ranked_by=settings.by,
+        candidates=[], settings=settings.model_dump(mode="json"), method={}, environment=environment(),
+        registry={"path": str(reg.path), "candidates": [s.model_dump(mode="json", exclude_defaults=True) for s in specs]},
+        samples={"texts": samples.texts, "labels": samples.labels},
+    )
+    executor = SubprocessExecutor() if settings.isolate else InProcessExecutor(make_meter(settings.meter, settings.country), settings.idle_s)
+    t0, spent = time.perf_counter(), 0.0
+    results: list[CandidateResult] = []
+    try:
+        for i, spec in enumerate(specs):
+            observer.candidate_started(spec, i, len(specs))
+            job = Job(spec=spec, registry_dir=reg.path.parent, texts=samples.texts, labels=samples.labels, label_names=samples.label_names,
+                      metric=task.spec.metric, folds=task.spec.folds, seed=seed, settings=settings, context=ctx)
+            m: Measured = executor.run(job, lambda ph, d, t, s=spec: observer.progress(s, ph, d, t))
+            results.append(m.result)
+            spent += m.energy_j
+            rec = rec.model_copy(update={"method": rec.method or m.method, "idle_power_w": rec.idle_power_w or m.idle_power_w})
+            rec = _finish(rec, results, specs, task, threshold, settings, t0, spent, "interrupted")
+            rec.save(out)
+            observer.candidate_finished(m.result)
+    finally:
+        executor.close()
+        if len(results) < len(specs):
+            rec = _finish(rec, results, specs, task, threshold, settings, t0, spent, "interrupted")
+            rec.save(out)
+    rec = _finish(rec, results, specs, task, threshold, settings, t0, spent, "complete")
+    rec.save(out)
+    return rec
+
+
+def _finish(rec: Recommendation, results: list[CandidateResult], specs: list[CandidateSpec], task: Task, threshold: float,
+            settings: Settings, t0: float, spent: float, status: str) -> Recommendation:
+    from advisor.measure import _base
+
+    done = {r.name for r in results}
+    pending = [_base(s, "not run", "the run was interrupted first") for s in specs if s.name not in done]
+    ranking = rank(results, threshold, settings.by, f"{describe(task.spec.metric)}")
+    order = {n: i for i, n in enumerate(ranking.order)}
+    ordered = sorted(results, key=lambda r: order.get(r.name, len(order))) + pending
+    return rec.model_copy(update={
+        "candidates": ordered, "model": ranking.model, "best": ranking.best, "summary": ranking.summary, "status": status,
+        "advisor_cost": {"energy_j": spent, "duration_s": time.perf_counter() - t0},
+    })
+
+
+def validate_all(registry: str | Path | None = None, tasks: list[str] | None = None) -> list[str]:
+    """Load the registry and tasks (reading no data). Returns one line per file checked.
+
+    Raises:
+        SpecError: on the first invalid file.
+    """
+    from advisor.tasks import available_tasks
+
+    reg = load_registry(registry)
+    lines = [f"{reg.path}: {len(reg.candidates)} candidates ok"]
+    for name in tasks or sorted(available_tasks()):
+        t = load_task(name)
+        lines.append(f"{t.path}: task '{t.name}' ok")
+    if not reg.candidates:
+        raise SpecError(reg.path, "candidates", "empty")
+    return lines

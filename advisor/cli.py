@@ -1,0 +1,162 @@
+"""Command line: a thin shell over :mod:`advisor.api`. Exit codes: 0 recommended, 1 bad input,
+2 no candidate meets the threshold, 130 interrupted."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from advisor.errors import AdvisorError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Which is the smallest model that is good enough for my task?")
+ls_app = typer.Typer(no_args_is_help=True, help="List models or tasks.")
+app.add_typer(ls_app, name="ls")
+err = Console(stderr=True)
+
+EXIT_OK, EXIT_INPUT, EXIT_NOT_MET, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Bars:
+    """Rich progress: one bar per candidate, advanced by phase."""
+
+    def __init__(self, progress: Progress):
+        self.p = progress
+        self.tasks: dict[str, int] = {}
+
+    def candidate_started(self, spec, index, total):
+        self.tasks[spec.name] = self.p.add_task(f"[{index + 1}/{total}] {spec.name}", total=None, phase="starting")
+
+    def progress(self, spec, phase, done, total):
+        self.p.update(self.tasks[spec.name], completed=done, total=total, phase=phase)
+
+    def candidate_finished(self, result):
+        tid = self.tasks[result.name]
+        note = result.status if result.status == "ok" else f"{result.status}: {result.reason}"
+        self.p.update(tid, completed=1, total=1, phase=note[:70])
+
+
+def _csv(value: Optional[str]) -> Optional[list[str]]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@app.command()
+def recommend(
+    task: Annotated[str, typer.Option(help="Built-in task name, task folder or task YAML file.")] = "sentiment",
+    registry: Annotated[Optional[Path], typer.Option(help="Registry YAML (default ./registry.yaml or the project's).")] = None,
+    min_quality: Annotated[Optional[float], typer.Option(help="Quality threshold (default: the task's).")] = None,
+    by: Annotated[str, typer.Option(help="Rank passing candidates by: energy, params or latency.")] = "energy",
+    candidates: Annotated[Optional[str], typer.Option(help="Comma-separated registry names to run (default: all).")] = None,
+    samples: Annotated[Optional[int], typer.Option(help="Number of samples (default: the task's).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Sampling seed (default: the task's).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Queries per batch in energy windows.")] = 16,
+    repeats: Annotated[int, typer.Option(help="Energy windows per candidate.")] = 3,
+    country: Annotated[str, typer.Option(help="ISO alpha-3 country for CodeCarbon's carbon intensity.")] = "USA",
+    meter: Annotated[str, typer.Option(help="Energy meter: codecarbon or null.")] = "codecarbon",
+    in_process: Annotated[bool, typer.Option("--in-process", help="Measure in this process instead of one process per candidate.")] = False,
+    reports_dir: Annotated[Path, typer.Option(help="Where reports/<run-id>/ are written.")] = Path("reports"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print results JSON on stdout (tables go to stderr).")] = False,
+) -> None:
+    """Measure the candidates on the task and recommend the least costly one that meets the threshold."""
+    from advisor.api import recommend as run
+    from advisor.settings import Settings
+    from advisor.view import render_table
+
+    try:
+        settings = Settings(min_quality=min_quality, by=by, candidates=_csv(candidates), sample_size=samples, seed=seed, batch_size=batch_size,
+                            repeats=repeats, country=country, meter=meter, isolate=not in_process, reports_dir=reports_dir)
+    except Exception as exc:  # pydantic validation of CLI values
+        raise AdvisorError(f"invalid option: {_first_error(exc)}") from None
+    cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("[dim]{task.fields[phase]}"), TimeElapsedColumn()]
+    with Progress(*cols, console=err, transient=False) as progress:
+        rec = run(task=task, registry=registry, settings=settings, observer=_Bars(progress))
+    out = Console(stderr=as_json)
+    render_table(rec, out)
+    if as_json:
+        sys.stdout.write(rec.to_json() + "\n")
+    raise typer.Exit(EXIT_OK if rec.model else EXIT_NOT_MET)
+
+
+def _first_error(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        e = errors()[0]
+        return f"--{'-'.join(str(p) for p in e['loc']).replace('_', '-')}: {e['msg']}"
+    return str(exc)
+
+
+@ls_app.command("models")
+def ls_models(registry: Annotated[Optional[Path], typer.Option(help="Registry YAML.")] = None) -> None:
+    """List the registry's candidates (reads no model)."""
+    from rich.table import Table
+
+    from advisor.registry import load_registry
+
+    reg = load_registry(registry)
+    table = Table(title=str(reg.path))
+    for col in ("name", "tier", "kind", "backend", "source", "task types", "licence"):
+        table.add_column(col)
+    for c in reg.candidates:
+        table.add_row(c.name, c.tier, c.kind, c.backend, c.source.describe() if c.source else "built in", ", ".join(c.task_types), c.license)
+    Console().print(table)
+
+
+@ls_app.command("tasks")
+def ls_tasks() -> None:
+    """List the tasks found (reads no data)."""
+    from rich.table import Table
+
+    from advisor.metrics import describe
+    from advisor.tasks import available_tasks, load_task
+
+    table = Table()
+    for col in ("name", "type", "metric", "threshold", "samples", "file"):
+        table.add_column(col)
+    for name, path in sorted(available_tasks().items()):
+        t = load_task(path).spec
+        table.add_row(name, t.type, describe(t.metric), f"{t.threshold:.2f}", str(t.sample.size or "all"), str(path))
+    Console().print(table)
+
+
+@app.command()
+def validate(
+    tasks: Annotated[Optional[list[str]], typer.Argument(help="Tasks to check (default: all found).")] = None,
+    registry: Annotated[Optional[Path], typer.Option(help="Registry YAML.")] = None,
+) -> None:
+    """Check the registry and task files without loading models or data."""
+    from advisor.api import validate_all
+
+    for line in validate_all(registry, tasks):
+        Console().print(f"[green]ok[/] {line}")
+
+
+def main() -> None:
+    """Entry point: user mistakes print one line, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except AdvisorError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_INPUT)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted:[/] what was measured is saved in the run's results.json")
+        sys.exit(EXIT_INTERRUPTED)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(EXIT_INTERRUPTED)
+        raise
+
+
+if __name__ == "__main__":
+    main()

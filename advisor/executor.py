@@ -1,0 +1,111 @@
+"""Where measurements run: in this process, or one fresh process per candidate (the default).
+
+A fresh process per candidate gives each model a clean memory peak, its own energy tracker and
+isolation: a model that crashes the interpreter becomes a failed result, not a failed run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue as queue_mod
+import resource
+import sys
+from dataclasses import replace
+
+from advisor.measure import Job, ProgressFn, _base, idle_power, measure
+from advisor.metering import Meter, make_meter
+from advisor.results import CandidateResult
+
+
+class Measured:
+    """A candidate's result plus what the meter said about itself and the work's total energy."""
+
+    def __init__(self, result: CandidateResult, method: dict, idle_power_w: dict[str, float], energy_j: float):
+        self.result, self.method, self.idle_power_w, self.energy_j = result, method, idle_power_w, energy_j
+
+
+def _peak_rss_mb() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024 if sys.platform != "darwin" else kb / 2**20
+
+
+class InProcessExecutor:
+    """Runs every candidate in this process with one shared meter (fast; for tests and small models).
+
+    Peak memory is the process's peak so far, so it is marked as not isolated.
+    """
+
+    def __init__(self, meter: Meter, idle_s: float):
+        self.meter = meter
+        self.meter.start()
+        self.idle = idle_power(meter, idle_s)
+
+    def run(self, job: Job, progress: ProgressFn) -> Measured:
+        with self.meter.window("candidate") as w:
+            result = measure(replace(job, idle_power_w=self.idle), self.meter, progress)
+        if result.status == "ok":
+            details = {**result.details, "peak_rss_note": "process peak, not isolated (in-process executor)"}
+            result = result.model_copy(update={"peak_rss_mb": _peak_rss_mb(), "details": details})
+        return Measured(result, self.meter.method(), self.idle, w.reading.energy_j)
+
+    def close(self) -> None:
+        self.meter.stop()
+
+
+def _child(job: Job, out: mp.Queue) -> None:
+    meter = make_meter(job.settings.meter, job.settings.country)
+    meter.start()
+    idle = idle_power(meter, job.settings.idle_s)
+    with meter.window("candidate") as w:
+        result = measure(replace(job, idle_power_w=idle), meter, lambda ph, d, t: out.put(("progress", ph, d, t)))
+    if result.status == "ok":
+        result = result.model_copy(update={"peak_rss_mb": _peak_rss_mb()})
+    out.put(("result", result.to_dict(), meter.method(), idle, w.reading.energy_j))
+    meter.stop()
+
+
+class SubprocessExecutor:
+    """Runs each candidate in a fresh spawned process and gathers its result over a queue."""
+
+    def __init__(self) -> None:
+        self._ctx = mp.get_context("spawn")
+        self._proc = None
+
+    def run(self, job: Job, progress: ProgressFn) -> Measured:
+        out = self._ctx.Queue()
+        proc = self._ctx.Process(target=_child, args=(job, out), daemon=True)
+        self._proc = proc
+        proc.start()
+        got = None
+        try:
+            while got is None:
+                try:
+                    msg = out.get(timeout=0.25)
+                except queue_mod.Empty:
+                    if not proc.is_alive():
+                        try:
+                            msg = out.get(timeout=1.0)
+                        except queue_mod.Empty:
+                            break
+                    else:
+                        continue
+                if msg[0] == "progress":
+                    progress(*msg[1:])
+                else:
+                    got = msg
+            proc.join(timeout=30)
+        finally:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
+            self._proc = None
+        if got is None:
+            code = proc.exitcode
+            how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            return Measured(_base(job.spec, "failed", f"worker process died ({how}) before reporting"), {}, {}, 0.0)
+        _, result, method, idle, energy = got
+        return Measured(CandidateResult.model_validate(result), method, idle, energy)
+
+    def close(self) -> None:
+        if self._proc is not None and self._proc.is_alive():
+            self._proc.terminate()

@@ -1,0 +1,189 @@
+"""Measure one candidate: load, score quality out of fold, meter inference windows, time latency.
+
+This is the only place that decides *what* is measured; :mod:`advisor.executor` decides *where*.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from advisor.metering import Meter, Reading
+from advisor.results import CandidateResult, EnergyStats, FitStats
+from advisor.runners import Prediction, RunContext, Runner, runner_class
+from advisor.schema import CandidateSpec, MetricSpec
+from advisor.settings import Settings
+from advisor.sources import SourceUnavailable, resolve
+
+ProgressFn = Callable[[str, int, int], None]
+"""Called as ``progress(phase, done, total)``."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a measurement needs, picklable so it can cross into a worker process."""
+
+    spec: CandidateSpec
+    registry_dir: Path | None
+    texts: list[str]
+    labels: list[str]
+    label_names: list[str]
+    metric: MetricSpec
+    folds: int
+    seed: int
+    settings: Settings
+    context: RunContext
+    idle_power_w: dict[str, float] = field(default_factory=dict)
+
+
+def _base(spec: CandidateSpec, status: str, reason: str | None = None) -> CandidateResult:
+    return CandidateResult(
+        name=spec.name, tier=spec.tier, kind=spec.kind, backend=spec.backend,
+        source=spec.source.describe() if spec.source else "built in (scikit-learn)",
+        license=spec.license, status=status, reason=reason,
+    )
+
+
+def idle_power(meter: Meter, seconds: float) -> dict[str, float]:
+    """Average power in watts of this process while idle, per component."""
+    if seconds <= 0:
+        return {"total": 0.0, "cpu": 0.0, "ram": 0.0, "gpu": 0.0}
+    with meter.window("idle") as w:
+        time.sleep(seconds)
+    r, d = w.reading, max(w.reading.duration_s, 1e-9)
+    return {"total": r.energy_j / d, "cpu": r.cpu_j / d, "ram": r.ram_j / d, "gpu": r.gpu_j / d}
+
+
+def _batches(texts: Sequence[str], size: int) -> list[list[str]]:
+    return [list(texts[i : i + size]) for i in range(0, len(texts), size)]
+
+
+def _predict_all(runner: Runner, texts: Sequence[str], bs: int, progress: ProgressFn, phase: str) -> Prediction:
+    parts, done = [], 0
+    for batch in _batches(texts, bs):
+        parts.append(runner.predict(batch))
+        done += len(batch)
+        progress(phase, done, len(texts))
+    return Prediction.concat(parts)
+
+
+def _quality_pass(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) -> tuple[Prediction, FitStats | None]:
+    if not runner.trainable:
+        with meter.window("evaluate"):
+            return _predict_all(runner, job.texts, job.settings.batch_size, progress, "evaluate"), None
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        progress("fit", done[0], len(job.texts))
+
+    with meter.window("fit") as w:
+        oof = runner.cross_fit(job.texts, job.labels, job.folds, job.seed, tick)
+        if hasattr(runner, "fit_features"):
+            runner.fit_features(job.labels)
+        else:
+            runner.fit(job.texts, job.labels)
+    return oof, FitStats(energy_j=w.reading.energy_j, duration_s=w.reading.duration_s)
+
+
+def _energy_windows(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) -> tuple[EnergyStats, float]:
+    s = job.settings
+    batches = _batches(job.texts, s.batch_size)
+    for b in batches[: s.warmup_batches]:
+        runner.predict(b)
+    t0 = time.perf_counter()
+    runner.predict(batches[0])
+    per_query = max((time.perf_counter() - t0) / len(batches[0]), 1e-6)
+    n_batches = max(1, math.ceil(s.min_window_s / (per_query * s.batch_size)))
+    readings: list[Reading] = []
+    for r in range(s.repeats):
+        with meter.window(f"inference-{r}") as w:
+            for i in range(n_batches):
+                runner.predict(batches[i % len(batches)])
+        readings.append(w.reading)
+        progress("energy", r + 1, s.repeats)
+    queries = sum(len(batches[i % len(batches)]) for i in range(n_batches))
+    idle_w = job.idle_power_w.get("total", 0.0)
+    per = [r.energy_j / queries for r in readings]
+    mean = statistics.fmean
+    stats = EnergyStats(
+        per_query_j=mean(per),
+        cpu_per_query_j=mean(r.cpu_j for r in readings) / queries,
+        ram_per_query_j=mean(r.ram_j for r in readings) / queries,
+        gpu_per_query_j=mean(r.gpu_j for r in readings) / queries,
+        marginal_per_query_j=max(0.0, mean((r.energy_j - idle_w * r.duration_s) / queries for r in readings)),
+        repeats_per_query_j=per,
+        window_queries=queries,
+        window_durations_s=[r.duration_s for r in readings],
+    )
+    throughput = queries / mean(r.duration_s for r in readings) if readings else 0.0
+    return stats, throughput
+
+
+def _latency(runner: Runner, texts: Sequence[str], n: int) -> tuple[float | None, float | None]:
+    if n <= 0:
+        return None, None
+    times = []
+    for t in list(texts)[:n]:
+        t0 = time.perf_counter()
+        runner.predict([t])
+        times.append((time.perf_counter() - t0) * 1000)
+    return float(np.percentile(times, 50)), float(np.percentile(times, 95))
+
+
+def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> CandidateResult:
+    """Measure one candidate; never raises for model problems: they become a failed result.
+
+    Args:
+        job: the candidate, the samples and the settings.
+        meter: a started energy meter.
+        progress: optional callback ``(phase, done, total)``.
+    """
+    from advisor.metrics import score
+
+    progress = progress or (lambda *_: None)
+    spec = job.spec
+    cls = runner_class(spec.kind)
+    why_not = cls.not_applicable(spec, job.context)
+    if why_not:
+        return _base(spec, "skipped", why_not)
+    try:
+        path = resolve(spec.source, job.registry_dir) if spec.source else None
+        tok = resolve(spec.tokenizer, job.registry_dir) if spec.tokenizer else None
+    except SourceUnavailable as exc:
+        return _base(spec, "skipped", str(exc))
+    runner = cls(spec, path, job.context, tok)
+    phase = "load"
+    try:
+        progress("load", 0, 1)
+        t0 = time.perf_counter()
+        runner.load()
+        load_s = time.perf_counter() - t0
+        phase = "quality"
+        oof, fit = _quality_pass(runner, job, meter, progress)
+        quality = score(job.metric, oof.labels, job.labels)
+        phase = "energy"
+        energy, throughput = _energy_windows(runner, job, meter, progress)
+        phase = "latency"
+        p50, p95 = _latency(runner, job.texts, job.settings.latency_queries)
+        info = runner.info()
+    except Exception as exc:  # noqa: BLE001 - a broken model must not stop the run
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        reason = f"{phase} failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} ({Path(last.filename).name}:{last.lineno})"
+        return _base(spec, "failed", reason)
+    finally:
+        runner.close()
+    result = _base(spec, "ok")
+    return result.model_copy(update={
+        "quality": quality, "energy": energy, "latency_p50_ms": p50, "latency_p95_ms": p95,
+        "throughput_qps": throughput, "parameters": info.parameters, "size_bytes": info.size_bytes,
+        "load_s": load_s, "fit": fit, "predictions": oof.labels,
+        "confidence": [round(float(c), 4) for c in oof.confidence], "details": info.details,
+    })

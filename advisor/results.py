@@ -1,0 +1,146 @@
+"""Typed results: what every candidate measured and the recommendation built from them.
+
+One :class:`Recommendation` is what the CLI prints, ``results.json`` stores and the library call
+returns. Units are in the names (``_j`` joules, ``_ms`` milliseconds, ``_s`` seconds).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+Status = Literal["ok", "skipped", "failed", "not run"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return self.model_dump(mode="json")
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The JSON text of :meth:`to_dict`."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+class EnergyStats(_Model):
+    """Energy per query (joules) at the run's batch size, averaged over the repeated windows."""
+
+    per_query_j: float
+    cpu_per_query_j: float
+    ram_per_query_j: float
+    gpu_per_query_j: float
+    marginal_per_query_j: float = Field(description="per_query_j minus the idle baseline's share")
+    repeats_per_query_j: list[float]
+    window_queries: int
+    window_durations_s: list[float]
+
+
+class FitStats(_Model):
+    """Cost of fitting the trainable head by cross-fitting plus the final fit (apart from inference)."""
+
+    energy_j: float
+    duration_s: float
+
+
+class CandidateResult(_Model):
+    """Everything measured about one candidate; quality and energy are None unless status is ok."""
+
+    name: str
+    tier: str
+    kind: str
+    backend: str
+    source: str
+    license: str
+    status: Status
+    reason: str | None = None
+    quality: float | None = None
+    energy: EnergyStats | None = None
+    latency_p50_ms: float | None = Field(default=None, description="single-query (batch 1) latency, median")
+    latency_p95_ms: float | None = None
+    throughput_qps: float | None = Field(default=None, description="queries per second at the run's batch size")
+    peak_rss_mb: float | None = None
+    parameters: int | None = None
+    size_bytes: int | None = None
+    load_s: float | None = None
+    fit: FitStats | None = None
+    predictions: list[str] | None = None
+    confidence: list[float] | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def energy_per_query_j(self) -> float | None:
+        """Total energy per query in joules (None when not measured)."""
+        return self.energy.per_query_j if self.energy else None
+
+
+class TaskInfo(_Model):
+    """The task as used in the run."""
+
+    name: str
+    path: str
+    type: str
+    metric: str
+    metric_label: str
+    threshold: float
+    samples: int
+    source_rows: int
+    seed: int
+    folds: int
+    data_sha256: str
+    spec: dict[str, Any]
+
+
+class Recommendation(_Model):
+    """The answer and its evidence. ``model`` is None when no candidate meets the threshold."""
+
+    schema_version: str = SCHEMA_VERSION
+    run_id: str
+    created_at: str
+    status: Literal["complete", "interrupted"] = "complete"
+    task: TaskInfo
+    threshold: float
+    ranked_by: Literal["energy", "params", "latency"]
+    model: str | None = None
+    best: str | None = None
+    summary: str = ""
+    candidates: list[CandidateResult]
+    settings: dict[str, Any]
+    method: dict[str, Any]
+    idle_power_w: dict[str, float] = Field(default_factory=dict)
+    environment: dict[str, Any] = Field(default_factory=dict)
+    registry: dict[str, Any] = Field(default_factory=dict)
+    advisor_cost: dict[str, float] = Field(default_factory=dict)
+    samples: dict[str, list[str]] = Field(default_factory=dict)
+
+    @property
+    def met(self) -> bool:
+        """True when a candidate meets the threshold."""
+        return self.model is not None
+
+    def candidate(self, name: str) -> CandidateResult:
+        """The result of the candidate called ``name``."""
+        for c in self.candidates:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recommendation:
+        """Read a saved ``results.json``."""
+        return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``results.json`` atomically (a partial file never replaces a complete one)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(self.to_json(), encoding="utf-8")
+        tmp.replace(path)
+        return path

@@ -1,0 +1,125 @@
+"""The small protocol every candidate kind implements, and shared helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from advisor.schema import CandidateSpec, PromptSpec
+
+Progress = Callable[[int], None]
+"""Called with the number of queries just completed."""
+
+
+class RunnerOptions(BaseModel):
+    """Base for a kind's ``options:`` block in the registry; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class Prediction:
+    """Predicted label names and the model's confidence in each (probability of the chosen label, 0..1)."""
+
+    labels: list[str]
+    confidence: np.ndarray
+
+    @classmethod
+    def from_proba(cls, proba: np.ndarray, classes: Sequence[str]) -> Prediction:
+        """Arg-max over a probability matrix whose columns follow ``classes``."""
+        idx = proba.argmax(axis=1)
+        return cls([str(classes[i]) for i in idx], proba[np.arange(len(idx)), idx].astype(float))
+
+    @classmethod
+    def concat(cls, parts: Sequence[Prediction]) -> Prediction:
+        labels = [label for p in parts for label in p.labels]
+        conf = np.concatenate([p.confidence for p in parts]) if parts else np.zeros(0)
+        return cls(labels, conf)
+
+
+@dataclass
+class ModelInfo:
+    """Facts measured from the loaded model, never typed in by hand."""
+
+    parameters: int
+    size_bytes: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a runner may know about the task besides its samples."""
+
+    label_names: list[str]
+    prompt: PromptSpec
+    seed: int = 0
+    batch_size: int = 16
+    few_shot_texts: list[str] = field(default_factory=list)
+    few_shot_labels: list[str] = field(default_factory=list)
+
+
+class Runner:
+    """One candidate model. Construction is inert; :meth:`load` does the work.
+
+    Subclasses set ``trainable`` and implement :meth:`load`, :meth:`predict` and :meth:`info`;
+    trainable ones also implement :meth:`fit` and may override :meth:`cross_fit`.
+    """
+
+    Options: ClassVar[type[RunnerOptions]] = RunnerOptions
+    trainable: ClassVar[bool] = False
+
+    def __init__(self, spec: CandidateSpec, path: Path | None, ctx: RunContext, tokenizer_path: Path | None = None):
+        self.spec = spec
+        self.path = path
+        self.tokenizer_path = tokenizer_path
+        self.ctx = ctx
+        self.options = self.Options(**spec.options)
+
+    @classmethod
+    def not_applicable(cls, spec: CandidateSpec, ctx: RunContext) -> str | None:
+        """Why this candidate cannot serve the task (checked before anything loads), or None."""
+        return None
+
+    def load(self) -> None:
+        """Load weights into memory."""
+        raise NotImplementedError
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
+        """Train the trainable part on labelled texts."""
+        raise NotImplementedError(f"{type(self).__name__} is not trainable")
+
+    def predict(self, texts: Sequence[str]) -> Prediction:
+        """Predict labels for one batch of texts."""
+        raise NotImplementedError
+
+    def cross_fit(self, texts: Sequence[str], labels: Sequence[str], folds: int, seed: int, progress: Progress | None = None) -> Prediction:
+        """Out-of-fold predictions: every sample predicted by a model that did not see it in training."""
+        from sklearn.model_selection import StratifiedKFold
+
+        texts, labels = list(texts), list(labels)
+        out_labels: list[str] = [""] * len(texts)
+        out_conf = np.zeros(len(texts))
+        for train, test in StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(texts, labels):
+            self.fit([texts[i] for i in train], [labels[i] for i in train])
+            pred = self.predict([texts[i] for i in test])
+            for j, i in enumerate(test):
+                out_labels[i] = pred.labels[j]
+                out_conf[i] = pred.confidence[j]
+            if progress:
+                progress(len(test))
+        return Prediction(out_labels, out_conf)
+
+    def info(self) -> ModelInfo:
+        """Parameter count and size on disk, measured from what is loaded."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the model's memory."""
+        for attr in list(vars(self)):
+            if attr not in {"spec", "path", "tokenizer_path", "ctx", "options"}:
+                setattr(self, attr, None)

@@ -1,0 +1,117 @@
+"""Sentence encoder (PyTorch via sentence-transformers, or ONNX Runtime) + logistic-regression head."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from pydantic import Field
+
+from advisor.runners.base import ModelInfo, Prediction, Progress, Runner, RunnerOptions
+from advisor.runners.heads import cross_fit_features, head_parameters, new_head
+from advisor.sources import weights_size
+
+
+class EncoderOptions(RunnerOptions):
+    """Encoder and head settings."""
+
+    max_length: int = Field(default=256, ge=8)
+    normalize: bool = True
+    C: float = Field(default=1.0, gt=0)
+    output: str | None = Field(default=None, description="ONNX output holding token embeddings (default: first rank-3 output)")
+    threads: int | None = Field(default=None, ge=1)
+
+
+class EncoderHead(Runner):
+    """Embeds texts with a frozen encoder and classifies the embeddings with a fitted head."""
+
+    Options = EncoderOptions
+    trainable = True
+
+    def load(self) -> None:
+        self.head = None
+        if self.spec.backend == "onnx":
+            self._load_onnx()
+        else:
+            from sentence_transformers import SentenceTransformer
+
+            self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+            self.model.max_seq_length = min(self.model.max_seq_length or self.options.max_length, self.options.max_length)
+            self._params = sum(p.numel() for p in self.model.parameters())
+
+    def _load_onnx(self) -> None:
+        import onnx
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        model_file = self.path if self.path.is_file() else next(self.path.glob("*.onnx"))
+        self._model_file = model_file
+        graph = onnx.load(str(model_file), load_external_data=False).graph
+        self._params = int(sum(int(np.prod(t.dims)) for t in graph.initializer))
+        opts = ort.SessionOptions()
+        if self.options.threads:
+            opts.intra_op_num_threads = self.options.threads
+        self.session = ort.InferenceSession(str(model_file), opts, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        outputs = self.session.get_outputs()
+        if self.options.output:
+            self._output = self.options.output
+        else:
+            rank3 = [o.name for o in outputs if len(o.shape) == 3]
+            if not rank3:
+                raise ValueError(f"{model_file.name} has no rank-3 output of token embeddings; set options.output")
+            self._output = rank3[0]
+        tok_dir = self.tokenizer_path or (self.path if self.path.is_dir() else self.path.parent)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(tok_dir), local_files_only=True)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Sentence embeddings of one batch, shape (n, dim)."""
+        texts = list(texts)
+        if self.spec.backend != "onnx":
+            return self.model.encode(texts, batch_size=len(texts) or 1, convert_to_numpy=True, normalize_embeddings=self.options.normalize, show_progress_bar=False)
+        enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.options.max_length, return_tensors="np")
+        feeds = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids") if k in self._inputs}
+        if "token_type_ids" in self._inputs and "token_type_ids" not in feeds:
+            feeds["token_type_ids"] = np.zeros_like(feeds["input_ids"])
+        tokens = self.session.run([self._output], feeds)[0]
+        mask = enc["attention_mask"][..., None].astype(np.float32)
+        pooled = (tokens * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+        if self.options.normalize:
+            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return pooled
+
+    def embed_all(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Embeddings of many texts, in batches of the run's batch size."""
+        texts, bs, parts = list(texts), self.ctx.batch_size, []
+        for i in range(0, len(texts), bs):
+            parts.append(self.embed(texts[i : i + bs]))
+            if progress:
+                progress(len(parts[-1]))
+        return np.concatenate(parts)
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
+        self.head = new_head(self.options.C, self.ctx.seed).fit(self.embed_all(texts), list(labels))
+
+    def cross_fit(self, texts: Sequence[str], labels: Sequence[str], folds: int, seed: int, progress: Progress | None = None) -> Prediction:
+        features = self.embed_all(texts, progress)
+        self._features = features
+        return cross_fit_features(features, labels, folds, seed, self.options.C)
+
+    def fit_features(self, labels: Sequence[str]) -> None:
+        """Fit the deployed head on the embeddings kept from :meth:`cross_fit` (no second encoder pass)."""
+        self.head = new_head(self.options.C, self.ctx.seed).fit(self._features, list(labels))
+
+    def predict(self, texts: Sequence[str]) -> Prediction:
+        if self.head is None:
+            raise RuntimeError("fit() must run before predict()")
+        return Prediction.from_proba(self.head.predict_proba(self.embed(texts)), self.head.classes_)
+
+    def info(self) -> ModelInfo:
+        head = head_parameters(self.head) if self.head is not None else 0
+        files: list[Path] = [self._model_file] if self.spec.backend == "onnx" else [self.path]
+        return ModelInfo(
+            parameters=int(self._params + head),
+            size_bytes=sum(weights_size(f) for f in files),
+            details={"encoder_parameters": int(self._params), "head_parameters": head, "runtime": self.spec.backend},
+        )

@@ -1,0 +1,152 @@
+"""A generative model prompted as a zero- or few-shot classifier.
+
+Each label gets a verbalizer word; the model scores the words as the answer to the prompt (in
+its chat template where it has one). When the words start with distinct tokens, one forward pass
+per batch reads the next-token distribution; otherwise each word's full log-likelihood is summed.
+Scoring, not free generation, so malformed output cannot occur and every query costs the same.
+GGUF files are dequantised once and cached in full precision.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from pydantic import Field
+
+from advisor.runners.base import ModelInfo, Prediction, Runner, RunnerOptions
+from advisor.sources import cache_dir, content_hash, weights_size
+
+
+class PromptedOptions(RunnerOptions):
+    """Prompting settings."""
+
+    max_text_tokens: int = Field(default=256, ge=8)
+    use_chat_template: bool = True
+
+
+def dequantised_copy(gguf: Path) -> Path:
+    """Full-precision copy of a GGUF model in the cache, made on first use (tens of seconds)."""
+    target = cache_dir() / "dequantised" / f"{gguf.stem}-{content_hash(gguf)}"
+    if (target / "config.json").is_file():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model.hf_quantizer = None  # transformers refuses to save a GGUF-loaded model otherwise
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent))
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    try:
+        tmp.rename(target)
+    except OSError:  # another process made it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+class PromptedClassifier(Runner):
+    """Zero-/few-shot classification by scoring label words with a causal language model."""
+
+    Options = PromptedOptions
+
+    def load(self) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = self.path
+        self._gguf = path if path.is_file() and path.suffix == ".gguf" else None
+        model_dir = dequantised_copy(path) if self._gguf else path
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+        self.model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True, dtype=torch.float32).eval()
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer.padding_side = "left"
+        self._chat = bool(self.options.use_chat_template and getattr(self.tokenizer, "chat_template", None))
+        prompt = self.ctx.prompt
+        verbal = prompt.verbalizers or {}
+        self.words = [verbal.get(label, label) for label in self.ctx.label_names]
+        self._shots = list(zip(self.ctx.few_shot_texts, self.ctx.few_shot_labels))[: prompt.few_shot]
+        self._label_ids = self._continuations()
+        firsts = [ids[0] for ids in self._label_ids]
+        self._single_pass = len(set(firsts)) == len(firsts)
+
+    def _user_turn(self, text: str) -> str:
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"][: self.options.max_text_tokens]
+        clipped = self.tokenizer.decode(ids)
+        p = self.ctx.prompt
+        return p.template.format(instruction=p.instruction, options=", ".join(self.words), text=clipped)
+
+    def build_prompt(self, text: str) -> str:
+        """The exact prompt string the model sees for ``text``."""
+        word_of = dict(zip(self.ctx.label_names, self.words))
+        if self._chat:
+            messages = []
+            for shot_text, shot_label in self._shots:
+                messages += [{"role": "user", "content": self._user_turn(shot_text)}, {"role": "assistant", "content": word_of[shot_label]}]
+            messages.append({"role": "user", "content": self._user_turn(text)})
+            return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        shots = "".join(f"{self._user_turn(t)} {word_of[y]}\n\n" for t, y in self._shots)
+        return shots + self._user_turn(text)
+
+    def _continuations(self) -> list[list[int]]:
+        """Token ids each label word adds after a prompt (with a leading space outside chat templates)."""
+        probe = self.build_prompt("x")
+        base = self.tokenizer(probe, add_special_tokens=False)["input_ids"]
+        out = []
+        for word in self.words:
+            full = self.tokenizer(probe + ("" if self._chat else " ") + word, add_special_tokens=False)["input_ids"]
+            k = 0
+            while k < min(len(base), len(full)) and base[k] == full[k]:
+                k += 1
+            out.append(full[k:] or full[-1:])
+        return out
+
+    def _forward(self, prompts: list[str]):
+        import torch
+
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        position_ids = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            return self.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], position_ids=position_ids).logits
+
+    def predict(self, texts: Sequence[str]) -> Prediction:
+        import torch
+
+        prompts = [self.build_prompt(t) for t in texts]
+        if self._single_pass:
+            logits = self._forward(prompts)[:, -1, :]
+            scores = torch.log_softmax(logits.float(), dim=-1)[:, [ids[0] for ids in self._label_ids]]
+        else:
+            cols = []
+            for ids in self._label_ids:
+                cont = self.tokenizer.decode(ids)
+                logits = self._forward([p + cont for p in prompts])
+                logp = torch.log_softmax(logits.float(), dim=-1)
+                n = len(ids)
+                target = torch.tensor(ids)
+                cols.append(logp[:, -n - 1 : -1, :].gather(-1, target.expand(len(prompts), n)[..., None]).squeeze(-1).sum(-1))
+            scores = torch.stack(cols, dim=1)
+        proba = torch.softmax(scores, dim=1).numpy()
+        return Prediction.from_proba(np.asarray(proba), self.ctx.label_names)
+
+    def info(self) -> ModelInfo:
+        params = sum(p.numel() for p in self.model.parameters())
+        src = self._gguf or self.path
+        return ModelInfo(
+            parameters=int(params),
+            size_bytes=weights_size(src),
+            details={
+                "format": "gguf (dequantised to float32 for inference)" if self._gguf else "transformers",
+                "chat_template": self._chat,
+                "scoring": "next-token over label words" if self._single_pass else "full label log-likelihood",
+                "label_words": self.words,
+                "few_shot": len(self._shots),
+            },
+        )

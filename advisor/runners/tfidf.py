@@ -1,0 +1,58 @@
+"""TF-IDF features and a logistic-regression head: the honest tiny baseline."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Sequence
+
+from pydantic import Field
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import Pipeline
+
+from advisor.runners.base import ModelInfo, Prediction, Runner, RunnerOptions
+from advisor.runners.heads import head_parameters, new_head
+
+
+class TfidfOptions(RunnerOptions):
+    """Vectoriser and head settings."""
+
+    max_features: int = Field(default=50_000, ge=1)
+    ngram_max: int = Field(default=2, ge=1, le=5)
+    min_df: int = Field(default=1, ge=1)
+    sublinear_tf: bool = True
+    C: float = Field(default=10.0, gt=0)
+
+
+class TfidfLogReg(Runner):
+    """Word n-gram TF-IDF + logistic regression; the vectoriser is refitted in each fold (no leakage)."""
+
+    Options = TfidfOptions
+    trainable = True
+
+    def load(self) -> None:
+        self.pipeline: Pipeline | None = None
+
+    def _new(self) -> Pipeline:
+        o = self.options
+        return Pipeline([
+            ("tfidf", TfidfVectorizer(max_features=o.max_features, ngram_range=(1, o.ngram_max), min_df=o.min_df, sublinear_tf=o.sublinear_tf)),
+            ("head", new_head(o.C, self.ctx.seed)),
+        ])
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
+        self.pipeline = self._new().fit(list(texts), list(labels))
+
+    def predict(self, texts: Sequence[str]) -> Prediction:
+        if self.pipeline is None:
+            raise RuntimeError("fit() must run before predict()")
+        return Prediction.from_proba(self.pipeline.predict_proba(list(texts)), self.pipeline.classes_)
+
+    def info(self) -> ModelInfo:
+        if self.pipeline is None:
+            return ModelInfo(parameters=0, size_bytes=0)
+        vocab = len(self.pipeline.named_steps["tfidf"].vocabulary_)
+        return ModelInfo(
+            parameters=head_parameters(self.pipeline.named_steps["head"]),
+            size_bytes=len(pickle.dumps(self.pipeline)),
+            details={"vocabulary": vocab, "size_note": "pickled fitted pipeline"},
+        )

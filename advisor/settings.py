@@ -1,0 +1,31 @@
+"""The one configuration object of a run; the CLI and the library both build it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    """How candidates are measured and ranked. Every field has a safe default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_quality: float | None = Field(default=None, gt=0, le=1, description="threshold; None: the task's default")
+    by: Literal["energy", "params", "latency"] = "energy"
+    candidates: list[str] | None = Field(default=None, description="only these registry names")
+    sample_size: int | None = Field(default=None, ge=2, description="override the task's sample size")
+    seed: int | None = Field(default=None, description="override the task's sampling seed")
+    batch_size: int = Field(default=16, ge=1, description="queries per batch in the energy windows")
+    repeats: int = Field(default=3, ge=1, description="energy windows per candidate")
+    min_window_s: float = Field(default=2.0, gt=0, description="least duration of an energy window, seconds")
+    warmup_batches: int = Field(default=2, ge=0)
+    latency_queries: int = Field(default=20, ge=0, description="single queries timed for latency p50/p95")
+    idle_s: float = Field(default=1.0, ge=0, description="idle baseline window, seconds (0: none)")
+    meter: Literal["codecarbon", "null", "fake"] = "codecarbon"
+    country: str = Field(default="USA", description="ISO 3166 alpha-3 code for CodeCarbon's offline carbon intensity")
+    isolate: bool = Field(default=True, description="measure each candidate in its own process")
+    reports_dir: Path = Path("reports")
+    run_id: str | None = None

@@ -1,0 +1,59 @@
+"""Turn a :class:`Recommendation` into the terminal table and closing lines (results never format themselves)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from advisor.results import CandidateResult, Recommendation
+
+
+def _num(v: float | None, fmt: str) -> str:
+    return "-" if v is None else format(v, fmt)
+
+
+def _params(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= div:
+            return f"{n / div:.1f}{unit}"
+    return str(n)
+
+
+def energy_note(rec: Recommendation) -> str:
+    """One line on how energy was obtained, shown wherever energy figures are."""
+    m = rec.method
+    if m.get("energy") == "estimated":
+        return (f"Energy is ESTIMATED by CodeCarbon {m.get('codecarbon_version')} (no hardware counters here): {m.get('cpu')}, "
+                f"TDP {m.get('cpu_tdp_w')} W; {m.get('ram')}. Idle baseline {rec.idle_power_w.get('total', 0):.2f} W.")
+    if m.get("energy") == "measured":
+        return f"Energy is MEASURED by CodeCarbon {m.get('codecarbon_version')}: {m.get('cpu')}; {m.get('gpu')}; {m.get('ram')}."
+    return f"Energy: {m.get('energy', 'unknown')}."
+
+
+def _status(c: CandidateResult, rec: Recommendation) -> str:
+    if c.name == rec.model:
+        return "[bold green]* recommended[/]"
+    if c.status != "ok":
+        return f"[yellow]{c.status}[/]: {c.reason}"
+    return "meets" if (c.quality or 0) >= rec.threshold else "[dim]below threshold[/]"
+
+
+def render_table(rec: Recommendation, console: Console) -> None:
+    """Print every candidate's figures, the answer sentence and where the results are."""
+    t = Table(title=f"{rec.task.name}: {rec.task.metric_label} >= {rec.threshold:.2f} on {rec.task.samples} samples (ranked by {rec.ranked_by})")
+    for col, just in (("candidate", "left"), ("tier", "left"), (rec.task.metric_label, "right"), ("J/query", "right"), ("marginal J/q", "right"),
+                      ("p50 ms", "right"), ("p95 ms", "right"), ("peak MB", "right"), ("params", "right"), ("status", "left")):
+        t.add_column(col, justify=just, overflow="fold")
+    for c in rec.candidates:
+        e = c.energy
+        t.add_row(c.name, c.tier, _num(c.quality, ".3f"), _num(e.per_query_j if e else None, ".4f"), _num(e.marginal_per_query_j if e else None, ".4f"),
+                  _num(c.latency_p50_ms, ".1f"), _num(c.latency_p95_ms, ".1f"), _num(c.peak_rss_mb, ".0f"), _params(c.parameters), _status(c, rec),
+                  style="bold" if c.name == rec.model else None)
+    console.print(t)
+    console.print(("[green]" if rec.model else "[red]") + rec.summary + "[/]", highlight=False)
+    console.print(f"[dim]{energy_note(rec)}[/]", highlight=False)
+    cost = rec.advisor_cost
+    console.print(f"[dim]This run: {cost.get('duration_s', 0):.0f} s, {cost.get('energy_j', 0):.0f} J (same method). "
+                  f"Results: {rec.settings.get('reports_dir')}/{rec.run_id}/results.json[/]", highlight=False)
