@@ -123,7 +123,7 @@ def recommend(task: str | Path | Task = "sentiment", min_quality: float | None =
             rec.save(out)
             observer.candidate_finished(m.result)
     finally:
-        executor.close()
+        spent += executor.close()
         if len(results) < len(specs):
             rec = _finish(rec, results, specs, task, threshold, settings, t0, spent, "interrupted")
             rec.save(out)

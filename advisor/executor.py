@@ -21,6 +21,7 @@ class Measured:
     """A candidate's result plus what the meter said about itself and the work's total energy."""
 
     def __init__(self, result: CandidateResult, method: dict, idle_power_w: dict[str, float], energy_j: float):
+        """``energy_j``: the advisor's own energy for this candidate (load, fit, windows), in joules."""
         self.result, self.method, self.idle_power_w, self.energy_j = result, method, idle_power_w, energy_j
 
 
@@ -41,27 +42,27 @@ class InProcessExecutor:
         self.idle = idle_power(meter, idle_s)
 
     def run(self, job: Job, progress: ProgressFn) -> Measured:
-        with self.meter.window("candidate") as w:
-            result = measure(replace(job, idle_power_w=self.idle), self.meter, progress)
+        result = measure(replace(job, idle_power_w=self.idle), self.meter, progress)
         if result.status == "ok":
             details = {**result.details, "peak_rss_note": "process peak, not isolated (in-process executor)"}
             result = result.model_copy(update={"peak_rss_mb": _peak_rss_mb(), "details": details})
-        return Measured(result, self.meter.method(), self.idle, w.reading.energy_j)
+        return Measured(result, self.meter.method(), self.idle, 0.0)
 
-    def close(self) -> None:
-        self.meter.stop()
+    def close(self) -> float:
+        """Stop the meter; returns the energy in joules of the whole run."""
+        return self.meter.stop()
 
 
 def _child(job: Job, out: mp.Queue) -> None:
     meter = make_meter(job.settings.meter, job.settings.country)
     meter.start()
     idle = idle_power(meter, job.settings.idle_s)
-    with meter.window("candidate") as w:
-        result = measure(replace(job, idle_power_w=idle), meter, lambda ph, d, t: out.put(("progress", ph, d, t)))
+    result = measure(replace(job, idle_power_w=idle), meter, lambda ph, d, t: out.put(("progress", ph, d, t)))
     if result.status == "ok":
         result = result.model_copy(update={"peak_rss_mb": _peak_rss_mb()})
-    out.put(("result", result.to_dict(), meter.method(), idle, w.reading.energy_j))
-    meter.stop()
+    method = meter.method()
+    total_j = meter.stop()
+    out.put(("result", result.to_dict(), method, idle, total_j))
 
 
 class SubprocessExecutor:
@@ -106,6 +107,8 @@ class SubprocessExecutor:
         _, result, method, idle, energy = got
         return Measured(CandidateResult.model_validate(result), method, idle, energy)
 
-    def close(self) -> None:
+    def close(self) -> float:
+        """Stop any worker still running; the workers' energy was already reported per candidate."""
         if self._proc is not None and self._proc.is_alive():
             self._proc.terminate()
+        return 0.0

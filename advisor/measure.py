@@ -138,6 +138,24 @@ def _latency(runner: Runner, texts: Sequence[str], n: int) -> tuple[float | None
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
+def quiet_libraries() -> None:
+    """Silence library progress bars and info logs: the advisor draws its own progress."""
+    import logging
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in ("transformers", "sentence_transformers", "datasets", "huggingface_hub", "codecarbon"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as tlog
+
+        tlog.set_verbosity_error()
+        tlog.disable_progress_bar()
+    except ImportError:
+        pass
+
+
 def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> CandidateResult:
     """Measure one candidate; never raises for model problems: they become a failed result.
 
@@ -149,6 +167,7 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
     from advisor.metrics import score
 
     progress = progress or (lambda *_: None)
+    quiet_libraries()
     spec = job.spec
     cls = runner_class(spec.kind)
     why_not = cls.not_applicable(spec, job.context)

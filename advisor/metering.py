@@ -46,8 +46,8 @@ class Meter(Protocol):
     def method(self) -> dict:
         """How energy is obtained: measured or estimated, per component, with versions and wattages."""
 
-    def stop(self) -> None:
-        """Release the meter."""
+    def stop(self) -> float:
+        """Release the meter; returns the energy in joules of everything since :meth:`start`."""
 
 
 class NullMeter:
@@ -66,8 +66,8 @@ class NullMeter:
     def method(self) -> dict:
         return {"energy": "not measured", "meter": "null"}
 
-    def stop(self) -> None:
-        pass
+    def stop(self) -> float:
+        return 0.0
 
 
 class FakeMeter:
@@ -93,8 +93,8 @@ class FakeMeter:
     def method(self) -> dict:
         return {"energy": "fake", "meter": "fake", "cpu_w": self.cpu_w, "ram_w": self.ram_w}
 
-    def stop(self) -> None:
-        pass
+    def stop(self) -> float:
+        return sum(r.energy_j for _, r in self.windows)
 
 
 _MEASURED_CPU = ("rapl", "powermetrics", "power gadget", "powergadget")
@@ -160,9 +160,9 @@ class CodeCarbonMeter:
             "meter": "codecarbon",
             "codecarbon_version": codecarbon.__version__,
             "tracking_mode": self.tracking_mode,
-            "cpu": f"measured ({cpu})" if cpu_measured else f"estimated ({cpu or 'CPU'}: CodeCarbon load x TDP model)",
+            "cpu": f"measured ({cpu})" if cpu_measured else f"{cpu or 'CPU'}, load x TDP model",
             "gpu": f"measured ({gpu}, NVML)" if gpu else "none detected",
-            "ram": "estimated (CodeCarbon constant RAM power)",
+            "ram": "constant RAM power model",
             "cpu_tdp_w": tdp,
             "cpu_model": conf.get("cpu_model"),
             "cpu_count": conf.get("cpu_count"),
@@ -171,12 +171,15 @@ class CodeCarbonMeter:
             "country_iso_code": self.country,
         }
 
-    def stop(self) -> None:
-        if self._tracker is not None:
-            try:
-                self._tracker.stop()
-            finally:
-                self._tracker = None
+    def stop(self) -> float:
+        if self._tracker is None:
+            return 0.0
+        try:
+            self._tracker.stop()
+            data = getattr(self._tracker, "final_emissions_data", None)
+            return data.energy_consumed * KWH_TO_J if data is not None else 0.0
+        finally:
+            self._tracker = None
 
 
 def make_meter(kind: str, country: str = "USA") -> Meter:

@@ -25,8 +25,9 @@ def energy_note(rec: Recommendation) -> str:
     """One line on how energy was obtained, shown wherever energy figures are."""
     m = rec.method
     if m.get("energy") == "estimated":
-        return (f"Energy is ESTIMATED by CodeCarbon {m.get('codecarbon_version')} (no hardware counters here): {m.get('cpu')}, "
-                f"TDP {m.get('cpu_tdp_w')} W; {m.get('ram')}. Idle baseline {rec.idle_power_w.get('total', 0):.2f} W.")
+        return (f"Energy is ESTIMATED by CodeCarbon {m.get('codecarbon_version')}, not measured (no RAPL/NVML counters here): "
+                f"CPU from {m.get('cpu')} (TDP {m.get('cpu_tdp_w')} W), RAM from a {m.get('ram')}. "
+                f"Idle baseline {rec.idle_power_w.get('total', 0):.2f} W; 'marginal' subtracts it.")
     if m.get("energy") == "measured":
         return f"Energy is MEASURED by CodeCarbon {m.get('codecarbon_version')}: {m.get('cpu')}; {m.get('gpu')}; {m.get('ram')}."
     return f"Energy: {m.get('energy', 'unknown')}."
