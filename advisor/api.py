@@ -11,9 +11,8 @@ from typing import Any, Protocol
 
 from advisor.errors import SpecError
 from advisor.executor import InProcessExecutor, Measured, SubprocessExecutor
-from advisor.measure import Job
+from advisor.measure import Job, precheck
 from advisor.metering import make_meter
-from advisor.metrics import describe
 from advisor.ranking import rank
 from advisor.registry import Registry, load_registry
 from advisor.results import CandidateResult, Recommendation, TaskInfo
@@ -57,7 +56,7 @@ def _run_id(task: Task) -> str:
 def _task_info(task: Task, samples: Samples, threshold: float, seed: int) -> TaskInfo:
     spec = task.spec
     return TaskInfo(
-        name=spec.name, path=str(task.path), type=spec.type, metric=spec.metric.name, metric_label=describe(spec.metric),
+        name=spec.name, path=str(task.path), type=spec.type, metric=spec.metric.name, metric_label=spec.metric.describe(),
         threshold=threshold, samples=len(samples), source_rows=samples.source_rows, seed=seed, folds=spec.folds,
         data_sha256=samples.sha256, spec=spec.model_dump(mode="json"),
     )
@@ -115,7 +114,11 @@ def recommend(task: str | Path | Task = "sentiment", min_quality: float | None =
             observer.candidate_started(spec, i, len(specs))
             job = Job(spec=spec, registry_dir=reg.path.parent, texts=samples.texts, labels=samples.labels, label_names=samples.label_names,
                       metric=task.spec.metric, folds=task.spec.folds, seed=seed, settings=settings, context=ctx)
-            m: Measured = executor.run(job, lambda ph, d, t, s=spec: observer.progress(s, ph, d, t))
+            skipped = precheck(spec, reg.path.parent, ctx)
+            if skipped is not None:
+                m = Measured(skipped, {}, {}, 0.0)
+            else:
+                m = executor.run(job, lambda ph, d, t, s=spec: observer.progress(s, ph, d, t))
             results.append(m.result)
             spent += m.energy_j
             rec = rec.model_copy(update={"method": rec.method or m.method, "idle_power_w": rec.idle_power_w or m.idle_power_w})
@@ -138,7 +141,7 @@ def _finish(rec: Recommendation, results: list[CandidateResult], specs: list[Can
 
     done = {r.name for r in results}
     pending = [_base(s, "not run", "the run was interrupted first") for s in specs if s.name not in done]
-    ranking = rank(results, threshold, settings.by, f"{describe(task.spec.metric)}")
+    ranking = rank(results, threshold, settings.by, task.spec.metric.describe())
     order = {n: i for i, n in enumerate(ranking.order)}
     ordered = sorted(results, key=lambda r: order.get(r.name, len(order))) + pending
     return rec.model_copy(update={

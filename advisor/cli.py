@@ -111,15 +111,14 @@ def ls_tasks() -> None:
     """List the tasks found (reads no data)."""
     from rich.table import Table
 
-    from advisor.metrics import describe
-    from advisor.tasks import available_tasks, load_task
+        from advisor.tasks import available_tasks, load_task
 
     table = Table()
     for col in ("name", "type", "metric", "threshold", "samples", "file"):
         table.add_column(col)
     for name, path in sorted(available_tasks().items()):
         t = load_task(path).spec
-        table.add_row(name, t.type, describe(t.metric), f"{t.threshold:.2f}", str(t.sample.size or "all"), str(path))
+        table.add_row(name, t.type, t.metric.describe(), f"{t.threshold:.2f}", str(t.sample.size or "all"), str(path))
     Console().print(table)
 
 

@@ -138,6 +138,23 @@ def _latency(runner: Runner, texts: Sequence[str], n: int) -> tuple[float | None
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
+def precheck(spec: CandidateSpec, registry_dir: Path | None, context: RunContext) -> CandidateResult | None:
+    """A skipped result when the candidate cannot serve the task or its files are not available here; else None.
+
+    Cheap (no model is loaded), so it runs before a worker process is started.
+    """
+    why = runner_class(spec.kind).not_applicable(spec, context)
+    if why:
+        return _base(spec, "skipped", why)
+    try:
+        for source in (spec.source, spec.tokenizer):
+            if source is not None:
+                resolve(source, registry_dir)
+    except SourceUnavailable as exc:
+        return _base(spec, "skipped", str(exc))
+    return None
+
+
 def quiet_libraries() -> None:
     """Silence library progress bars and info logs: the advisor draws its own progress."""
     import logging
@@ -169,16 +186,12 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
     progress = progress or (lambda *_: None)
     quiet_libraries()
     spec = job.spec
-    cls = runner_class(spec.kind)
-    why_not = cls.not_applicable(spec, job.context)
-    if why_not:
-        return _base(spec, "skipped", why_not)
-    try:
-        path = resolve(spec.source, job.registry_dir) if spec.source else None
-        tok = resolve(spec.tokenizer, job.registry_dir) if spec.tokenizer else None
-    except SourceUnavailable as exc:
-        return _base(spec, "skipped", str(exc))
-    runner = cls(spec, path, job.context, tok)
+    skipped = precheck(spec, job.registry_dir, job.context)
+    if skipped is not None:
+        return skipped
+    path = resolve(spec.source, job.registry_dir) if spec.source else None
+    tok = resolve(spec.tokenizer, job.registry_dir) if spec.tokenizer else None
+    runner = runner_class(spec.kind)(spec, path, job.context, tok)
     phase = "load"
     try:
         progress("load", 0, 1)

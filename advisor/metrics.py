@@ -91,10 +91,3 @@ def score(spec: MetricSpec, predictions: Sequence[str], references: Sequence[str
     """The metric's headline value for these predictions (higher is better for all built-ins)."""
     metric = build_metric(spec)
     return float(metric.compute(predictions=list(predictions), references=list(references))[metric.key])
-
-
-def describe(spec: MetricSpec) -> str:
-    """Human name, e.g. ``accuracy`` or ``F1 of 'spam'``."""
-    if spec.name == "f1":
-        return f"F1 of '{spec.positive_label}'"
-    return {"accuracy": "accuracy", "macro_f1": "macro-F1"}[spec.name]

@@ -174,6 +174,12 @@ class MetricSpec(Strict):
             raise ValueError(f"'positive_label' only applies to metric 'f1', not '{self.name}'")
         return self
 
+    def describe(self) -> str:
+        """Human name, e.g. ``accuracy`` or ``F1 of 'spam'``."""
+        if self.name == "f1":
+            return f"F1 of '{self.positive_label}'"
+        return {"accuracy": "accuracy", "macro_f1": "macro-F1"}[self.name]
+
 
 class SampleSpec(Strict):
     """How many samples to draw, with which seed."""

@@ -80,20 +80,37 @@ def resolve(source: SourceSpec, base_dir: Path | None = None) -> Path:
     return root
 
 
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """True when the hub's host answers a TCP connection within ``timeout_s`` (no request is sent)."""
+    import socket
+    from urllib.parse import urlparse
+
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    try:
+        with socket.create_connection((endpoint.hostname or "huggingface.co", endpoint.port or 443), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
 def _hub_snapshot(repo_id: str, revision: str) -> Path:
+    """The local snapshot of a hub repo: from the cache, else downloaded when the hub is reachable."""
     from huggingface_hub import snapshot_download
 
-    offline = hub_offline()
+    where = f"hub model '{repo_id}@{revision[:7]}'"
     try:
-        return Path(snapshot_download(repo_id, revision=revision, local_files_only=offline))
-    except Exception as exc:  # noqa: BLE001 - any failure means "not available here"
-        if offline:
-            return _raise_unavailable(f"hub model '{repo_id}@{revision[:7]}' is not in the local cache and HF_HUB_OFFLINE is set")
-        return _raise_unavailable(f"hub model '{repo_id}@{revision[:7]}' could not be fetched ({type(exc).__name__})")
-
-
-def _raise_unavailable(reason: str) -> Path:
-    raise SourceUnavailable(reason)
+        return Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
+    except Exception:  # noqa: BLE001 - not cached; try the network below
+        pass
+    if hub_offline():
+        raise SourceUnavailable(f"{where} is not in the local cache and HF_HUB_OFFLINE is set")
+    if not hub_reachable():
+        raise SourceUnavailable(f"{where} is not in the local cache and the hub is unreachable (no network)")
+    try:
+        return Path(snapshot_download(repo_id, revision=revision))
+    except Exception as exc:  # noqa: BLE001 - wrong id, gated repo, network drop...
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SourceUnavailable(f"{where} could not be fetched: {first[:160]}") from None
 
 
 def _unpacked_parts(parts: list[PackageFile]) -> Path:

