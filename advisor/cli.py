@@ -111,7 +111,7 @@ def ls_tasks() -> None:
     """List the tasks found (reads no data)."""
     from rich.table import Table
 
-        from advisor.tasks import available_tasks, load_task
+    from advisor.tasks import available_tasks, load_task
 
     table = Table()
     for col in ("name", "type", "metric", "threshold", "samples", "file"):
@@ -137,7 +137,8 @@ def validate(
 def main() -> None:
     """Entry point: user mistakes print one line, never a traceback."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
     except AdvisorError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_INPUT)
