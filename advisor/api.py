@@ -87,8 +87,8 @@ def recommend(task: str | Path | Task = "sentiment", min_quality: float | None =
     Raises:
         SpecError: invalid task, registry or data (one-line message naming file and field).
     """
-    settings = (settings or Settings()).model_copy(update={k: v for k, v in {"min_quality": min_quality, **overrides}.items() if v is not None})
-    settings = Settings.model_validate(settings.model_dump())
+    given = {k: v for k, v in {"min_quality": min_quality, **overrides}.items() if v is not None}
+    settings = Settings.model_validate({**(settings or Settings()).model_dump(), **given})
     task = task if isinstance(task, Task) else load_task(task)
     reg = registry if isinstance(registry, Registry) else load_registry(registry)
     specs = reg.select(task.spec.type, settings.candidates)
@@ -100,7 +100,7 @@ def recommend(task: str | Path | Task = "sentiment", min_quality: float | None =
     out = Path(settings.reports_dir) / run_id / "results.json"
     ctx = _context(task, samples, settings, seed)
     rec = Recommendation(
-        run_id=run_id, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), status="interrupted",
+        run_id=run_id, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), status="running",
         task=_task_info(task, samples, threshold, seed), threshold=threshold, ranked_by=settings.by,
         candidates=[], settings=settings.model_dump(mode="json"), method={}, environment=environment(),
         registry={"path": str(reg.path), "candidates": [s.model_dump(mode="json", exclude_defaults=True) for s in specs]},
@@ -122,14 +122,14 @@ def recommend(task: str | Path | Task = "sentiment", min_quality: float | None =
             results.append(m.result)
             spent += m.energy_j
             rec = rec.model_copy(update={"method": rec.method or m.method, "idle_power_w": rec.idle_power_w or m.idle_power_w})
-            rec = _finish(rec, results, specs, task, threshold, settings, t0, spent, "interrupted")
+            rec = _finish(rec, results, specs, task, threshold, settings, t0, spent, "running")
             rec.save(out)
             observer.candidate_finished(m.result)
-    finally:
+    except BaseException:
         spent += executor.close()
-        if len(results) < len(specs):
-            rec = _finish(rec, results, specs, task, threshold, settings, t0, spent, "interrupted")
-            rec.save(out)
+        _finish(rec, results, specs, task, threshold, settings, t0, spent, "interrupted").save(out)
+        raise
+    spent += executor.close()
     rec = _finish(rec, results, specs, task, threshold, settings, t0, spent, "complete")
     rec.save(out)
     return rec

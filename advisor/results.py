@@ -103,7 +103,7 @@ class Recommendation(_Model):
     schema_version: str = SCHEMA_VERSION
     run_id: str
     created_at: str
-    status: Literal["complete", "interrupted"] = "complete"
+    status: Literal["running", "complete", "interrupted"] = "complete"
     task: TaskInfo
     threshold: float
     ranked_by: Literal["energy", "params", "latency"]

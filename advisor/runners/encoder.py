@@ -23,6 +23,19 @@ class EncoderOptions(RunnerOptions):
     threads: int | None = Field(default=None, ge=1)
 
 
+def _find_onnx(folder: Path) -> Path:
+    """The ONNX graph in a model folder: ``model.onnx`` (top level or ``onnx/``), else the only ``.onnx`` file."""
+    for candidate in (folder / "model.onnx", folder / "onnx" / "model.onnx"):
+        if candidate.is_file():
+            return candidate
+    found = sorted(folder.rglob("*.onnx"))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise FileNotFoundError(f"no .onnx file in {folder}; point source.file at the graph")
+    raise FileNotFoundError(f"{len(found)} .onnx files in {folder}; choose one with source.file")
+
+
 class EncoderHead(Runner):
     """Embeds texts with a frozen encoder and classifies the embeddings with a fitted head."""
 
@@ -45,7 +58,7 @@ class EncoderHead(Runner):
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
-        model_file = self.path if self.path.is_file() else next(self.path.glob("*.onnx"))
+        model_file = self.path if self.path.is_file() else _find_onnx(self.path)
         self._model_file = model_file
         graph = onnx.load(str(model_file), load_external_data=False).graph
         self._params = int(sum(int(np.prod(t.dims)) for t in graph.initializer))
@@ -71,7 +84,7 @@ class EncoderHead(Runner):
         if self.spec.backend != "onnx":
             return self.model.encode(texts, batch_size=len(texts) or 1, convert_to_numpy=True, normalize_embeddings=self.options.normalize, show_progress_bar=False)
         enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.options.max_length, return_tensors="np")
-        feeds = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids") if k in self._inputs}
+        feeds = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids") if k in self._inputs and k in enc}
         if "token_type_ids" in self._inputs and "token_type_ids" not in feeds:
             feeds["token_type_ids"] = np.zeros_like(feeds["input_ids"])
         tokens = self.session.run([self._output], feeds)[0]

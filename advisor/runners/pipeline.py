@@ -33,7 +33,8 @@ class HfPipelineClassifier(Runner):
     def load(self) -> None:
         from transformers import pipeline
 
-        self.pipe = pipeline("text-classification", model=str(self.path), tokenizer=str(self.path), device=-1)
+        tokenizer = self.tokenizer_path or self.path
+        self.pipe = pipeline("text-classification", model=str(self.path), tokenizer=str(tokenizer), device=-1)
         task_labels = {label.lower(): label for label in self.ctx.label_names}
         mapping = {}
         for model_label in self.pipe.model.config.id2label.values():

@@ -108,30 +108,32 @@ class PromptedClassifier(Runner):
             out.append(full[k:] or full[-1:])
         return out
 
-    def _forward(self, prompts: list[str]):
+    def _forward_ids(self, rows: list[list[int]]):
+        """Logits for token-id rows, left-padded by hand so the label tokens stay exactly as scored."""
         import torch
 
-        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        position_ids = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
         with torch.inference_mode():
-            return self.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], position_ids=position_ids).logits
+            return self.model(input_ids=ids, attention_mask=mask, position_ids=position_ids).logits
 
     def predict(self, texts: Sequence[str]) -> Prediction:
         import torch
 
-        prompts = [self.build_prompt(t) for t in texts]
+        prompts = [self.tokenizer(self.build_prompt(t), add_special_tokens=False)["input_ids"] for t in texts]
         if self._single_pass:
-            logits = self._forward(prompts)[:, -1, :]
+            logits = self._forward_ids(prompts)[:, -1, :]
             scores = torch.log_softmax(logits.float(), dim=-1)[:, [ids[0] for ids in self._label_ids]]
         else:
             cols = []
             for ids in self._label_ids:
-                cont = self.tokenizer.decode(ids)
-                logits = self._forward([p + cont for p in prompts])
-                logp = torch.log_softmax(logits.float(), dim=-1)
                 n = len(ids)
-                target = torch.tensor(ids)
-                cols.append(logp[:, -n - 1 : -1, :].gather(-1, target.expand(len(prompts), n)[..., None]).squeeze(-1).sum(-1))
+                logp = torch.log_softmax(self._forward_ids([p + ids for p in prompts]).float(), dim=-1)
+                target = torch.tensor(ids).expand(len(prompts), n)[..., None]
+                cols.append(logp[:, -n - 1 : -1, :].gather(-1, target).squeeze(-1).sum(-1))
             scores = torch.stack(cols, dim=1)
         proba = torch.softmax(scores, dim=1).numpy()
         return Prediction.from_proba(np.asarray(proba), self.ctx.label_names)

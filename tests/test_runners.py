@@ -1,0 +1,460 @@
+"""Contract tests for every runner kind, measured end to end on tiny random-weight models.
+
+Each kind is measured once (module-scoped fixture) through :func:`advisor.measure.measure` with a
+:class:`~advisor.metering.FakeMeter`; the tests then check what every result must satisfy.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from advisor.measure import Job, measure
+from advisor.metering import FakeMeter
+from advisor.results import CandidateResult
+from advisor.runners import RunContext, runner_class
+from advisor.schema import CandidateSpec, MetricSpec, PromptSpec
+from advisor.settings import Settings
+from tests import tiny_models as tm
+
+LABELS = ["negative", "positive"]
+_POS = ["good", "great", "love", "very good", "great film", "i love it"]
+_NEG = ["bad", "awful", "hate", "very bad", "awful film", "i hate it"]
+_TAIL = ["", " movie", " this movie", " the film was", " it is", " today", " and you"]
+
+
+def _samples(n_per_label: int = 20) -> tuple[list[str], list[str]]:
+    texts, labels = [], []
+    for i in range(n_per_label):
+        texts.append(f"{_POS[i % len(_POS)]}{_TAIL[i % len(_TAIL)]}".strip())
+        labels.append("positive")
+        texts.append(f"{_NEG[i % len(_NEG)]}{_TAIL[(i + 3) % len(_TAIL)]}".strip())
+        labels.append("negative")
+    return texts, labels
+
+
+TEXTS, TRUE = _samples()
+SETTINGS = Settings(batch_size=8, repeats=2, min_window_s=0.05, latency_queries=3, idle_s=0, meter="fake", isolate=False)
+FOLDS = 3
+
+
+def spec(kind: str, backend: str, local: Path | str | None = None, name: str | None = None, **options: Any) -> CandidateSpec:
+    data: dict[str, Any] = {
+        "name": name or f"tiny-{kind}-{backend}", "tier": "small", "kind": kind, "backend": backend,
+        "task_types": ["text-classification"], "license": "apache-2.0", "options": options,
+    }
+    if local is not None:
+        data["source"] = {"local": str(local)}
+    return CandidateSpec.model_validate(data)
+
+
+def context(prompt: PromptSpec | None = None, label_names: list[str] | None = None) -> RunContext:
+    return RunContext(label_names=label_names or LABELS, prompt=prompt or PromptSpec(), seed=0, batch_size=SETTINGS.batch_size)
+
+
+def job(candidate: CandidateSpec, prompt: PromptSpec | None = None, label_names: list[str] | None = None) -> Job:
+    names = label_names or LABELS
+    return Job(
+        spec=candidate, registry_dir=None, texts=TEXTS, labels=TRUE, label_names=names,
+        metric=MetricSpec(name="accuracy"), folds=FOLDS, seed=0, settings=SETTINGS, context=context(prompt, names),
+    )
+
+
+def safetensors_parameters(folder: Path) -> int:
+    """Numbers stored in a folder's ``.safetensors`` files, counted from the file headers."""
+    from safetensors import safe_open
+
+    total = 0
+    for file in folder.rglob("*.safetensors"):
+        with safe_open(str(file), "pt") as f:
+            for key in f.keys():
+                n = 1
+                for d in f.get_slice(key).get_shape():
+                    n *= d
+                total += n
+    return total
+
+
+# ---------------------------------------------------------------- tiny models, built once per session
+
+
+@pytest.fixture(scope="session")
+def st_encoder(tmp_path_factory) -> Path:
+    return tm.make_bert_encoder(tmp_path_factory.mktemp("models") / "st-encoder")
+
+
+@pytest.fixture(scope="session")
+def onnx_encoder(tmp_path_factory) -> Path:
+    return tm.make_onnx_encoder(tmp_path_factory.mktemp("models") / "onnx-encoder")
+
+
+@pytest.fixture(scope="session")
+def causal_lm(tmp_path_factory) -> Path:
+    return tm.make_causal_lm(tmp_path_factory.mktemp("models") / "causal-lm")
+
+
+@pytest.fixture(scope="session")
+def chat_lm(tmp_path_factory) -> Path:
+    return tm.make_causal_lm(tmp_path_factory.mktemp("models") / "chat-lm", chat_template=True)
+
+
+@pytest.fixture(scope="session")
+def classifier(tmp_path_factory) -> Path:
+    return tm.make_sequence_classifier(tmp_path_factory.mktemp("models") / "classifier")
+
+
+# ---------------------------------------------------------------- the contract, one case per kind
+
+
+@dataclass
+class Case:
+    candidate: CandidateSpec
+    parameters: int
+    size_bytes: int | None  # None: only checked to be positive
+    trainable: bool
+    details: dict[str, Any]  # expected entries of the result's details
+
+
+def _tfidf(request) -> Case:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vocabulary = len(TfidfVectorizer(ngram_range=(1, 2)).fit(TEXTS).vocabulary_)
+    # binary head: coef of shape (1, V) plus one intercept
+    return Case(spec("tfidf-logreg", "sklearn"), parameters=vocabulary + 1, size_bytes=None, trainable=True,
+                details={"vocabulary": vocabulary})
+
+
+HEAD = tm.HIDDEN + 1  # binary logistic head on HIDDEN-dim embeddings
+
+
+def _encoder_details(encoder: int, backend: str) -> dict[str, Any]:
+    return {"encoder_parameters": encoder, "head_parameters": HEAD, "runtime": backend}
+
+
+def _prompted_details(chat: bool) -> dict[str, Any]:
+    return {"format": "transformers", "chat_template": chat, "scoring": "next-token over label words", "label_words": LABELS, "few_shot": 0}
+
+
+def _encoder_st(request) -> Case:
+    path = request.getfixturevalue("st_encoder")
+    encoder = safetensors_parameters(path)
+    return Case(spec("encoder-head", "sentence-transformers", path), encoder + HEAD, (path / "model.safetensors").stat().st_size,
+                trainable=True, details=_encoder_details(encoder, "sentence-transformers"))
+
+
+def _onnx_parameters() -> int:
+    # The exported graph holds the encoder without BERT's pooler (only last_hidden_state is an output).
+    bert = tm.tiny_bert()
+    return sum(p.numel() for n, p in bert.named_parameters() if not n.startswith("pooler."))
+
+
+def _encoder_onnx(request) -> Case:
+    path = request.getfixturevalue("onnx_encoder")
+    return Case(spec("encoder-head", "onnx", path), _onnx_parameters() + HEAD, (path / "model.onnx").stat().st_size,
+                trainable=True, details=_encoder_details(_onnx_parameters(), "onnx"))
+
+
+def _encoder_onnx_file(request) -> Case:
+    path = request.getfixturevalue("onnx_encoder") / "model.onnx"
+    return Case(spec("encoder-head", "onnx", path), _onnx_parameters() + HEAD, path.stat().st_size,
+                trainable=True, details=_encoder_details(_onnx_parameters(), "onnx"))
+
+
+def _prompted(request) -> Case:
+    path = request.getfixturevalue("causal_lm")
+    return Case(spec("prompted", "transformers", path), safetensors_parameters(path), (path / "model.safetensors").stat().st_size,
+                trainable=False, details=_prompted_details(chat=False))
+
+
+def _prompted_chat(request) -> Case:
+    path = request.getfixturevalue("chat_lm")
+    return Case(spec("prompted", "transformers", path), safetensors_parameters(path), (path / "model.safetensors").stat().st_size,
+                trainable=False, details=_prompted_details(chat=True))
+
+
+def _pipeline(request) -> Case:
+    path = request.getfixturevalue("classifier")
+    return Case(spec("hf-pipeline", "transformers", path), safetensors_parameters(path), (path / "model.safetensors").stat().st_size,
+                trainable=False, details={"label_map": {"NEGATIVE": "negative", "POSITIVE": "positive"}})
+
+
+CASES = {
+    "tfidf-logreg": _tfidf,
+    "encoder-head-sentence-transformers": _encoder_st,
+    "encoder-head-onnx": _encoder_onnx,
+    "encoder-head-onnx-file": _encoder_onnx_file,
+    "prompted": _prompted,
+    "prompted-chat-template": _prompted_chat,
+    "hf-pipeline": _pipeline,
+}
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def measured(request) -> tuple[Case, CandidateResult]:
+    case = CASES[request.param](request)
+    meter = FakeMeter()
+    result = measure(job(case.candidate), meter)
+    return case, result
+
+
+def test_status_ok(measured):
+    case, r = measured
+    assert r.status == "ok", r.reason
+    assert r.reason is None
+    assert r.kind == case.candidate.kind and r.backend == case.candidate.backend
+
+
+def test_predictions_cover_every_sample_with_task_labels(measured):
+    _, r = measured
+    assert r.predictions is not None and len(r.predictions) == len(TEXTS)
+    assert set(r.predictions) <= set(LABELS)
+    assert r.confidence is not None and len(r.confidence) == len(TEXTS)
+    assert all(0.0 <= c <= 1.0 for c in r.confidence)
+
+
+def test_quality_is_a_fraction(measured):
+    _, r = measured
+    assert r.quality is not None and 0.0 <= r.quality <= 1.0
+    # accuracy of the stored out-of-fold predictions is the reported quality
+    assert r.quality == pytest.approx(sum(p == t for p, t in zip(r.predictions, TRUE)) / len(TRUE))
+
+
+def test_energy_per_query(measured):
+    _, r = measured
+    e = r.energy
+    assert e is not None
+    assert e.per_query_j > 0
+    assert len(e.repeats_per_query_j) == SETTINGS.repeats
+    assert e.per_query_j == pytest.approx(sum(e.repeats_per_query_j) / len(e.repeats_per_query_j))
+    assert e.cpu_per_query_j + e.ram_per_query_j + e.gpu_per_query_j == pytest.approx(e.per_query_j)
+    assert e.gpu_per_query_j == 0.0  # the fake meter's GPU draws nothing
+    assert e.cpu_per_query_j == pytest.approx(e.ram_per_query_j * 5 / 2)  # FakeMeter: 5 W CPU, 2 W RAM
+    assert e.marginal_per_query_j == pytest.approx(e.per_query_j)  # idle_s=0: no idle baseline to subtract
+    assert e.window_queries >= SETTINGS.batch_size
+    assert len(e.window_durations_s) == SETTINGS.repeats and all(d > 0 for d in e.window_durations_s)
+    assert r.throughput_qps is not None and r.throughput_qps > 0
+
+
+def test_parameters_match_the_model(measured):
+    case, r = measured
+    assert r.parameters is not None and r.parameters > 0
+    assert r.parameters == case.parameters
+
+
+def test_size_on_disk(measured):
+    case, r = measured
+    assert r.size_bytes is not None and r.size_bytes > 0
+    if case.size_bytes is not None:
+        assert r.size_bytes == case.size_bytes
+
+
+def test_latency_percentiles(measured):
+    _, r = measured
+    assert r.latency_p50_ms is not None and r.latency_p95_ms is not None
+    assert 0 < r.latency_p50_ms <= r.latency_p95_ms
+    assert r.load_s is not None and r.load_s >= 0
+
+
+def test_fit_stats_only_for_trainable_kinds(measured):
+    case, r = measured
+    assert runner_class(case.candidate.kind).trainable is case.trainable
+    if case.trainable:
+        assert r.fit is not None and r.fit.energy_j > 0 and r.fit.duration_s > 0
+    else:
+        assert r.fit is None
+
+
+def test_details(measured):
+    case, r = measured
+    assert {k: r.details.get(k) for k in case.details} == case.details
+    if case.candidate.kind == "encoder-head":
+        assert r.details["encoder_parameters"] + r.details["head_parameters"] == r.parameters
+
+
+# ---------------------------------------------------------------- skipped and failed candidates
+
+
+@pytest.mark.parametrize("kind,backend", [
+    ("encoder-head", "sentence-transformers"), ("encoder-head", "onnx"), ("prompted", "transformers"), ("hf-pipeline", "transformers"),
+])
+def test_missing_local_source_is_skipped(tmp_path, kind, backend):
+    missing = tmp_path / "no-such-model"
+    r = measure(job(spec(kind, backend, missing)), FakeMeter())
+    assert r.status == "skipped"
+    assert str(missing) in r.reason
+    assert r.quality is None and r.energy is None and r.predictions is None
+
+
+def test_pipeline_with_foreign_label_map_is_skipped(classifier):
+    candidate = spec("hf-pipeline", "transformers", classifier, label_map={"NEGATIVE": "ham", "POSITIVE": "spam"})
+    meter = FakeMeter()
+    r = measure(job(candidate), meter)
+    assert r.status == "skipped"
+    assert "ham" in r.reason and "spam" in r.reason
+    assert meter.windows == []  # nothing was loaded or measured
+
+
+def _one_line_load_failure(r: CandidateResult) -> None:
+    assert r.status == "failed"
+    assert r.reason.startswith("load failed"), r.reason
+    assert "\n" not in r.reason
+    assert r.quality is None and r.energy is None
+
+
+def test_onnx_graph_with_token_types_and_tokenizer_without_them(tmp_path):
+    folder = tm.make_onnx_encoder(tmp_path / "onnx-no-token-types", token_type_ids=False)
+    r = measure(job(spec("encoder-head", "onnx", folder)), FakeMeter())
+    assert r.status == "ok", r.reason
+
+
+def test_corrupt_onnx_file_fails_to_load(tmp_path):
+    folder = tm.make_tokenizer_dir(tmp_path / "corrupt-onnx")
+    (folder / "model.onnx").write_bytes(random.Random(0).randbytes(2048))
+    r = measure(job(spec("encoder-head", "onnx", folder)), FakeMeter())
+    _one_line_load_failure(r)
+
+
+def test_onnx_folder_without_a_model_fails_to_load(tmp_path):
+    folder = tm.make_tokenizer_dir(tmp_path / "no-onnx")
+    r = measure(job(spec("encoder-head", "onnx", folder)), FakeMeter())
+    _one_line_load_failure(r)
+
+
+def test_pipeline_label_without_task_label_fails_to_load(tmp_path):
+    folder = tm.make_sequence_classifier(tmp_path / "labels-0-1", labels=("LABEL_0", "LABEL_1"))
+    r = measure(job(spec("hf-pipeline", "transformers", folder)), FakeMeter())
+    _one_line_load_failure(r)
+    assert "LABEL_0" in r.reason
+
+
+def test_pipeline_label_map_renames_model_labels(tmp_path):
+    folder = tm.make_sequence_classifier(tmp_path / "labels-0-1", labels=("LABEL_0", "LABEL_1"))
+    candidate = spec("hf-pipeline", "transformers", folder, label_map={"LABEL_0": "negative", "LABEL_1": "positive"})
+    r = measure(job(candidate), FakeMeter())
+    assert r.status == "ok", r.reason
+    assert set(r.predictions) <= set(LABELS)
+    assert r.details["label_map"] == {"LABEL_0": "negative", "LABEL_1": "positive"}
+
+
+# ---------------------------------------------------------------- prompted runner specifics
+
+
+def _loaded(path: Path, prompt: PromptSpec | None = None, texts: list[str] | None = None, labels: list[str] | None = None, **options):
+    cls = runner_class("prompted")
+    ctx = RunContext(label_names=LABELS, prompt=prompt or PromptSpec(), seed=0, batch_size=8,
+                     few_shot_texts=texts or [], few_shot_labels=labels or [])
+    runner = cls(spec("prompted", "transformers", path, **options), path, ctx)
+    runner.load()
+    return runner
+
+
+def _label_logprob(runner, prompt: str, word_ids: list[int]) -> float:
+    """log P(label word | prompt), computed one prompt at a time without padding."""
+    import torch
+
+    ids = runner.tokenizer(prompt, add_special_tokens=False)["input_ids"] + list(word_ids)
+    with torch.inference_mode():
+        logits = runner.model(input_ids=torch.tensor([ids])).logits[0]
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    n = len(word_ids)
+    return float(sum(logp[len(ids) - n - 1 + j, word_ids[j]] for j in range(n)))
+
+
+def _check_scores(runner, texts: list[str]) -> None:
+    """The runner's batched (left-padded) confidences equal an unpadded one-by-one computation."""
+    import math
+
+    pred = runner.predict(texts)
+    for i, text in enumerate(texts):
+        prompt = runner.build_prompt(text)
+        scores = [_label_logprob(runner, prompt, ids) for ids in runner._label_ids]
+        top = max(scores)
+        proba = [math.exp(s - top) for s in scores]
+        proba = [p / sum(proba) for p in proba]
+        best = max(range(len(proba)), key=proba.__getitem__)
+        assert pred.labels[i] == LABELS[best]
+        assert pred.confidence[i] == pytest.approx(proba[best], abs=1e-4)
+
+
+def test_prompted_shared_first_token_uses_full_log_likelihood(causal_lm):
+    prompt = PromptSpec(verbalizers={"negative": "not good", "positive": "not bad"})
+    r = measure(job(spec("prompted", "transformers", causal_lm), prompt=prompt), FakeMeter())
+    assert r.status == "ok", r.reason
+    assert r.details["scoring"] == "full label log-likelihood"
+    assert r.details["label_words"] == ["not good", "not bad"]
+    runner = _loaded(causal_lm, prompt)
+    try:
+        assert [len(ids) for ids in runner._label_ids] == [2, 2]
+        _check_scores(runner, TEXTS[:5])
+    finally:
+        runner.close()
+
+
+def test_prompted_full_log_likelihood_with_sentencepiece_style_tokenizer(tmp_path):
+    path = tm.make_causal_lm(tmp_path / "metaspace-lm", tokenizer="metaspace")
+    runner = _loaded(path, PromptSpec(verbalizers={"negative": "not good", "positive": "not bad"}))
+    try:
+        assert runner.info().details["scoring"] == "full label log-likelihood"
+        _check_scores(runner, TEXTS[:5])
+    finally:
+        runner.close()
+
+
+def test_prompted_distinct_first_tokens_use_one_pass(causal_lm):
+    runner = _loaded(causal_lm)
+    try:
+        assert runner.info().details["scoring"] == "next-token over label words"
+        _check_scores(runner, TEXTS[:5])
+    finally:
+        runner.close()
+
+
+def test_prompt_without_chat_template_contains_text(causal_lm):
+    runner = _loaded(causal_lm)
+    try:
+        prompt = runner.build_prompt("good movie")
+        assert "good movie" in prompt
+        assert prompt.startswith("Classify the text.")
+        assert "negative, positive" in prompt
+        assert runner.info().details["chat_template"] is False
+    finally:
+        runner.close()
+
+
+def test_prompt_with_chat_template_contains_text(chat_lm):
+    runner = _loaded(chat_lm)
+    try:
+        prompt = runner.build_prompt("good movie")
+        assert "good movie" in prompt
+        assert prompt.startswith("user :") and prompt.endswith("assistant :")
+        assert runner.info().details["chat_template"] is True
+    finally:
+        runner.close()
+
+
+def test_chat_template_can_be_turned_off(chat_lm):
+    runner = _loaded(chat_lm, use_chat_template=False)
+    try:
+        prompt = runner.build_prompt("good movie")
+        assert "good movie" in prompt
+        assert not prompt.startswith("user :") and "assistant :" not in prompt
+        assert runner.info().details["chat_template"] is False
+    finally:
+        runner.close()
+
+
+@pytest.mark.parametrize("lm", ["causal_lm", "chat_lm"])
+def test_prompted_few_shot_examples_precede_the_text(request, lm):
+    path = request.getfixturevalue(lm)
+    runner = _loaded(path, PromptSpec(few_shot=2), texts=["great film", "awful film", "bad"], labels=["positive", "negative", "negative"])
+    try:
+        prompt = runner.build_prompt("good movie")
+        assert prompt.index("great film") < prompt.index("awful film") < prompt.index("good movie")
+        assert "bad" not in prompt.replace("good movie", "")  # only `few_shot` examples are used
+        assert runner.info().details["few_shot"] == 2
+    finally:
+        runner.close()
