@@ -68,13 +68,15 @@ def _child(job: Job, out: mp.Queue) -> None:
 class SubprocessExecutor:
     """Runs each candidate in a fresh spawned process and gathers its result over a queue."""
 
-    def __init__(self) -> None:
+    def __init__(self, target=None) -> None:
+        """``target``: the worker function (default: measure the job); replaceable in tests."""
         self._ctx = mp.get_context("spawn")
         self._proc = None
+        self._target = target or _child
 
     def run(self, job: Job, progress: ProgressFn) -> Measured:
         out = self._ctx.Queue()
-        proc = self._ctx.Process(target=_child, args=(job, out), daemon=True)
+        proc = self._ctx.Process(target=self._target, args=(job, out), daemon=True)
         self._proc = proc
         proc.start()
         got = None

@@ -50,26 +50,6 @@ class Meter(Protocol):
         """Release the meter; returns the energy in joules of everything since :meth:`start`."""
 
 
-class NullMeter:
-    """Measures time only; energy reads zero. For dry runs and machines without CodeCarbon."""
-
-    def start(self) -> None:
-        pass
-
-    @contextmanager
-    def window(self, name: str) -> Iterator[Window]:
-        w = Window()
-        t0 = time.perf_counter()
-        yield w
-        w.reading = Reading(duration_s=time.perf_counter() - t0)
-
-    def method(self) -> dict:
-        return {"energy": "not measured", "meter": "null"}
-
-    def stop(self) -> float:
-        return 0.0
-
-
 class FakeMeter:
     """A deterministic stand-in for tests: constant powers (W) times each window's wall time."""
 
@@ -95,6 +75,16 @@ class FakeMeter:
 
     def stop(self) -> float:
         return sum(r.energy_j for _, r in self.windows)
+
+
+class NullMeter(FakeMeter):
+    """Measures time only; energy reads zero. For dry runs and machines without CodeCarbon."""
+
+    def __init__(self) -> None:
+        super().__init__(cpu_w=0.0, ram_w=0.0, gpu_w=0.0)
+
+    def method(self) -> dict:
+        return {"energy": "not measured", "meter": "null"}
 
 
 _MEASURED_CPU = ("rapl", "powermetrics", "power gadget", "powergadget")

@@ -1,0 +1,64 @@
+"""Meters and the worker-process executor."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from advisor.executor import SubprocessExecutor
+from advisor.measure import Job
+from advisor.metering import CodeCarbonMeter, FakeMeter, NullMeter
+from advisor.runners import RunContext
+from advisor.schema import CandidateSpec, MetricSpec, PromptSpec
+from advisor.settings import Settings
+
+
+def test_fake_meter_is_power_times_time():
+    m = FakeMeter(cpu_w=5, ram_w=2, gpu_w=1)
+    with m.window("w") as w:
+        time.sleep(0.05)
+    r = w.reading
+    assert r.cpu_j == pytest.approx(5 * r.duration_s) and r.ram_j == pytest.approx(2 * r.duration_s)
+    assert r.energy_j == pytest.approx(r.cpu_j + r.ram_j + r.gpu_j) and m.stop() == pytest.approx(r.energy_j)
+
+
+def test_null_meter_reads_zero_energy_but_real_time():
+    m = NullMeter()
+    with m.window("w") as w:
+        time.sleep(0.02)
+    assert w.reading.energy_j == 0 and w.reading.duration_s >= 0.02 and m.method()["energy"] == "not measured"
+
+
+def test_codecarbon_meter_offline_busy_costs_more_than_idle():
+    m = CodeCarbonMeter("USA")
+    m.start()
+    try:
+        with m.window("idle") as idle:
+            time.sleep(1.0)
+        with m.window("busy") as busy:
+            t0, x = time.perf_counter(), 0
+            while time.perf_counter() - t0 < 1.0:
+                x += 1
+        method = m.method()
+    finally:
+        total = m.stop()
+    assert busy.reading.cpu_j > idle.reading.cpu_j
+    assert busy.reading.energy_j == pytest.approx(busy.reading.cpu_j + busy.reading.ram_j + busy.reading.gpu_j, rel=1e-6)
+    assert method["energy"] in {"estimated", "measured"} and method["codecarbon_version"]
+    assert total >= busy.reading.energy_j + idle.reading.energy_j
+
+
+def _die(job, out):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_worker_that_dies_becomes_a_failed_result():
+    spec = CandidateSpec(name="doomed", tier="small", kind="tfidf-logreg", backend="sklearn", task_types=["text-classification"], license="MIT")
+    ctx = RunContext(label_names=["a", "b"], prompt=PromptSpec())
+    job = Job(spec=spec, registry_dir=None, texts=["x"] * 4, labels=["a", "b"] * 2, label_names=["a", "b"], metric=MetricSpec(name="accuracy"),
+              folds=2, seed=0, settings=Settings(meter="fake"), context=ctx)
+    m = SubprocessExecutor(target=_die).run(job, lambda *a: None)
+    assert m.result.status == "failed" and "signal 9" in m.result.reason and m.result.name == "doomed"
