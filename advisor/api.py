@@ -127,12 +127,27 @@ def recommend(task: str | Path | Task = "sentiment", min_quality: float | None =
             observer.candidate_finished(m.result)
     except BaseException:
         spent += executor.close()
-        _finish(rec, results, specs, task, threshold, settings, t0, spent, "interrupted").save(out)
+        partial = _finish(rec, results, specs, task, threshold, settings, t0, spent, "interrupted")
+        partial.save(out)
+        _write_reports(partial, out.parent)
         raise
     spent += executor.close()
     rec = _finish(rec, results, specs, task, threshold, settings, t0, spent, "complete")
     rec.save(out)
+    _write_reports(rec, out.parent)
     return rec
+
+
+def _write_reports(rec: Recommendation, folder: Path) -> None:
+    """Render report.html and report.md beside results.json; a rendering problem never loses the results."""
+    import logging
+
+    from advisor.report import write_reports
+
+    try:
+        write_reports(rec, folder)
+    except Exception as exc:  # noqa: BLE001 - results.json is already saved; say so and go on
+        logging.getLogger("advisor").warning("report not written (%s); re-render with: advisor report %s", exc, folder / "results.json")
 
 
 def _finish(rec: Recommendation, results: list[CandidateResult], specs: list[CandidateSpec], task: Task, threshold: float,

@@ -57,6 +57,7 @@ def recommend(
     batch_size: Annotated[int, typer.Option(help="Queries per batch in energy windows.")] = 16,
     repeats: Annotated[int, typer.Option(help="Energy windows per candidate.")] = 3,
     country: Annotated[str, typer.Option(help="ISO alpha-3 country for CodeCarbon's carbon intensity.")] = "USA",
+    queries_per_day: Annotated[Optional[float], typer.Option(help="Expected volume, for yearly savings in the report.")] = None,
     meter: Annotated[str, typer.Option(help="Energy meter: codecarbon or null.")] = "codecarbon",
     in_process: Annotated[bool, typer.Option("--in-process", help="Measure in this process instead of one process per candidate.")] = False,
     reports_dir: Annotated[Path, typer.Option(help="Where reports/<run-id>/ are written.")] = Path("reports"),
@@ -69,7 +70,7 @@ def recommend(
 
     try:
         settings = Settings(min_quality=min_quality, by=by, candidates=_csv(candidates), sample_size=samples, seed=seed, batch_size=batch_size,
-                            repeats=repeats, country=country, meter=meter, isolate=not in_process, reports_dir=reports_dir)
+                            repeats=repeats, country=country, queries_per_day=queries_per_day, meter=meter, isolate=not in_process, reports_dir=reports_dir)
     except Exception as exc:  # pydantic validation of CLI values
         raise AdvisorError(f"invalid option: {_first_error(exc)}") from None
     cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("[dim]{task.fields[phase]}"), TimeElapsedColumn()]
@@ -80,6 +81,29 @@ def recommend(
     if as_json:
         sys.stdout.write(rec.to_json() + "\n")
     raise typer.Exit(EXIT_OK if rec.model else EXIT_NOT_MET)
+
+
+@app.command()
+def report(
+    results: Annotated[Path, typer.Argument(help="A run's results.json.")],
+    out: Annotated[Optional[Path], typer.Option(help="Folder for report.html and report.md (default: beside results.json).")] = None,
+) -> None:
+    """Re-render report.html and report.md from a saved results.json, without running any model."""
+    from pydantic import ValidationError
+
+    from advisor.report import write_reports
+    from advisor.results import Recommendation
+
+    if not results.is_file():
+        raise AdvisorError(f"{results}: file not found; give the path of a run's results.json")
+    try:
+        rec = Recommendation.load(results)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = ".".join(str(p) for p in e["loc"]) or "file"
+        raise AdvisorError(f"{results}: {where}: {e['msg']}; not a results.json this version of advisor can read") from None
+    html_path, md_path = write_reports(rec, out or results.parent)
+    Console().print(f"wrote {html_path}\nwrote {md_path}", highlight=False)
 
 
 def _first_error(exc: Exception) -> str:

@@ -60,3 +60,17 @@ def rank(candidates: Sequence[CandidateResult], threshold: float, by: str = "ene
         f"{head} at {_ratio(key(chosen), key(largest))} of the {what} of {largest.name}, the largest candidate that also meets it ({largest.quality:.3f}).",
         names,
     )
+
+
+def pareto_front(candidates: Sequence[CandidateResult]) -> list[str]:
+    """Names of the measured candidates that no other beats on both quality and energy per query, cheapest first."""
+    ok = [c for c in candidates if c.status == "ok" and c.quality is not None and c.energy_per_query_j is not None]
+
+    def dominated(c: CandidateResult) -> bool:
+        return any(
+            o.quality >= c.quality and o.energy_per_query_j <= c.energy_per_query_j
+            and (o.quality > c.quality or o.energy_per_query_j < c.energy_per_query_j)
+            for o in ok
+        )
+
+    return [c.name for c in sorted((c for c in ok if not dominated(c)), key=lambda c: c.energy_per_query_j)]

@@ -27,5 +27,6 @@ class Settings(BaseModel):
     meter: Literal["codecarbon", "null", "fake"] = "codecarbon"
     country: str = Field(default="USA", description="ISO 3166 alpha-3 code for CodeCarbon's offline carbon intensity")
     isolate: bool = Field(default=True, description="measure each candidate in its own process")
+    queries_per_day: float | None = Field(default=None, gt=0, description="expected volume, for yearly savings")
     reports_dir: Path = Path("reports")
     run_id: str | None = None

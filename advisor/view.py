@@ -57,4 +57,4 @@ def render_table(rec: Recommendation, console: Console) -> None:
     console.print(f"[dim]{energy_note(rec)}[/]", highlight=False)
     cost = rec.advisor_cost
     console.print(f"[dim]This run: {cost.get('duration_s', 0):.0f} s, {cost.get('energy_j', 0):.0f} J (same method). "
-                  f"Results: {rec.settings.get('reports_dir')}/{rec.run_id}/results.json[/]", highlight=False)
+                  f"Results: {rec.settings.get('reports_dir')}/{rec.run_id}/results.json, report.html, report.md[/]", highlight=False)

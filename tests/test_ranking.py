@@ -65,3 +65,12 @@ def test_threshold_is_inclusive():
 def test_nothing_measured():
     r = rank([cand("s", None, None, None, status="skipped")], 0.5)
     assert r.model is None and r.best is None
+
+
+def test_pareto_front_keeps_only_non_dominated_candidates():
+    from advisor.ranking import pareto_front
+
+    pool = [*POOL, cand("wasteful", 0.80, 0.95, 10), cand("twin", 0.84, 0.10, 5), cand("bad", 0.1, None, None, status="failed")]
+    # wasteful: beaten by small on both axes; twin ties small exactly (neither dominates)
+    assert pareto_front(pool) == ["tiny", "small", "twin", "medium", "large"]
+    assert "wasteful" not in pareto_front(pool) and "bad" not in pareto_front(pool)

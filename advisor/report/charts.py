@@ -1,0 +1,88 @@
+"""Charts for the report, drawn by matplotlib as inline SVG (no JavaScript, no network)."""
+
+from __future__ import annotations
+
+import io
+
+from advisor.results import CandidateResult, Recommendation
+
+_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "advisor", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inlined in HTML
+
+
+def _measured(rec: Recommendation) -> list[CandidateResult]:
+    return [c for c in rec.candidates if c.status == "ok" and c.quality is not None and c.energy is not None]
+
+
+def quality_energy_chart(rec: Recommendation, front: list[str]) -> str | None:
+    """Quality against energy per query: spread of the repeats, threshold, Pareto frontier, the recommendation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = _measured(rec)
+    if not points:
+        return None
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(9, 4.6))
+        energies = [c.energy.per_query_j for c in points]
+        positive = [e for e in energies if e > 0]
+        if positive and max(positive) / min(positive) > 20:
+            ax.set_xscale("log")
+        for c in points:
+            reps = c.energy.repeats_per_query_j or [c.energy.per_query_j]
+            xerr = [[c.energy.per_query_j - min(reps)], [max(reps) - c.energy.per_query_j]]
+            chosen = c.name == rec.model
+            ax.errorbar(c.energy.per_query_j, c.quality, xerr=xerr, fmt="*" if chosen else "o", ms=15 if chosen else 6,
+                        color="#1b7f3b" if chosen else ("#2b6cb0" if c.name in front else "#8a8f98"), ecolor="#b8bcc4", capsize=2, zorder=3)
+            ax.annotate(c.name + (" (recommended)" if chosen else ""), (c.energy.per_query_j, c.quality), textcoords="offset points",
+                        xytext=(6, 5), fontsize=8, fontweight="bold" if chosen else "normal")
+        by_name = {c.name: c for c in points}
+        fx = [by_name[n].energy.per_query_j for n in front if n in by_name]
+        fy = [by_name[n].quality for n in front if n in by_name]
+        if len(fx) > 1:
+            ax.step(fx, fy, where="post", color="#2b6cb0", lw=1, alpha=0.6, label="Pareto frontier", zorder=2)
+        ax.axhline(rec.threshold, color="#c53030", ls="--", lw=1, label=f"threshold {rec.threshold:.2f}")
+        ax.set_xlabel("energy per query (J" + (", estimated" if rec.method.get("energy") == "estimated" else "") + ")")
+        ax.set_ylabel(rec.task.metric_label)
+        ax.legend(loc="best", fontsize=8, framealpha=0.8)
+        ax.grid(alpha=0.25)
+        return _svg(fig)
+
+
+def energy_breakdown_chart(rec: Recommendation) -> str | None:
+    """Energy per query by component (CPU, RAM, GPU) for every measured candidate."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = sorted(_measured(rec), key=lambda c: c.energy.per_query_j)
+    if not points:
+        return None
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(points) + 1.0))
+        names = [c.name for c in points]
+        left = [0.0] * len(points)
+        for part, color in (("cpu", "#2b6cb0"), ("ram", "#90cdf4"), ("gpu", "#d69e2e")):
+            values = [getattr(c.energy, f"{part}_per_query_j") for c in points]
+            if any(values):
+                ax.barh(names, values, left=left, color=color, label=part.upper())
+                left = [a + b for a, b in zip(left, values)]
+        for y, c in enumerate(points):
+            ax.annotate(f"{c.energy.per_query_j:.3g} J", (left[y], y), textcoords="offset points", xytext=(4, -3), fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("energy per query (J)")
+        ax.margins(x=0.12)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.6 / max(len(points), 1) - 0.12), ncol=3, fontsize=8, frameon=False)
+        return _svg(fig)

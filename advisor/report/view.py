@@ -1,0 +1,170 @@
+"""Results -> view model: every figure the report shows, formatted once, with nothing left to compute in templates."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from advisor.ranking import pareto_front
+from advisor.results import CandidateResult, Recommendation
+
+
+def fmt(v: float | None, spec: str, unit: str = "") -> str:
+    """Format a number, or a dash when absent."""
+    return "–" if v is None else f"{format(v, spec)}{unit}"
+
+
+def human_count(n: int | None) -> str:
+    """1234567 -> '1.2M'."""
+    if n is None:
+        return "–"
+    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= div:
+            return f"{n / div:.1f}{unit}"
+    return str(n)
+
+
+def human_bytes(n: int | None) -> str:
+    """Bytes with a binary unit."""
+    if n is None:
+        return "–"
+    for unit, div in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= div:
+            return f"{n / div:.1f} {unit}"
+    return f"{n} B"
+
+
+@dataclass
+class Row:
+    """One table row; ``sort`` holds raw values for the sortable columns."""
+
+    name: str
+    tier: str
+    kind: str
+    status: str
+    reason: str
+    cells: dict[str, str]
+    sort: dict[str, float | str]
+    recommended: bool
+    meets: bool
+    on_front: bool
+
+
+@dataclass
+class Sample:
+    """A misclassified sample of the recommended model."""
+
+    text: str
+    label: str
+    predicted: str
+    confidence: str
+
+
+@dataclass
+class ReportView:
+    """Everything the HTML and Markdown templates show."""
+
+    title: str
+    answer: str
+    recommended: bool
+    threshold: str
+    savings: list[str]
+    energy_note: str
+    estimated: bool
+    quality_chart: str | None
+    energy_chart: str | None
+    columns: list[tuple[str, str]]
+    rows: list[Row]
+    front: list[str]
+    method: list[tuple[str, str]]
+    misclassified: list[Sample]
+    task_json: str
+    registry_json: str
+    run: list[tuple[str, str]] = field(default_factory=list)
+
+
+COLUMNS = [
+    ("quality", "quality"), ("energy", "J/query"), ("cpu", "CPU J"), ("ram", "RAM J"), ("gpu", "GPU J"), ("marginal", "marginal J"),
+    ("p50", "p50 ms"), ("p95", "p95 ms"), ("throughput", "queries/s"), ("memory", "peak MB"), ("params", "params"), ("size", "size"),
+]
+
+
+def _row(c: CandidateResult, rec: Recommendation, front: list[str]) -> Row:
+    e = c.energy
+    cells = {
+        "quality": fmt(c.quality, ".3f"), "energy": fmt(e and e.per_query_j, ".4g"), "cpu": fmt(e and e.cpu_per_query_j, ".3g"),
+        "ram": fmt(e and e.ram_per_query_j, ".3g"), "gpu": fmt(e and e.gpu_per_query_j, ".3g"), "marginal": fmt(e and e.marginal_per_query_j, ".3g"),
+        "p50": fmt(c.latency_p50_ms, ".1f"), "p95": fmt(c.latency_p95_ms, ".1f"), "throughput": fmt(c.throughput_qps, ".1f"),
+        "memory": fmt(c.peak_rss_mb, ".0f"), "params": human_count(c.parameters), "size": human_bytes(c.size_bytes),
+    }
+    sort = {
+        "quality": c.quality, "energy": e and e.per_query_j, "cpu": e and e.cpu_per_query_j, "ram": e and e.ram_per_query_j,
+        "gpu": e and e.gpu_per_query_j, "marginal": e and e.marginal_per_query_j, "p50": c.latency_p50_ms, "p95": c.latency_p95_ms,
+        "throughput": c.throughput_qps, "memory": c.peak_rss_mb, "params": c.parameters, "size": c.size_bytes,
+    }
+    return Row(
+        name=c.name, tier=c.tier, kind=f"{c.kind} / {c.backend}", status=c.status, reason=c.reason or "", cells=cells,
+        sort={k: ("" if v is None else v) for k, v in sort.items()}, recommended=c.name == rec.model,
+        meets=c.quality is not None and c.quality >= rec.threshold, on_front=c.name in front,
+    )
+
+
+def reference(rec: Recommendation) -> CandidateResult | None:
+    """The model the savings are counted against: the highest-quality measured candidate (ties: the costlier)."""
+    ok = [c for c in rec.candidates if c.status == "ok" and c.quality is not None and c.energy is not None]
+    return max(ok, key=lambda c: (c.quality, c.energy.per_query_j)) if ok else None
+
+
+def savings(rec: Recommendation) -> list[str]:
+    """Sentences on energy saved per query (and per year at the stated volume) against the reference."""
+    if rec.model is None:
+        return []
+    chosen, ref = rec.candidate(rec.model), reference(rec)
+    if ref is None or ref.name == chosen.name or chosen.energy is None:
+        return [f"{chosen.name} is also the highest-quality candidate: there is no larger model to save against."]
+    saved = ref.energy.per_query_j - chosen.energy.per_query_j
+    share = saved / ref.energy.per_query_j if ref.energy.per_query_j else 0.0
+    lines = [f"Against {ref.name} (highest quality, {ref.quality:.3f}): {saved:.4g} J less per query ({share:.0%} saved), "
+             f"for {ref.quality - chosen.quality:+.3f} {rec.task.metric_label}."]
+    qpd = rec.settings.get("queries_per_day")
+    if qpd:
+        kwh = saved * qpd * 365 / 3.6e6
+        lines.append(f"At {qpd:,.0f} queries a day: {kwh:,.2f} kWh a year saved on this hardware.")
+    return lines
+
+
+def build_view(rec: Recommendation, energy_note: str) -> ReportView:
+    """Assemble the view model (charts included) from saved results."""
+    from advisor.report.charts import energy_breakdown_chart, quality_energy_chart
+
+    front = pareto_front(rec.candidates)
+    s, env, m = rec.settings, rec.environment, rec.method
+    misclassified: list[Sample] = []
+    if rec.model:
+        c = rec.candidate(rec.model)
+        wrong = [i for i, (p, y) in enumerate(zip(c.predictions or [], rec.samples.get("labels", []))) if p != y]
+        for i in wrong[:8]:
+            conf = c.confidence[i] if c.confidence else None
+            misclassified.append(Sample(rec.samples["texts"][i], rec.samples["labels"][i], c.predictions[i], fmt(conf, ".2f")))
+    versions = ", ".join(f"{k} {v}" for k, v in (env.get("versions") or {}).items() if v)
+    method = [
+        ("Energy", m.get("energy", "unknown") + (" (CodeCarbon load model, not hardware counters)" if m.get("energy") == "estimated" else "")),
+        ("CPU", f"{m.get('cpu', '–')}; TDP {m.get('cpu_tdp_w', '–')} W"), ("RAM", str(m.get("ram", "–"))), ("GPU", str(m.get("gpu", "–"))),
+        ("CodeCarbon", f"{m.get('codecarbon_version', '–')}, {m.get('tracking_mode', '–')} tracking"),
+        ("Idle baseline", f"{rec.idle_power_w.get('total', 0):.2f} W"),
+        ("Hardware", f"{m.get('cpu_model') or env.get('processor') or '–'}, {m.get('cpu_count', '–')} CPUs, {fmt(m.get('ram_total_gb'), '.1f', ' GB')} RAM, GPU: {m.get('gpu_model') or 'none'}"),
+        ("Software", f"Python {env.get('python', '–')}; {versions}"), ("Platform", str(env.get("platform", "–"))),
+        ("Windows", f"batch size {s.get('batch_size')}, {s.get('repeats')} repeats of ≥ {s.get('min_window_s')} s after {s.get('warmup_batches')} warm-up batches"),
+        ("Latency", f"{s.get('latency_queries')} single queries (batch 1)"),
+        ("Samples", f"{rec.task.samples} of {rec.task.source_rows} rows, seed {rec.task.seed}, {rec.task.folds}-fold cross-fitting; sha256 {rec.task.data_sha256[:16]}…"),
+        ("Advisor's own cost", f"{rec.advisor_cost.get('duration_s', 0):.0f} s, {rec.advisor_cost.get('energy_j', 0):.0f} J ({m.get('energy', 'unknown')})"),
+    ]
+    run = [("Run", rec.run_id), ("Created", rec.created_at), ("Status", rec.status), ("Ranked by", rec.ranked_by), ("Registry", rec.registry.get("path", "–"))]
+    return ReportView(
+        title=f"{rec.task.name}: which model is good enough?", answer=rec.summary, recommended=rec.model is not None,
+        threshold=f"{rec.task.metric_label} ≥ {rec.threshold:.2f} on {rec.task.samples} samples", savings=savings(rec),
+        energy_note=energy_note, estimated=m.get("energy") == "estimated",
+        quality_chart=quality_energy_chart(rec, front), energy_chart=energy_breakdown_chart(rec),
+        columns=COLUMNS, rows=[_row(c, rec, front) for c in rec.candidates], front=front, method=method, misclassified=misclassified,
+        task_json=json.dumps(rec.task.spec, indent=2), registry_json=json.dumps(rec.registry.get("candidates", []), indent=2), run=run,
+    )
