@@ -13,7 +13,9 @@ PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
 
-.PHONY: install demo test test-fast bench clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install browser demo test test-fast bench clean
 
 install: $(STAMP)
 
@@ -26,17 +28,22 @@ $(STAMP): pyproject.toml requirements/models.txt requirements/models-nodeps.txt
 	$(PY) -m pip install -q --no-deps -r requirements/models-nodeps.txt
 	touch $(STAMP)
 
+# Debian's Chromium, for the report's browser test (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
 demo: install
 	$(OFFLINE) $(VENV)/bin/advisor recommend --task sentiment
 
-test: install
+test: install browser
 	$(OFFLINE) $(VENV)/bin/pytest
 
-test-fast: install
+test-fast: install browser
 	$(OFFLINE) $(VENV)/bin/pytest -m "not slow"
 
 bench: install
 	$(OFFLINE) $(PY) bench/overhead.py
+	$(OFFLINE) $(PY) bench/report.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

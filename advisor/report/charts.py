@@ -11,7 +11,8 @@ _STYLE = {"svg.fonttype": "none", "svg.hashsalt": "advisor", "font.size": 9, "ax
 
 def _svg(fig) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    fig.tight_layout()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     import matplotlib.pyplot as plt
 
     plt.close(fig)
@@ -39,14 +40,19 @@ def quality_energy_chart(rec: Recommendation, front: list[str]) -> str | None:
         positive = [e for e in energies if e > 0]
         if positive and max(positive) / min(positive) > 20:
             ax.set_xscale("log")
-        for c in points:
-            reps = c.energy.repeats_per_query_j or [c.energy.per_query_j]
-            xerr = [[c.energy.per_query_j - min(reps)], [max(reps) - c.energy.per_query_j]]
+        xs = [c.energy.per_query_j for c in points]
+        ys = [c.quality for c in points]
+        lo = [x - min(c.energy.repeats_per_query_j or [x]) for x, c in zip(xs, points)]
+        hi = [max(c.energy.repeats_per_query_j or [x]) - x for x, c in zip(xs, points)]
+        ax.errorbar(xs, ys, xerr=[lo, hi], fmt="none", ecolor="#b8bcc4", capsize=2, zorder=2)
+        colors = ["#2b6cb0" if c.name in front else "#8a8f98" for c in points]
+        ax.scatter(xs, ys, s=36, c=colors, zorder=3)
+        for c, x, y in zip(points, xs, ys):
             chosen = c.name == rec.model
-            ax.errorbar(c.energy.per_query_j, c.quality, xerr=xerr, fmt="*" if chosen else "o", ms=15 if chosen else 6,
-                        color="#1b7f3b" if chosen else ("#2b6cb0" if c.name in front else "#8a8f98"), ecolor="#b8bcc4", capsize=2, zorder=3)
-            ax.annotate(c.name + (" (recommended)" if chosen else ""), (c.energy.per_query_j, c.quality), textcoords="offset points",
-                        xytext=(6, 5), fontsize=8, fontweight="bold" if chosen else "normal")
+            if chosen:
+                ax.scatter([x], [y], s=260, marker="*", c="#1b7f3b", zorder=4)
+            ax.annotate(c.name + (" (recommended)" if chosen else ""), (x, y), textcoords="offset points", xytext=(6, 5), fontsize=8,
+                        fontweight="bold" if chosen else "normal")
         by_name = {c.name: c for c in points}
         fx = [by_name[n].energy.per_query_j for n in front if n in by_name]
         fy = [by_name[n].quality for n in front if n in by_name]
@@ -55,7 +61,7 @@ def quality_energy_chart(rec: Recommendation, front: list[str]) -> str | None:
         ax.axhline(rec.threshold, color="#c53030", ls="--", lw=1, label=f"threshold {rec.threshold:.2f}")
         ax.set_xlabel("energy per query (J" + (", estimated" if rec.method.get("energy") == "estimated" else "") + ")")
         ax.set_ylabel(rec.task.metric_label)
-        ax.legend(loc="best", fontsize=8, framealpha=0.8)
+        ax.legend(loc="lower right", fontsize=8, framealpha=0.8)
         ax.grid(alpha=0.25)
         return _svg(fig)
 

@@ -1,0 +1,144 @@
+"""The HTML report and Markdown summary: escaping, content, golden file, re-rendering, and a real browser."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from advisor.report import render_html, render_markdown, write_reports
+from tests.synthetic import EVIL, synthetic_recommendation
+
+GOLDEN = Path(__file__).parent / "golden" / "report.html"
+
+
+@pytest.fixture(scope="module")
+def rec():
+    return synthetic_recommendation()
+
+
+@pytest.fixture(scope="module")
+def page(rec):
+    return render_html(rec)
+
+
+def test_everything_user_supplied_is_escaped(page):
+    assert "<script>alert" not in page, "names and sample texts render as text"
+    assert "&lt;script&gt;alert" in page
+    assert page.count("<script>") == 1, "only the report's own sort script"
+
+
+def test_answer_threshold_savings_and_estimated_flag_come_first(page, rec):
+    top = page[: page.index('id="chart-quality-energy"')]
+    assert rec.summary.replace("'", "&#39;").replace(">", "&gt;") in top
+    assert "accuracy ≥ 0.80 on 12 samples" in top
+    assert "less per query" in top and "kWh a year saved" in top
+    assert "Energy is estimated, not measured." in top
+
+
+def test_charts_are_inline_svg_and_the_page_is_self_contained(page):
+    assert page.count("<svg") >= 2 and "<?xml" not in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "no external resources"
+    assert "Content-Security-Policy" in page
+
+
+def test_table_has_every_candidate_and_marks_the_recommended(page, rec):
+    rows = re.findall(r"<tr class=\"([^\"]*)\" data-name=\"([^\"]*)\"", page)
+    assert len(rows) == len(rec.candidates)
+    recommended = [name for cls, name in rows if cls == "recommended"]
+    assert recommended == [rec.model]
+    assert "hub model &#39;x/y@abc&#39; is not in the local cache" in page
+
+
+def test_misclassified_samples_of_the_recommended_model(page, rec):
+    c = rec.candidate(rec.model)
+    wrong = sum(p != y for p, y in zip(c.predictions, rec.samples["labels"]))
+    assert page.count('class="sample"') == min(wrong, 8) > 0
+
+
+def test_markdown_summary_escapes_tables(rec):
+    md = render_markdown(rec)
+    assert rec.model in md and "(recommended)" in md
+    table = [line for line in md.splitlines() if line.startswith("| ")]
+    assert len(table) == len(rec.candidates) + 1
+    assert all(line.count(" | ") == 8 for line in table), "no cell breaks the table"
+    assert "<script>" not in md and "ESTIMATED" in md
+
+
+def _scrub(html: str) -> str:
+    html = re.sub(r"<svg.*?</svg>", "<svg/>", html, flags=re.S)
+    html = re.sub(r"\d{4}-\d\d-\d\dT[\d:+]+", "TIMESTAMP", html)
+    html = re.sub(r"(codecarbon|advisor|Python) [\d.]+", r"\1 VERSION", html)
+    return re.sub(r"\d+(\.\d+)?(e-?\d+)?", "N", html)
+
+
+def test_golden_file(page):
+    got = _scrub(page)
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(got, encoding="utf-8")
+    assert got == GOLDEN.read_text(encoding="utf-8"), "report changed: review, then rerun with UPDATE_GOLDEN=1"
+
+
+def test_rerendering_from_results_json_is_identical(rec, tmp_path):
+    folder = tmp_path / rec.run_id
+    rec.save(folder / "results.json")
+    html_path, md_path = write_reports(rec, folder)
+    first = html_path.read_text()
+    html_path.unlink()
+    r = subprocess.run([sys.executable, "-m", "advisor.cli", "report", str(folder / "results.json")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert html_path.read_text() == first and md_path.is_file()
+
+
+def test_report_command_rejects_a_foreign_file(tmp_path):
+    bad = tmp_path / "results.json"
+    bad.write_text('{"hello": 1}')
+    r = subprocess.run([sys.executable, "-m", "advisor.cli", "report", str(bad)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and str(bad) in r.stderr.replace("\n", "")
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.browser
+def test_in_headless_chromium(rec, tmp_path):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing: `make test` installs Debian's chromium package")
+        pytest.skip("Chromium not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    html_path, _ = write_reports(rec, tmp_path)
+    problems, requests = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                                                     "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            pg = browser.new_page(viewport={"width": 1280, "height": 900})
+            pg.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+            pg.on("pageerror", lambda e: problems.append(str(e)))
+            pg.on("request", lambda r: requests.append(r.url))
+            pg.goto(html_path.as_uri())
+            pg.wait_for_load_state("load")
+            assert pg.locator("#chart-quality-energy svg path").count() > 10, "the chart is drawn"
+            box = pg.locator("#chart-quality-energy svg").bounding_box()
+            assert box and box["width"] > 300 and box["height"] > 200
+            rec_row = pg.locator("tr.recommended")
+            assert rec_row.count() == 1 and rec_row.get_attribute("data-name") == rec.model
+            assert "rgb(230, 244, 234)" in rec_row.locator("td").first.evaluate("e => getComputedStyle(e).backgroundColor")
+            assert pg.locator("text=" + EVIL).count() >= 1, "the evil name is shown as text"
+            pg.locator("th[data-key=quality]").click()
+            pg.locator("th[data-key=quality]").click()  # descending: best quality first
+            assert pg.locator("tbody tr").first.get_attribute("data-name") == rec.best
+            shot = tmp_path / "report.png"
+            pg.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert problems == []
+    assert requests == [html_path.as_uri()], "no network requests"
+    assert shot.stat().st_size > 20_000
