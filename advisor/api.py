@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
-from advisor.errors import SpecError
+from advisor.errors import SpecError, did_you_mean
 from advisor.executor import InProcessExecutor, Measured, SubprocessExecutor
 from advisor.measure import Job, precheck
 from advisor.metering import make_meter
@@ -17,7 +17,7 @@ from advisor.ranking import rank
 from advisor.registry import Registry, load_registry
 from advisor.results import CandidateResult, Recommendation, TaskInfo
 from advisor.runners import RunContext
-from advisor.schema import CandidateSpec
+from advisor.schema import CandidateSpec, MetricSpec
 from advisor.settings import Settings
 from advisor.tasks import Samples, Task, load_task
 
@@ -53,7 +53,7 @@ def _run_id(task: Task) -> str:
     return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{task.name}"
 
 
-def _task_info(task: Task, samples: Samples, threshold: float, seed: int) -> TaskInfo:
+def _task_info(task: Task, samples: Samples, threshold: float | None, seed: int) -> TaskInfo:
     spec = task.spec
     return TaskInfo(
         name=spec.name, path=str(task.path), type=spec.type, metric=spec.metric.name, metric_label=spec.metric.describe(),
@@ -92,16 +92,20 @@ def recommend(task: str | Path | Task = "sentiment", min_quality: float | None =
     task = task if isinstance(task, Task) else load_task(task)
     reg = registry if isinstance(registry, Registry) else load_registry(registry)
     specs = reg.select(task.spec.type, settings.candidates)
+    if settings.reference and settings.reference not in {s.name for s in specs}:
+        names = [s.name for s in specs]
+        raise SpecError(reg.path, "reference", f"no selected candidate named '{settings.reference}'{did_you_mean(settings.reference, names)}", f"choose one of: {', '.join(names)}")
     seed = task.spec.sample.seed if settings.seed is None else settings.seed
     samples = task.samples(size=settings.sample_size, seed=seed)
-    threshold = settings.min_quality if settings.min_quality is not None else task.spec.threshold
+    threshold = settings.min_quality if settings.min_quality is not None else (None if settings.max_drop is not None else task.spec.threshold)
     observer = observer or _Silent()
     run_id = settings.run_id or _run_id(task)
     out = Path(settings.reports_dir) / run_id / "results.json"
     ctx = _context(task, samples, settings, seed)
     rec = Recommendation(
         run_id=run_id, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), status="running",
-        task=_task_info(task, samples, threshold, seed), threshold=threshold, ranked_by=settings.by,
+        task=_task_info(task, samples, threshold, seed), threshold=threshold, confidence=settings.confidence, max_drop=settings.max_drop,
+        ranked_by=settings.by,
         candidates=[], settings=settings.model_dump(mode="json"), method={}, environment=environment(),
         registry={"path": str(reg.path), "candidates": [s.model_dump(mode="json", exclude_defaults=True) for s in specs]},
         samples={"texts": samples.texts, "labels": samples.labels},
@@ -122,17 +126,17 @@ def recommend(task: str | Path | Task = "sentiment", min_quality: float | None =
             results.append(m.result)
             spent += m.energy_j
             rec = rec.model_copy(update={"method": rec.method or m.method, "idle_power_w": rec.idle_power_w or m.idle_power_w})
-            rec = _finish(rec, results, specs, task, threshold, settings, t0, spent, "running")
+            rec = _finish(rec, results, specs, task.spec.metric, settings, t0, spent, "running")
             rec.save(out)
             observer.candidate_finished(m.result)
     except BaseException:
         spent += executor.close()
-        partial = _finish(rec, results, specs, task, threshold, settings, t0, spent, "interrupted")
+        partial = _finish(rec, results, specs, task.spec.metric, settings, t0, spent, "interrupted")
         partial.save(out)
         _write_reports(partial, out.parent)
         raise
     spent += executor.close()
-    rec = _finish(rec, results, specs, task, threshold, settings, t0, spent, "complete")
+    rec = _finish(rec, results, specs, task.spec.metric, settings, t0, spent, "complete")
     rec.save(out)
     _write_reports(rec, out.parent)
     return rec
@@ -150,17 +154,33 @@ def _write_reports(rec: Recommendation, folder: Path) -> None:
         logging.getLogger("advisor").warning("report not written (%s); re-render with: advisor report %s", exc, folder / "results.json")
 
 
-def _finish(rec: Recommendation, results: list[CandidateResult], specs: list[CandidateSpec], task: Task, threshold: float,
+def goal_text(metric_label: str, threshold: float | None, max_drop: float | None, reference: str | None, confidence: float) -> str:
+    """The quality goal in words, e.g. ``accuracy >= 0.80 with 95% confidence``."""
+    parts = []
+    if threshold is not None:
+        parts.append(f"{metric_label} >= {threshold:.2f}")
+    if max_drop is not None:
+        parts.append(f"at most {max_drop:.3f} {metric_label} below {reference or 'the reference'}")
+    return " and ".join(parts) + f" with {confidence:.0%} confidence"
+
+
+def _finish(rec: Recommendation, results: list[CandidateResult], specs: list[CandidateSpec], metric: MetricSpec,
             settings: Settings, t0: float, spent: float, status: str) -> Recommendation:
+    """Assess, rank and assemble the recommendation from the results so far."""
+    from advisor.assess import assess
     from advisor.measure import _base
+    from advisor.ranking import pareto_front
 
     done = {r.name for r in results}
     pending = [_base(s, "not run", "the run was interrupted first") for s in specs if s.name not in done]
-    ranking = rank(results, threshold, settings.by, task.spec.metric.describe())
+    assessed, ref = assess(results, rec.samples["labels"], metric, rec.threshold, settings.confidence, settings.max_drop, settings.reference, rec.task.seed)
+    goal = goal_text(metric.describe(), rec.threshold, settings.max_drop, ref, settings.confidence)
+    ranking = rank(assessed, rec.threshold, settings.by, metric.describe(), goal)
     order = {n: i for i, n in enumerate(ranking.order)}
-    ordered = sorted(results, key=lambda r: order.get(r.name, len(order))) + pending
+    ordered = sorted(assessed, key=lambda r: order.get(r.name, len(order))) + pending
     return rec.model_copy(update={
-        "candidates": ordered, "model": ranking.model, "best": ranking.best, "summary": ranking.summary, "status": status,
+        "candidates": ordered, "model": ranking.model, "best": ranking.best, "summary": ranking.summary, "decision": ranking.decision,
+        "status": status, "reference": ref, "pareto": pareto_front(assessed),
         "advisor_cost": {"energy_j": spent, "duration_s": time.perf_counter() - t0},
     })
 

@@ -1,5 +1,5 @@
 """Command line: a thin shell over :mod:`advisor.api`. Exit codes: 0 recommended, 1 bad input,
-2 no candidate meets the threshold, 130 interrupted."""
+2 no candidate meets the goal, 3 the samples cannot decide, 130 interrupted."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ ls_app = typer.Typer(no_args_is_help=True, help="List models or tasks.")
 app.add_typer(ls_app, name="ls")
 err = Console(stderr=True)
 
-EXIT_OK, EXIT_INPUT, EXIT_NOT_MET, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_INPUT, EXIT_NOT_MET, EXIT_UNDECIDED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class _Bars:
@@ -41,6 +41,20 @@ class _Bars:
         self.p.update(tid, completed=1, total=1, phase=note[:70])
 
 
+class _Lines:
+    """Plain progress lines for logs and CI (no live bars when stderr is not a terminal)."""
+
+    def candidate_started(self, spec, index, total):
+        err.print(f"[{index + 1}/{total}] {spec.name}: measuring", highlight=False)
+
+    def progress(self, spec, phase, done, total):
+        pass
+
+    def candidate_finished(self, result):
+        note = f"quality {result.quality:.3f}" if result.status == "ok" else f"{result.status}: {result.reason}"
+        err.print(f"      {result.name}: {note}", highlight=False)
+
+
 def _csv(value: Optional[str]) -> Optional[list[str]]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
@@ -50,6 +64,9 @@ def recommend(
     task: Annotated[str, typer.Option(help="Built-in task name, task folder or task YAML file.")] = "sentiment",
     registry: Annotated[Optional[Path], typer.Option(help="Registry YAML (default ./registry.yaml or the project's).")] = None,
     min_quality: Annotated[Optional[float], typer.Option(help="Quality threshold (default: the task's).")] = None,
+    max_drop: Annotated[Optional[float], typer.Option(help="Largest quality loss allowed against the reference (paired test).")] = None,
+    reference: Annotated[Optional[str], typer.Option(help="Reference candidate for --max-drop (default: the highest quality).")] = None,
+    confidence: Annotated[float, typer.Option(help="Confidence level of the intervals and decisions.")] = 0.95,
     by: Annotated[str, typer.Option(help="Rank passing candidates by: energy, params or latency.")] = "energy",
     candidates: Annotated[Optional[str], typer.Option(help="Comma-separated registry names to run (default: all).")] = None,
     samples: Annotated[Optional[int], typer.Option(help="Number of samples (default: the task's).")] = None,
@@ -69,18 +86,21 @@ def recommend(
     from advisor.view import render_table
 
     try:
-        settings = Settings(min_quality=min_quality, by=by, candidates=_csv(candidates), sample_size=samples, seed=seed, batch_size=batch_size,
+        settings = Settings(min_quality=min_quality, max_drop=max_drop, reference=reference, confidence=confidence, by=by, candidates=_csv(candidates), sample_size=samples, seed=seed, batch_size=batch_size,
                             repeats=repeats, country=country, queries_per_day=queries_per_day, meter=meter, isolate=not in_process, reports_dir=reports_dir)
     except Exception as exc:  # pydantic validation of CLI values
         raise AdvisorError(f"invalid option: {_first_error(exc)}") from None
     cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("[dim]{task.fields[phase]}"), TimeElapsedColumn()]
-    with Progress(*cols, console=err, transient=False) as progress:
-        rec = run(task=task, registry=registry, settings=settings, observer=_Bars(progress))
+    if err.is_terminal:
+        with Progress(*cols, console=err, transient=False) as progress:
+            rec = run(task=task, registry=registry, settings=settings, observer=_Bars(progress))
+    else:
+        rec = run(task=task, registry=registry, settings=settings, observer=_Lines())
     out = Console(stderr=as_json)
     render_table(rec, out)
     if as_json:
         sys.stdout.write(rec.to_json() + "\n")
-    raise typer.Exit(EXIT_OK if rec.model else EXIT_NOT_MET)
+    raise typer.Exit({"recommended": EXIT_OK, "undecided": EXIT_UNDECIDED}.get(rec.decision, EXIT_NOT_MET))
 
 
 @app.command()

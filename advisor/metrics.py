@@ -12,6 +12,7 @@ import datasets
 import evaluate
 
 from advisor.schema import MetricSpec
+from advisor.scores import accuracy, f1_of, macro_f1
 
 _FEATURES = datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")})
 
@@ -32,15 +33,6 @@ class _LabelMetric(evaluate.Metric):
         )
 
 
-def _f1_of(label: str, predictions: Sequence[str], references: Sequence[str]) -> float:
-    """F1 of one class; 0 when the class is neither predicted nor present (no true positive possible)."""
-    tp = sum(1 for p, r in zip(predictions, references) if p == label and r == label)
-    fp = sum(1 for p, r in zip(predictions, references) if p == label and r != label)
-    fn = sum(1 for p, r in zip(predictions, references) if p != label and r == label)
-    denom = 2 * tp + fp + fn
-    return 2 * tp / denom if denom else 0.0
-
-
 class Accuracy(_LabelMetric):
     """Share of predictions equal to their reference."""
 
@@ -48,8 +40,7 @@ class Accuracy(_LabelMetric):
     description = "Accuracy: fraction of exact label matches."
 
     def _compute(self, predictions: list[str], references: list[str]) -> dict[str, float]:
-        n = len(references)
-        return {"accuracy": sum(p == r for p, r in zip(predictions, references)) / n if n else 0.0}
+        return {"accuracy": accuracy(predictions, references)}
 
 
 class MacroF1(_LabelMetric):
@@ -59,9 +50,7 @@ class MacroF1(_LabelMetric):
     description = "Macro-averaged F1 over classes."
 
     def _compute(self, predictions: list[str], references: list[str]) -> dict[str, float]:
-        classes = sorted(set(references) | set(predictions))
-        scores = [_f1_of(c, predictions, references) for c in classes]
-        return {"macro_f1": sum(scores) / len(scores) if scores else 0.0}
+        return {"macro_f1": macro_f1(predictions, references)}
 
 
 class PositiveF1(_LabelMetric):
@@ -75,7 +64,7 @@ class PositiveF1(_LabelMetric):
         self.positive_label = positive_label
 
     def _compute(self, predictions: list[str], references: list[str]) -> dict[str, float]:
-        return {"f1": _f1_of(self.positive_label, predictions, references)}
+        return {"f1": f1_of(self.positive_label, predictions, references)}
 
 
 def build_metric(spec: MetricSpec) -> _LabelMetric:

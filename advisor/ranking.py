@@ -16,12 +16,17 @@ _KEYS = {
 
 @dataclass(frozen=True)
 class Ranking:
-    """The outcome: ``model`` meets the threshold at the least cost; ``best`` has the highest quality."""
+    """The outcome: ``model`` meets the goal at the least cost; ``best`` has the highest quality.
+
+    ``decision`` is ``recommended``, ``none`` (no candidate meets the goal) or ``undecided`` (the
+    samples cannot tell whether a candidate meets it).
+    """
 
     model: str | None
     best: str | None
     summary: str
     order: list[str]
+    decision: str = "none"
 
 
 def _ratio(small: float, large: float) -> str:
@@ -31,13 +36,27 @@ def _ratio(small: float, large: float) -> str:
     return f"1/{r:.0f}" if r >= 1.95 else f"{small / large:.0%}"
 
 
-def rank(candidates: Sequence[CandidateResult], threshold: float, by: str = "energy", metric_label: str = "quality") -> Ranking:
-    """Pick the candidate with the least cost (``by``) whose quality meets ``threshold``.
+def _verdict(c: CandidateResult, threshold: float | None) -> str:
+    if c.verdict is not None:
+        return c.verdict
+    return "meets" if threshold is None or c.quality >= threshold else "fails"
 
-    Ties on cost go to the higher quality, then the name. Candidates without a status of ok, or
-    without the cost figure, are never recommended.
+
+def _q(c: CandidateResult) -> str:
+    ci = f", CI {c.quality_ci[0]:.3f}-{c.quality_ci[1]:.3f}" if c.quality_ci else ""
+    return f"{c.quality:.3f}{ci}"
+
+
+def rank(candidates: Sequence[CandidateResult], threshold: float | None, by: str = "energy", metric_label: str = "quality",
+         goal: str | None = None) -> Ranking:
+    """Pick the candidate with the least cost (``by``) that meets the goal.
+
+    A candidate's ``verdict`` (set by :func:`advisor.assess.assess`, with confidence) decides; without
+    one, its point quality is compared with ``threshold``. Ties on cost go to the higher quality, then
+    the name. Candidates without a status of ok, or without the cost figure, are never recommended.
     """
     what, key = _KEYS[by]
+    goal = goal or (f"{metric_label} >= {threshold:.2f}" if threshold is not None else "the quality goal")
     ok = [c for c in candidates if c.status == "ok" and c.quality is not None and key(c) is not None]
     order = sorted(ok, key=lambda c: (key(c), -(c.quality or 0), c.name))
     rest = [c for c in candidates if c not in ok]
@@ -45,20 +64,26 @@ def rank(candidates: Sequence[CandidateResult], threshold: float, by: str = "ene
     if not ok:
         return Ranking(None, None, "No candidate was measured successfully.", names)
     best = max(ok, key=lambda c: (c.quality, -key(c)))
-    passing = [c for c in order if c.quality >= threshold]
+    passing = [c for c in order if _verdict(c, threshold) == "meets"]
     if not passing:
-        return Ranking(None, best.name, f"No candidate meets {metric_label} >= {threshold:.2f}; the best is {best.name} ({best.quality:.3f}).", names)
+        open_ = [c for c in order if _verdict(c, threshold) == "undecided"]
+        if open_:
+            c = open_[0]
+            need = f"about {c.samples_needed} samples would decide" if c.samples_needed else "no practical sample size would decide"
+            return Ranking(None, best.name, f"The data cannot decide: {c.name} ({_q(c)}) may or may not meet {goal}; {need}.", names, "undecided")
+        return Ranking(None, best.name, f"No candidate meets {goal}; the best is {best.name} ({_q(best)}).", names)
     chosen = passing[0]
     largest = max(passing, key=lambda c: (c.parameters or 0, key(c)))
-    head = f"{chosen.name} meets {metric_label} >= {threshold:.2f} ({chosen.quality:.3f})"
+    head = f"{chosen.name} meets {goal} ({_q(chosen)})"
     if largest is chosen:
         others = "the only candidate that does" if len(passing) == 1 else "the largest candidate that does"
-        return Ranking(chosen.name, best.name, f"{head}; it is {others}.", names)
+        return Ranking(chosen.name, best.name, f"{head}; it is {others}.", names, "recommended")
     return Ranking(
         chosen.name,
         best.name,
         f"{head} at {_ratio(key(chosen), key(largest))} of the {what} of {largest.name}, the largest candidate that also meets it ({largest.quality:.3f}).",
         names,
+        "recommended",
     )
 
 

@@ -38,6 +38,7 @@ class EnergyStats(_Model):
     gpu_per_query_j: float
     marginal_per_query_j: float = Field(description="per_query_j minus the idle baseline's share")
     repeats_per_query_j: list[float]
+    ci_per_query_j: list[float] | None = Field(default=None, description="Student-t interval of the mean over the repeats")
     window_queries: int
     window_durations_s: list[float]
 
@@ -61,6 +62,10 @@ class CandidateResult(_Model):
     status: Status
     reason: str | None = None
     quality: float | None = None
+    quality_ci: list[float] | None = Field(default=None, description="[low, high] at the run's confidence level")
+    verdict: Literal["meets", "fails", "undecided"] | None = Field(default=None, description="against the quality goal, with confidence")
+    samples_needed: int | None = Field(default=None, description="when undecided: about how many samples would decide")
+    vs_reference: dict[str, Any] | None = Field(default=None, description="paired comparison with the reference model")
     energy: EnergyStats | None = None
     latency_p50_ms: float | None = Field(default=None, description="single-query (batch 1) latency, median")
     latency_p95_ms: float | None = None
@@ -88,7 +93,7 @@ class TaskInfo(_Model):
     type: str
     metric: str
     metric_label: str
-    threshold: float
+    threshold: float | None
     samples: int
     source_rows: int
     seed: int
@@ -105,11 +110,16 @@ class Recommendation(_Model):
     created_at: str
     status: Literal["running", "complete", "interrupted"] = "complete"
     task: TaskInfo
-    threshold: float
+    threshold: float | None
+    confidence: float = 0.95
+    max_drop: float | None = None
+    reference: str | None = None
     ranked_by: Literal["energy", "params", "latency"]
+    decision: Literal["recommended", "none", "undecided"] = "none"
     model: str | None = None
     best: str | None = None
     summary: str = ""
+    pareto: list[str] = Field(default_factory=list, description="non-dominated on quality and energy, cheapest first")
     candidates: list[CandidateResult]
     settings: dict[str, Any]
     method: dict[str, Any]

@@ -14,6 +14,9 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_quality: float | None = Field(default=None, gt=0, le=1, description="threshold; None: the task's default")
+    confidence: float = Field(default=0.95, gt=0.5, lt=1, description="level of the quality and energy intervals")
+    max_drop: float | None = Field(default=None, ge=0, lt=1, description="largest quality loss allowed against the reference")
+    reference: str | None = Field(default=None, description="reference candidate for max_drop (default: the highest quality)")
     by: Literal["energy", "params", "latency"] = "energy"
     candidates: list[str] | None = Field(default=None, description="only these registry names")
     sample_size: int | None = Field(default=None, ge=2, description="override the task's sample size")

@@ -38,22 +38,35 @@ def _status(c: CandidateResult, rec: Recommendation) -> str:
         return "[bold green]* recommended[/]"
     if c.status != "ok":
         return f"[yellow]{c.status}[/]: {c.reason}"
-    return "meets" if (c.quality or 0) >= rec.threshold else "[dim]below threshold[/]"
+    verdict = c.verdict or ("meets" if rec.threshold is None or (c.quality or 0) >= rec.threshold else "fails")
+    if verdict == "undecided" and c.samples_needed:
+        return f"undecided (~{c.samples_needed} samples)"
+    return {"meets": "meets", "fails": "[dim]below goal[/]"}.get(verdict, verdict)
+
+
+def _quality(c: CandidateResult) -> str:
+    if c.quality is None:
+        return "-"
+    return f"{c.quality:.3f}" + (f" [dim]{c.quality_ci[0]:.2f}-{c.quality_ci[1]:.2f}[/]" if c.quality_ci else "")
 
 
 def render_table(rec: Recommendation, console: Console) -> None:
     """Print every candidate's figures, the answer sentence and where the results are."""
-    t = Table(title=f"{rec.task.name}: {rec.task.metric_label} >= {rec.threshold:.2f} on {rec.task.samples} samples (ranked by {rec.ranked_by})")
+    goal = f"{rec.task.metric_label} >= {rec.threshold:.2f}" if rec.threshold is not None else f"at most {rec.max_drop} below {rec.reference}"
+    t = Table(title=f"{rec.task.name}: {goal} on {rec.task.samples} samples, {rec.confidence:.0%} intervals (ranked by {rec.ranked_by})")
     for col, just in (("candidate", "left"), ("tier", "left"), (rec.task.metric_label, "right"), ("J/query", "right"), ("marginal J/q", "right"),
                       ("p50 ms", "right"), ("p95 ms", "right"), ("peak MB", "right"), ("params", "right"), ("status", "left")):
         t.add_column(col, justify=just, overflow="fold")
     for c in rec.candidates:
         e = c.energy
-        t.add_row(c.name, c.tier, _num(c.quality, ".3f"), _num(e.per_query_j if e else None, ".4f"), _num(e.marginal_per_query_j if e else None, ".4f"),
+        t.add_row(c.name, c.tier, _quality(c), _num(e.per_query_j if e else None, ".4f"), _num(e.marginal_per_query_j if e else None, ".4f"),
                   _num(c.latency_p50_ms, ".1f"), _num(c.latency_p95_ms, ".1f"), _num(c.peak_rss_mb, ".0f"), _params(c.parameters), _status(c, rec),
                   style="bold" if c.name == rec.model else None)
     console.print(t)
-    console.print(("[green]" if rec.model else "[red]") + rec.summary + "[/]", highlight=False)
+    color = {"recommended": "[green]", "undecided": "[yellow]"}.get(rec.decision, "[red]")
+    console.print(color + rec.summary + "[/]", highlight=False)
+    if len(rec.pareto) > 1:
+        console.print(f"Pareto frontier (quality vs energy, cheapest first): {' -> '.join(rec.pareto)}", highlight=False)
     console.print(f"[dim]{energy_note(rec)}[/]", highlight=False)
     cost = rec.advisor_cost
     console.print(f"[dim]This run: {cost.get('duration_s', 0):.0f} s, {cost.get('energy_j', 0):.0f} J (same method). "

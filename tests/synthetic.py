@@ -14,27 +14,37 @@ def _energy(j: float) -> EnergyStats:
 
 
 def synthetic_recommendation(n: int = 20, threshold: float = 0.8) -> Recommendation:
-    texts = [f"sample {i} {EVIL if i == 3 else ''} | pipe *stars*" for i in range(12)]
-    labels = ["pos" if i % 2 else "neg" for i in range(12)]
+    n_samples = 40
+    texts = [f"sample {i} {EVIL if i == 3 else ''} | pipe *stars*" for i in range(n_samples)]
+    labels = ["pos" if i % 2 else "neg" for i in range(n_samples)]
     cands = []
     for i in range(n):
-        q = round(0.55 + 0.4 * i / max(n - 1, 1), 3)
-        preds = [y if (k + i) % 4 else ("neg" if y == "pos" else "pos") for k, y in enumerate(labels)]
+        wrong = round((0.45 - 0.4 * i / max(n - 1, 1)) * n_samples)
+        flip = set(range(i % 3, n_samples, max(1, n_samples // max(wrong, 1))))
+        flip = set(sorted(flip)[:wrong])
+        preds = [("neg" if y == "pos" else "pos") if k in flip else y for k, y in enumerate(labels)]
+        q = 1 - len(flip) / n_samples
         name = EVIL if i == 1 else f"model-{i:02d}"
         cands.append(CandidateResult(
             name=name, tier=("small", "distilled", "large")[i % 3], kind="encoder-head", backend="onnx", source=f"local:/m/{i}", license="MIT",
             status="ok", quality=q, energy=_energy(0.002 * 1.4**i), latency_p50_ms=1.0 + i, latency_p95_ms=1.5 + i, throughput_qps=1000 / (1 + i),
             peak_rss_mb=300 + 40 * i, parameters=10_000 * 3**i, size_bytes=40_000 * 3**i, load_s=0.1, predictions=preds,
-            confidence=[0.5 + 0.04 * k for k in range(12)]))
+            confidence=[round(0.5 + 0.012 * k, 3) for k in range(n_samples)]))
     cands.append(CandidateResult(name="hub-model", tier="large", kind="hf-pipeline", backend="transformers", source="hub:x/y@abc", license="MIT",
                                  status="skipped", reason=f"hub model 'x/y@abc' is not in the local cache {EVIL}"))
+    from advisor.assess import assess
+    from advisor.ranking import pareto_front
+    from advisor.schema import MetricSpec
+
+    cands, _ = assess(cands, labels, MetricSpec(name="accuracy"), threshold=None, confidence=0.95)
     r = rank(cands, threshold, "energy", "accuracy")
     order = {name: k for k, name in enumerate(r.order)}
     task = TaskInfo(name="toy", path="/tasks/toy.yaml", type="text-classification", metric="accuracy", metric_label="accuracy",
-                    threshold=threshold, samples=12, source_rows=100, seed=1, folds=3, data_sha256="0" * 64, spec={"name": "toy"})
+                    threshold=threshold, samples=n_samples, source_rows=100, seed=1, folds=3, data_sha256="0" * 64, spec={"name": "toy"})
     return Recommendation(
         run_id="20260101-000000-toy", created_at="2026-01-01T00:00:00+00:00", task=task, threshold=threshold, ranked_by="energy",
-        model=r.model, best=r.best, summary=r.summary, candidates=sorted(cands, key=lambda c: order[c.name]),
+        model=r.model, best=r.best, summary=r.summary, decision=r.decision, pareto=pareto_front(cands),
+        candidates=sorted(cands, key=lambda c: order[c.name]),
         settings={"batch_size": 16, "repeats": 3, "min_window_s": 2.0, "warmup_batches": 2, "latency_queries": 20, "queries_per_day": 100000,
                   "reports_dir": "reports"},
         method={"energy": "estimated", "meter": "codecarbon", "codecarbon_version": "3.3.2", "tracking_mode": "process",

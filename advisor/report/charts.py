@@ -44,7 +44,10 @@ def quality_energy_chart(rec: Recommendation, front: list[str]) -> str | None:
         ys = [c.quality for c in points]
         lo = [x - min(c.energy.repeats_per_query_j or [x]) for x, c in zip(xs, points)]
         hi = [max(c.energy.repeats_per_query_j or [x]) - x for x, c in zip(xs, points)]
-        ax.errorbar(xs, ys, xerr=[lo, hi], fmt="none", ecolor="#b8bcc4", capsize=2, zorder=2)
+        ylo = [max(0.0, y - c.quality_ci[0]) if c.quality_ci else 0.0 for y, c in zip(ys, points)]  # a bootstrap interval
+        yhi = [max(0.0, c.quality_ci[1] - y) if c.quality_ci else 0.0 for y, c in zip(ys, points)]  # may exclude its point
+        lo, hi = [max(0.0, v) for v in lo], [max(0.0, v) for v in hi]
+        ax.errorbar(xs, ys, xerr=[lo, hi], yerr=[ylo, yhi], fmt="none", ecolor="#b8bcc4", capsize=2, zorder=2)
         colors = ["#2b6cb0" if c.name in front else "#8a8f98" for c in points]
         ax.scatter(xs, ys, s=36, c=colors, zorder=3)
         for c, x, y in zip(points, xs, ys):
@@ -58,7 +61,8 @@ def quality_energy_chart(rec: Recommendation, front: list[str]) -> str | None:
         fy = [by_name[n].quality for n in front if n in by_name]
         if len(fx) > 1:
             ax.step(fx, fy, where="post", color="#2b6cb0", lw=1, alpha=0.6, label="Pareto frontier", zorder=2)
-        ax.axhline(rec.threshold, color="#c53030", ls="--", lw=1, label=f"threshold {rec.threshold:.2f}")
+        if rec.threshold is not None:
+            ax.axhline(rec.threshold, color="#c53030", ls="--", lw=1, label=f"threshold {rec.threshold:.2f}")
         ax.set_xlabel("energy per query (J" + (", estimated" if rec.method.get("energy") == "estimated" else "") + ")")
         ax.set_ylabel(rec.task.metric_label)
         ax.legend(loc="lower right", fontsize=8, framealpha=0.8)

@@ -92,7 +92,7 @@ COLUMNS = [
 def _row(c: CandidateResult, rec: Recommendation, front: list[str]) -> Row:
     e = c.energy
     cells = {
-        "quality": fmt(c.quality, ".3f"), "energy": fmt(e and e.per_query_j, ".4g"), "cpu": fmt(e and e.cpu_per_query_j, ".3g"),
+        "quality": fmt(c.quality, ".3f") + (f" ({c.quality_ci[0]:.2f}–{c.quality_ci[1]:.2f})" if c.quality_ci else ""), "energy": fmt(e and e.per_query_j, ".4g"), "cpu": fmt(e and e.cpu_per_query_j, ".3g"),
         "ram": fmt(e and e.ram_per_query_j, ".3g"), "gpu": fmt(e and e.gpu_per_query_j, ".3g"), "marginal": fmt(e and e.marginal_per_query_j, ".3g"),
         "p50": fmt(c.latency_p50_ms, ".1f"), "p95": fmt(c.latency_p95_ms, ".1f"), "throughput": fmt(c.throughput_qps, ".1f"),
         "memory": fmt(c.peak_rss_mb, ".0f"), "params": human_count(c.parameters), "size": human_bytes(c.size_bytes),
@@ -105,14 +105,16 @@ def _row(c: CandidateResult, rec: Recommendation, front: list[str]) -> Row:
     return Row(
         name=c.name, tier=c.tier, kind=f"{c.kind} / {c.backend}", status=c.status, reason=c.reason or "", cells=cells,
         sort={k: ("" if v is None else v) for k, v in sort.items()}, recommended=c.name == rec.model,
-        meets=c.quality is not None and c.quality >= rec.threshold, on_front=c.name in front,
+        meets=c.verdict == "meets" if c.verdict else (c.quality is not None and (rec.threshold is None or c.quality >= rec.threshold)),
+        on_front=c.name in front,
     )
 
 
 def reference(rec: Recommendation) -> CandidateResult | None:
-    """The model the savings are counted against: the highest-quality measured candidate (ties: the costlier)."""
+    """The model the savings are counted against: the run's reference, else the highest-quality measured candidate."""
     ok = [c for c in rec.candidates if c.status == "ok" and c.quality is not None and c.energy is not None]
-    return max(ok, key=lambda c: (c.quality, c.energy.per_query_j)) if ok else None
+    named = [c for c in ok if c.name == rec.reference]
+    return named[0] if named else (max(ok, key=lambda c: (c.quality, c.energy.per_query_j)) if ok else None)
 
 
 def savings(rec: Recommendation) -> list[str]:
@@ -133,11 +135,21 @@ def savings(rec: Recommendation) -> list[str]:
     return lines
 
 
+def goal(rec: Recommendation) -> str:
+    """The goal the run held candidates to, in words."""
+    parts = []
+    if rec.threshold is not None:
+        parts.append(f"{rec.task.metric_label} ≥ {rec.threshold:.2f}")
+    if rec.max_drop is not None:
+        parts.append(f"at most {rec.max_drop:.3f} below {rec.reference or 'the reference'}")
+    return " and ".join(parts) + f", decided at {rec.confidence:.0%} confidence on {rec.task.samples} samples"
+
+
 def build_view(rec: Recommendation, energy_note: str) -> ReportView:
     """Assemble the view model (charts included) from saved results."""
     from advisor.report.charts import energy_breakdown_chart, quality_energy_chart
 
-    front = pareto_front(rec.candidates)
+    front = rec.pareto or pareto_front(rec.candidates)
     s, env, m = rec.settings, rec.environment, rec.method
     misclassified: list[Sample] = []
     if rec.model:
@@ -162,7 +174,7 @@ def build_view(rec: Recommendation, energy_note: str) -> ReportView:
     run = [("Run", rec.run_id), ("Created", rec.created_at), ("Status", rec.status), ("Ranked by", rec.ranked_by), ("Registry", rec.registry.get("path", "–"))]
     return ReportView(
         title=f"{rec.task.name}: which model is good enough?", answer=rec.summary, recommended=rec.model is not None,
-        threshold=f"{rec.task.metric_label} ≥ {rec.threshold:.2f} on {rec.task.samples} samples", savings=savings(rec),
+        threshold=goal(rec), savings=savings(rec),
         energy_note=energy_note, estimated=m.get("energy") == "estimated",
         quality_chart=quality_energy_chart(rec, front), energy_chart=energy_breakdown_chart(rec),
         columns=COLUMNS, rows=[_row(c, rec, front) for c in rec.candidates], front=front, method=method, misclassified=misclassified,

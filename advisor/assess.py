@@ -1,0 +1,94 @@
+"""Judge each measured candidate against the quality goal, with confidence (pure; no I/O, no models).
+
+A candidate *meets* an absolute threshold only when the lower bound of its quality interval does,
+*fails* when the upper bound is below it, and is *undecided* otherwise (with an estimate of the
+samples that would decide). A relative goal (``max_drop``) is decided by a paired bootstrap of the
+difference to the reference on the same samples; for accuracy McNemar's p-value is reported too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from advisor.results import CandidateResult
+from advisor.schema import MetricSpec
+from advisor.scores import accuracy, f1_of, macro_f1
+from advisor.stats import bootstrap_interval, mcnemar, mean_interval, paired_bootstrap_difference, samples_needed, wilson_interval
+
+
+def metric_fn(spec: MetricSpec):
+    """The task metric as a plain function ``(predictions, references) -> float``."""
+    if spec.name == "accuracy":
+        return accuracy
+    if spec.name == "macro_f1":
+        return macro_f1
+    return lambda p, r: f1_of(spec.positive_label or "", p, r)
+
+
+def quality_interval(c: CandidateResult, labels: Sequence[str], spec: MetricSpec, confidence: float, seed: int) -> list[float] | None:
+    """Wilson interval for accuracy, percentile bootstrap for the F1 metrics."""
+    if c.predictions is None:
+        return None
+    if spec.name == "accuracy":
+        k = sum(p == y for p, y in zip(c.predictions, labels))
+        return list(wilson_interval(k, len(labels), confidence))
+    return list(bootstrap_interval(c.predictions, labels, metric_fn(spec), confidence, seed=seed))
+
+
+def _threshold_verdict(ci: list[float], quality: float, threshold: float, confidence: float, n: int) -> tuple[str, int | None]:
+    if ci[0] >= threshold:
+        return "meets", None
+    if ci[1] < threshold:
+        return "fails", None
+    need = samples_needed(quality, quality - threshold, confidence)
+    return "undecided", (max(need, n + 1) if need is not None else None)
+
+
+def _combine(*verdicts: str) -> str:
+    if "fails" in verdicts:
+        return "fails"
+    return "undecided" if "undecided" in verdicts else "meets"
+
+
+def assess(candidates: Sequence[CandidateResult], labels: Sequence[str], spec: MetricSpec, threshold: float | None, confidence: float = 0.95,
+           max_drop: float | None = None, reference: str | None = None, seed: int = 0) -> tuple[list[CandidateResult], str | None]:
+    """Return the candidates with intervals and verdicts filled in, and the reference used (for ``max_drop``).
+
+    The reference is ``reference`` when it was measured, else the highest-quality candidate.
+    """
+    ok = [c for c in candidates if c.status == "ok" and c.predictions is not None and c.quality is not None]
+    ref = None
+    if max_drop is not None and ok:
+        ref = next((c for c in ok if c.name == reference), None) or max(ok, key=lambda c: (c.quality, -(c.energy_per_query_j or 0)))
+    out = []
+    for c in candidates:
+        if c not in ok:
+            out.append(c)
+            continue
+        update: dict = {"quality_ci": quality_interval(c, labels, spec, confidence, seed)}
+        if c.energy and c.energy.repeats_per_query_j:
+            update["energy"] = c.energy.model_copy(update={"ci_per_query_j": list(mean_interval(c.energy.repeats_per_query_j, confidence))})
+        verdicts, need = [], None
+        if threshold is not None:
+            v, need = _threshold_verdict(update["quality_ci"], c.quality, threshold, confidence, len(labels))
+            verdicts.append(v)
+        if ref is not None:
+            d, lo, hi = paired_bootstrap_difference(c.predictions, ref.predictions, labels, metric_fn(spec), confidence, seed=seed)
+            cmp = {"reference": ref.name, "difference": d, "ci": [lo, hi]}
+            if spec.name == "accuracy":
+                b = sum(p == y != q for p, q, y in zip(c.predictions, ref.predictions, labels))
+                cc = sum(q == y != p for p, q, y in zip(c.predictions, ref.predictions, labels))
+                cmp["mcnemar_p"] = mcnemar(b, cc).p_value
+            update["vs_reference"] = cmp
+            if c.name == ref.name or lo >= -max_drop:
+                verdicts.append("meets")
+            elif hi < -max_drop:
+                verdicts.append("fails")
+            else:
+                verdicts.append("undecided")
+                drop_need = samples_needed(0.5, abs(d + max_drop) or 1e-3, confidence)
+                need = max(need or 0, drop_need or 0, len(labels) + 1)
+        update["verdict"] = _combine(*verdicts) if verdicts else None
+        update["samples_needed"] = need if update["verdict"] == "undecided" else None
+        out.append(c.model_copy(update=update))
+    return out, (ref.name if ref else None)
