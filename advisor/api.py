@@ -178,11 +178,40 @@ def _finish(rec: Recommendation, results: list[CandidateResult], specs: list[Can
     ranking = rank(assessed, rec.threshold, settings.by, metric.describe(), goal)
     order = {n: i for i, n in enumerate(ranking.order)}
     ordered = sorted(assessed, key=lambda r: order.get(r.name, len(order))) + pending
+    cost = {"energy_j": spent, "duration_s": time.perf_counter() - t0}
     return rec.model_copy(update={
         "candidates": ordered, "model": ranking.model, "best": ranking.best, "summary": ranking.summary, "decision": ranking.decision,
-        "status": status, "reference": ref, "pareto": pareto_front(assessed),
-        "advisor_cost": {"energy_j": spent, "duration_s": time.perf_counter() - t0},
+        "status": status, "reference": ref, "pareto": pareto_front(assessed), "advisor_cost": cost,
+        **_worth(assessed, ranking.model, ranking.best, ref, rec, metric, settings, spent),
     })
+
+
+def _worth(results: list[CandidateResult], model: str | None, best: str | None, ref: str | None, rec: Recommendation,
+           metric: MetricSpec, settings: Settings, spent_j: float) -> dict:
+    """Savings against the reference, and a cheaper cascade when one meets the goal."""
+    from advisor.assess import metric_fn, quality_interval
+    from advisor.impact import cascade, savings
+
+    ok = {c.name: c for c in results if c.status == "ok" and c.energy is not None and c.quality is not None}
+    out: dict = {"savings": None, "cascade": None}
+    against = ok.get(ref or best or "")
+    if model in ok and against is not None and against.name != model:
+        out["savings"] = savings(ok[model], against, settings.queries_per_day, settings.country, settings.price_per_kwh, spent_j)
+    large = ok.get(model or best or "")
+    if large is None or rec.threshold is None:
+        return out
+    labels, fn = rec.samples["labels"], metric_fn(metric)
+
+    def interval(preds):
+        probe = large.model_copy(update={"predictions": preds})
+        return quality_interval(probe, labels, metric, settings.confidence, rec.task.seed)
+
+    options = [cascade(small, large, labels, fn, rec.threshold, interval) for small in ok.values()
+               if small.name != large.name and small.energy.per_query_j < large.energy.per_query_j]
+    options = [o for o in options if o is not None]
+    if options:
+        out["cascade"] = min(options, key=lambda o: o["energy_per_query_j"])
+    return out
 
 
 def validate_all(registry: str | Path | None = None, tasks: list[str] | None = None) -> list[str]:

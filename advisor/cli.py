@@ -75,6 +75,7 @@ def recommend(
     repeats: Annotated[int, typer.Option(help="Energy windows per candidate.")] = 3,
     country: Annotated[str, typer.Option(help="ISO alpha-3 country for CodeCarbon's carbon intensity.")] = "USA",
     queries_per_day: Annotated[Optional[float], typer.Option(help="Expected volume, for yearly savings in the report.")] = None,
+    price_per_kwh: Annotated[Optional[float], typer.Option(help="Electricity price per kWh, for yearly savings in money.")] = None,
     meter: Annotated[str, typer.Option(help="Energy meter: codecarbon or null.")] = "codecarbon",
     in_process: Annotated[bool, typer.Option("--in-process", help="Measure in this process instead of one process per candidate.")] = False,
     reports_dir: Annotated[Path, typer.Option(help="Where reports/<run-id>/ are written.")] = Path("reports"),
@@ -87,7 +88,7 @@ def recommend(
 
     try:
         settings = Settings(min_quality=min_quality, max_drop=max_drop, reference=reference, confidence=confidence, by=by, candidates=_csv(candidates), sample_size=samples, seed=seed, batch_size=batch_size,
-                            repeats=repeats, country=country, queries_per_day=queries_per_day, meter=meter, isolate=not in_process, reports_dir=reports_dir)
+                            repeats=repeats, country=country, queries_per_day=queries_per_day, price_per_kwh=price_per_kwh, meter=meter, isolate=not in_process, reports_dir=reports_dir)
     except Exception as exc:  # pydantic validation of CLI values
         raise AdvisorError(f"invalid option: {_first_error(exc)}") from None
     cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("[dim]{task.fields[phase]}"), TimeElapsedColumn()]

@@ -120,6 +120,8 @@ class Recommendation(_Model):
     best: str | None = None
     summary: str = ""
     pareto: list[str] = Field(default_factory=list, description="non-dominated on quality and energy, cheapest first")
+    savings: dict[str, Any] | None = Field(default=None, description="the recommendation against the reference, per query and per year")
+    cascade: dict[str, Any] | None = Field(default=None, description="a cheaper small->large confidence cascade, when one meets the goal")
     candidates: list[CandidateResult]
     settings: dict[str, Any]
     method: dict[str, Any]

@@ -31,5 +31,6 @@ class Settings(BaseModel):
     country: str = Field(default="USA", description="ISO 3166 alpha-3 code for CodeCarbon's offline carbon intensity")
     isolate: bool = Field(default=True, description="measure each candidate in its own process")
     queries_per_day: float | None = Field(default=None, gt=0, description="expected volume, for yearly savings")
+    price_per_kwh: float | None = Field(default=None, ge=0, description="electricity price, for yearly savings in money")
     reports_dir: Path = Path("reports")
     run_id: str | None = None

@@ -33,6 +33,38 @@ def energy_note(rec: Recommendation) -> str:
     return f"Energy: {m.get('energy', 'unknown')}."
 
 
+def savings_lines(rec: Recommendation) -> list[str]:
+    """The savings of the recommendation against the reference, in sentences (energy as the run measured it)."""
+    sv = rec.savings
+    if not sv:
+        if rec.model and (rec.reference or rec.best) == rec.model:
+            return [f"{rec.model} is also the reference (highest quality): there is no larger model to save against."]
+        return []
+    lines = [f"Against {sv['reference']}: {sv['saved_per_query_j']:.4g} J less per query ({sv['saved_share']:.0%} saved) "
+             f"for {sv['quality_change']:+.3f} {rec.task.metric_label}."]
+    if sv.get("queries_per_day"):
+        parts = [f"{sv['saved_kwh_per_year']:,.2f} kWh"]
+        if sv.get("saved_kg_co2e_per_year") is not None:
+            parts.append(f"{sv['saved_kg_co2e_per_year']:,.2f} kg CO2e ({sv['carbon_intensity_g_per_kwh']:.0f} g/kWh, {sv['country']})")
+        if sv.get("saved_money_per_year") is not None:
+            parts.append(f"{sv['saved_money_per_year']:,.2f} at {sv['price_per_kwh']}/kWh")
+        line = f"At {sv['queries_per_day']:,.0f} queries a day: {', '.join(parts)} saved a year on this hardware"
+        if sv.get("advisor_payback_days") is not None:
+            line += f"; this run's own energy is paid back in {sv['advisor_payback_days']:.2g} days"
+        lines.append(line + ".")
+    return lines
+
+
+def cascade_line(rec: Recommendation) -> str | None:
+    """The cascade suggestion, when one beats the single model."""
+    c = rec.cascade
+    if not c:
+        return None
+    return (f"Cascade: {c['small']} answers when its confidence is >= {c['gate']:.3f}, else {c['large']} "
+            f"({c['deferred_share']:.0%} deferred): {rec.task.metric_label} {c['quality']:.3f} (CI {c['quality_ci'][0]:.3f}-{c['quality_ci'][1]:.3f}) "
+            f"at {c['energy_per_query_j']:.4g} J/query. The gate was chosen on these samples: confirm it on fresh ones.")
+
+
 def _status(c: CandidateResult, rec: Recommendation) -> str:
     if c.name == rec.model:
         return "[bold green]* recommended[/]"
@@ -65,6 +97,8 @@ def render_table(rec: Recommendation, console: Console) -> None:
     console.print(t)
     color = {"recommended": "[green]", "undecided": "[yellow]"}.get(rec.decision, "[red]")
     console.print(color + rec.summary + "[/]", highlight=False)
+    for line in savings_lines(rec) + [x for x in [cascade_line(rec)] if x]:
+        console.print(line, highlight=False)
     if len(rec.pareto) > 1:
         console.print(f"Pareto frontier (quality vs energy, cheapest first): {' -> '.join(rec.pareto)}", highlight=False)
     console.print(f"[dim]{energy_note(rec)}[/]", highlight=False)

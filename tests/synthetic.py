@@ -39,11 +39,15 @@ def synthetic_recommendation(n: int = 20, threshold: float = 0.8) -> Recommendat
     cands, _ = assess(cands, labels, MetricSpec(name="accuracy"), threshold=None, confidence=0.95)
     r = rank(cands, threshold, "energy", "accuracy")
     order = {name: k for k, name in enumerate(r.order)}
+    from advisor.impact import savings
+
+    by = {c.name: c for c in cands}
+    saved = savings(by[r.model], by[r.best], 100_000, "USA", 0.2, 1234.0) if r.model and r.best != r.model else None
     task = TaskInfo(name="toy", path="/tasks/toy.yaml", type="text-classification", metric="accuracy", metric_label="accuracy",
                     threshold=threshold, samples=n_samples, source_rows=100, seed=1, folds=3, data_sha256="0" * 64, spec={"name": "toy"})
     return Recommendation(
         run_id="20260101-000000-toy", created_at="2026-01-01T00:00:00+00:00", task=task, threshold=threshold, ranked_by="energy",
-        model=r.model, best=r.best, summary=r.summary, decision=r.decision, pareto=pareto_front(cands),
+        model=r.model, best=r.best, summary=r.summary, decision=r.decision, pareto=pareto_front(cands), savings=saved,
         candidates=sorted(cands, key=lambda c: order[c.name]),
         settings={"batch_size": 16, "repeats": 3, "min_window_s": 2.0, "warmup_batches": 2, "latency_queries": 20, "queries_per_day": 100000,
                   "reports_dir": "reports"},

@@ -36,7 +36,7 @@ def test_answer_threshold_savings_and_estimated_flag_come_first(page, rec):
     top = page[: page.index('id="chart-quality-energy"')]
     assert rec.summary.replace("'", "&#39;").replace(">", "&gt;") in top
     assert "accuracy ≥ 0.80, decided at 95% confidence on 40 samples" in top
-    assert "less per query" in top and "kWh a year saved" in top
+    assert "less per query" in top and "kWh, " in top and "kg CO2e (369 g/kWh, USA)" in top and "paid back in" in top
     assert "Energy is estimated, not measured." in top
 
 

@@ -30,9 +30,9 @@ def _env() -> Environment:
 
 def view_of(rec: Recommendation) -> ReportView:
     """The report's view model for these results."""
-    from advisor.view import energy_note
+    from advisor.view import cascade_line, energy_note, savings_lines
 
-    return build_view(rec, energy_note(rec))
+    return build_view(rec, energy_note(rec), savings_lines(rec) + [x for x in [cascade_line(rec)] if x])
 
 
 def render_html(rec: Recommendation, view: ReportView | None = None) -> str:

@@ -110,31 +110,6 @@ def _row(c: CandidateResult, rec: Recommendation, front: list[str]) -> Row:
     )
 
 
-def reference(rec: Recommendation) -> CandidateResult | None:
-    """The model the savings are counted against: the run's reference, else the highest-quality measured candidate."""
-    ok = [c for c in rec.candidates if c.status == "ok" and c.quality is not None and c.energy is not None]
-    named = [c for c in ok if c.name == rec.reference]
-    return named[0] if named else (max(ok, key=lambda c: (c.quality, c.energy.per_query_j)) if ok else None)
-
-
-def savings(rec: Recommendation) -> list[str]:
-    """Sentences on energy saved per query (and per year at the stated volume) against the reference."""
-    if rec.model is None:
-        return []
-    chosen, ref = rec.candidate(rec.model), reference(rec)
-    if ref is None or ref.name == chosen.name or chosen.energy is None:
-        return [f"{chosen.name} is also the highest-quality candidate: there is no larger model to save against."]
-    saved = ref.energy.per_query_j - chosen.energy.per_query_j
-    share = saved / ref.energy.per_query_j if ref.energy.per_query_j else 0.0
-    lines = [f"Against {ref.name} (highest quality, {ref.quality:.3f}): {saved:.4g} J less per query ({share:.0%} saved), "
-             f"for {ref.quality - chosen.quality:+.3f} {rec.task.metric_label}."]
-    qpd = rec.settings.get("queries_per_day")
-    if qpd:
-        kwh = saved * qpd * 365 / 3.6e6
-        lines.append(f"At {qpd:,.0f} queries a day: {kwh:,.2f} kWh a year saved on this hardware.")
-    return lines
-
-
 def goal(rec: Recommendation) -> str:
     """The goal the run held candidates to, in words."""
     parts = []
@@ -145,7 +120,7 @@ def goal(rec: Recommendation) -> str:
     return " and ".join(parts) + f", decided at {rec.confidence:.0%} confidence on {rec.task.samples} samples"
 
 
-def build_view(rec: Recommendation, energy_note: str) -> ReportView:
+def build_view(rec: Recommendation, energy_note: str, savings: list[str]) -> ReportView:
     """Assemble the view model (charts included) from saved results."""
     from advisor.report.charts import energy_breakdown_chart, quality_energy_chart
 
@@ -174,7 +149,7 @@ def build_view(rec: Recommendation, energy_note: str) -> ReportView:
     run = [("Run", rec.run_id), ("Created", rec.created_at), ("Status", rec.status), ("Ranked by", rec.ranked_by), ("Registry", rec.registry.get("path", "–"))]
     return ReportView(
         title=f"{rec.task.name}: which model is good enough?", answer=rec.summary, recommended=rec.model is not None,
-        threshold=goal(rec), savings=savings(rec),
+        threshold=goal(rec), savings=savings,
         energy_note=energy_note, estimated=m.get("energy") == "estimated",
         quality_chart=quality_energy_chart(rec, front), energy_chart=energy_breakdown_chart(rec),
         columns=COLUMNS, rows=[_row(c, rec, front) for c in rec.candidates], front=front, method=method, misclassified=misclassified,
