@@ -67,6 +67,7 @@ def _context(task: Task, samples: Samples, settings: Settings, seed: int) -> Run
     return RunContext(
         label_names=samples.label_names, prompt=task.spec.prompt, seed=seed, batch_size=settings.batch_size,
         few_shot_texts=samples.pool_texts[:k], few_shot_labels=samples.pool_labels[:k],
+        class_weight="balanced" if task.spec.metric.name in ("f1", "macro_f1") else None,
     )
 
 

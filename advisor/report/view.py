@@ -48,6 +48,7 @@ class Row:
     recommended: bool
     meets: bool
     on_front: bool
+    status_text: str = ""
 
 
 @dataclass
@@ -106,8 +107,20 @@ def _row(c: CandidateResult, rec: Recommendation, front: list[str]) -> Row:
         name=c.name, tier=c.tier, kind=f"{c.kind} / {c.backend}", status=c.status, reason=c.reason or "", cells=cells,
         sort={k: ("" if v is None else v) for k, v in sort.items()}, recommended=c.name == rec.model,
         meets=c.verdict == "meets" if c.verdict else (c.quality is not None and (rec.threshold is None or c.quality >= rec.threshold)),
-        on_front=c.name in front,
+        on_front=c.name in front, status_text=_status_text(c, rec),
     )
+
+
+def _status_text(c: CandidateResult, rec: Recommendation) -> str:
+    if c.status != "ok":
+        return c.status
+    if c.name == rec.model:
+        return "recommended"
+    if c.verdict == "undecided":
+        return f"undecided (~{c.samples_needed} samples would decide)" if c.samples_needed else "undecided"
+    if c.verdict:
+        return {"meets": "meets", "fails": "below goal"}[c.verdict]
+    return "meets" if rec.threshold is None or (c.quality or 0) >= rec.threshold else "below goal"
 
 
 def goal(rec: Recommendation) -> str:

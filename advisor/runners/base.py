@@ -61,6 +61,7 @@ class RunContext:
     batch_size: int = 16
     few_shot_texts: list[str] = field(default_factory=list)
     few_shot_labels: list[str] = field(default_factory=list)
+    class_weight: str | None = None  # "balanced" when the task's metric is class-sensitive (F1)
 
 
 class Runner:

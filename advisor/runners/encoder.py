@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
 
 from advisor.runners.base import ModelInfo, Prediction, Progress, Runner, RunnerOptions
-from advisor.runners.heads import cross_fit_features, head_parameters, new_head
+from advisor.runners.heads import Head, cross_fit_features, resolve_class_weight
 from advisor.sources import weights_size
 
 
@@ -18,7 +19,8 @@ class EncoderOptions(RunnerOptions):
 
     max_length: int = Field(default=256, ge=8)
     normalize: bool = True
-    C: float = Field(default=1.0, gt=0)
+    C: float | None = Field(default=None, gt=0, description="head regularisation; None: chosen by inner cross-validation")
+    class_weight: Literal["auto", "balanced", "none"] = "auto"
     output: str | None = Field(default=None, description="ONNX output holding token embeddings (default: first rank-3 output)")
     threads: int | None = Field(default=None, ge=1)
 
@@ -103,17 +105,20 @@ class EncoderHead(Runner):
                 progress(len(parts[-1]))
         return np.concatenate(parts)
 
+    def _new_head(self) -> Head:
+        return Head(self.options.C, self.ctx.seed, resolve_class_weight(self.options.class_weight, self.ctx.class_weight))
+
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
-        self.head = new_head(self.options.C, self.ctx.seed).fit(self.embed_all(texts), list(labels))
+        self.head = self._new_head().fit(self.embed_all(texts), list(labels))
 
     def cross_fit(self, texts: Sequence[str], labels: Sequence[str], folds: int, seed: int, progress: Progress | None = None) -> Prediction:
         features = self.embed_all(texts, progress)
         self._features = features
-        return cross_fit_features(features, labels, folds, seed, self.options.C)
+        return cross_fit_features(features, labels, folds, seed, self._new_head)
 
     def fit_features(self, labels: Sequence[str]) -> None:
         """Fit the deployed head on the embeddings kept from :meth:`cross_fit` (no second encoder pass)."""
-        self.head = new_head(self.options.C, self.ctx.seed).fit(self._features, list(labels))
+        self.head = self._new_head().fit(self._features, list(labels))
 
     def predict(self, texts: Sequence[str]) -> Prediction:
         if self.head is None:
@@ -121,10 +126,12 @@ class EncoderHead(Runner):
         return Prediction.from_proba(self.head.predict_proba(self.embed(texts)), self.head.classes_)
 
     def info(self) -> ModelInfo:
-        head = head_parameters(self.head) if self.head is not None else 0
+        head = self.head.parameters() if self.head is not None else 0
         files: list[Path] = [self._model_file] if self.spec.backend == "onnx" else [self.path]
         return ModelInfo(
             parameters=int(self._params + head),
             size_bytes=sum(weights_size(f) for f in files),
-            details={"encoder_parameters": int(self._params), "head_parameters": head, "runtime": self.spec.backend},
+            details={"encoder_parameters": int(self._params), "head_parameters": head, "runtime": self.spec.backend,
+                     "head_C": self.head.chosen_c if self.head is not None else None,
+                     "class_weight": self.head.class_weight if self.head is not None else None},
         )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pickle
 from collections.abc import Sequence
 
+from typing import Literal
+
 from pydantic import Field
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
 from advisor.runners.base import ModelInfo, Prediction, Runner, RunnerOptions
-from advisor.runners.heads import head_parameters, new_head
+from advisor.runners.heads import Head, resolve_class_weight
 
 
 class TfidfOptions(RunnerOptions):
@@ -20,7 +22,8 @@ class TfidfOptions(RunnerOptions):
     ngram_max: int = Field(default=2, ge=1, le=5)
     min_df: int = Field(default=1, ge=1)
     sublinear_tf: bool = True
-    C: float = Field(default=10.0, gt=0)
+    C: float | None = Field(default=None, gt=0, description="head regularisation; None: chosen by inner cross-validation")
+    class_weight: Literal["auto", "balanced", "none"] = "auto"
 
 
 class TfidfLogReg(Runner):
@@ -36,7 +39,7 @@ class TfidfLogReg(Runner):
         o = self.options
         return Pipeline([
             ("tfidf", TfidfVectorizer(max_features=o.max_features, ngram_range=(1, o.ngram_max), min_df=o.min_df, sublinear_tf=o.sublinear_tf)),
-            ("head", new_head(o.C, self.ctx.seed)),
+            ("head", Head(o.C, self.ctx.seed, resolve_class_weight(o.class_weight, self.ctx.class_weight))),
         ])
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
@@ -51,8 +54,9 @@ class TfidfLogReg(Runner):
         if self.pipeline is None:
             return ModelInfo(parameters=0, size_bytes=0)
         vocab = len(self.pipeline.named_steps["tfidf"].vocabulary_)
+        head = self.pipeline.named_steps["head"]
         return ModelInfo(
-            parameters=head_parameters(self.pipeline.named_steps["head"]),
+            parameters=head.parameters(),
             size_bytes=len(pickle.dumps(self.pipeline)),
-            details={"vocabulary": vocab, "size_note": "pickled fitted pipeline"},
+            details={"vocabulary": vocab, "size_note": "pickled fitted pipeline", "head_C": head.chosen_c, "class_weight": head.class_weight},
         )
