@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from advisor.results import CandidateResult
 from advisor.schema import MetricSpec
 from advisor.scores import accuracy, f1_of, macro_f1
-from advisor.stats import bootstrap_interval, mcnemar, mean_interval, paired_bootstrap_difference, samples_needed, wilson_interval
+from advisor.stats import bootstrap_interval, mcnemar, mean_interval, paired_bootstrap_difference, samples_to_decide, wilson_interval
 
 
 def metric_fn(spec: MetricSpec):
@@ -35,13 +35,12 @@ def quality_interval(c: CandidateResult, labels: Sequence[str], spec: MetricSpec
     return list(bootstrap_interval(c.predictions, labels, metric_fn(spec), confidence, seed=seed))
 
 
-def _threshold_verdict(ci: list[float], quality: float, threshold: float, confidence: float, n: int) -> tuple[str, int | None]:
+def _threshold_verdict(ci: list[float], quality: float, threshold: float, n: int) -> tuple[str, int | None]:
     if ci[0] >= threshold:
         return "meets", None
     if ci[1] < threshold:
         return "fails", None
-    need = samples_needed(quality, quality - threshold, confidence)
-    return "undecided", (max(need, n + 1) if need is not None else None)
+    return "undecided", samples_to_decide(n, quality, ci[0], ci[1], threshold)
 
 
 def _combine(*verdicts: str) -> str:
@@ -70,7 +69,7 @@ def assess(candidates: Sequence[CandidateResult], labels: Sequence[str], spec: M
             update["energy"] = c.energy.model_copy(update={"ci_per_query_j": list(mean_interval(c.energy.repeats_per_query_j, confidence))})
         verdicts, need = [], None
         if threshold is not None:
-            v, need = _threshold_verdict(update["quality_ci"], c.quality, threshold, confidence, len(labels))
+            v, need = _threshold_verdict(update["quality_ci"], c.quality, threshold, len(labels))
             verdicts.append(v)
         if ref is not None:
             d, lo, hi = paired_bootstrap_difference(c.predictions, ref.predictions, labels, metric_fn(spec), confidence, seed=seed)
@@ -86,8 +85,8 @@ def assess(candidates: Sequence[CandidateResult], labels: Sequence[str], spec: M
                 verdicts.append("fails")
             else:
                 verdicts.append("undecided")
-                drop_need = samples_needed(0.5, abs(d + max_drop) or 1e-3, confidence)
-                need = max(need or 0, drop_need or 0, len(labels) + 1)
+                drop_need = samples_to_decide(len(labels), d, lo, hi, -max_drop)
+                need = None if drop_need is None else max(need or 0, drop_need)
         update["verdict"] = _combine(*verdicts) if verdicts else None
         update["samples_needed"] = need if update["verdict"] == "undecided" else None
         out.append(c.model_copy(update=update))

@@ -88,15 +88,18 @@ def mcnemar(b: int, c: int, exact: bool | None = None) -> McNemar:
     return McNemar(b, c, float(stat), float(sps.chi2.sf(stat, 1)), False)
 
 
-def samples_needed(p: float, margin: float, confidence: float = 0.95) -> int | None:
-    """Samples for a one-sided bound at ``confidence`` to clear a threshold ``margin`` below (or above) ``p``.
+def samples_to_decide(n: int, value: float, low: float, high: float, bound: float) -> int | None:
+    """Samples at which the observed interval would clear ``bound``, assuming its width shrinks as 1/sqrt(n).
 
-    Normal approximation ``z^2 p (1 - p) / margin^2`` with the one-sided z; None when margin is 0.
+    Works for any metric, since it scales the interval actually used: the side facing the bound
+    must shrink from its observed length to the distance between ``value`` and ``bound``.
+    None when ``value`` sits on the bound (no sample size decides it).
     """
+    margin = abs(value - bound)
     if margin == 0:
         return None
-    z = float(sps.norm.ppf(confidence))
-    return max(1, math.ceil(z * z * max(p * (1 - p), 1e-4) / (margin * margin)))
+    side = (value - low) if value >= bound else (high - value)
+    return max(n + 1, math.ceil(n * (side / margin) ** 2))
 
 
 def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:

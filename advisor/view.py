@@ -12,13 +12,23 @@ def _num(v: float | None, fmt: str) -> str:
     return "-" if v is None else format(v, fmt)
 
 
-def _params(n: int | None) -> str:
+def human_count(n: int | None) -> str:
+    """1234567 -> '1.2M'; a dash when absent."""
     if n is None:
         return "-"
     for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
         if n >= div:
             return f"{n / div:.1f}{unit}"
     return str(n)
+
+
+def human_duration(days: float) -> str:
+    """A span given in days, in the unit that reads best."""
+    seconds = days * 86400
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.2g} seconds"
 
 
 def energy_note(rec: Recommendation) -> str:
@@ -50,7 +60,7 @@ def savings_lines(rec: Recommendation) -> list[str]:
             parts.append(f"{sv['saved_money_per_year']:,.2f} at {sv['price_per_kwh']}/kWh")
         line = f"At {sv['queries_per_day']:,.0f} queries a day: {', '.join(parts)} saved a year on this hardware"
         if sv.get("advisor_payback_days") is not None:
-            line += f"; this run's own energy is paid back in {sv['advisor_payback_days']:.2g} days"
+            line += f"; this run's own energy is paid back in {human_duration(sv['advisor_payback_days'])}"
         lines.append(line + ".")
     return lines
 
@@ -92,7 +102,7 @@ def render_table(rec: Recommendation, console: Console) -> None:
     for c in rec.candidates:
         e = c.energy
         t.add_row(c.name, c.tier, _quality(c), _num(e.per_query_j if e else None, ".4f"), _num(e.marginal_per_query_j if e else None, ".4f"),
-                  _num(c.latency_p50_ms, ".1f"), _num(c.latency_p95_ms, ".1f"), _num(c.peak_rss_mb, ".0f"), _params(c.parameters), _status(c, rec),
+                  _num(c.latency_p50_ms, ".1f"), _num(c.latency_p95_ms, ".1f"), _num(c.peak_rss_mb, ".0f"), human_count(c.parameters), _status(c, rec),
                   style="bold" if c.name == rec.model else None)
     console.print(t)
     color = {"recommended": "[green]", "undecided": "[yellow]"}.get(rec.decision, "[red]")

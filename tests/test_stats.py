@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from advisor.stats import bootstrap_interval, mcnemar, mean_interval, paired_bootstrap_difference, samples_needed, wilson_interval, z_value
+from advisor.stats import bootstrap_interval, mcnemar, mean_interval, paired_bootstrap_difference, wilson_interval, z_value
 
 
 def acc(p, r):
@@ -48,12 +48,6 @@ def test_mcnemar_exact_by_hand():
     assert mcnemar(0, 0).p_value == 1.0 and mcnemar(5, 5).p_value == pytest.approx(1.0)
 
 
-def test_samples_needed_by_hand():
-    # one-sided 95%: z = 1.6449; p = 0.85, margin 0.05 -> 1.6449^2 * 0.1275 / 0.0025 = 137.99 -> 138
-    assert samples_needed(0.85, 0.05) == 138
-    assert samples_needed(0.85, 0.0) is None
-
-
 def test_bootstrap_interval_covers_the_point_and_is_reproducible():
     refs = ["a"] * 50 + ["b"] * 50
     preds = ["a"] * 40 + ["b"] * 10 + ["b"] * 45 + ["a"] * 5  # accuracy 0.85
@@ -75,3 +69,14 @@ def test_mean_interval_by_hand():
     half = 4.302653 * 1.0 / math.sqrt(3)  # t(0.975, 2) * s / sqrt(n)
     assert (lo, hi) == pytest.approx((2 - half, 2 + half), rel=1e-5)
     assert mean_interval([5.0]) == (5.0, 5.0)
+
+
+def test_samples_to_decide_by_hand():
+    from advisor.stats import samples_to_decide
+
+    # 0.90 observed on 400 with interval 0.86-0.93 against 0.88: the lower side (0.04) must shrink to 0.02 -> 4x the samples
+    assert samples_to_decide(400, 0.90, 0.86, 0.93, 0.88) == 1600
+    # below the bound: the upper side decides
+    assert samples_to_decide(100, 0.70, 0.60, 0.80, 0.75) == 400
+    assert samples_to_decide(100, 0.75, 0.70, 0.80, 0.75) is None
+    assert samples_to_decide(100, 0.90, 0.895, 0.905, 0.80) == 101, "never fewer than one more sample"

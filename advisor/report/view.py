@@ -7,21 +7,12 @@ from dataclasses import dataclass, field
 
 from advisor.ranking import pareto_front
 from advisor.results import CandidateResult, Recommendation
+from advisor.view import human_count
 
 
 def fmt(v: float | None, spec: str, unit: str = "") -> str:
     """Format a number, or a dash when absent."""
     return "–" if v is None else f"{format(v, spec)}{unit}"
-
-
-def human_count(n: int | None) -> str:
-    """1234567 -> '1.2M'."""
-    if n is None:
-        return "–"
-    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= div:
-            return f"{n / div:.1f}{unit}"
-    return str(n)
 
 
 def human_bytes(n: int | None) -> str:
@@ -96,7 +87,7 @@ def _row(c: CandidateResult, rec: Recommendation, front: list[str]) -> Row:
         "quality": fmt(c.quality, ".3f") + (f" ({c.quality_ci[0]:.2f}–{c.quality_ci[1]:.2f})" if c.quality_ci else ""), "energy": fmt(e and e.per_query_j, ".4g"), "cpu": fmt(e and e.cpu_per_query_j, ".3g"),
         "ram": fmt(e and e.ram_per_query_j, ".3g"), "gpu": fmt(e and e.gpu_per_query_j, ".3g"), "marginal": fmt(e and e.marginal_per_query_j, ".3g"),
         "p50": fmt(c.latency_p50_ms, ".1f"), "p95": fmt(c.latency_p95_ms, ".1f"), "throughput": fmt(c.throughput_qps, ".1f"),
-        "memory": fmt(c.peak_rss_mb, ".0f"), "params": human_count(c.parameters), "size": human_bytes(c.size_bytes),
+        "memory": fmt(c.peak_rss_mb, ".0f"), "params": human_count(c.parameters) if c.parameters is not None else "–", "size": human_bytes(c.size_bytes),
     }
     sort = {
         "quality": c.quality, "energy": e and e.per_query_j, "cpu": e and e.cpu_per_query_j, "ram": e and e.ram_per_query_j,
