@@ -169,11 +169,11 @@ def _finish(rec: Recommendation, results: list[CandidateResult], specs: list[Can
             settings: Settings, t0: float, spent: float, status: str) -> Recommendation:
     """Assess, rank and assemble the recommendation from the results so far."""
     from advisor.assess import assess
-    from advisor.measure import _base
+    from advisor.measure import base_result
     from advisor.ranking import pareto_front
 
     done = {r.name for r in results}
-    pending = [_base(s, "not run", "the run was interrupted first") for s in specs if s.name not in done]
+    pending = [base_result(s, "not run", "the run was interrupted first") for s in specs if s.name not in done]
     assessed, ref = assess(results, rec.samples["labels"], metric, rec.threshold, settings.confidence, settings.max_drop, settings.reference, rec.task.seed)
     goal = goal_text(metric.describe(), rec.threshold, settings.max_drop, ref, settings.confidence)
     ranking = rank(assessed, rec.threshold, settings.by, metric.describe(), goal)

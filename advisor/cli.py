@@ -179,17 +179,23 @@ def validate(
         Console().print(f"[green]ok[/] {line}")
 
 
+def _interrupted() -> None:
+    err.print("[yellow]interrupted:[/] what was measured is saved in the run's results.json and report.html")
+    sys.exit(EXIT_INTERRUPTED)
+
+
 def main() -> None:
     """Entry point: user mistakes print one line, never a traceback."""
     try:
         code = app(standalone_mode=False)
+        if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into this exit code
+            _interrupted()
         sys.exit(code if isinstance(code, int) else EXIT_OK)
     except AdvisorError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_INPUT)
     except KeyboardInterrupt:
-        err.print("[yellow]interrupted:[/] what was measured is saved in the run's results.json")
-        sys.exit(EXIT_INTERRUPTED)
+        _interrupted()
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # click usage errors
@@ -199,7 +205,7 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         if isinstance(exc, click.exceptions.Abort):
-            sys.exit(EXIT_INTERRUPTED)
+            _interrupted()
         raise
 
 

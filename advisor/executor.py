@@ -12,7 +12,7 @@ import resource
 import sys
 from dataclasses import replace
 
-from advisor.measure import Job, ProgressFn, _base, idle_power, measure
+from advisor.measure import Job, ProgressFn, base_result, idle_power, measure
 from advisor.metering import Meter, make_meter
 from advisor.results import CandidateResult
 
@@ -105,7 +105,7 @@ class SubprocessExecutor:
         if got is None:
             code = proc.exitcode
             how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-            return Measured(_base(job.spec, "failed", f"worker process died ({how}) before reporting"), {}, {}, 0.0)
+            return Measured(base_result(job.spec, "failed", f"worker process died ({how}) before reporting"), {}, {}, 0.0)
         _, result, method, idle, energy = got
         return Measured(CandidateResult.model_validate(result), method, idle, energy)
 

@@ -43,7 +43,8 @@ class Job:
     idle_power_w: dict[str, float] = field(default_factory=dict)
 
 
-def _base(spec: CandidateSpec, status: str, reason: str | None = None) -> CandidateResult:
+def base_result(spec: CandidateSpec, status: str, reason: str | None = None) -> CandidateResult:
+    """A result that carries only the candidate's identity, a status and the reason."""
     return CandidateResult(
         name=spec.name, tier=spec.tier, kind=spec.kind, backend=spec.backend,
         source=spec.source.describe() if spec.source else "built in (scikit-learn)",
@@ -145,13 +146,13 @@ def precheck(spec: CandidateSpec, registry_dir: Path | None, context: RunContext
     """
     why = runner_class(spec.kind).not_applicable(spec, context)
     if why:
-        return _base(spec, "skipped", why)
+        return base_result(spec, "skipped", why)
     try:
         for source in (spec.source, spec.tokenizer):
             if source is not None:
                 resolve(source, registry_dir)
     except SourceUnavailable as exc:
-        return _base(spec, "skipped", str(exc))
+        return base_result(spec, "skipped", str(exc))
     return None
 
 
@@ -209,10 +210,10 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
     except Exception as exc:  # noqa: BLE001 - a broken model must not stop the run
         last = traceback.extract_tb(exc.__traceback__)[-1]
         reason = f"{phase} failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} ({Path(last.filename).name}:{last.lineno})"
-        return _base(spec, "failed", reason)
+        return base_result(spec, "failed", reason)
     finally:
         runner.close()
-    result = _base(spec, "ok")
+    result = base_result(spec, "ok")
     return result.model_copy(update={
         "quality": quality, "energy": energy, "latency_p50_ms": p50, "latency_p95_ms": p95,
         "throughput_qps": throughput, "parameters": info.parameters, "size_bytes": info.size_bytes,

@@ -66,3 +66,21 @@ def test_validate_reports_a_broken_registry(tmp_path):
     reg.write_text("version: 1\ncandidates:\n  - name: a\n    tier: small\n    kind: tfidf-logreg\n    backend: sklearn\n    task_types: [text-classification]\n")
     r = cli("validate", "--registry", reg)
     assert r.returncode == 1 and "candidates[0].license" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_ctrl_c_saves_what_was_measured_and_exits_130(toy_task, tfidf_registry, tmp_path):
+    import signal
+    import time
+
+    env = {**os.environ, "COLUMNS": "250"}
+    args = [sys.executable, "-m", "advisor.cli", "recommend", "--task", str(toy_task), "--registry", str(tfidf_registry),
+            "--reports-dir", str(tmp_path / "r"), "--meter", "fake"]  # one worker process per candidate: seconds each
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    time.sleep(4)
+    os.killpg(p.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    run = next((tmp_path / "r").iterdir())
+    rec = json.loads((run / "results.json").read_text())
+    assert rec["status"] == "interrupted" and {c["status"] for c in rec["candidates"]} <= {"ok", "not run"}
+    assert (run / "report.html").is_file()
