@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -71,6 +72,20 @@ def _context(task: Task, samples: Samples, settings: Settings, seed: int) -> Run
     )
 
 
+@dataclass
+class _Run:
+    """Everything fixed before the first candidate runs."""
+
+    task: Task
+    registry: Registry
+    specs: list[CandidateSpec]
+    samples: Samples
+    seed: int
+    context: RunContext
+    out: Path
+    rec: Recommendation
+
+
 def recommend(task: str | Path | Task = "sentiment", min_quality: float | None = None, registry: str | Path | Registry | None = None,
               settings: Settings | None = None, observer: Observer | None = None, **overrides: Any) -> Recommendation:
     """Measure every candidate of the registry on the task and recommend the smallest good-enough one.
@@ -83,13 +98,20 @@ def recommend(task: str | Path | Task = "sentiment", min_quality: float | None =
         observer: optional progress receiver.
 
     Returns:
-        The :class:`Recommendation`; also written to ``<reports_dir>/<run_id>/results.json``.
+        The :class:`Recommendation`; also written to ``<reports_dir>/<run_id>/results.json`` with
+        ``report.html`` and ``report.md`` beside it.
 
     Raises:
         SpecError: invalid task, registry or data (one-line message naming file and field).
     """
     given = {k: v for k, v in {"min_quality": min_quality, **overrides}.items() if v is not None}
     settings = Settings.model_validate({**(settings or Settings()).model_dump(), **given})
+    run = _plan(task, registry, settings)
+    return _execute(run, settings, observer or _Silent())
+
+
+def _plan(task: str | Path | Task, registry: str | Path | Registry | None, settings: Settings) -> _Run:
+    """Load and validate the task, registry and samples; nothing is measured yet."""
     task = task if isinstance(task, Task) else load_task(task)
     reg = registry if isinstance(registry, Registry) else load_registry(registry)
     specs = reg.select(task.spec.type, settings.candidates)
@@ -99,48 +121,53 @@ def recommend(task: str | Path | Task = "sentiment", min_quality: float | None =
     seed = task.spec.sample.seed if settings.seed is None else settings.seed
     samples = task.samples(size=settings.sample_size, seed=seed)
     threshold = settings.min_quality if settings.min_quality is not None else (None if settings.max_drop is not None else task.spec.threshold)
-    observer = observer or _Silent()
     run_id = settings.run_id or _run_id(task)
-    out = Path(settings.reports_dir) / run_id / "results.json"
-    ctx = _context(task, samples, settings, seed)
     rec = Recommendation(
         run_id=run_id, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), status="running",
         task=_task_info(task, samples, threshold, seed), threshold=threshold, confidence=settings.confidence, max_drop=settings.max_drop,
-        ranked_by=settings.by,
-        candidates=[], settings=settings.model_dump(mode="json"), method={}, environment=environment(),
+        ranked_by=settings.by, candidates=[], settings=settings.model_dump(mode="json"), method={}, environment=environment(),
         registry={"path": str(reg.path), "candidates": [s.model_dump(mode="json", exclude_defaults=True) for s in specs]},
         samples={"texts": samples.texts, "labels": samples.labels},
     )
+    return _Run(task, reg, specs, samples, seed, _context(task, samples, settings, seed), Path(settings.reports_dir) / run_id / "results.json", rec)
+
+
+def _execute(run: _Run, settings: Settings, observer: Observer) -> Recommendation:
+    """Measure the candidates one at a time, saving results (and on interruption, the report) as they come."""
     executor = SubprocessExecutor() if settings.isolate else InProcessExecutor(make_meter(settings.meter, settings.country), settings.idle_s)
-    t0, spent = time.perf_counter(), 0.0
+    metric, rec, t0, spent = run.task.spec.metric, run.rec, time.perf_counter(), 0.0
     results: list[CandidateResult] = []
     try:
-        for i, spec in enumerate(specs):
-            observer.candidate_started(spec, i, len(specs))
-            job = Job(spec=spec, registry_dir=reg.path.parent, texts=samples.texts, labels=samples.labels, label_names=samples.label_names,
-                      metric=task.spec.metric, folds=task.spec.folds, seed=seed, settings=settings, context=ctx)
-            skipped = precheck(spec, reg.path.parent, ctx)
-            if skipped is not None:
-                m = Measured(skipped, {}, {}, 0.0)
-            else:
-                m = executor.run(job, lambda ph, d, t, s=spec: observer.progress(s, ph, d, t))
-            results.append(m.result)
+        for i, spec in enumerate(run.specs):
+            observer.candidate_started(spec, i, len(run.specs))
+            m = _measure_one(spec, run, settings, executor, observer)
             spent += m.energy_j
             rec = rec.model_copy(update={"method": rec.method or m.method, "idle_power_w": rec.idle_power_w or m.idle_power_w})
-            rec = _finish(rec, results, specs, task.spec.metric, settings, t0, spent, "running")
-            rec.save(out)
+            rec = _finish(rec, [*results, m.result], run.specs, metric, settings, t0, spent, "running")
+            results = [c for c in rec.candidates if c.status != "not run"]  # assessed: intervals are computed once
+            rec.save(run.out)
             observer.candidate_finished(m.result)
     except BaseException:
         spent += executor.close()
-        partial = _finish(rec, results, specs, task.spec.metric, settings, t0, spent, "interrupted")
-        partial.save(out)
-        _write_reports(partial, out.parent)
+        partial = _finish(rec, results, run.specs, metric, settings, t0, spent, "interrupted")
+        partial.save(run.out)
+        _write_reports(partial, run.out.parent)
         raise
     spent += executor.close()
-    rec = _finish(rec, results, specs, task.spec.metric, settings, t0, spent, "complete")
-    rec.save(out)
-    _write_reports(rec, out.parent)
+    rec = _finish(rec, results, run.specs, metric, settings, t0, spent, "complete")
+    rec.save(run.out)
+    _write_reports(rec, run.out.parent)
     return rec
+
+
+def _measure_one(spec: CandidateSpec, run: _Run, settings: Settings, executor, observer: Observer) -> Measured:
+    skipped = precheck(spec, run.registry.path.parent, run.context)
+    if skipped is not None:
+        return Measured(skipped, {}, {}, 0.0)
+    job = Job(spec=spec, registry_dir=run.registry.path.parent, texts=run.samples.texts, labels=run.samples.labels,
+              label_names=run.samples.label_names, metric=run.task.spec.metric, folds=run.task.spec.folds, seed=run.seed,
+              settings=settings, context=run.context)
+    return executor.run(job, lambda ph, d, t: observer.progress(spec, ph, d, t))
 
 
 def _write_reports(rec: Recommendation, folder: Path) -> None:

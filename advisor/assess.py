@@ -49,6 +49,17 @@ def _combine(*verdicts: str) -> str:
     return "undecided" if "undecided" in verdicts else "meets"
 
 
+def _compare(c: CandidateResult, ref: CandidateResult, labels: Sequence[str], spec: MetricSpec, confidence: float, seed: int) -> dict:
+    """Paired comparison with the reference on the same samples (bootstrap of the difference; McNemar for accuracy)."""
+    d, lo, hi = paired_bootstrap_difference(c.predictions, ref.predictions, labels, metric_fn(spec), confidence, seed=seed)
+    cmp = {"reference": ref.name, "difference": d, "ci": [lo, hi]}
+    if spec.name == "accuracy":
+        b = sum(p == y != q for p, q, y in zip(c.predictions, ref.predictions, labels))
+        cc = sum(q == y != p for p, q, y in zip(c.predictions, ref.predictions, labels))
+        cmp["mcnemar_p"] = mcnemar(b, cc).p_value
+    return cmp
+
+
 def assess(candidates: Sequence[CandidateResult], labels: Sequence[str], spec: MetricSpec, threshold: float | None, confidence: float = 0.95,
            max_drop: float | None = None, reference: str | None = None, seed: int = 0) -> tuple[list[CandidateResult], str | None]:
     """Return the candidates with intervals and verdicts filled in, and the reference used (for ``max_drop``).
@@ -64,7 +75,8 @@ def assess(candidates: Sequence[CandidateResult], labels: Sequence[str], spec: M
         if c not in ok:
             out.append(c)
             continue
-        update: dict = {"quality_ci": quality_interval(c, labels, spec, confidence, seed)}
+        # intervals depend only on the candidate's own predictions: kept when already computed
+        update: dict = {"quality_ci": c.quality_ci or quality_interval(c, labels, spec, confidence, seed)}
         if c.energy and c.energy.repeats_per_query_j:
             update["energy"] = c.energy.model_copy(update={"ci_per_query_j": list(mean_interval(c.energy.repeats_per_query_j, confidence))})
         verdicts, need = [], None
@@ -72,12 +84,8 @@ def assess(candidates: Sequence[CandidateResult], labels: Sequence[str], spec: M
             v, need = _threshold_verdict(update["quality_ci"], c.quality, threshold, len(labels))
             verdicts.append(v)
         if ref is not None:
-            d, lo, hi = paired_bootstrap_difference(c.predictions, ref.predictions, labels, metric_fn(spec), confidence, seed=seed)
-            cmp = {"reference": ref.name, "difference": d, "ci": [lo, hi]}
-            if spec.name == "accuracy":
-                b = sum(p == y != q for p, q, y in zip(c.predictions, ref.predictions, labels))
-                cc = sum(q == y != p for p, q, y in zip(c.predictions, ref.predictions, labels))
-                cmp["mcnemar_p"] = mcnemar(b, cc).p_value
+            cmp = c.vs_reference if c.vs_reference and c.vs_reference.get("reference") == ref.name else _compare(c, ref, labels, spec, confidence, seed)
+            d, (lo, hi) = cmp["difference"], cmp["ci"]
             update["vs_reference"] = cmp
             if c.name == ref.name or lo >= -max_drop:
                 verdicts.append("meets")

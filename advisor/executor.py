@@ -54,6 +54,9 @@ class InProcessExecutor:
 
 
 def _child(job: Job, out: mp.Queue) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops this worker
     meter = make_meter(job.settings.meter, job.settings.country)
     meter.start()
     idle = idle_power(meter, job.settings.idle_s)

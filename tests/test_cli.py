@@ -76,7 +76,9 @@ def test_ctrl_c_saves_what_was_measured_and_exits_130(toy_task, tfidf_registry, 
     args = [sys.executable, "-m", "advisor.cli", "recommend", "--task", str(toy_task), "--registry", str(tfidf_registry),
             "--reports-dir", str(tmp_path / "r"), "--meter", "fake"]  # one worker process per candidate: seconds each
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
-    time.sleep(4)
+    first = p.stderr.readline()  # "[1/2] tfidf-small: measuring": the first worker is starting
+    assert "measuring" in first, first
+    time.sleep(1)
     os.killpg(p.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err
