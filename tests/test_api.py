@@ -109,3 +109,19 @@ def test_keyword_overrides_map_onto_settings(toy_task, tfidf_registry, tmp_path)
     rec = advisor.recommend(task=toy_task, registry=tfidf_registry, reports_dir=tmp_path, candidates=["tfidf-large"], by="params", **{k: v for k, v in FAST.items()})
     assert [c.name for c in rec.candidates] == ["tfidf-large"] and rec.ranked_by == "params"
     assert rec.settings["batch_size"] == 8
+
+
+def test_max_drop_goal_savings_and_pareto_in_results(toy_task, tfidf_registry, tmp_path):
+    rec = run(toy_task, tfidf_registry, tmp_path, max_drop=0.5, queries_per_day=1000, price_per_kwh=0.3)
+    assert rec.threshold is None and rec.max_drop == 0.5 and rec.reference in {"tfidf-small", "tfidf-large"}
+    assert all(c.vs_reference and c.vs_reference["reference"] == rec.reference for c in rec.candidates)
+    assert rec.decision == "recommended" and rec.pareto and set(rec.pareto) <= {c.name for c in rec.candidates}
+    if rec.model != rec.reference:
+        assert rec.savings["reference"] == rec.reference and rec.savings["queries_per_day"] == 1000
+    data = json.loads((tmp_path / "reports" / rec.run_id / "results.json").read_text())
+    assert data["max_drop"] == 0.5 and "pareto" in data and "savings" in data and "cascade" in data
+
+
+def test_an_unknown_reference_is_a_clear_error(toy_task, tfidf_registry, tmp_path):
+    with pytest.raises(advisor.SpecError, match="did you mean 'tfidf-small'"):
+        run(toy_task, tfidf_registry, tmp_path, max_drop=0.1, reference="tfidf-smal")

@@ -65,7 +65,8 @@ def quality_energy_chart(rec: Recommendation, front: list[str]) -> str | None:
             ax.axhline(rec.threshold, color="#c53030", ls="--", lw=1, label=f"threshold {rec.threshold:.2f}")
         ax.set_xlabel("energy per query (J" + (", estimated" if rec.method.get("energy") == "estimated" else "") + ")")
         ax.set_ylabel(rec.task.metric_label)
-        ax.legend(loc="lower right", fontsize=8, framealpha=0.8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="lower right", fontsize=8, framealpha=0.8)
         ax.grid(alpha=0.25)
         return _svg(fig)
 
