@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 from advisor.results import CandidateResult, Recommendation
 
@@ -10,8 +11,8 @@ _STYLE = {"svg.fonttype": "none", "svg.hashsalt": "advisor", "font.size": 9, "ax
 
 
 def _svg(fig) -> str:
+    """The figure as inline SVG text. Margins are set by the caller (tight_layout would double the drawing cost)."""
     buf = io.StringIO()
-    fig.tight_layout()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     import matplotlib.pyplot as plt
 
@@ -36,6 +37,7 @@ def quality_energy_chart(rec: Recommendation, front: list[str]) -> str | None:
         return None
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(9, 4.6))
+        fig.subplots_adjust(left=0.08, right=0.97, top=0.9, bottom=0.12)
         energies = [c.energy.per_query_j for c in points]
         positive = [e for e in energies if e > 0]
         if positive and max(positive) / min(positive) > 20:
@@ -50,12 +52,16 @@ def quality_energy_chart(rec: Recommendation, front: list[str]) -> str | None:
         ax.errorbar(xs, ys, xerr=[lo, hi], yerr=[ylo, yhi], fmt="none", ecolor="#b8bcc4", capsize=2, zorder=2)
         colors = ["#2b6cb0" if c.name in front else "#8a8f98" for c in points]
         ax.scatter(xs, ys, s=36, c=colors, zorder=3)
+        log = ax.get_xscale() == "log"
+        pos = [math.log10(x) if log else x for x in xs if x > 0 or not log]
+        lo_x, span = (min(pos), (max(pos) - min(pos)) or 1.0) if pos else (0.0, 1.0)
         for c, x, y in zip(points, xs, ys):
             chosen = c.name == rec.model
             if chosen:
                 ax.scatter([x], [y], s=260, marker="*", c="#1b7f3b", zorder=4)
-            ax.annotate(c.name + (" (recommended)" if chosen else ""), (x, y), textcoords="offset points", xytext=(6, 5), fontsize=8,
-                        fontweight="bold" if chosen else "normal")
+            right_side = ((math.log10(x) if log and x > 0 else x) - lo_x) / span > 0.6  # label leftwards near the right edge
+            ax.annotate(c.name + (" (recommended)" if chosen else ""), (x, y), textcoords="offset points", xytext=(-6 if right_side else 6, 5),
+                        ha="right" if right_side else "left", fontsize=8, fontweight="bold" if chosen else "normal")
         by_name = {c.name: c for c in points}
         fx = [by_name[n].energy.per_query_j for n in front if n in by_name]
         fy = [by_name[n].quality for n in front if n in by_name]
@@ -66,7 +72,7 @@ def quality_energy_chart(rec: Recommendation, front: list[str]) -> str | None:
         ax.set_xlabel("energy per query (J" + (", estimated" if rec.method.get("energy") == "estimated" else "") + ")")
         ax.set_ylabel(rec.task.metric_label)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="lower right", fontsize=8, framealpha=0.8)
+            ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=8, frameon=False)
         ax.grid(alpha=0.25)
         return _svg(fig)
 
@@ -82,7 +88,10 @@ def energy_breakdown_chart(rec: Recommendation) -> str | None:
     if not points:
         return None
     with plt.rc_context(_STYLE):
-        fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(points) + 1.0))
+        height = 0.45 * len(points) + 1.1
+        fig, ax = plt.subplots(figsize=(7.5, height))
+        longest = max(len(c.name) for c in points)
+        fig.subplots_adjust(left=min(0.6, 0.04 + 0.0105 * longest), right=0.9, top=1 - 0.35 / height, bottom=0.55 / height)
         names = [c.name for c in points]
         left = [0.0] * len(points)
         for part, color in (("cpu", "#2b6cb0"), ("ram", "#90cdf4"), ("gpu", "#d69e2e")):
@@ -95,5 +104,5 @@ def energy_breakdown_chart(rec: Recommendation) -> str | None:
         ax.invert_yaxis()
         ax.set_xlabel("energy per query (J)")
         ax.margins(x=0.12)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.6 / max(len(points), 1) - 0.12), ncol=3, fontsize=8, frameon=False)
+        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, fontsize=8, frameon=False)
         return _svg(fig)
