@@ -119,7 +119,9 @@ def report(
         raise AdvisorError(f"{results}: file not found; give the path of a run's results.json")
     try:
         rec = Recommendation.load(results)
-    except ValidationError as exc:
+    except ValueError as exc:
+        if not isinstance(exc, ValidationError):
+            raise AdvisorError(f"{results}: {exc}; re-run the recommendation with this version") from None
         e = exc.errors()[0]
         where = ".".join(str(p) for p in e["loc"]) or "file"
         raise AdvisorError(f"{results}: {where}: {e['msg']}; not a results.json this version of advisor can read") from None

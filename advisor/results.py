@@ -145,8 +145,20 @@ class Recommendation(_Model):
 
     @classmethod
     def load(cls, path: str | Path) -> Recommendation:
-        """Read a saved ``results.json``."""
-        return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
+        """Read a saved ``results.json``.
+
+        Raises:
+            ValueError: the file was written by an incompatible schema version.
+            pydantic.ValidationError: the file is not an advisor results file.
+        """
+        text = Path(path).read_text(encoding="utf-8")
+        try:
+            version = str(json.loads(text).get("schema_version", ""))
+        except (json.JSONDecodeError, AttributeError):
+            version = ""
+        if version and version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+            raise ValueError(f"schema_version {version} is not readable by this advisor (reads {SCHEMA_VERSION.split('.')[0]}.x)")
+        return cls.model_validate_json(text)
 
     def save(self, path: str | Path) -> Path:
         """Write ``results.json`` atomically (a partial file never replaces a complete one)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -142,3 +143,12 @@ def test_in_headless_chromium(rec, tmp_path):
     assert problems == []
     assert requests == [html_path.as_uri()], "no network requests"
     assert shot.stat().st_size > 20_000
+
+
+def test_report_command_rejects_another_schema_major(rec, tmp_path):
+    path = tmp_path / "results.json"
+    data = rec.to_dict()
+    data["schema_version"] = "2.0"
+    path.write_text(json.dumps(data))
+    r = subprocess.run([sys.executable, "-m", "advisor.cli", "report", str(path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "schema_version 2.0" in r.stderr and "Traceback" not in r.stderr
