@@ -458,3 +458,19 @@ def test_prompted_few_shot_examples_precede_the_text(request, lm):
         assert runner.info().details["few_shot"] == 2
     finally:
         runner.close()
+
+
+def test_prompted_contextual_calibration_makes_the_content_free_input_uniform(causal_lm):
+    """With calibration on a single content-free text, that text's label probabilities become uniform."""
+    plain = _loaded(causal_lm)
+    calibrated = _loaded(causal_lm, calibrate=True, calibration_texts=["N/A"])
+    try:
+        raw = plain.predict(["N/A"]).confidence[0]
+        out = calibrated.predict(["N/A", TEXTS[0]])
+        assert out.confidence[0] == pytest.approx(1 / len(LABELS), abs=1e-5)
+        assert raw > 1 / len(LABELS), "an uncalibrated random model prefers one label word"
+        assert calibrated.info().details["calibrated"] is True and plain.info().details["calibrated"] is False
+        assert set(out.labels) <= set(LABELS)
+    finally:
+        plain.close()
+        calibrated.close()

@@ -26,6 +26,8 @@ class PromptedOptions(RunnerOptions):
 
     max_text_tokens: int = Field(default=256, ge=8)
     use_chat_template: bool = True
+    calibrate: bool = Field(default=False, description="contextual calibration: divide out the label prior seen on content-free inputs")
+    calibration_texts: list[str] = Field(default_factory=lambda: ["N/A", "", "[MASK]"], min_length=1)
 
 
 def dequantised_copy(gguf: Path) -> Path:
@@ -76,6 +78,12 @@ class PromptedClassifier(Runner):
         self._label_ids = self._continuations()
         firsts = [ids[0] for ids in self._label_ids]
         self._single_pass = len(set(firsts)) == len(firsts)
+        self._log_prior = None
+        if self.options.calibrate:  # the model's bias towards each label word when the text says nothing
+            import torch
+
+            prior = torch.softmax(self._label_scores(self.options.calibration_texts), dim=1).mean(0)
+            self._log_prior = torch.log(prior)
 
     def _user_turn(self, text: str) -> str:
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"][: self.options.max_text_tokens]
@@ -120,21 +128,28 @@ class PromptedClassifier(Runner):
         with torch.inference_mode():
             return self.model(input_ids=ids, attention_mask=mask, position_ids=position_ids).logits
 
-    def predict(self, texts: Sequence[str]) -> Prediction:
+    def _label_scores(self, texts: Sequence[str]):
+        """Log-scores of each label word as the answer for each text, shape (n, labels)."""
         import torch
 
         prompts = [self.tokenizer(self.build_prompt(t), add_special_tokens=False)["input_ids"] for t in texts]
         if self._single_pass:
             logits = self._forward_ids(prompts)[:, -1, :]
-            scores = torch.log_softmax(logits.float(), dim=-1)[:, [ids[0] for ids in self._label_ids]]
-        else:
-            cols = []
-            for ids in self._label_ids:
-                n = len(ids)
-                logp = torch.log_softmax(self._forward_ids([p + ids for p in prompts]).float(), dim=-1)
-                target = torch.tensor(ids).expand(len(prompts), n)[..., None]
-                cols.append(logp[:, -n - 1 : -1, :].gather(-1, target).squeeze(-1).sum(-1))
-            scores = torch.stack(cols, dim=1)
+            return torch.log_softmax(logits.float(), dim=-1)[:, [ids[0] for ids in self._label_ids]]
+        cols = []
+        for ids in self._label_ids:
+            n = len(ids)
+            logp = torch.log_softmax(self._forward_ids([p + ids for p in prompts]).float(), dim=-1)
+            target = torch.tensor(ids).expand(len(prompts), n)[..., None]
+            cols.append(logp[:, -n - 1 : -1, :].gather(-1, target).squeeze(-1).sum(-1))
+        return torch.stack(cols, dim=1)
+
+    def predict(self, texts: Sequence[str]) -> Prediction:
+        import torch
+
+        scores = torch.log_softmax(self._label_scores(texts), dim=1)
+        if self._log_prior is not None:
+            scores = scores - self._log_prior
         proba = torch.softmax(scores, dim=1).numpy()
         return Prediction.from_proba(np.asarray(proba), self.ctx.label_names)
 
@@ -150,5 +165,6 @@ class PromptedClassifier(Runner):
                 "scoring": "next-token over label words" if self._single_pass else "full label log-likelihood",
                 "label_words": self.words,
                 "few_shot": len(self._shots),
+                "calibrated": self._log_prior is not None,
             },
         )
