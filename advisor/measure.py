@@ -139,21 +139,24 @@ def _latency(runner: Runner, texts: Sequence[str], n: int) -> tuple[float | None
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
+def _sources(spec: CandidateSpec, registry_dir: Path | None, context: RunContext) -> CandidateResult | tuple[Path | None, Path | None]:
+    """The resolved model and tokenizer paths, or a skipped result saying why the candidate cannot run here."""
+    why = runner_class(spec.kind).not_applicable(spec, context)
+    if why:
+        return base_result(spec, "skipped", why)
+    try:
+        return tuple(resolve(s, registry_dir) if s is not None else None for s in (spec.source, spec.tokenizer))
+    except SourceUnavailable as exc:
+        return base_result(spec, "skipped", str(exc))
+
+
 def precheck(spec: CandidateSpec, registry_dir: Path | None, context: RunContext) -> CandidateResult | None:
     """A skipped result when the candidate cannot serve the task or its files are not available here; else None.
 
     Cheap (no model is loaded), so it runs before a worker process is started.
     """
-    why = runner_class(spec.kind).not_applicable(spec, context)
-    if why:
-        return base_result(spec, "skipped", why)
-    try:
-        for source in (spec.source, spec.tokenizer):
-            if source is not None:
-                resolve(source, registry_dir)
-    except SourceUnavailable as exc:
-        return base_result(spec, "skipped", str(exc))
-    return None
+    found = _sources(spec, registry_dir, context)
+    return found if isinstance(found, CandidateResult) else None
 
 
 def quiet_libraries() -> None:
@@ -187,11 +190,10 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
     progress = progress or (lambda *_: None)
     quiet_libraries()
     spec = job.spec
-    skipped = precheck(spec, job.registry_dir, job.context)
-    if skipped is not None:
-        return skipped
-    path = resolve(spec.source, job.registry_dir) if spec.source else None
-    tok = resolve(spec.tokenizer, job.registry_dir) if spec.tokenizer else None
+    found = _sources(spec, job.registry_dir, job.context)
+    if isinstance(found, CandidateResult):
+        return found
+    path, tok = found
     runner = runner_class(spec.kind)(spec, path, job.context, tok)
     phase = "load"
     try:

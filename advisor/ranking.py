@@ -36,7 +36,8 @@ def _ratio(small: float, large: float) -> str:
     return f"1/{r:.0f}" if r >= 1.95 else f"{small / large:.0%}"
 
 
-def _verdict(c: CandidateResult, threshold: float | None) -> str:
+def verdict_of(c: CandidateResult, threshold: float | None) -> str:
+    """The candidate's verdict from :func:`advisor.assess.assess`, else its point quality against ``threshold``."""
     if c.verdict is not None:
         return c.verdict
     return "meets" if threshold is None or c.quality >= threshold else "fails"
@@ -64,9 +65,9 @@ def rank(candidates: Sequence[CandidateResult], threshold: float | None, by: str
     if not ok:
         return Ranking(None, None, "No candidate was measured successfully.", names)
     best = max(ok, key=lambda c: (c.quality, -key(c)))
-    passing = [c for c in order if _verdict(c, threshold) == "meets"]
+    passing = [c for c in order if verdict_of(c, threshold) == "meets"]
     if not passing:
-        open_ = [c for c in order if _verdict(c, threshold) == "undecided"]
+        open_ = [c for c in order if verdict_of(c, threshold) == "undecided"]
         if open_:
             c = open_[0]
             need = f"about {c.samples_needed} samples would decide" if c.samples_needed else "no practical sample size would decide"

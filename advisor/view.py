@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from advisor.ranking import verdict_of
 from advisor.results import CandidateResult, Recommendation
 
 
@@ -75,15 +76,21 @@ def cascade_line(rec: Recommendation) -> str | None:
             f"at {c['energy_per_query_j']:.4g} J/query. The gate was chosen on these samples: confirm it on fresh ones.")
 
 
-def _status(c: CandidateResult, rec: Recommendation) -> str:
+def verdict_text(c: CandidateResult, rec: Recommendation) -> str:
+    """How a measured candidate stands against the goal, in words (shared by the terminal and the report)."""
     if c.name == rec.model:
-        return "[bold green]* recommended[/]"
+        return "recommended"
+    verdict = verdict_of(c, rec.threshold)
+    if verdict == "undecided":
+        return f"undecided (~{c.samples_needed} samples would decide)" if c.samples_needed else "undecided"
+    return {"meets": "meets", "fails": "below goal"}[verdict]
+
+
+def _status(c: CandidateResult, rec: Recommendation) -> str:
     if c.status != "ok":
         return f"[yellow]{c.status}[/]: {c.reason}"
-    verdict = c.verdict or ("meets" if rec.threshold is None or (c.quality or 0) >= rec.threshold else "fails")
-    if verdict == "undecided" and c.samples_needed:
-        return f"undecided (~{c.samples_needed} samples)"
-    return {"meets": "meets", "fails": "[dim]below goal[/]"}.get(verdict, verdict)
+    text = verdict_text(c, rec)
+    return {"recommended": "[bold green]* recommended[/]", "below goal": "[dim]below goal[/]"}.get(text, text)
 
 
 def _quality(c: CandidateResult) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from advisor.ranking import pareto_front
+from advisor.ranking import pareto_front, verdict_of
 from advisor.results import CandidateResult, Recommendation
-from advisor.view import human_count
+from advisor.view import human_count, verdict_text
 
 
 def fmt(v: float | None, spec: str, unit: str = "") -> str:
@@ -97,21 +97,9 @@ def _row(c: CandidateResult, rec: Recommendation, front: list[str]) -> Row:
     return Row(
         name=c.name, tier=c.tier, kind=f"{c.kind} / {c.backend}", status=c.status, reason=c.reason or "", cells=cells,
         sort={k: ("" if v is None else v) for k, v in sort.items()}, recommended=c.name == rec.model,
-        meets=c.verdict == "meets" if c.verdict else (c.quality is not None and (rec.threshold is None or c.quality >= rec.threshold)),
-        on_front=c.name in front, status_text=_status_text(c, rec),
+        meets=c.status == "ok" and verdict_of(c, rec.threshold) == "meets",
+        on_front=c.name in front, status_text=verdict_text(c, rec) if c.status == "ok" else c.status,
     )
-
-
-def _status_text(c: CandidateResult, rec: Recommendation) -> str:
-    if c.status != "ok":
-        return c.status
-    if c.name == rec.model:
-        return "recommended"
-    if c.verdict == "undecided":
-        return f"undecided (~{c.samples_needed} samples would decide)" if c.samples_needed else "undecided"
-    if c.verdict:
-        return {"meets": "meets", "fails": "below goal"}[c.verdict]
-    return "meets" if rec.threshold is None or (c.quality or 0) >= rec.threshold else "below goal"
 
 
 def goal(rec: Recommendation) -> str:
