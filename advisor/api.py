@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 from advisor.errors import SpecError, did_you_mean
 from advisor.executor import InProcessExecutor, Measured, SubprocessExecutor
-from advisor.measure import Job, precheck
+from advisor.adaptive import Rules, exhaustive_estimate
+from advisor.measure import Job, base_result
 from advisor.metering import make_meter
 from advisor.ranking import rank
 from advisor.registry import Registry, load_registry
@@ -78,12 +79,15 @@ class _Run:
 
     task: Task
     registry: Registry
-    specs: list[CandidateSpec]
+    specs: list[CandidateSpec]  # in the order they will be measured
     samples: Samples
     seed: int
     context: RunContext
     out: Path
     rec: Recommendation
+    rules: Rules | None  # adaptive search's early stop, or None for an exhaustive run
+    unavailable: dict[str, CandidateResult]  # skipped at planning, with the reason
+    params: dict[str, int | None]  # expected-cost key: parameters read from the weights files
 
 
 def recommend(task: str | Path | Task = "sentiment", min_quality: float | None = None, registry: str | Path | Registry | None = None,
@@ -122,14 +126,51 @@ def _plan(task: str | Path | Task, registry: str | Path | Registry | None, setti
     samples = task.samples(size=settings.sample_size, seed=seed)
     threshold = settings.min_quality if settings.min_quality is not None else (None if settings.max_drop is not None else task.spec.threshold)
     run_id = settings.run_id or _run_id(task)
+    specs, unavailable, params = _order(specs, reg, _context(task, samples, settings, seed))
+    adaptive, why = _strategy(settings, threshold)
+    rules = Rules(threshold, settings.confidence, task.spec.metric, settings.first_shard, seed) if adaptive and threshold is not None else None
+    if settings.reference:  # a named reference is measured first, so relative verdicts are known as the ladder climbs
+        specs = sorted(specs, key=lambda s: s.name != settings.reference)
     rec = Recommendation(
         run_id=run_id, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), status="running",
         task=_task_info(task, samples, threshold, seed), threshold=threshold, confidence=settings.confidence, max_drop=settings.max_drop,
         ranked_by=settings.by, candidates=[], settings=settings.model_dump(mode="json"), method={}, environment=environment(),
         registry={"path": str(reg.path), "candidates": [s.model_dump(mode="json", exclude_defaults=True) for s in specs]},
         samples={"texts": samples.texts, "labels": samples.labels},
+        search={"strategy": "adaptive" if adaptive else "exhaustive", "note": why, "order": [s.name for s in specs],
+                "first_shard": settings.first_shard if rules else None},
     )
-    return _Run(task, reg, specs, samples, seed, _context(task, samples, settings, seed), Path(settings.reports_dir) / run_id / "results.json", rec)
+    return _Run(task, reg, specs, samples, seed, _context(task, samples, settings, seed), Path(settings.reports_dir) / run_id / "results.json", rec,
+                rules, unavailable, params)
+
+
+def _strategy(settings: Settings, threshold: float | None) -> tuple[bool, str]:
+    """Whether the run is adaptive, and why not when it is not."""
+    if settings.exhaustive:
+        return False, "every candidate on every sample, as asked"
+    if settings.max_drop is not None and not settings.reference:
+        return False, "a relative goal without a named reference needs every candidate (the reference is the strongest); name one with --reference to search adaptively"
+    return True, "cheapest first; dead ends stopped early; no candidate costlier than one that meets the goal is measured"
+
+
+def _order(specs: list[CandidateSpec], reg: Registry, context: RunContext) -> tuple[list[CandidateSpec], dict[str, CandidateResult], dict[str, int | None]]:
+    """Check each candidate can run here and order them by expected cost (parameters from the weights files' headers)."""
+    from advisor.adaptive import cost_order, parameter_count
+    from advisor.measure import resolved_sources
+    from advisor.sources import size_on_disk
+
+    unavailable, params, sizes = {}, {}, {}
+    for spec in specs:
+        found = resolved_sources(spec, reg.path.parent, context)
+        if isinstance(found, CandidateResult):
+            unavailable[spec.name] = found
+            continue
+        path = found[0]
+        params[spec.name] = parameter_count(path)
+        sizes[spec.name] = size_on_disk(path) if path is not None else 0
+    by_name = {s.name: s for s in specs}
+    ordered = cost_order(list(params), params, sizes)
+    return [by_name[n] for n in ordered] + [s for s in specs if s.name in unavailable], unavailable, params
 
 
 def _execute(run: _Run, settings: Settings, observer: Observer) -> Recommendation:
@@ -137,14 +178,20 @@ def _execute(run: _Run, settings: Settings, observer: Observer) -> Recommendatio
     executor = SubprocessExecutor() if settings.isolate else InProcessExecutor(make_meter(settings.meter, settings.country), settings.idle_s)
     metric, rec, t0, spent = run.task.spec.metric, run.rec, time.perf_counter(), 0.0
     results: list[CandidateResult] = []
+    passed: str | None = None  # adaptive search: the cheapest candidate so far that meets the goal
     try:
         for i, spec in enumerate(run.specs):
             observer.candidate_started(spec, i, len(run.specs))
-            m = _measure_one(spec, run, settings, executor, observer)
+            if passed is not None and spec.name not in run.unavailable:
+                m = Measured(_pruned(spec, passed, run.params), {}, {}, 0.0)
+            else:
+                m = _measure_one(spec, run, settings, executor, observer)
             spent += m.energy_j
             rec = rec.model_copy(update={"method": rec.method or m.method, "idle_power_w": rec.idle_power_w or m.idle_power_w})
             rec = _finish(rec, [*results, m.result], run.specs, metric, settings, t0, spent, "running")
             results = [c for c in rec.candidates if c.status != "not run"]  # assessed: intervals are computed once
+            if run.rules is not None or (settings.reference and not settings.exhaustive):
+                passed = passed or next((c.name for c in results if c.status == "ok" and c.verdict == "meets" and c.name != settings.reference), None)
             rec.save(run.out)
             observer.candidate_finished(m.result)
     except BaseException:
@@ -160,14 +207,25 @@ def _execute(run: _Run, settings: Settings, observer: Observer) -> Recommendatio
     return rec
 
 
+def _pruned(spec: CandidateSpec, passed: str, params: dict[str, int | None]) -> CandidateResult:
+    from advisor.view import human_count
+
+    mine, theirs = params.get(spec.name), params.get(passed)
+    why = f"{human_count(mine)} vs {human_count(theirs)} parameters" if mine is not None and theirs is not None else "later in the cost order"
+    result = base_result(spec, "pruned", f"not measured: {passed} already meets the goal and this candidate is expected to cost more ({why}); --exhaustive measures it")
+    return result.model_copy(update={"parameters": mine})
+
+
 def _measure_one(spec: CandidateSpec, run: _Run, settings: Settings, executor, observer: Observer) -> Measured:
-    skipped = precheck(spec, run.registry.path.parent, run.context)
-    if skipped is not None:
-        return Measured(skipped, {}, {}, 0.0)
+    if spec.name in run.unavailable:
+        return Measured(run.unavailable[spec.name], {}, {}, 0.0)
     job = Job(spec=spec, registry_dir=run.registry.path.parent, texts=run.samples.texts, labels=run.samples.labels,
               label_names=run.samples.label_names, metric=run.task.spec.metric, folds=run.task.spec.folds, seed=run.seed,
-              settings=settings, context=run.context)
-    return executor.run(job, lambda ph, d, t: observer.progress(spec, ph, d, t))
+              settings=settings, context=run.context, rules=run.rules)
+    t0 = time.perf_counter()
+    m = executor.run(job, lambda ph, d, t: observer.progress(spec, ph, d, t))
+    m.result = m.result.model_copy(update={"cost": {"energy_j": m.energy_j, "duration_s": time.perf_counter() - t0}})
+    return m
 
 
 def _write_reports(rec: Recommendation, folder: Path) -> None:
@@ -207,6 +265,9 @@ def _finish(rec: Recommendation, results: list[CandidateResult], specs: list[Can
     order = {n: i for i, n in enumerate(ranking.order)}
     ordered = sorted(assessed, key=lambda r: order.get(r.name, len(order))) + pending
     cost = {"energy_j": spent, "duration_s": time.perf_counter() - t0}
+    if rec.search.get("strategy") == "adaptive":
+        est_j, est_s = exhaustive_estimate(results, len(rec.samples["labels"]), settings)
+        cost.update(exhaustive_estimate_j=est_j, exhaustive_estimate_s=est_s)
     return rec.model_copy(update={
         "candidates": ordered, "model": ranking.model, "best": ranking.best, "summary": ranking.summary, "decision": ranking.decision,
         "status": status, "reference": ref, "pareto": pareto_front(assessed), "advisor_cost": cost,

@@ -77,6 +77,7 @@ def recommend(
     queries_per_day: Annotated[Optional[float], typer.Option(help="Expected volume, for yearly savings in the report.")] = None,
     price_per_kwh: Annotated[Optional[float], typer.Option(help="Electricity price per kWh, for yearly savings in money.")] = None,
     meter: Annotated[str, typer.Option(help="Energy meter: codecarbon or null.")] = "codecarbon",
+    exhaustive: Annotated[bool, typer.Option("--exhaustive", help="Measure every candidate on every sample (default: adaptive search, cheapest first).")] = False,
     in_process: Annotated[bool, typer.Option("--in-process", help="Measure in this process instead of one process per candidate.")] = False,
     reports_dir: Annotated[Path, typer.Option(help="Where reports/<run-id>/ are written.")] = Path("reports"),
     as_json: Annotated[bool, typer.Option("--json", help="Print results JSON on stdout (tables go to stderr).")] = False,
@@ -88,7 +89,8 @@ def recommend(
 
     try:
         settings = Settings(min_quality=min_quality, max_drop=max_drop, reference=reference, confidence=confidence, by=by, candidates=_csv(candidates), sample_size=samples, seed=seed, batch_size=batch_size,
-                            repeats=repeats, country=country, queries_per_day=queries_per_day, price_per_kwh=price_per_kwh, meter=meter, isolate=not in_process, reports_dir=reports_dir)
+                            repeats=repeats, country=country, queries_per_day=queries_per_day, price_per_kwh=price_per_kwh, meter=meter, isolate=not in_process, reports_dir=reports_dir,
+                            exhaustive=exhaustive)
     except Exception as exc:  # pydantic validation of CLI values
         raise AdvisorError(f"invalid option: {_first_error(exc)}") from None
     cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("[dim]{task.fields[phase]}"), TimeElapsedColumn()]
@@ -200,13 +202,11 @@ def main() -> None:
         _interrupted()
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:  # usage errors from click (vendored by newer typer releases, so matched by behaviour)
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+        if type(exc).__name__ == "Abort":
             _interrupted()
         raise
 

@@ -40,17 +40,21 @@ class InProcessExecutor:
         self.meter = meter
         self.meter.start()
         self.idle = idle_power(meter, idle_s)
+        self._reported = 0.0
 
     def run(self, job: Job, progress: ProgressFn) -> Measured:
         result = measure(replace(job, idle_power_w=self.idle), self.meter, progress)
         if result.status == "ok":
             details = {**result.details, "peak_rss_note": "process peak, not isolated (in-process executor)"}
             result = result.model_copy(update={"peak_rss_mb": _peak_rss_mb(), "details": details})
-        return Measured(result, self.meter.method(), self.idle, 0.0)
+        # windows cannot nest, so a candidate's own energy is that of its metered phases (loading is not metered here)
+        energy = sum(p["energy_j"] or 0.0 for p in result.phases.values())
+        self._reported += energy
+        return Measured(result, self.meter.method(), self.idle, energy)
 
     def close(self) -> float:
-        """Stop the meter; returns the energy in joules of the whole run."""
-        return self.meter.stop()
+        """Stop the meter; returns the run's energy in joules not yet reported per candidate."""
+        return max(0.0, self.meter.stop() - self._reported)
 
 
 def _child(job: Job, out: mp.Queue) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from advisor.adaptive import Rules
 from advisor.metering import Meter, Reading
 from advisor.results import CandidateResult, EnergyStats, FitStats
 from advisor.runners import Prediction, RunContext, Runner, runner_class
@@ -41,6 +42,7 @@ class Job:
     settings: Settings
     context: RunContext
     idle_power_w: dict[str, float] = field(default_factory=dict)
+    rules: Rules | None = None  # adaptive search: stop a dead end early (None: measure everything)
 
 
 def base_result(spec: CandidateSpec, status: str, reason: str | None = None) -> CandidateResult:
@@ -75,10 +77,15 @@ def _predict_all(runner: Runner, texts: Sequence[str], bs: int, progress: Progre
     return Prediction.concat(parts)
 
 
-def _quality_pass(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) -> tuple[Prediction, FitStats | None]:
+def _quality_pass(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) -> tuple[Prediction, FitStats | None, Reading]:
+    """Out-of-fold predictions (trainable) or plain predictions; with adaptive rules, possibly on a prefix only."""
     if not runner.trainable:
-        with meter.window("evaluate"):
-            return _predict_all(runner, job.texts, job.settings.batch_size, progress, "evaluate"), None
+        with meter.window("evaluate") as w:
+            if job.rules is None:
+                pred = _predict_all(runner, job.texts, job.settings.batch_size, progress, "evaluate")
+            else:
+                pred = _predict_in_shards(runner, job, progress)
+        return pred, None, w.reading
     done = [0]
 
     def tick(n: int) -> None:
@@ -91,7 +98,19 @@ def _quality_pass(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) 
             runner.fit_features(job.labels)
         else:
             runner.fit(job.texts, job.labels)
-    return oof, FitStats(energy_j=w.reading.energy_j, duration_s=w.reading.duration_s)
+    return oof, FitStats(energy_j=w.reading.energy_j, duration_s=w.reading.duration_s), w.reading
+
+
+def _predict_in_shards(runner: Runner, job: Job, progress: ProgressFn) -> Prediction:
+    """Predict shard by shard; stop as soon as the quality's upper bound falls below the threshold."""
+    n, parts, start = len(job.texts), [], 0
+    for end in job.rules.shards(n):
+        parts.append(_predict_all(runner, job.texts[start:end], job.settings.batch_size, lambda ph, d, t: progress(ph, start + d, n), "evaluate"))
+        start = end
+        so_far = Prediction.concat(parts)
+        if end < n and job.rules.should_drop(so_far.labels, job.labels, n):
+            return so_far
+    return Prediction.concat(parts)
 
 
 def _energy_windows(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) -> tuple[EnergyStats, float]:
@@ -139,7 +158,7 @@ def _latency(runner: Runner, texts: Sequence[str], n: int) -> tuple[float | None
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
-def _sources(spec: CandidateSpec, registry_dir: Path | None, context: RunContext) -> CandidateResult | tuple[Path | None, Path | None]:
+def resolved_sources(spec: CandidateSpec, registry_dir: Path | None, context: RunContext) -> CandidateResult | tuple[Path | None, Path | None]:
     """The resolved model and tokenizer paths, or a skipped result saying why the candidate cannot run here."""
     why = runner_class(spec.kind).not_applicable(spec, context)
     if why:
@@ -148,15 +167,6 @@ def _sources(spec: CandidateSpec, registry_dir: Path | None, context: RunContext
         return tuple(resolve(s, registry_dir) if s is not None else None for s in (spec.source, spec.tokenizer))
     except SourceUnavailable as exc:
         return base_result(spec, "skipped", str(exc))
-
-
-def precheck(spec: CandidateSpec, registry_dir: Path | None, context: RunContext) -> CandidateResult | None:
-    """A skipped result when the candidate cannot serve the task or its files are not available here; else None.
-
-    Cheap (no model is loaded), so it runs before a worker process is started.
-    """
-    found = _sources(spec, registry_dir, context)
-    return found if isinstance(found, CandidateResult) else None
 
 
 def quiet_libraries() -> None:
@@ -190,24 +200,34 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
     progress = progress or (lambda *_: None)
     quiet_libraries()
     spec = job.spec
-    found = _sources(spec, job.registry_dir, job.context)
+    found = resolved_sources(spec, job.registry_dir, job.context)
     if isinstance(found, CandidateResult):
         return found
     path, tok = found
     runner = runner_class(spec.kind)(spec, path, job.context, tok)
     phase = "load"
+    phases: dict[str, list[float]] = {}
     try:
         progress("load", 0, 1)
         t0 = time.perf_counter()
         runner.load()
         load_s = time.perf_counter() - t0
         phase = "quality"
-        oof, fit = _quality_pass(runner, job, meter, progress)
-        quality = score(job.metric, oof.labels, job.labels)
-        phase = "energy"
-        energy, throughput = _energy_windows(runner, job, meter, progress)
-        phase = "latency"
-        p50, p95 = _latency(runner, job.texts, job.settings.latency_queries)
+        oof, fit, qr = _quality_pass(runner, job, meter, progress)
+        phases["quality"] = [qr.energy_j, qr.duration_s]
+        n_seen = len(oof.labels)
+        quality = score(job.metric, oof.labels, job.labels[:n_seen])
+        cut = job.rules is not None and (n_seen < len(job.texts) or job.rules.clearly_fails(oof.labels, job.labels))
+        if cut:  # a dead end: its energy per query comes from the metered quality pass
+            energy, throughput, p50, p95 = _from_quality_pass(qr, n_seen, job.idle_power_w), n_seen / max(qr.duration_s, 1e-9), None, None
+        else:
+            phase = "energy"
+            energy, throughput = _energy_windows(runner, job, meter, progress)
+            phases["energy"] = [sum(r * energy.window_queries for r in energy.repeats_per_query_j), sum(energy.window_durations_s)]
+            phase = "latency"
+            t1 = time.perf_counter()
+            p50, p95 = _latency(runner, job.texts, job.settings.latency_queries)
+            phases["latency"] = [float("nan"), time.perf_counter() - t1]
         info = runner.info()
     except Exception as exc:  # noqa: BLE001 - a broken model must not stop the run
         last = traceback.extract_tb(exc.__traceback__)[-1]
@@ -215,10 +235,24 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
         return base_result(spec, "failed", reason)
     finally:
         runner.close()
-    result = base_result(spec, "ok")
+    if n_seen < len(job.texts):
+        result = base_result(spec, "dropped", f"stopped after {n_seen} of {len(job.texts)} samples: its quality's upper bound is already below the threshold")
+    else:
+        result = base_result(spec, "ok")
     return result.model_copy(update={
         "quality": quality, "energy": energy, "latency_p50_ms": p50, "latency_p95_ms": p95,
         "throughput_qps": throughput, "parameters": info.parameters, "size_bytes": info.size_bytes,
-        "load_s": load_s, "fit": fit, "predictions": oof.labels,
+        "load_s": load_s, "fit": fit, "predictions": oof.labels, "samples_evaluated": n_seen,
         "confidence": [round(float(c), 4) for c in oof.confidence], "details": info.details,
+        "phases": {k: {"energy_j": None if math.isnan(v[0]) else v[0], "duration_s": v[1]} for k, v in phases.items()},
     })
+
+
+def _from_quality_pass(r: Reading, n: int, idle_w: dict[str, float]) -> EnergyStats:
+    """Energy per query read from the quality pass's single metered window (no repeats)."""
+    per = r.energy_j / n
+    return EnergyStats(
+        per_query_j=per, cpu_per_query_j=r.cpu_j / n, ram_per_query_j=r.ram_j / n, gpu_per_query_j=r.gpu_j / n,
+        marginal_per_query_j=max(0.0, (r.energy_j - idle_w.get("total", 0.0) * r.duration_s) / n),
+        repeats_per_query_j=[per], window_queries=n, window_durations_s=[r.duration_s], source="quality pass",
+    )

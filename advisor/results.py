@@ -12,9 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
-Status = Literal["ok", "skipped", "failed", "not run"]
+Status = Literal["ok", "dropped", "pruned", "skipped", "failed", "not run"]
+"""``dropped``: stopped early, its quality's upper bound below the threshold on part of the samples;
+``pruned``: not measured, a cheaper candidate already met the goal (adaptive search)."""
 
 
 class _Model(BaseModel):
@@ -41,6 +43,7 @@ class EnergyStats(_Model):
     ci_per_query_j: list[float] | None = Field(default=None, description="Student-t interval of the mean over the repeats")
     window_queries: int
     window_durations_s: list[float]
+    source: Literal["windows", "quality pass"] = Field(default="windows", description="repeated inference windows, or the one metered quality pass of a dead end")
 
 
 class FitStats(_Model):
@@ -75,6 +78,9 @@ class CandidateResult(_Model):
     size_bytes: int | None = None
     load_s: float | None = None
     fit: FitStats | None = None
+    samples_evaluated: int | None = Field(default=None, description="samples scored (fewer than the task's when dropped early)")
+    phases: dict[str, dict[str, float | None]] = Field(default_factory=dict, description="energy (J) and duration (s) per measured phase")
+    cost: dict[str, float] | None = Field(default=None, description="what measuring this candidate cost the advisor, and the estimated full cost")
     predictions: list[str] | None = None
     confidence: list[float] | None = None
     details: dict[str, Any] = Field(default_factory=dict)
@@ -128,7 +134,8 @@ class Recommendation(_Model):
     idle_power_w: dict[str, float] = Field(default_factory=dict)
     environment: dict[str, Any] = Field(default_factory=dict)
     registry: dict[str, Any] = Field(default_factory=dict)
-    advisor_cost: dict[str, float] = Field(default_factory=dict)
+    advisor_cost: dict[str, float] = Field(default_factory=dict, description="energy (J) and time (s) the run spent, and estimates of an exhaustive run's")
+    search: dict[str, Any] = Field(default_factory=dict, description="adaptive or exhaustive, the order candidates were measured in, and why")
     samples: dict[str, list[str]] = Field(default_factory=dict)
 
     @property

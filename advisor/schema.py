@@ -90,7 +90,7 @@ class SourceSpec(Strict):
 class CandidateSpec(Strict):
     """One registry entry: a model that may serve some task types."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="unique; no commas (the CLI takes comma-separated names)")
     tier: Tier
     kind: Kind
     backend: Backend
@@ -98,6 +98,13 @@ class CandidateSpec(Strict):
     tokenizer: SourceSpec | None = None
     task_types: list[TaskType] = Field(min_length=1)
     license: str
+
+    @field_validator("name")
+    @classmethod
+    def _no_comma(cls, v: str) -> str:
+        if "," in v:
+            raise ValueError(f"'{v}' contains a comma, which --candidates uses to separate names; rename it without commas")
+        return v
     description: str = ""
     options: dict[str, Any] = Field(default_factory=dict)
 

@@ -32,5 +32,7 @@ class Settings(BaseModel):
     isolate: bool = Field(default=True, description="measure each candidate in its own process")
     queries_per_day: float | None = Field(default=None, gt=0, description="expected volume, for yearly savings")
     price_per_kwh: float | None = Field(default=None, ge=0, description="electricity price, for yearly savings in money")
+    exhaustive: bool = Field(default=False, description="measure every candidate on every sample (default: adaptive search)")
+    first_shard: int = Field(default=32, ge=8, description="adaptive search: samples in the first shard; later shards double")
     reports_dir: Path = Path("reports")
     run_id: str | None = None

@@ -88,7 +88,7 @@ def verdict_text(c: CandidateResult, rec: Recommendation) -> str:
 
 def _status(c: CandidateResult, rec: Recommendation) -> str:
     if c.status != "ok":
-        return f"[yellow]{c.status}[/]: {c.reason}"
+        return f"[{'dim' if c.status in ('dropped', 'pruned') else 'yellow'}]{c.status}[/]: {c.reason}"
     text = verdict_text(c, rec)
     return {"recommended": "[bold green]* recommended[/]", "below goal": "[dim]below goal[/]"}.get(text, text)
 
@@ -119,6 +119,15 @@ def render_table(rec: Recommendation, console: Console) -> None:
     if len(rec.pareto) > 1:
         console.print(f"Pareto frontier (quality vs energy, cheapest first): {' -> '.join(rec.pareto)}", highlight=False)
     console.print(f"[dim]{energy_note(rec)}[/]", highlight=False)
+    console.print(f"[dim]{cost_line(rec)} Results: {rec.settings.get('reports_dir')}/{rec.run_id}/results.json, report.html, report.md[/]", highlight=False)
+
+
+def cost_line(rec: Recommendation) -> str:
+    """What the run itself cost, and for an adaptive run what measuring everything would have."""
     cost = rec.advisor_cost
-    console.print(f"[dim]This run: {cost.get('duration_s', 0):.0f} s, {cost.get('energy_j', 0):.0f} J (same method). "
-                  f"Results: {rec.settings.get('reports_dir')}/{rec.run_id}/results.json, report.html, report.md[/]", highlight=False)
+    line = f"This run ({rec.search.get('strategy', 'exhaustive')}): {cost.get('duration_s', 0):.0f} s, {cost.get('energy_j', 0):.0f} J (same method)."
+    if cost.get("exhaustive_estimate_j"):
+        share = cost.get("energy_j", 0) / cost["exhaustive_estimate_j"]
+        line += (f" Measuring every candidate on every sample: about {cost['exhaustive_estimate_j']:.0f} J and {cost['exhaustive_estimate_s']:.0f} s"
+                 f" (estimated; this run spent {share:.0%} of it).")
+    return line

@@ -9,7 +9,7 @@ import pytest
 import advisor
 from advisor import Recommendation, Settings
 
-FAST = dict(meter="fake", isolate=False, idle_s=0, repeats=2, min_window_s=0.05, latency_queries=3, batch_size=8)
+FAST = dict(meter="fake", isolate=False, idle_s=0, repeats=2, min_window_s=0.05, latency_queries=3, batch_size=8, exhaustive=True)
 
 
 def run(toy_task, registry, tmp_path, **kw):

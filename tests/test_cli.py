@@ -52,6 +52,11 @@ def test_invalid_option_value():
     assert r.returncode == 1 and "--by" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_unknown_option_is_a_usage_line_not_a_traceback():
+    r = cli("recommend", "--min-windw", "1")
+    assert r.returncode == 2 and "No such option" in r.stderr and "Traceback" not in r.stderr and len(r.stderr.splitlines()) < 8
+
+
 def test_ls_and_validate():
     r = cli("ls", "models")
     assert r.returncode == 0 and "tfidf-logreg" in r.stdout

@@ -196,6 +196,7 @@ BASE = {"name": "m", "tier": "small", "kind": "tfidf-logreg", "backend": "sklear
         ({"kind": "encoder-head", "backend": "onnx", "source": {"pakage": "x"}}, "did you mean 'package'"),
         ({"options": {"max_featurs": 10}}, "did you mean 'max_features'"),
         ({"licence": "MIT"}, "did you mean 'license'"),
+        ({"name": "a, b"}, "candidates[0].name: 'a, b' contains a comma"),
     ],
 )
 def test_invalid_registry_entries(tmp_path, change, expected):

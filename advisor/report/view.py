@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from advisor.ranking import pareto_front, verdict_of
 from advisor.results import CandidateResult, Recommendation
-from advisor.view import human_count, verdict_text
+from advisor.view import cost_line, human_count, verdict_text
 
 
 def fmt(v: float | None, spec: str, unit: str = "") -> str:
@@ -136,7 +136,8 @@ def build_view(rec: Recommendation, energy_note: str, savings: list[str]) -> Rep
         ("Windows", f"batch size {s.get('batch_size')}, {s.get('repeats')} repeats of ≥ {s.get('min_window_s')} s after {s.get('warmup_batches')} warm-up batches"),
         ("Latency", f"{s.get('latency_queries')} single queries (batch 1)"),
         ("Samples", f"{rec.task.samples} of {rec.task.source_rows} rows, seed {rec.task.seed}, {rec.task.folds}-fold cross-fitting; sha256 {rec.task.data_sha256[:16]}…"),
-        ("Advisor's own cost", f"{rec.advisor_cost.get('duration_s', 0):.0f} s, {rec.advisor_cost.get('energy_j', 0):.0f} J ({m.get('energy', 'unknown')})"),
+        ("Search", f"{rec.search.get('strategy', 'exhaustive')}: {rec.search.get('note') or 'every candidate on every sample'}"),
+        ("Advisor's own cost", f"{cost_line(rec)} Energy {m.get('energy', 'unknown')}."),
     ]
     run = [("Run", rec.run_id), ("Created", rec.created_at), ("Status", rec.status), ("Ranked by", rec.ranked_by), ("Registry", rec.registry.get("path", "–"))]
     return ReportView(

@@ -1,0 +1,182 @@
+"""Adaptive search: cheapest candidates first, dead ends stopped early, no climbing past a pass.
+
+Three rules, each chosen so that it cannot change the answer an exhaustive run would give except
+through the documented cost ordering:
+
+* **Order.** Candidates run in order of expected cost: the parameter count read from the weights
+  files' headers (no model is loaded), then size on disk. A TF-IDF model costs nothing.
+* **Drop.** A candidate whose predictions do not depend on how many samples it has seen (a
+  zero-/few-shot or ready-made classifier) is scored in shards of doubling size; after each shard it
+  is dropped when the *upper* bound of its quality is below the threshold. Looking several times
+  would inflate the error rate, so each look uses the confidence ``1 - (1 - c) / looks``
+  (Bonferroni over the looks). Trainable candidates are never dropped early: their quality grows
+  with the training samples, so a partial score would be biased against them.
+* **Stop.** Once a candidate meets the goal, costlier candidates are not measured (``pruned``);
+  the recommendation is the cheapest that meets it, and candidates later in the order are expected
+  to cost more.
+
+Candidates that clearly fail on the full sample skip the energy windows; their energy per query
+comes from the metered quality pass and is flagged as such.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from advisor.schema import MetricSpec
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a worker needs to stop a dead end early. Picklable."""
+
+    threshold: float
+    confidence: float
+    metric: MetricSpec
+    first_shard: int = 32
+    seed: int = 0
+
+    def shards(self, n: int) -> list[int]:
+        """Cumulative sample counts at which the bounds are looked at: 32, 64, 128, ... and ``n``."""
+        ends, k = [], self.first_shard
+        while k < n:
+            ends.append(k)
+            k *= 2
+        return [*ends, n]
+
+    def look_confidence(self, n: int) -> float:
+        """The per-look confidence that keeps the chance of any wrong drop at most ``1 - confidence``."""
+        return 1 - (1 - self.confidence) / len(self.shards(n))
+
+    def should_drop(self, predictions: Sequence[str], labels: Sequence[str], n_total: int) -> bool:
+        """True when the quality's upper bound on the samples so far is below the threshold."""
+        return interval(predictions, labels, self.metric, self.look_confidence(n_total), self.seed)[1] < self.threshold
+
+    def clearly_fails(self, predictions: Sequence[str], labels: Sequence[str]) -> bool:
+        """True when the upper bound on the full sample, at the run's confidence, is below the threshold."""
+        return interval(predictions, labels, self.metric, self.confidence, self.seed)[1] < self.threshold
+
+
+def interval(predictions: Sequence[str], labels: Sequence[str], metric: MetricSpec, confidence: float, seed: int) -> tuple[float, float]:
+    """Wilson interval for accuracy, percentile bootstrap for the F1 metrics."""
+    from advisor.assess import metric_fn
+    from advisor.stats import bootstrap_interval, wilson_interval
+
+    labels = list(labels)[: len(predictions)]
+    if metric.name == "accuracy":
+        return wilson_interval(sum(p == y for p, y in zip(predictions, labels)), len(labels), confidence)
+    lo, hi = bootstrap_interval(list(predictions), labels, metric_fn(metric), confidence, seed=seed)
+    return lo, hi
+
+
+# --- expected cost, from the weights files' headers -------------------------------------------------
+
+def _safetensors_params(path: Path) -> int:
+    with path.open("rb") as f:
+        (size,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(size))
+    total = 0
+    for name, t in header.items():
+        if name != "__metadata__":
+            n = 1
+            for d in t["shape"]:
+                n *= d
+            total += n
+    return total
+
+
+def _onnx_params(path: Path) -> int:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    total = 0
+    for t in model.graph.initializer:
+        n = 1
+        for d in t.dims:
+            n *= d
+        total += n
+    return total
+
+
+def _gguf_params(path: Path) -> int:
+    from gguf import GGUFReader
+
+    return sum(int(t.n_elements) for t in GGUFReader(str(path)).tensors)
+
+
+def parameter_count(path: Path | None) -> int | None:
+    """Parameters of the model at ``path`` from file headers, without loading it; None when unknown.
+
+    Reads safetensors headers, ONNX initializers and GGUF tensor tables; a folder is searched for
+    those (the largest format found wins, so a folder holding both an ONNX export and safetensors
+    counts one model, not two).
+    """
+    if path is None:
+        return 0
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    counts: dict[str, int] = {}
+    for f in files:
+        reader = {".safetensors": _safetensors_params, ".onnx": _onnx_params, ".gguf": _gguf_params}.get(f.suffix)
+        if reader is None:
+            continue
+        try:
+            counts[f.suffix] = counts.get(f.suffix, 0) + reader(f)
+        except Exception:  # noqa: BLE001 - an unreadable header only loses the cost estimate
+            continue
+    if not counts:
+        return None
+    if ".onnx" in counts and len(counts) > 1:  # an ONNX export shipped beside the PyTorch weights: one model
+        return counts[".onnx"]
+    return max(counts.values())
+
+
+def cost_order(names: Sequence[str], params: dict[str, int | None], sizes: dict[str, int]) -> list[str]:
+    """Names sorted by expected cost: known parameter counts first (ascending), then size on disk; ties keep their order."""
+    big = float("inf")
+    return sorted(names, key=lambda n: (params.get(n) if params.get(n) is not None else big, sizes.get(n, 0)))
+
+
+# --- what an exhaustive run would have cost -----------------------------------------------------------
+
+def _full_cost(c, n: int, settings) -> tuple[float, float] | None:
+    """Estimated energy (J) and time (s) of measuring ``c`` in full, from what was measured of it."""
+    if not c.cost:
+        return None
+    spent_j, spent_s = c.cost["energy_j"], c.cost["duration_s"]
+    q = c.phases.get("quality")
+    if c.status not in ("ok", "dropped") or "energy" in c.phases or not q or not c.samples_evaluated:
+        return spent_j, spent_s
+    # cut short: the rest of the quality pass at its measured rate, plus the energy windows and latency queries
+    per_sample_s, watts = q["duration_s"] / c.samples_evaluated, q["energy_j"] / max(q["duration_s"], 1e-9)
+    extra_s = per_sample_s * (n - c.samples_evaluated) + settings.repeats * settings.min_window_s + per_sample_s * settings.latency_queries
+    return spent_j + watts * extra_s, spent_s + extra_s
+
+
+def exhaustive_estimate(results: Sequence, n: int, settings) -> tuple[float, float]:
+    """Energy (J) and time (s) an exhaustive run would have spent, estimated from an adaptive run's results.
+
+    Measured candidates count at their real cost, or extrapolated from their measured quality pass
+    when cut short. A pruned candidate was never loaded: it is scaled from the fully measured
+    candidate of nearest parameter count by the ratio of parameters (rough, and said so).
+    """
+    full = {c.name: _full_cost(c, n, settings) for c in results}
+    measured = [c for c in results if c.status == "ok" and "energy" in c.phases and full[c.name]]
+    total_j = total_s = 0.0
+    for c in results:
+        if c.status == "pruned" and measured:
+            peer = min(measured, key=lambda m: (m.kind != c.kind, _log_distance(c.parameters, m.parameters)))
+            ratio = c.parameters / peer.parameters if c.parameters and peer.parameters else 1.0
+            j, s = full[peer.name]
+            total_j, total_s = total_j + j * ratio, total_s + s * ratio
+        elif full.get(c.name):
+            total_j, total_s = total_j + full[c.name][0], total_s + full[c.name][1]
+    return total_j, total_s
+
+
+def _log_distance(a: int | None, b: int | None) -> float:
+    return abs(math.log(a / b)) if a and b else float("inf")
