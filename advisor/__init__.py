@@ -11,18 +11,22 @@ Example:
 
 from advisor.api import recommend, validate_all
 from advisor.errors import AdvisorError, SpecError
+from advisor.gate import EXIT_CODES, CheckResult, check
 from advisor.ranking import Ranking, rank
 from advisor.registry import Registry, load_registry
 from advisor.results import SCHEMA_VERSION, CandidateResult, EnergyStats, Recommendation
 from advisor.settings import Settings
+from advisor.store import ResultStore, StoreError
 from advisor.tasks import Samples, Task, available_tasks, load_task
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SCHEMA_VERSION",
+    "EXIT_CODES",
     "AdvisorError",
     "CandidateResult",
+    "CheckResult",
     "EnergyStats",
     "Ranking",
     "Recommendation",
@@ -31,7 +35,10 @@ __all__ = [
     "Settings",
     "SpecError",
     "Task",
+    "ResultStore",
+    "StoreError",
     "available_tasks",
+    "check",
     "load_registry",
     "load_task",
     "rank",

@@ -135,6 +135,14 @@ def parameter_count(path: Path | None) -> int | None:
     return max(counts.values())
 
 
+def cost_rank(names: Sequence[str], params: dict[str, int | None], name: str) -> int:
+    """How many of the other ``names`` are expected to cost no more than ``name`` (ties count: which is cheaper is unknown)."""
+    mine = params.get(name)
+    if mine is None:
+        return len(names)
+    return sum(1 for n in names if n != name and params.get(n) is not None and params[n] <= mine)
+
+
 def cost_order(names: Sequence[str], params: dict[str, int | None], sizes: dict[str, int]) -> list[str]:
     """Names sorted by expected cost: known parameter counts first (ascending), then size on disk; ties keep their order."""
     big = float("inf")

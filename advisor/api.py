@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from advisor.errors import SpecError, did_you_mean
 from advisor.executor import InProcessExecutor, Measured, SubprocessExecutor
-from advisor.adaptive import Rules, exhaustive_estimate
+from advisor.adaptive import Rules, cost_rank, exhaustive_estimate
 from advisor.measure import Job, base_result
 from advisor.metering import make_meter
 from advisor.ranking import rank
@@ -21,6 +21,7 @@ from advisor.results import CandidateResult, Recommendation, TaskInfo
 from advisor.runners import RunContext
 from advisor.schema import CandidateSpec, MetricSpec
 from advisor.settings import Settings
+from advisor.store import ResultStore, measurement_key
 from advisor.tasks import Samples, Task, load_task
 
 _VERSIONS = ("advisor", "torch", "transformers", "sentence-transformers", "onnxruntime", "scikit-learn", "codecarbon", "datasets", "evaluate")
@@ -52,7 +53,10 @@ def environment() -> dict[str, Any]:
 
 
 def _run_id(task: Task) -> str:
-    return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{task.name}"
+    """Time-ordered and unique, even for runs started in the same second."""
+    import secrets
+
+    return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}-{task.name}"
 
 
 def _task_info(task: Task, samples: Samples, threshold: float | None, seed: int) -> TaskInfo:
@@ -88,6 +92,8 @@ class _Run:
     rules: Rules | None  # adaptive search's early stop, or None for an exhaustive run
     unavailable: dict[str, CandidateResult]  # skipped at planning, with the reason
     params: dict[str, int | None]  # expected-cost key: parameters read from the weights files
+    paths: dict[str, tuple[Path | None, Path | None]]  # resolved model and tokenizer files
+    store: ResultStore | None = None
 
 
 def recommend(task: str | Path | Task = "sentiment", min_quality: float | None = None, registry: str | Path | Registry | None = None,
@@ -111,7 +117,10 @@ def recommend(task: str | Path | Task = "sentiment", min_quality: float | None =
     given = {k: v for k, v in {"min_quality": min_quality, **overrides}.items() if v is not None}
     settings = Settings.model_validate({**(settings or Settings()).model_dump(), **given})
     run = _plan(task, registry, settings)
-    return _execute(run, settings, observer or _Silent())
+    with ResultStore(settings.store) as store:
+        run.store = store
+        store.start_run(run.rec.run_id, run.task.name, run.rec.created_at, settings.model_dump(mode="json"))
+        return _execute(run, settings, observer or _Silent())
 
 
 def _plan(task: str | Path | Task, registry: str | Path | Registry | None, settings: Settings) -> _Run:
@@ -119,18 +128,20 @@ def _plan(task: str | Path | Task, registry: str | Path | Registry | None, setti
     task = task if isinstance(task, Task) else load_task(task)
     reg = registry if isinstance(registry, Registry) else load_registry(registry)
     specs = reg.select(task.spec.type, settings.candidates)
-    if settings.reference and settings.reference not in {s.name for s in specs}:
-        names = [s.name for s in specs]
-        raise SpecError(reg.path, "reference", f"no selected candidate named '{settings.reference}'{did_you_mean(settings.reference, names)}", f"choose one of: {', '.join(names)}")
+    names = [s.name for s in specs]
+    for field, name in (("reference", settings.reference), ("deployed", settings.deployed)):
+        if name and name not in names:
+            raise SpecError(reg.path, field, f"no selected candidate named '{name}'{did_you_mean(name, names)}", f"choose one of: {', '.join(names)}")
     seed = task.spec.sample.seed if settings.seed is None else settings.seed
     samples = task.samples(size=settings.sample_size, seed=seed)
     threshold = settings.min_quality if settings.min_quality is not None else (None if settings.max_drop is not None else task.spec.threshold)
     run_id = settings.run_id or _run_id(task)
-    specs, unavailable, params = _order(specs, reg, _context(task, samples, settings, seed))
+    specs, unavailable, params, paths = _order(specs, reg, _context(task, samples, settings, seed))
     adaptive, why = _strategy(settings, threshold)
     rules = Rules(threshold, settings.confidence, task.spec.metric, settings.first_shard, seed) if adaptive and threshold is not None else None
-    if settings.reference:  # a named reference is measured first, so relative verdicts are known as the ladder climbs
-        specs = sorted(specs, key=lambda s: s.name != settings.reference)
+    for first in (settings.reference, settings.deployed):  # measured first, so the ladder can be judged against it as it climbs
+        if first:
+            specs = sorted(specs, key=lambda s: s.name != first)
     rec = Recommendation(
         run_id=run_id, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), status="running",
         task=_task_info(task, samples, threshold, seed), threshold=threshold, confidence=settings.confidence, max_drop=settings.max_drop,
@@ -141,7 +152,7 @@ def _plan(task: str | Path | Task, registry: str | Path | Registry | None, setti
                 "first_shard": settings.first_shard if rules else None},
     )
     return _Run(task, reg, specs, samples, seed, _context(task, samples, settings, seed), Path(settings.reports_dir) / run_id / "results.json", rec,
-                rules, unavailable, params)
+                rules, unavailable, params, paths)
 
 
 def _strategy(settings: Settings, threshold: float | None) -> tuple[bool, str]:
@@ -153,24 +164,25 @@ def _strategy(settings: Settings, threshold: float | None) -> tuple[bool, str]:
     return True, "cheapest first; dead ends stopped early; no candidate costlier than one that meets the goal is measured"
 
 
-def _order(specs: list[CandidateSpec], reg: Registry, context: RunContext) -> tuple[list[CandidateSpec], dict[str, CandidateResult], dict[str, int | None]]:
+def _order(specs: list[CandidateSpec], reg: Registry, context: RunContext) -> tuple[list[CandidateSpec], dict[str, CandidateResult], dict[str, int | None], dict]:
     """Check each candidate can run here and order them by expected cost (parameters from the weights files' headers)."""
     from advisor.adaptive import cost_order, parameter_count
     from advisor.measure import resolved_sources
     from advisor.sources import size_on_disk
 
-    unavailable, params, sizes = {}, {}, {}
+    unavailable, params, sizes, paths = {}, {}, {}, {}
     for spec in specs:
         found = resolved_sources(spec, reg.path.parent, context)
         if isinstance(found, CandidateResult):
             unavailable[spec.name] = found
             continue
+        paths[spec.name] = found
         path = found[0]
         params[spec.name] = parameter_count(path)
         sizes[spec.name] = size_on_disk(path) if path is not None else 0
     by_name = {s.name: s for s in specs}
     ordered = cost_order(list(params), params, sizes)
-    return [by_name[n] for n in ordered] + [s for s in specs if s.name in unavailable], unavailable, params
+    return [by_name[n] for n in ordered] + [s for s in specs if s.name in unavailable], unavailable, params, paths
 
 
 def _execute(run: _Run, settings: Settings, observer: Observer) -> Recommendation:
@@ -179,11 +191,14 @@ def _execute(run: _Run, settings: Settings, observer: Observer) -> Recommendatio
     metric, rec, t0, spent = run.task.spec.metric, run.rec, time.perf_counter(), 0.0
     results: list[CandidateResult] = []
     passed: str | None = None  # adaptive search: the cheapest candidate so far that meets the goal
+    deployed_rank = _deployed_rank(run, settings)
     try:
         for i, spec in enumerate(run.specs):
             observer.candidate_started(spec, i, len(run.specs))
             if passed is not None and spec.name not in run.unavailable:
                 m = Measured(_pruned(spec, passed, run.params), {}, {}, 0.0)
+            elif deployed_rank is not None and i > deployed_rank and spec.name not in run.unavailable:
+                m = Measured(_pruned(spec, settings.deployed, run.params, "the deployed model"), {}, {}, 0.0)
             else:
                 m = _measure_one(spec, run, settings, executor, observer)
             spent += m.energy_j
@@ -191,40 +206,93 @@ def _execute(run: _Run, settings: Settings, observer: Observer) -> Recommendatio
             rec = _finish(rec, [*results, m.result], run.specs, metric, settings, t0, spent, "running")
             results = [c for c in rec.candidates if c.status != "not run"]  # assessed: intervals are computed once
             if run.rules is not None or (settings.reference and not settings.exhaustive):
-                passed = passed or next((c.name for c in results if c.status == "ok" and c.verdict == "meets" and c.name != settings.reference), None)
-            rec.save(run.out)
+                passed = passed or next((c.name for c in results if c.status == "ok" and c.verdict == "meets"
+                                         and c.name not in (settings.reference, settings.deployed)), None)
+            _save(rec, run)
             observer.candidate_finished(m.result)
     except BaseException:
         spent += executor.close()
         partial = _finish(rec, results, run.specs, metric, settings, t0, spent, "interrupted")
-        partial.save(run.out)
+        _save(partial, run)
         _write_reports(partial, run.out.parent)
         raise
     spent += executor.close()
     rec = _finish(rec, results, run.specs, metric, settings, t0, spent, "complete")
-    rec.save(run.out)
+    _save(rec, run)
     _write_reports(rec, run.out.parent)
     return rec
 
 
-def _pruned(spec: CandidateSpec, passed: str, params: dict[str, int | None]) -> CandidateResult:
+def _deployed_rank(run: _Run, settings: Settings) -> int | None:
+    """For a check: the deployed model's place in the cost order (candidates costlier than it are not needed)."""
+    if not settings.deployed or settings.exhaustive:
+        return None
+    order = [n for n in run.rec.search["order"] if n != settings.deployed]
+    cheaper = cost_rank(order, run.params, settings.deployed)
+    return 1 + cheaper  # the deployed model runs first, then the cheaper ones
+
+
+def _pruned(spec: CandidateSpec, passed: str, params: dict[str, int | None], role: str | None = None) -> CandidateResult:
     from advisor.view import human_count
 
     mine, theirs = params.get(spec.name), params.get(passed)
     why = f"{human_count(mine)} vs {human_count(theirs)} parameters" if mine is not None and theirs is not None else "later in the cost order"
-    result = base_result(spec, "pruned", f"not measured: {passed} already meets the goal and this candidate is expected to cost more ({why}); --exhaustive measures it")
-    return result.model_copy(update={"parameters": mine})
+    if role:
+        reason = f"not measured: expected to cost more than {role}, {passed} ({why}); --exhaustive measures it"
+    else:
+        reason = f"not measured: {passed} already meets the goal and this candidate is expected to cost more ({why}); --exhaustive measures it"
+    return base_result(spec, "pruned", reason).model_copy(update={"parameters": mine})
+
+
+def _save(rec: Recommendation, run: _Run) -> None:
+    """results.json on disk and the run's row in the store, after every candidate."""
+    rec.save(run.out)
+    if run.store is not None:
+        run.store.update_run(rec.run_id, rec.status, rec.to_dict())
+
+
+def _fingerprint(spec: CandidateSpec, run: _Run, settings: Settings) -> dict[str, Any]:
+    """Everything that determines a candidate's measurement: a stored one is reused only when all of it matches."""
+    import dataclasses
+    import os
+
+    from advisor import __version__
+    from advisor.sources import file_identity
+
+    ctx = run.context
+    measured = ("batch_size", "repeats", "min_window_s", "warmup_batches", "latency_queries", "idle_s", "meter", "country", "isolate")
+    return {
+        "advisor": __version__,
+        "candidate": spec.model_dump(mode="json"),
+        "files": [file_identity(p) if p is not None else None for p in run.paths.get(spec.name, (None, None))],
+        "samples": run.samples.sha256, "labels": run.samples.label_names, "metric": run.task.spec.metric.model_dump(mode="json"),
+        "folds": run.task.spec.folds, "seed": run.seed,
+        "prompt": ctx.prompt.model_dump(mode="json"), "few_shot": [ctx.few_shot_texts, ctx.few_shot_labels], "class_weight": ctx.class_weight,
+        "settings": {k: getattr(settings, k) for k in measured},
+        "rules": None if run.rules is None else {**dataclasses.asdict(run.rules), "metric": run.rules.metric.model_dump(mode="json")},
+        "machine": {**{k: v for k, v in run.rec.environment.items()}, "cpus": os.cpu_count()},
+    }
 
 
 def _measure_one(spec: CandidateSpec, run: _Run, settings: Settings, executor, observer: Observer) -> Measured:
     if spec.name in run.unavailable:
         return Measured(run.unavailable[spec.name], {}, {}, 0.0)
+    key = measurement_key(_fingerprint(spec, run, settings)) if run.store is not None else None
+    if key is not None and not settings.fresh:
+        hit = run.store.get_measurement(key)
+        if hit is not None:
+            result = CandidateResult.model_validate(hit["result"])
+            details = {**result.details, "reused_from": {"run_id": hit["run_id"], "key": key[:16]}}
+            return Measured(result.model_copy(update={"details": details}), hit["method"], hit["idle_power_w"], 0.0)
     job = Job(spec=spec, registry_dir=run.registry.path.parent, texts=run.samples.texts, labels=run.samples.labels,
               label_names=run.samples.label_names, metric=run.task.spec.metric, folds=run.task.spec.folds, seed=run.seed,
               settings=settings, context=run.context, rules=run.rules)
     t0 = time.perf_counter()
     m = executor.run(job, lambda ph, d, t: observer.progress(spec, ph, d, t))
     m.result = m.result.model_copy(update={"cost": {"energy_j": m.energy_j, "duration_s": time.perf_counter() - t0}})
+    if key is not None and m.result.status in ("ok", "dropped"):  # failures are retried next time, not remembered
+        payload = {"result": m.result.to_dict(), "method": m.method, "idle_power_w": m.idle_power_w, "run_id": run.rec.run_id}
+        run.store.put_measurement(key, run.rec.run_id, spec.name, payload)
     return m
 
 

@@ -1,5 +1,9 @@
-"""Command line: a thin shell over :mod:`advisor.api`. Exit codes: 0 recommended, 1 bad input,
-2 no candidate meets the goal, 3 the samples cannot decide, 130 interrupted."""
+"""Command line: a thin shell over :mod:`advisor.api`.
+
+Exit codes of ``recommend``: 0 recommended, 1 bad input, 2 no candidate meets the goal, 3 the
+samples cannot decide, 130 interrupted. ``check`` adds 4 oversized, 5 below goal and 6 energy
+regression (see :mod:`advisor.gate`).
+"""
 
 from __future__ import annotations
 
@@ -78,6 +82,8 @@ def recommend(
     price_per_kwh: Annotated[Optional[float], typer.Option(help="Electricity price per kWh, for yearly savings in money.")] = None,
     meter: Annotated[str, typer.Option(help="Energy meter: codecarbon or null.")] = "codecarbon",
     exhaustive: Annotated[bool, typer.Option("--exhaustive", help="Measure every candidate on every sample (default: adaptive search, cheapest first).")] = False,
+    store: Annotated[Optional[Path], typer.Option(help="Result store (SQLite) reused across runs (default: results.sqlite in the cache folder).")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Measure again even when the store holds a matching measurement.")] = False,
     in_process: Annotated[bool, typer.Option("--in-process", help="Measure in this process instead of one process per candidate.")] = False,
     reports_dir: Annotated[Path, typer.Option(help="Where reports/<run-id>/ are written.")] = Path("reports"),
     as_json: Annotated[bool, typer.Option("--json", help="Print results JSON on stdout (tables go to stderr).")] = False,
@@ -90,7 +96,7 @@ def recommend(
     try:
         settings = Settings(min_quality=min_quality, max_drop=max_drop, reference=reference, confidence=confidence, by=by, candidates=_csv(candidates), sample_size=samples, seed=seed, batch_size=batch_size,
                             repeats=repeats, country=country, queries_per_day=queries_per_day, price_per_kwh=price_per_kwh, meter=meter, isolate=not in_process, reports_dir=reports_dir,
-                            exhaustive=exhaustive)
+                            exhaustive=exhaustive, store=store, fresh=fresh)
     except Exception as exc:  # pydantic validation of CLI values
         raise AdvisorError(f"invalid option: {_first_error(exc)}") from None
     cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("[dim]{task.fields[phase]}"), TimeElapsedColumn()]
@@ -129,6 +135,81 @@ def report(
         raise AdvisorError(f"{results}: {where}: {e['msg']}; not a results.json this version of advisor can read") from None
     html_path, md_path = write_reports(rec, out or results.parent)
     Console().print(f"wrote {html_path}\nwrote {md_path}", highlight=False)
+
+
+@app.command()
+def check(
+    deployed: Annotated[str, typer.Option(help="Registry name of the model in production.")],
+    task: Annotated[str, typer.Option(help="Built-in task name, task folder or task YAML file.")] = "sentiment",
+    registry: Annotated[Optional[Path], typer.Option(help="Registry YAML (default ./registry.yaml or the project's).")] = None,
+    min_quality: Annotated[Optional[float], typer.Option(help="Quality threshold (default: the task's).")] = None,
+    confidence: Annotated[float, typer.Option(help="Confidence level of the intervals and decisions.")] = 0.95,
+    candidates: Annotated[Optional[str], typer.Option(help="Comma-separated registry names to consider (default: all).")] = None,
+    samples: Annotated[Optional[int], typer.Option(help="Number of samples (default: the task's).")] = None,
+    max_energy_increase: Annotated[float, typer.Option(help="Largest rise of energy per query tolerated against the baseline (0.2 = +20%).")] = 0.2,
+    baseline: Annotated[Optional[str], typer.Option(help="Stored run id to compare energy with (default: the newest earlier run that measured it).")] = None,
+    store: Annotated[Optional[Path], typer.Option(help="Result store (SQLite).")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Measure again even when the store holds a matching measurement.")] = False,
+    meter: Annotated[str, typer.Option(help="Energy meter: codecarbon or null.")] = "codecarbon",
+    in_process: Annotated[bool, typer.Option("--in-process", help="Measure in this process instead of one process per candidate.")] = False,
+    reports_dir: Annotated[Path, typer.Option(help="Where reports/<run-id>/ are written.")] = Path("reports"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the check result as JSON on stdout.")] = False,
+    markdown: Annotated[Optional[Path], typer.Option(help="Append a Markdown summary to this file (e.g. $GITHUB_STEP_SUMMARY).")] = None,
+) -> None:
+    """CI gate: is the deployed model right-sized? Exit 0 right-sized, 3 undecided, 4 oversized, 5 below goal, 6 energy regression."""
+    from advisor.gate import check as run_check
+    from advisor.settings import Settings
+
+    try:
+        settings = Settings(min_quality=min_quality, confidence=confidence, candidates=_csv(candidates), sample_size=samples, meter=meter,
+                            isolate=not in_process, reports_dir=reports_dir, store=store, fresh=fresh)
+    except Exception as exc:  # pydantic validation of CLI values
+        raise AdvisorError(f"invalid option: {_first_error(exc)}") from None
+    result = run_check(task, deployed, registry=registry, settings=settings, max_energy_increase=max_energy_increase, baseline=baseline,
+                       observer=_Lines())
+    if markdown is not None:
+        with markdown.open("a", encoding="utf-8") as f:
+            f.write(result.to_markdown())
+    if as_json:
+        sys.stdout.write(result.to_json() + "\n")
+    else:
+        Console().print(f"{result.verdict}: {result.message}", highlight=False)
+        Console().print(f"[dim]Energy {result.energy_method}. Results: {result.results}[/]", highlight=False)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def history(
+    task: Annotated[Optional[str], typer.Option(help="Only runs of this task.")] = None,
+    limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,
+    store: Annotated[Optional[Path], typer.Option(help="Result store (SQLite).")] = None,
+) -> None:
+    """List past runs from the result store."""
+    from rich.table import Table
+
+    from advisor.store import ResultStore
+
+    with ResultStore(store) as s:
+        rows = [r for r in s.runs(limit=10_000 if task else limit) if task is None or r.task == task][:limit]
+        path = s.path
+    table = Table(title=f"runs in {path}")
+    for col in ("run id", "task", "status", "recommended", "candidates", "created", "updated"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.run_id, r.task, r.status, r.model or "–", str(r.n_candidates), r.created_at, r.updated_at)
+    Console().print(table)
+
+
+@app.command()
+def diff(
+    a: Annotated[str, typer.Argument(help="A stored run id or a results.json path.")],
+    b: Annotated[str, typer.Argument(help="Another stored run id or results.json path.")],
+    store: Annotated[Optional[Path], typer.Option(help="Result store (SQLite).")] = None,
+) -> None:
+    """Compare two runs: each candidate's quality and energy per query, and the recommendation."""
+    from advisor.compare import compare, load_run
+
+    Console().print(compare(load_run(a, store), load_run(b, store)), highlight=False)
 
 
 def _first_error(exc: Exception) -> str:

@@ -34,5 +34,8 @@ class Settings(BaseModel):
     price_per_kwh: float | None = Field(default=None, ge=0, description="electricity price, for yearly savings in money")
     exhaustive: bool = Field(default=False, description="measure every candidate on every sample (default: adaptive search)")
     first_shard: int = Field(default=32, ge=8, description="adaptive search: samples in the first shard; later shards double")
+    store: Path | None = Field(default=None, description="result store (SQLite); None: results.sqlite in the advisor's cache folder")
+    fresh: bool = Field(default=False, description="measure again even when the store holds a matching measurement")
+    deployed: str | None = Field(default=None, description="the model in production (advisor check): measured first; nothing costlier is measured")
     reports_dir: Path = Path("reports")
     run_id: str | None = None

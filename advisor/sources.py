@@ -169,3 +169,17 @@ def content_hash(path: Path, limit_files: int = 10_000) -> str:
     for p in items:
         h.update(f"{p.name}:{p.stat().st_size};".encode())
     return h.hexdigest()[:16]
+
+
+def file_identity(path: Path, limit_files: int = 10_000) -> str:
+    """A hash of file names, sizes and modification times under ``path``.
+
+    Cheap, and unlike :func:`content_hash` it changes when a model is retrained in place with the
+    same shapes, so a stored measurement is never reused for different weights.
+    """
+    h = hashlib.sha256()
+    items = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())[:limit_files]
+    for p in items:
+        st = p.stat()
+        h.update(f"{p.relative_to(path) if p != path else p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:16]

@@ -22,6 +22,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -39,10 +40,10 @@ OUT = Path("reports/bench-adaptive")
 
 
 def _measure(task: str, exhaustive: bool) -> Path:
-    cmd = [sys.executable, "-m", "advisor.cli", "recommend", "--task", task, "--reports-dir", str(OUT)]
-    subprocess.run([*cmd, *(["--exhaustive"] if exhaustive else [])], check=False)
-    runs = sorted(OUT.glob(f"*-{task}/results.json"), key=lambda p: p.stat().st_mtime)
-    return runs[-1]
+    """One real run through the CLI (fresh: nothing reused from the result store); returns its results.json."""
+    cmd = [sys.executable, "-m", "advisor.cli", "recommend", "--task", task, "--reports-dir", str(OUT), "--fresh", "--json"]
+    out = subprocess.run([*cmd, *(["--exhaustive"] if exhaustive else [])], check=False, stdout=subprocess.PIPE, text=True).stdout
+    return OUT / json.loads(out)["run_id"] / "results.json"
 
 
 def _phase(c: CandidateResult, name: str, key: str) -> float:

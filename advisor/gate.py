@@ -1,0 +1,158 @@
+"""``advisor check``: a CI gate on the model in production.
+
+It runs a recommendation with the deployed model measured first and only cheaper candidates after
+it, then answers one question with an exit code:
+
+====  ==================  ==================================================================
+code  verdict             meaning
+====  ==================  ==================================================================
+0     right-sized         the deployed model meets the goal and no cheaper candidate does
+3     undecided           the samples cannot tell whether the deployed model meets the goal
+4     oversized           a cheaper candidate meets the goal
+5     below-goal          the deployed model does not meet the goal
+6     energy-regression   its energy per query rose more than allowed against the baseline
+====  ==================  ==================================================================
+
+When several apply, the first of below-goal, energy-regression, oversized, undecided wins.
+The baseline is the newest earlier run in the result store, on the same task, that measured
+the deployed model (or the run named with ``--baseline``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from advisor.errors import SpecError
+from advisor.results import Recommendation, _Model
+from advisor.settings import Settings
+from advisor.store import ResultStore, StoreError
+
+EXIT_CODES = {"right-sized": 0, "undecided": 3, "oversized": 4, "below-goal": 5, "energy-regression": 6}
+Verdict = Literal["right-sized", "undecided", "oversized", "below-goal", "energy-regression"]
+
+
+class CheckResult(_Model):
+    """The gate's answer, with the evidence; ``exit_code`` follows :data:`EXIT_CODES`."""
+
+    verdict: Verdict
+    exit_code: int
+    message: str
+    deployed: str
+    deployed_quality: float | None = None
+    deployed_quality_ci: list[float] | None = None
+    deployed_energy_per_query_j: float | None = None
+    cheaper: str | None = Field(default=None, description="the cheapest candidate that meets the goal, when it is not the deployed one")
+    cheaper_energy_per_query_j: float | None = None
+    baseline: dict[str, Any] | None = Field(default=None, description="run_id and energy_per_query_j of the baseline run")
+    energy_change: float | None = Field(default=None, description="relative change of energy per query against the baseline")
+    max_energy_increase: float
+    run_id: str
+    results: str = Field(description="path of the run's results.json")
+    energy_method: str = "unknown"
+
+    def to_markdown(self) -> str:
+        """A summary for a CI job page (e.g. ``$GITHUB_STEP_SUMMARY``)."""
+        icon = {"right-sized": "✅", "undecided": "❔"}.get(self.verdict, "❌")
+        rows = [("deployed", self.deployed), ("quality", _q(self.deployed_quality, self.deployed_quality_ci)),
+                ("energy per query", _j(self.deployed_energy_per_query_j) + f" ({self.energy_method})")]
+        if self.cheaper:
+            rows.append(("cheaper candidate that meets the goal", f"{self.cheaper}, {_j(self.cheaper_energy_per_query_j)}"))
+        if self.baseline:
+            change = "" if self.energy_change is None else f", {self.energy_change:+.0%}"
+            rows.append(("baseline", f"run {self.baseline['run_id']}: {_j(self.baseline['energy_per_query_j'])}{change}"
+                                     f" (allowed +{self.max_energy_increase:.0%})"))
+        table = "\n".join(f"| {k} | {v} |" for k, v in rows)
+        return f"### {icon} advisor check: {self.verdict}\n\n{self.message}\n\n| | |\n|---|---|\n{table}\n\nFull results: `{self.results}`\n"
+
+
+def _q(q: float | None, ci: list[float] | None) -> str:
+    if q is None:
+        return "–"
+    return f"{q:.3f}" + (f" (CI {ci[0]:.3f}–{ci[1]:.3f})" if ci else "")
+
+
+def _j(j: float | None) -> str:
+    return "–" if j is None else f"{j:.4g} J"
+
+
+def _baseline(store: ResultStore, rec: Recommendation, deployed: str, baseline: str | None) -> dict | None:
+    """The deployed model's energy in the named run, or in the newest earlier run of the task that measured it."""
+    if baseline:
+        candidates = [Recommendation.model_validate(store.get_run(baseline))]
+    else:
+        rows = [r for r in store.runs(limit=500) if r.task == rec.task.name and r.run_id != rec.run_id and r.status == "complete"]
+        candidates = []
+        for r in rows:
+            try:
+                candidates.append(Recommendation.model_validate(store.get_run(r.run_id)))
+            except (StoreError, ValueError):
+                continue
+    for old in candidates:
+        c = next((c for c in old.candidates if c.name == deployed and c.status == "ok" and c.energy is not None), None)
+        if c is not None:
+            return {"run_id": old.run_id, "energy_per_query_j": c.energy.per_query_j}
+        if baseline:
+            raise SpecError(None, "--baseline", f"run '{baseline}' has no measurement of '{deployed}'", "choose a run that measured it")
+    return None
+
+
+def judge(rec: Recommendation, deployed: str, max_energy_increase: float, baseline: dict | None, results: str) -> CheckResult:
+    """The verdict from a finished recommendation (pure; no measurement)."""
+    from advisor.ranking import verdict_of
+
+    d = rec.candidate(deployed)
+    meets = [c for c in rec.candidates if c.status == "ok" and verdict_of(c, rec.threshold) == "meets"]
+    cheaper = [c for c in meets if c.name != deployed and d.energy is not None and c.energy_per_query_j < d.energy.per_query_j]
+    best = min(cheaper, key=lambda c: c.energy_per_query_j) if cheaper else None
+    change = None
+    if baseline and d.energy is not None and baseline["energy_per_query_j"] > 0:
+        change = d.energy.per_query_j / baseline["energy_per_query_j"] - 1
+    goal = f"{rec.task.metric_label} >= {rec.threshold:.2f}" if rec.threshold is not None else "the goal"
+    if d.status != "ok":
+        verdict, msg = "below-goal", f"{deployed} could not be measured: {d.status}: {d.reason}"
+    elif verdict_of(d, rec.threshold) == "fails":
+        verdict, msg = "below-goal", f"{deployed} does not meet {goal}: {_q(d.quality, d.quality_ci)}."
+    elif change is not None and change > max_energy_increase:
+        verdict, msg = "energy-regression", (f"{deployed}'s energy per query rose {change:+.0%} against run {baseline['run_id']} "
+                                             f"(allowed +{max_energy_increase:.0%}).")
+    elif best is not None:
+        verdict, msg = "oversized", (f"{best.name} meets {goal} at {_j(best.energy_per_query_j)} per query, "
+                                     f"{best.energy_per_query_j / d.energy.per_query_j:.0%} of {deployed}'s {_j(d.energy.per_query_j)}.")
+    elif verdict_of(d, rec.threshold) == "undecided":
+        verdict, msg = "undecided", f"the samples cannot tell whether {deployed} meets {goal}: {_q(d.quality, d.quality_ci)}" + (
+            f"; about {d.samples_needed} samples would decide." if d.samples_needed else ".")
+    else:
+        verdict, msg = "right-sized", f"{deployed} meets {goal} ({_q(d.quality, d.quality_ci)}) and no cheaper candidate does."
+    return CheckResult(
+        verdict=verdict, exit_code=EXIT_CODES[verdict], message=msg, deployed=deployed, deployed_quality=d.quality,
+        deployed_quality_ci=d.quality_ci, deployed_energy_per_query_j=d.energy.per_query_j if d.energy else None,
+        cheaper=best.name if best else None, cheaper_energy_per_query_j=best.energy_per_query_j if best else None,
+        baseline=baseline, energy_change=change, max_energy_increase=max_energy_increase, run_id=rec.run_id, results=results,
+        energy_method=rec.method.get("energy", "unknown"),
+    )
+
+
+def check(task, deployed: str, registry=None, settings: Settings | None = None, max_energy_increase: float = 0.2,
+          baseline: str | None = None, observer=None, **overrides: Any) -> CheckResult:
+    """Is the deployed model right-sized? Measures it and the cheaper candidates, then judges.
+
+    Args:
+        task: a built-in task name, a task folder or YAML file, or a loaded task.
+        deployed: the registry name of the model in production.
+        registry: registry file or loaded registry (default: ./registry.yaml or the project's).
+        settings: how to measure; keyword ``overrides`` apply on top.
+        max_energy_increase: the largest relative rise of energy per query tolerated against the baseline.
+        baseline: a stored run id to compare with (default: the newest earlier run that measured ``deployed``).
+
+    Returns:
+        The :class:`CheckResult`; the run's results.json and report are written as for a recommendation.
+    """
+    from advisor.api import recommend
+
+    settings = Settings.model_validate({**(settings or Settings()).model_dump(), **overrides, "deployed": deployed})
+    rec = recommend(task=task, registry=registry, settings=settings, observer=observer)
+    with ResultStore(settings.store) as store:
+        base = _baseline(store, rec, deployed, baseline)
+    return judge(rec, deployed, max_energy_increase, base, str(settings.reports_dir / rec.run_id / "results.json"))
