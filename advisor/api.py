@@ -220,7 +220,24 @@ def _execute(run: _Run, settings: Settings, observer: Observer) -> Recommendatio
     rec = _finish(rec, results, run.specs, metric, settings, t0, spent, "complete")
     _save(rec, run)
     _write_reports(rec, run.out.parent)
+    if settings.mlflow:
+        _track(rec, run.out.parent, settings)
     return rec
+
+
+def _track(rec: Recommendation, folder: Path, settings: Settings) -> None:
+    """Log to MLflow; a tracking server problem is a warning, never a lost run (results.json is saved)."""
+    import logging
+
+    from advisor.errors import AdvisorError
+    from advisor.tracking import log_run
+
+    try:
+        log_run(rec, folder, settings.mlflow, settings.mlflow_experiment)
+    except AdvisorError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        logging.getLogger("advisor").warning("not logged to MLflow at %s (%s: %s); results are in %s", settings.mlflow, type(exc).__name__, exc, folder)
 
 
 def _deployed_rank(run: _Run, settings: Settings) -> int | None:

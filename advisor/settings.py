@@ -37,5 +37,7 @@ class Settings(BaseModel):
     store: Path | None = Field(default=None, description="result store (SQLite); None: results.sqlite in the advisor's cache folder")
     fresh: bool = Field(default=False, description="measure again even when the store holds a matching measurement")
     deployed: str | None = Field(default=None, description="the model in production (advisor check): measured first; nothing costlier is measured")
+    mlflow: str | None = Field(default=None, description="MLflow tracking URI to log the run to (e.g. file:./mlruns); None: no tracking")
+    mlflow_experiment: str | None = Field(default=None, description="MLflow experiment (default: advisor-<task>)")
     reports_dir: Path = Path("reports")
     run_id: str | None = None
