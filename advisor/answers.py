@@ -16,10 +16,6 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import model_validator
-
-from advisor.schema import Strict
-
 Strategy = Literal["first_line", "full", "regex"]
 STRATEGIES: tuple[str, ...] = ("first_line", "full", "regex")
 
@@ -99,29 +95,6 @@ def parse(text: object, strategy: Strategy = "first_line", pattern: str | None =
     return ""
 
 
-class AnswerParserSpec(Strict):
-    """How a task reads the answer out of generated text."""
+from advisor.schema import AnswerSpec as AnswerParserSpec  # noqa: E402 - the spec lives with the other specs
 
-    strategy: Strategy = "first_line"
-    pattern: str | None = None
-
-    @model_validator(mode="after")
-    def _pattern(self) -> AnswerParserSpec:
-        if self.strategy != "regex":
-            if self.pattern is not None:
-                raise ValueError(f"'pattern' only applies to strategy 'regex', not '{self.strategy}'")
-            return self
-        if not self.pattern:
-            raise ValueError("strategy 'regex' needs 'pattern', a regular expression whose first group is the answer")
-        try:
-            compiled = re.compile(self.pattern)
-        except re.error as exc:
-            where = f" at position {exc.pos}" if exc.pos is not None else ""
-            raise ValueError(f"pattern {self.pattern!r} does not compile: {exc.msg}{where}") from None
-        if compiled.groups < 1:
-            raise ValueError(f"pattern {self.pattern!r} has no group; wrap the answer part in parentheses, e.g. 'Answer: (.+)'")
-        return self
-
-    def parse(self, text: object) -> str:
-        """The answer in ``text`` by this spec; ``""`` for malformed output."""
-        return parse(text, self.strategy, self.pattern)
+__all__ = ["AnswerParserSpec", "STRATEGIES", "by_regex", "clean", "first_line", "full", "parse"]

@@ -73,7 +73,7 @@ def _context(task: Task, samples: Samples, settings: Settings, seed: int) -> Run
     return RunContext(
         label_names=samples.label_names, prompt=task.spec.prompt, seed=seed, batch_size=settings.batch_size,
         few_shot_texts=samples.pool_texts[:k], few_shot_labels=samples.pool_labels[:k],
-        class_weight="balanced" if task.spec.metric.name in ("f1", "macro_f1") else None,
+        class_weight="balanced" if task.spec.metric.name in ("f1", "macro_f1") else None, task_type=task.spec.type,
     )
 
 
@@ -372,7 +372,7 @@ def _worth(results: list[CandidateResult], model: str | None, best: str | None, 
     if model in ok and against is not None and against.name != model:
         out["savings"] = savings(ok[model], against, settings.queries_per_day, settings.country, settings.price_per_kwh, spent_j)
     large = ok.get(model or best or "")
-    if large is None or rec.threshold is None:
+    if large is None or rec.threshold is None or metric.generative:  # a cascade gates on classifier confidence
         return out
     labels, fn = rec.samples["labels"], metric_fn(metric)
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from advisor.results import CandidateResult
 from advisor.schema import MetricSpec
-from advisor.scores import accuracy, f1_of, macro_f1
+from advisor.scores import accuracy, f1_of, macro_f1, mean_score
 from advisor.stats import bootstrap_interval, mcnemar, mean_interval, paired_bootstrap_difference, samples_to_decide, wilson_interval
 
 
@@ -22,6 +22,8 @@ def metric_fn(spec: MetricSpec):
         return accuracy
     if spec.name == "macro_f1":
         return macro_f1
+    if spec.generative:
+        return mean_score(spec.name)
     return lambda p, r: f1_of(spec.positive_label or "", p, r)
 
 

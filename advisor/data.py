@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from advisor.errors import SpecError, did_you_mean
+from advisor.schema import GENERATIVE_TASK_TYPES
 
 if TYPE_CHECKING:
     from advisor.tasks import Samples, Task
@@ -84,6 +85,8 @@ def load_samples(task: Task, size: int | None = None, seed: int | None = None) -
             row = int(texts.index[empty.argmax()])
             raise SpecError(task.path, "data.text_field", f"row {row} of {path.name} has empty text ({int(empty.sum())} such rows)", "remove them or set data.drop_empty: true")
         frame, texts = frame[~empty], texts[~empty]
+    if spec.type in GENERATIVE_TASK_TYPES:
+        return _generative_samples(task, frame.assign(_text=texts.astype(str)), size, seed)
     frame = frame.assign(_text=texts.astype(str), _label=_label_names(task, frame[data.label_field], path))
     if data.dedupe:
         frame = frame.drop_duplicates(subset="_text", keep="first")
@@ -102,6 +105,27 @@ def load_samples(task: Task, size: int | None = None, seed: int | None = None) -
         pool_labels=list(pool["_label"]),
         source_rows=len(frame),
     )
+
+
+def _generative_samples(task: Task, frame: pd.DataFrame, size: int | None, seed: int | None) -> Samples:
+    """Inputs and their reference outputs (answers, summaries), drawn at random: there are no classes to stratify."""
+    from advisor.tasks import Samples
+
+    spec, path = task.spec, task.data_path()
+    refs = frame[spec.data.label_field].astype("string").fillna("").str.strip()
+    empty = refs == ""
+    if empty.any():
+        if not spec.data.drop_empty:
+            row = int(refs.index[empty.argmax()])
+            raise SpecError(task.path, "data.label_field", f"row {row} of {path.name} has an empty reference ({int(empty.sum())} such rows)",
+                            "remove them or set data.drop_empty: true")
+        frame, refs = frame[~empty], refs[~empty]
+    frame = frame.assign(_label=refs.astype(str))
+    if spec.data.dedupe:
+        frame = frame.drop_duplicates(subset="_text", keep="first")
+    chosen, pool = _draw(frame, size or spec.sample.size, spec.sample.seed if seed is None else seed, stratify=False)
+    return Samples(texts=list(chosen["_text"]), labels=list(chosen["_label"]), label_names=[], pool_texts=list(pool["_text"]),
+                   pool_labels=list(pool["_label"]), source_rows=len(frame))
 
 
 def _label_names(task: Task, raw: pd.Series, path) -> pd.Series:

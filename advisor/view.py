@@ -103,12 +103,15 @@ def render_table(rec: Recommendation, console: Console) -> None:
     """Print every candidate's figures, the answer sentence and where the results are."""
     goal = f"{rec.task.metric_label} >= {rec.threshold:.2f}" if rec.threshold is not None else f"at most {rec.max_drop} below {rec.reference}"
     t = Table(title=f"{rec.task.name}: {goal} on {rec.task.samples} samples, {rec.confidence:.0%} intervals (ranked by {rec.ranked_by})")
-    for col, just in (("candidate", "left"), ("tier", "left"), (rec.task.metric_label, "right"), ("J/query", "right"), ("marginal J/q", "right"),
-                      ("p50 ms", "right"), ("p95 ms", "right"), ("peak MB", "right"), ("params", "right"), ("status", "left")):
+    tokens = any(c.energy and c.energy.per_token_j for c in rec.candidates)
+    cols = [("candidate", "left"), ("tier", "left"), (rec.task.metric_label, "right"), ("J/query", "right"), ("marginal J/q", "right")]
+    cols += [("J/token", "right"), ("tokens/q", "right")] if tokens else []
+    for col, just in cols + [("p50 ms", "right"), ("p95 ms", "right"), ("peak MB", "right"), ("params", "right"), ("status", "left")]:
         t.add_column(col, justify=just, overflow="fold")
     for c in rec.candidates:
         e = c.energy
-        t.add_row(c.name, c.tier, _quality(c), _num(e.per_query_j if e else None, ".4f"), _num(e.marginal_per_query_j if e else None, ".4f"),
+        per_token = [_num(e.per_token_j if e else None, ".4f"), _num(e.tokens_per_query if e else None, ".1f")] if tokens else []
+        t.add_row(c.name, c.tier, _quality(c), _num(e.per_query_j if e else None, ".4f"), _num(e.marginal_per_query_j if e else None, ".4f"), *per_token,
                   _num(c.latency_p50_ms, ".1f"), _num(c.latency_p95_ms, ".1f"), _num(c.peak_rss_mb, ".0f"), human_count(c.parameters), _status(c, rec),
                   style="bold" if c.name == rec.model else None)
     console.print(t)

@@ -85,8 +85,12 @@ def test_bad_literal_suggests(tmp_path):
 def test_missing_field_and_unsupported_type(tmp_path):
     p = _task_file(tmp_path, "name: x\ntype: text-classification\n")
     assert "required field is missing" in _err(load_task, p)
-    path = write_task(tmp_path / "s", type="summarization")
-    assert "not supported yet" in _err(load_task, path)
+    path = write_task(tmp_path / "s", type="summarization")  # with the toy task's accuracy metric and labels
+    assert "metric 'accuracy' does not apply to a summarization task" in _err(load_task, path)
+    path = write_task(tmp_path / "q", type="question-answering", metric={"name": "rougeL"})
+    assert "has references, not labels" in _err(load_task, path)
+    path = write_task(tmp_path / "c", metric={"name": "exact_match"})
+    assert "does not apply to a text-classification task" in _err(load_task, path)
 
 
 def test_f1_needs_a_positive_label(tmp_path):

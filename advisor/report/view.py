@@ -81,6 +81,9 @@ COLUMNS = [
 ]
 
 
+TOKEN_COLUMNS = [("per_token", "J/token"), ("tokens", "tokens/query")]  # generative tasks: real generated lengths
+
+
 def _row(c: CandidateResult, rec: Recommendation, front: list[str]) -> Row:
     e = c.energy
     cells = {
@@ -88,11 +91,13 @@ def _row(c: CandidateResult, rec: Recommendation, front: list[str]) -> Row:
         "ram": fmt(e and e.ram_per_query_j, ".3g"), "gpu": fmt(e and e.gpu_per_query_j, ".3g"), "marginal": fmt(e and e.marginal_per_query_j, ".3g"),
         "p50": fmt(c.latency_p50_ms, ".1f"), "p95": fmt(c.latency_p95_ms, ".1f"), "throughput": fmt(c.throughput_qps, ".1f"),
         "memory": fmt(c.peak_rss_mb, ".0f"), "params": human_count(c.parameters) if c.parameters is not None else "–", "size": human_bytes(c.size_bytes),
+        "per_token": fmt(e and e.per_token_j, ".3g"), "tokens": fmt(e and e.tokens_per_query, ".1f"),
     }
     sort = {
         "quality": c.quality, "energy": e and e.per_query_j, "cpu": e and e.cpu_per_query_j, "ram": e and e.ram_per_query_j,
         "gpu": e and e.gpu_per_query_j, "marginal": e and e.marginal_per_query_j, "p50": c.latency_p50_ms, "p95": c.latency_p95_ms,
         "throughput": c.throughput_qps, "memory": c.peak_rss_mb, "params": c.parameters, "size": c.size_bytes,
+        "per_token": e and e.per_token_j, "tokens": e and e.tokens_per_query,
     }
     return Row(
         name=c.name, tier=c.tier, kind=f"{c.kind} / {c.backend}", status=c.status, reason=c.reason or "", cells=cells,
@@ -145,6 +150,6 @@ def build_view(rec: Recommendation, energy_note: str, savings: list[str]) -> Rep
         threshold=goal(rec), savings=savings,
         energy_note=energy_note, estimated=m.get("energy") == "estimated",
         quality_chart=quality_energy_chart(rec, front), energy_chart=energy_breakdown_chart(rec),
-        columns=COLUMNS, rows=[_row(c, rec, front) for c in rec.candidates], front=front, method=method, misclassified=misclassified,
+        columns=COLUMNS + (TOKEN_COLUMNS if any(c.energy and c.energy.per_token_j for c in rec.candidates) else []), rows=[_row(c, rec, front) for c in rec.candidates], front=front, method=method, misclassified=misclassified,
         task_json=json.dumps(rec.task.spec, indent=2), registry_json=json.dumps(rec.registry.get("candidates", []), indent=2), run=run,
     )

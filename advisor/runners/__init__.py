@@ -11,6 +11,7 @@ _KINDS = {
     "encoder-head": "advisor.runners.encoder:EncoderHead",
     "prompted": "advisor.runners.prompted:PromptedClassifier",
     "hf-pipeline": "advisor.runners.pipeline:HfPipelineClassifier",
+    "generator": "advisor.runners.generative:GenerativeRunner",
 }
 
 

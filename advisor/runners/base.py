@@ -28,6 +28,8 @@ class Prediction:
 
     labels: list[str]
     confidence: np.ndarray
+    tokens: list[int] | None = None  # generated tokens per query (generative runners), for energy per token
+    truncated: list[bool] | None = None  # generation cut at the token limit
 
     @classmethod
     def from_proba(cls, proba: np.ndarray, classes: Sequence[str]) -> Prediction:
@@ -39,6 +41,8 @@ class Prediction:
     def concat(cls, parts: Sequence[Prediction]) -> Prediction:
         labels = [label for p in parts for label in p.labels]
         conf = np.concatenate([p.confidence for p in parts]) if parts else np.zeros(0)
+        if parts and all(p.tokens is not None for p in parts):
+            return cls(labels, conf, [t for p in parts for t in p.tokens], [x for p in parts for x in (p.truncated or [False] * len(p.labels))])
         return cls(labels, conf)
 
 
@@ -62,6 +66,7 @@ class RunContext:
     few_shot_texts: list[str] = field(default_factory=list)
     few_shot_labels: list[str] = field(default_factory=list)
     class_weight: str | None = None  # "balanced" when the task's metric is class-sensitive (F1)
+    task_type: str = "text-classification"
 
 
 class Runner:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from advisor.runners.base import ModelInfo, Progress, RunnerOptions
+from advisor.runners.base import ModelInfo, Prediction, Progress, RunContext, Runner, RunnerOptions
+from advisor.schema import GENERATIVE_TASK_TYPES, CandidateSpec
 from advisor.runners.prompted import dequantised_copy
 from advisor.sources import weights_size
 
@@ -220,3 +221,49 @@ class Generator:
         """Release the model's memory."""
         self.model = None
         self.tokenizer = None
+
+
+_FIELDS = {"question-answering": ("Question", "Answer"), "summarization": ("Text", "Summary")}
+
+
+class GenerativeRunner(Runner):
+    """The ``generator`` kind: answers by free generation; the task's answer parser reads the answer.
+
+    Malformed or empty output parses to ``""`` and is scored wrong; output that never ends is cut
+    at ``max_new_tokens`` and flagged. Generated token counts are kept for energy per token.
+    """
+
+    Options = GenerationOptions
+
+    def __init__(self, spec: CandidateSpec, path: Path | None, ctx: RunContext, tokenizer_path: Path | None = None):
+        super().__init__(spec, path, ctx, tokenizer_path)
+        prompt = ctx.prompt
+        shots = list(zip(ctx.few_shot_texts, ctx.few_shot_labels))[: prompt.few_shot]
+        labels = _FIELDS.get(ctx.task_type, ("Input", "Output"))
+        self.generator = Generator(path, prompt.instruction_for(ctx.task_type), shots, self.options, tokenizer_path=tokenizer_path,
+                                   input_label=labels[0], output_label=labels[1])
+
+    @classmethod
+    def not_applicable(cls, spec: CandidateSpec, ctx: RunContext) -> str | None:
+        if ctx.task_type not in GENERATIVE_TASK_TYPES:
+            return f"a generator answers generative tasks ({', '.join(GENERATIVE_TASK_TYPES)}), not {ctx.task_type}"
+        return None
+
+    def load(self) -> None:
+        self.generator.load()
+
+    def predict(self, texts: Sequence[str]) -> Prediction:
+        import numpy as np
+
+        outputs = self.generator.generate(texts)
+        answers = [self.ctx.prompt.answer.parse(g.text) for g in outputs]
+        return Prediction(answers, np.zeros(len(answers)), [g.new_tokens for g in outputs], [g.truncated for g in outputs])
+
+    def info(self) -> ModelInfo:
+        info = self.generator.info()
+        answer = self.ctx.prompt.answer
+        info.details["answer_parser"] = answer.strategy + (f" {answer.pattern!r}" if answer.pattern else "")
+        return info
+
+    def close(self) -> None:
+        self.generator.close()

@@ -89,7 +89,7 @@ class PromptedClassifier(Runner):
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"][: self.options.max_text_tokens]
         clipped = self.tokenizer.decode(ids)
         p = self.ctx.prompt
-        return p.template.format(instruction=p.instruction, options=", ".join(self.words), text=clipped)
+        return p.template.format(instruction=p.instruction_for("text-classification"), options=", ".join(self.words), text=clipped)
 
     def build_prompt(self, text: str) -> str:
         """The exact prompt string the model sees for ``text``."""

@@ -1,4 +1,4 @@
-"""Question–answer pairs that ship inside PyPI packages, for generative tasks that must run offline.
+"""Build ``trivia.jsonl`` for the built-in ``trivia`` task: ``python tasks/trivia/build.py``.
 
 The ChatterBot corpus (``chatterbot-corpus`` on PyPI, BSD licence by its classifier) holds a trivia conversation
 file: each conversation is a question followed by its answer. The file is read from the installed
@@ -8,6 +8,10 @@ distribution without importing the package.
 from __future__ import annotations
 
 from typing import Any
+
+import json
+import sys
+from pathlib import Path
 
 from advisor.sources import package_file
 
@@ -59,3 +63,10 @@ def load_chatterbot_trivia() -> list[dict[str, str]]:
     path = package_file(CHATTERBOT_PACKAGE, CHATTERBOT_TRIVIA)
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return pairs_from_conversations(data.get("conversations") if isinstance(data, dict) else None)
+
+
+if __name__ == "__main__":
+    out = Path(__file__).with_name("trivia.jsonl")
+    rows = load_chatterbot_trivia()
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    sys.stdout.write(f"wrote {len(rows)} question-answer pairs to {out}\n")
