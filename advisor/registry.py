@@ -62,7 +62,41 @@ def load_registry(path: str | Path | None = None) -> Registry:
     spec = parse(RegistrySpec, raw, path)
     for i, cand in enumerate(spec.candidates):
         _check_options(cand, path, i)
-    return Registry(spec=spec, path=path.resolve())
+    expanded = [v for i, cand in enumerate(spec.candidates) for v in [cand, *expand_variants(cand, path, i)]]
+    names = [c.name for c in expanded]
+    clash = next((n for n in names if names.count(n) > 1), None)
+    if clash:
+        raise SpecError(path, "candidates", f"the expanded variant name '{clash}' is already taken", "rename that entry")
+    return Registry(spec=spec.model_copy(update={"candidates": expanded}), path=path.resolve())
+
+
+# What each variant changes: backend and options. Only PyTorch sentence encoders can be derived today.
+_VARIANTS = {
+    "int8-dynamic": ("sentence-transformers", {"quantize": "int8-dynamic"}, "dynamic int8 quantisation of the Linear layers (PyTorch)"),
+    "onnx": ("onnx", {"export": "fp32"}, "exported to ONNX, run by ONNX Runtime"),
+    "onnx-int8": ("onnx", {"export": "int8"}, "exported to ONNX and dynamically quantised to int8 (ONNX Runtime)"),
+}
+
+
+def expand_variants(cand: CandidateSpec, path: Path, index: int) -> list[CandidateSpec]:
+    """The measured variants an entry asks for with ``variants:``, each a candidate of its own.
+
+    Raises:
+        SpecError: the entry cannot be derived that way.
+    """
+    if not cand.variants:
+        return []
+    if cand.kind != "encoder-head" or cand.backend != "sentence-transformers":
+        raise SpecError(path, f"candidates[{index}].variants", f"variants are derived from PyTorch sentence encoders (kind encoder-head, backend "
+                        f"sentence-transformers), not {cand.kind}/{cand.backend}", "remove 'variants' from this entry")
+    out = []
+    for v in dict.fromkeys(cand.variants):
+        backend, options, what = _VARIANTS[v]
+        out.append(cand.model_copy(update={
+            "name": f"{cand.name} [{v}]", "backend": backend, "options": {**cand.options, **options}, "variants": [],
+            "derived_from": cand.name, "description": f"{cand.name}, {what}",
+        }))
+    return out
 
 
 def _check_options(cand: CandidateSpec, path: Path, index: int) -> None:

@@ -27,6 +27,7 @@ KIND_BACKENDS: dict[str, tuple[str, ...]] = {
     "hf-pipeline": ("transformers",),
     "generator": ("transformers",),
 }
+Variant = Literal["int8-dynamic", "onnx", "onnx-int8"]
 CLASSIFICATION_METRICS = ("accuracy", "macro_f1", "f1")
 GENERATIVE_METRICS = ("exact_match", "token_f1", "rouge1", "rouge2", "rougeL")
 
@@ -106,6 +107,8 @@ class CandidateSpec(Strict):
     license: str
     description: str = ""
     options: dict[str, Any] = Field(default_factory=dict)
+    variants: list[Variant] = Field(default_factory=list, description="derived candidates to measure as well (see advisor.registry)")
+    derived_from: str | None = Field(default=None, description="set on expanded variants: the entry they were derived from")
 
     @field_validator("name")
     @classmethod

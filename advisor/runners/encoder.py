@@ -23,6 +23,49 @@ class EncoderOptions(RunnerOptions):
     class_weight: Literal["auto", "balanced", "none"] = "auto"
     output: str | None = Field(default=None, description="ONNX output holding token embeddings (default: first rank-3 output)")
     threads: int | None = Field(default=None, ge=1)
+    quantize: Literal["int8-dynamic"] | None = Field(default=None, description="PyTorch: dynamic int8 quantisation of the Linear layers")
+    export: Literal["fp32", "int8"] | None = Field(default=None, description="ONNX backend: export this PyTorch sentence encoder first (cached)")
+
+
+def exported_onnx(folder: Path, precision: str) -> Path:
+    """An ONNX export of the sentence encoder in ``folder`` (token embeddings out), made once and cached."""
+    from advisor.sources import cache_dir, file_identity
+
+    target = cache_dir() / "exported" / f"{folder.name}-{file_identity(folder)}-{precision}" / "model.onnx"
+    if target.is_file():
+        return target
+    import tempfile
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+    encoder = model[0].auto_model.eval()
+    enc = model.tokenizer(["an example sentence", "another"], padding=True, return_tensors="pt")
+    names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+
+    class TokenEmbeddings(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *args):
+            return self.inner(**dict(zip(names, args))).last_hidden_state
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        axes = {k: {0: "batch", 1: "tokens"} for k in [*names, "token_embeddings"]}
+        torch.onnx.export(TokenEmbeddings(encoder), tuple(enc[k] for k in names), str(fp32), input_names=names,
+                          output_names=["token_embeddings"], dynamic_axes=axes, opset_version=17, dynamo=False)
+        out = fp32
+        if precision == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            out = Path(tmp) / "int8.onnx"
+            quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8)
+        out.replace(target)
+    return target
 
 
 def _find_onnx(folder: Path) -> Path:
@@ -54,13 +97,20 @@ class EncoderHead(Runner):
             self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
             self.model.max_seq_length = min(self.model.max_seq_length or self.options.max_length, self.options.max_length)
             self._params = sum(p.numel() for p in self.model.parameters())
+            if self.options.quantize == "int8-dynamic":
+                import torch
+
+                self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
 
     def _load_onnx(self) -> None:
         import onnx
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
-        model_file = self.path if self.path.is_file() else _find_onnx(self.path)
+        if self.options.export:
+            model_file = exported_onnx(self.path, self.options.export)
+        else:
+            model_file = self.path if self.path.is_file() else _find_onnx(self.path)
         self._model_file = model_file
         graph = onnx.load(str(model_file), load_external_data=False).graph
         self._params = int(sum(int(np.prod(t.dims)) for t in graph.initializer))
@@ -77,7 +127,7 @@ class EncoderHead(Runner):
             if not rank3:
                 raise ValueError(f"{model_file.name} has no rank-3 output of token embeddings; set options.output")
             self._output = rank3[0]
-        tok_dir = self.tokenizer_path or (self.path if self.path.is_dir() else self.path.parent)
+        tok_dir = self.tokenizer_path or (self.path if self.path.is_dir() else self.path.parent)  # an export keeps its source's tokenizer
         self.tokenizer = AutoTokenizer.from_pretrained(str(tok_dir), local_files_only=True)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -132,6 +182,7 @@ class EncoderHead(Runner):
             parameters=int(self._params + head),
             size_bytes=sum(weights_size(f) for f in files),
             details={"encoder_parameters": int(self._params), "head_parameters": head, "runtime": self.spec.backend,
+                     "derived": self.options.quantize or (f"onnx export {self.options.export}" if self.options.export else None),
                      "head_C": self.head.chosen_c if self.head is not None else None,
                      "class_weight": self.head.class_weight if self.head is not None else None},
         )
