@@ -282,6 +282,7 @@ def _fingerprint(spec: CandidateSpec, run: _Run, settings: Settings) -> dict[str
         "advisor": __version__,
         "candidate": spec.model_dump(mode="json"),
         "files": [file_identity(p) if p is not None else None for p in run.paths.get(spec.name, (None, None))],
+        "fitted": file_identity(Path(spec.options["fitted"])) if spec.options.get("fitted") and Path(spec.options["fitted"]).exists() else None,
         "samples": run.samples.sha256, "labels": run.samples.label_names, "metric": run.task.spec.metric.model_dump(mode="json"),
         "folds": run.task.spec.folds, "seed": run.seed,
         "prompt": ctx.prompt.model_dump(mode="json"), "few_shot": [ctx.few_shot_texts, ctx.few_shot_labels], "class_weight": ctx.class_weight,

@@ -180,6 +180,36 @@ def check(
 
 
 @app.command()
+def distill(
+    teacher: Annotated[str, typer.Option(help="Registry name of the model whose labels are learnt.")],
+    student: Annotated[str, typer.Option(help="Registry name of the small model to train (tfidf-logreg or encoder-head).")],
+    task: Annotated[str, typer.Option(help="Built-in task name, task folder or task YAML file.")] = "sentiment",
+    registry: Annotated[Optional[Path], typer.Option(help="Registry YAML.")] = None,
+    unlabelled: Annotated[Optional[Path], typer.Option(help="Unlabelled texts (.txt, .jsonl, .csv, .tsv, .parquet); default: the task's rows outside the sample.")] = None,
+    text_field: Annotated[Optional[str], typer.Option(help="Column of --unlabelled holding the text (default: the task's text field).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for the distilled model (default: <reports-dir>/distilled).")] = None,
+    min_quality: Annotated[Optional[float], typer.Option(help="Quality threshold (default: the task's).")] = None,
+    samples: Annotated[Optional[int], typer.Option(help="Number of samples (default: the task's).")] = None,
+    meter: Annotated[str, typer.Option(help="Energy meter: codecarbon or null.")] = "codecarbon",
+    in_process: Annotated[bool, typer.Option("--in-process", help="Measure in this process instead of one process per candidate.")] = False,
+    reports_dir: Annotated[Path, typer.Option(help="Where reports/<run-id>/ are written.")] = Path("reports"),
+) -> None:
+    """Train a small student on a teacher's labels of unlabelled texts, then measure it beside both."""
+    from advisor.distill import distill as run_distill
+    from advisor.settings import Settings
+    from advisor.view import render_table
+
+    try:
+        settings = Settings(min_quality=min_quality, sample_size=samples, meter=meter, isolate=not in_process, reports_dir=reports_dir)
+    except Exception as exc:  # pydantic validation of CLI values
+        raise AdvisorError(f"invalid option: {_first_error(exc)}") from None
+    rec, lineage = run_distill(task, teacher, student, registry=registry, unlabelled=unlabelled, text_field=text_field, out=out,
+                               settings=settings, observer=_Lines())
+    render_table(rec, Console())
+    Console().print(f"[dim]Distilled model and lineage: {Path(lineage['state']).parent}[/]", highlight=False)
+
+
+@app.command()
 def history(
     task: Annotated[Optional[str], typer.Option(help="Only runs of this task.")] = None,
     limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,

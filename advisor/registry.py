@@ -62,6 +62,7 @@ def load_registry(path: str | Path | None = None) -> Registry:
     spec = parse(RegistrySpec, raw, path)
     for i, cand in enumerate(spec.candidates):
         _check_options(cand, path, i)
+    spec = spec.model_copy(update={"candidates": [_fitted_absolute(c, path.resolve().parent) for c in spec.candidates]})
     expanded = [v for i, cand in enumerate(spec.candidates) for v in [cand, *expand_variants(cand, path, i)]]
     names = [c.name for c in expanded]
     clash = next((n for n in names if names.count(n) > 1), None)
@@ -76,6 +77,14 @@ _VARIANTS = {
     "onnx": ("onnx", {"export": "fp32"}, "exported to ONNX, run by ONNX Runtime"),
     "onnx-int8": ("onnx", {"export": "int8"}, "exported to ONNX and dynamically quantised to int8 (ONNX Runtime)"),
 }
+
+
+def _fitted_absolute(cand: CandidateSpec, base: Path) -> CandidateSpec:
+    """A ``fitted:`` state file given relative to the registry file, made absolute."""
+    fitted = cand.options.get("fitted")
+    if not fitted or Path(fitted).is_absolute():
+        return cand
+    return cand.model_copy(update={"options": {**cand.options, "fitted": str(base / fitted)}})
 
 
 def expand_variants(cand: CandidateSpec, path: Path, index: int) -> list[CandidateSpec]:

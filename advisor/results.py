@@ -137,6 +137,7 @@ class Recommendation(_Model):
     environment: dict[str, Any] = Field(default_factory=dict)
     registry: dict[str, Any] = Field(default_factory=dict)
     advisor_cost: dict[str, float] = Field(default_factory=dict, description="energy (J) and time (s) the run spent, and estimates of an exhaustive run's")
+    distillation: dict[str, Any] | None = Field(default=None, description="advisor distill: lineage and how close the student comes to its teacher")
     search: dict[str, Any] = Field(default_factory=dict, description="adaptive or exhaustive, the order candidates were measured in, and why")
     samples: dict[str, list[str]] = Field(default_factory=dict)
 

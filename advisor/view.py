@@ -66,6 +66,16 @@ def savings_lines(rec: Recommendation) -> list[str]:
     return lines
 
 
+def distillation_lines(rec: Recommendation) -> list[str]:
+    """How close a distilled student comes to its teacher, and the caveat when the teacher saw the samples."""
+    d = rec.distillation
+    if not d:
+        return []
+    lines = [f"Distilled: {d['student']} trained on {d['texts']} texts labelled by {d['teacher']} ({d['unlabelled']})."]
+    lines += [x for x in (d.get("note"), d.get("caveat") and f"Caveat: {d['caveat']}.") if x]
+    return lines
+
+
 def cascade_line(rec: Recommendation) -> str | None:
     """The cascade suggestion, when one beats the single model."""
     c = rec.cascade
@@ -117,7 +127,7 @@ def render_table(rec: Recommendation, console: Console) -> None:
     console.print(t)
     color = {"recommended": "[green]", "undecided": "[yellow]"}.get(rec.decision, "[red]")
     console.print(color + rec.summary + "[/]", highlight=False)
-    for line in savings_lines(rec) + [x for x in [cascade_line(rec)] if x]:
+    for line in savings_lines(rec) + [x for x in [cascade_line(rec)] if x] + distillation_lines(rec):
         console.print(line, highlight=False)
     if len(rec.pareto) > 1:
         console.print(f"Pareto frontier (quality vs energy, cheapest first): {' -> '.join(rec.pareto)}", highlight=False)

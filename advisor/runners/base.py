@@ -127,5 +127,5 @@ class Runner:
     def close(self) -> None:
         """Release the model's memory."""
         for attr in list(vars(self)):
-            if attr not in {"spec", "path", "tokenizer_path", "ctx", "options"}:
+            if attr not in {"spec", "path", "tokenizer_path", "ctx", "options", "trainable"}:
                 setattr(self, attr, None)

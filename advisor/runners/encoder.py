@@ -25,6 +25,7 @@ class EncoderOptions(RunnerOptions):
     threads: int | None = Field(default=None, ge=1)
     quantize: Literal["int8-dynamic"] | None = Field(default=None, description="PyTorch: dynamic int8 quantisation of the Linear layers")
     export: Literal["fp32", "int8"] | None = Field(default=None, description="ONNX backend: export this PyTorch sentence encoder first (cached)")
+    fitted: str | None = Field(default=None, description="a saved fitted head (advisor distill): used as is, never refitted")
 
 
 def exported_onnx(folder: Path, precision: str) -> Path:
@@ -89,6 +90,11 @@ class EncoderHead(Runner):
 
     def load(self) -> None:
         self.head = None
+        if self.options.fitted:
+            import joblib
+
+            self.head = joblib.load(self.options.fitted)
+            self.trainable = False  # a frozen model: scored on the samples, not cross-fitted on their labels
         if self.spec.backend == "onnx":
             self._load_onnx()
         else:
@@ -154,6 +160,13 @@ class EncoderHead(Runner):
             if progress:
                 progress(len(parts[-1]))
         return np.concatenate(parts)
+
+    def save_state(self, path: Path) -> Path:
+        """Write the fitted head for a ``fitted:`` candidate (the encoder stays at its source)."""
+        import joblib
+
+        joblib.dump(self.head, path)
+        return path
 
     def _new_head(self) -> Head:
         return Head(self.options.C, self.ctx.seed, resolve_class_weight(self.options.class_weight, self.ctx.class_weight))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Sequence
+from pathlib import Path
 
 from typing import Literal
 
@@ -24,6 +25,7 @@ class TfidfOptions(RunnerOptions):
     sublinear_tf: bool = True
     C: float | None = Field(default=None, gt=0, description="head regularisation; None: chosen by inner cross-validation")
     class_weight: Literal["auto", "balanced", "none"] = "auto"
+    fitted: str | None = Field(default=None, description="a saved fitted pipeline (advisor distill): used as is, never refitted")
 
 
 class TfidfLogReg(Runner):
@@ -34,6 +36,18 @@ class TfidfLogReg(Runner):
 
     def load(self) -> None:
         self.pipeline: Pipeline | None = None
+        if self.options.fitted:
+            import joblib
+
+            self.pipeline = joblib.load(self.options.fitted)
+            self.trainable = False  # a frozen model: scored on the samples, not cross-fitted on their labels
+
+    def save_state(self, path: Path) -> Path:
+        """Write the fitted pipeline for a ``fitted:`` candidate."""
+        import joblib
+
+        joblib.dump(self.pipeline, path)
+        return path
 
     def _new(self) -> Pipeline:
         o = self.options

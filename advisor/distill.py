@@ -1,0 +1,177 @@
+"""``advisor distill``: a teacher labels unlabelled texts, a small student learns those labels.
+
+The distilled student is saved (its fitted state and a ``lineage.json``) with a registry entry of
+its own, then measured beside its teacher and the same student trained on the true labels, on the
+task's samples, like every candidate. Its predictions on the samples are those of a frozen model:
+it never sees a sample's label.
+
+One caveat is stated with every result: a *trainable* teacher is fitted on the task's labelled
+samples, so the student learns, at one remove, from the labels it is judged on. Judge such a
+student on fresh samples as well.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from advisor.errors import AdvisorError, SpecError, did_you_mean
+from advisor.registry import Registry, load_registry
+from advisor.results import Recommendation
+from advisor.schema import CandidateSpec, SourceSpec
+from advisor.settings import Settings
+from advisor.tasks import Task, load_task
+
+STUDENT_KINDS = ("tfidf-logreg", "encoder-head")
+MIN_TEXTS = 20
+
+
+def _pick(reg: Registry, name: str, role: str) -> CandidateSpec:
+    by = {c.name: c for c in reg.candidates}
+    if name not in by:
+        raise SpecError(reg.path, f"--{role}", f"no candidate named '{name}'{did_you_mean(name, by)}", f"known: {', '.join(by)}")
+    return by[name]
+
+
+def unlabelled_texts(path: Path, field: str) -> list[str]:
+    """Texts from a .txt (one per line), .jsonl, .csv/.tsv or .parquet file's ``field`` column."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise AdvisorError(f"{path}: file not found; give a file of unlabelled texts with --unlabelled")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".txt":
+            return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        frame = {".jsonl": lambda: pd.read_json(path, lines=True), ".csv": lambda: pd.read_csv(path), ".tsv": lambda: pd.read_csv(path, sep="\t"),
+                 ".parquet": lambda: pd.read_parquet(path)}[suffix]()
+    except KeyError:
+        raise AdvisorError(f"{path}: unknown format '{suffix}'; use .txt, .jsonl, .csv, .tsv or .parquet") from None
+    except Exception as exc:  # noqa: BLE001 - many parser errors
+        raise AdvisorError(f"{path}: could not be read ({str(exc).splitlines()[0][:160]}); check the file") from None
+    if field not in frame.columns:
+        cols = [str(c) for c in frame.columns]
+        raise AdvisorError(f"{path}: no column '{field}'{did_you_mean(field, cols)}; choose it with --text-field (columns: {', '.join(cols)})")
+    return [t for t in frame[field].astype(str).str.strip() if t]
+
+
+def _runner(spec: CandidateSpec, reg: Registry, context):
+    from advisor.measure import resolved_sources
+    from advisor.results import CandidateResult
+    from advisor.runners import runner_class
+
+    found = resolved_sources(spec, reg.path.parent, context)
+    if isinstance(found, CandidateResult):
+        raise AdvisorError(f"{spec.name} cannot run here: {found.reason}")
+    runner = runner_class(spec.kind)(spec, found[0], context, found[1])
+    runner.load()
+    return runner
+
+
+def _predict(runner, texts: list[str], batch: int) -> list[str]:
+    out: list[str] = []
+    for i in range(0, len(texts), batch):
+        out += runner.predict(texts[i : i + batch]).labels
+    return out
+
+
+def _absolute(source: SourceSpec | None, base: Path) -> SourceSpec | None:
+    """A source whose ``local`` path no longer depends on the registry it came from."""
+    if source is None or not source.local or Path(source.local).is_absolute():
+        return source
+    return source.model_copy(update={"local": str((base / source.local).resolve())})
+
+
+def distill(task: str | Path | Task, teacher: str, student: str, registry: str | Path | Registry | None = None, unlabelled: Path | None = None,
+            text_field: str | None = None, out: Path | None = None, settings: Settings | None = None, observer=None,
+            **overrides: Any) -> tuple[Recommendation, dict]:
+    """Distil ``teacher`` into ``student`` and measure the result beside both.
+
+    Returns:
+        The recommendation over teacher, student (trained on true labels) and distilled student, and
+        the lineage (also in ``<out>/lineage.json``; ``rec.distillation`` holds it with the comparison).
+    """
+    from advisor.api import _context, recommend
+
+    settings = Settings.model_validate({**(settings or Settings()).model_dump(), **overrides})
+    task = task if isinstance(task, Task) else load_task(task)
+    reg = registry if isinstance(registry, Registry) else load_registry(registry)
+    t_spec, s_spec = _pick(reg, teacher, "teacher"), _pick(reg, student, "student")
+    if s_spec.kind not in STUDENT_KINDS:
+        raise SpecError(reg.path, "--student", f"'{student}' is a {s_spec.kind}; a student is trained, so it must be one of: {', '.join(STUDENT_KINDS)}")
+    for spec, role in ((t_spec, "teacher"), (s_spec, "student")):
+        if task.spec.type not in spec.task_types:
+            raise SpecError(reg.path, f"--{role}", f"'{spec.name}' does not serve {task.spec.type} tasks")
+    seed = task.spec.sample.seed if settings.seed is None else settings.seed
+    samples = task.samples(size=settings.sample_size, seed=seed)
+    context = _context(task, samples, settings, seed)
+    taken = set(samples.texts)
+    pool = unlabelled_texts(unlabelled, text_field or task.spec.data.text_field) if unlabelled else list(samples.pool_texts)
+    texts = [t for t in dict.fromkeys(pool) if t not in taken]  # never a sample the student will be judged on
+    where = str(unlabelled) if unlabelled else f"the task's {len(samples.pool_texts)} rows outside the sample (labels unused)"
+    if len(texts) < MIN_TEXTS:
+        raise AdvisorError(f"only {len(texts)} unlabelled texts from {where} outside the samples; give more with --unlabelled FILE")
+
+    t0 = time.perf_counter()
+    t_run = _runner(t_spec, reg, context)
+    teacher_trained = bool(t_run.trainable)
+    if teacher_trained:
+        t_run.fit(samples.texts, samples.labels)
+    teacher_labels = _predict(t_run, texts, settings.batch_size)
+    t_run.close()
+    if len(set(teacher_labels)) < 2:
+        raise AdvisorError(f"the teacher '{teacher}' gave every one of the {len(texts)} texts the same label; a student cannot learn from that")
+    s_run = _runner(s_spec, reg, context)
+    s_run.fit(texts, teacher_labels)
+    name = f"{student} distilled from {teacher}"
+    folder = (out or Path(settings.reports_dir) / "distilled") / name.replace(" ", "_").replace("/", "_")
+    folder.mkdir(parents=True, exist_ok=True)
+    state = s_run.save_state(folder / "state.joblib")
+    s_run.close()
+    lineage = {
+        "name": name, "teacher": teacher, "student": student, "task": task.name, "task_samples_sha256": samples.sha256,
+        "unlabelled": where, "texts": len(texts), "teacher_label_counts": {lab: teacher_labels.count(lab) for lab in sorted(set(teacher_labels))},
+        "teacher_fitted_on_task_samples": teacher_trained,
+        "caveat": "the teacher was fitted on the task's samples, so judge the student on fresh samples too" if teacher_trained else None,
+        "seconds": round(time.perf_counter() - t0, 1), "state": str(state.resolve()),
+    }
+    (folder / "lineage.json").write_text(json.dumps(lineage, indent=2), encoding="utf-8")
+    distilled = s_spec.model_copy(update={
+        "name": name, "tier": "distilled", "derived_from": student, "variants": [],
+        "source": _absolute(s_spec.source, reg.path.parent) or SourceSpec(local=str(folder.resolve())),
+        "tokenizer": _absolute(s_spec.tokenizer, reg.path.parent),
+        "options": {**s_spec.options, "fitted": str(state.resolve())},
+        "description": f"{student} trained on {len(texts)} texts labelled by {teacher}",
+    })
+    (folder / "registry.yaml").write_text(_entry_yaml(distilled), encoding="utf-8")
+    trio = Registry(spec=reg.spec.model_copy(update={"candidates": [t_spec, s_spec, distilled]}), path=reg.path)
+    rec = recommend(task=task, registry=trio, settings=settings.model_copy(update={"exhaustive": True, "candidates": None}), observer=observer)
+    comparison = compare_to_teacher(rec, teacher, name)
+    rec = rec.model_copy(update={"distillation": {**lineage, **comparison}})
+    rec.save(Path(settings.reports_dir) / rec.run_id / "results.json")
+    from advisor.api import _write_reports
+
+    _write_reports(rec, Path(settings.reports_dir) / rec.run_id)
+    return rec, lineage
+
+
+def compare_to_teacher(rec: Recommendation, teacher: str, student: str) -> dict:
+    """How close the distilled student comes to its teacher on the samples, and at what energy."""
+    t, s = rec.candidate(teacher), rec.candidate(student)
+    if t.status != "ok" or s.status != "ok":
+        return {"agreement": None, "note": f"not compared: teacher {t.status}, student {s.status}"}
+    agree = sum(a == b for a, b in zip(t.predictions, s.predictions)) / len(s.predictions)
+    ratio = s.energy_per_query_j / t.energy_per_query_j if t.energy_per_query_j else None
+    note = (f"{student}: {rec.task.metric_label} {s.quality:.3f} against its teacher's {t.quality:.3f} ({s.quality - t.quality:+.3f}); "
+            f"it agrees with the teacher on {agree:.0%} of the samples, at {ratio:.2%} of its energy per query" if ratio else "")
+    return {"agreement": agree, "quality_change": s.quality - t.quality, "energy_ratio": ratio, "note": note}
+
+
+def _entry_yaml(spec: CandidateSpec) -> str:
+    import yaml
+
+    entry = spec.model_dump(mode="json", exclude_defaults=True)
+    return "# A distilled candidate; merge it into a registry (local paths are absolute).\nversion: 1\ncandidates:\n" + yaml.safe_dump(
+        [entry], sort_keys=False, allow_unicode=True)

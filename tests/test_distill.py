@@ -1,0 +1,72 @@
+"""Distillation: a teacher labels unlabelled texts, a student learns them, and is measured beside both."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import tests.tiny_models as tm
+from advisor import Settings
+from advisor.distill import distill
+from advisor.errors import AdvisorError, SpecError
+from advisor.registry import load_registry
+from tests.conftest import toy_rows
+
+FAST = dict(meter="fake", isolate=False, idle_s=0, repeats=1, min_window_s=0.05, latency_queries=2, batch_size=8)
+
+
+def _unlabelled(tmp_path, n=200):
+    path = tmp_path / "unlabelled.jsonl"
+    path.write_text("".join(json.dumps({"text": r["text"]}) + "\n" for r in toy_rows(n, seed=5)))
+    return path
+
+
+def _registry(tmp_path, encoder):
+    path = tmp_path / "registry.yaml"
+    path.write_text(f"""
+version: 1
+candidates:
+  - {{name: teacher, tier: large, kind: tfidf-logreg, backend: sklearn, task_types: [text-classification], license: MIT,
+     options: {{max_features: 5000, ngram_max: 2}}}}
+  - {{name: tiny-student, tier: small, kind: tfidf-logreg, backend: sklearn, task_types: [text-classification], license: MIT,
+     options: {{max_features: 30, ngram_max: 1}}}}
+  - {{name: enc-student, tier: small, kind: encoder-head, backend: sentence-transformers, source: {{local: {encoder}}},
+     task_types: [text-classification], license: MIT}}
+""")
+    return path
+
+
+@pytest.fixture
+def reg(tmp_path):
+    return _registry(tmp_path, tm.make_bert_encoder(tmp_path / "enc"))
+
+
+@pytest.mark.parametrize("student", ["tiny-student", "enc-student"])
+def test_a_student_learns_the_teachers_labels_and_is_measured_beside_it(tmp_path, toy_task, reg, student):
+    rec, lineage = distill(toy_task, "teacher", student, registry=reg, unlabelled=_unlabelled(tmp_path), out=tmp_path / "out",
+                           settings=Settings(reports_dir=tmp_path / "r", min_quality=0.5, **FAST))
+    name = f"{student} distilled from teacher"
+    assert [c.name for c in rec.candidates if c.status == "ok"].count(name) == 1
+    d = rec.candidate(name)
+    assert d.tier == "distilled" and len(d.predictions) == rec.task.samples
+    assert d.fit is None, "the distilled student is frozen: scored on the samples, never fitted on their labels"
+    assert lineage["texts"] == 200 and lineage["teacher_fitted_on_task_samples"] and "fresh samples" in lineage["caveat"]
+    assert 0 <= rec.distillation["agreement"] <= 1 and rec.distillation["energy_ratio"] > 0
+    assert f"agrees with the teacher on {rec.distillation['agreement']:.0%}" in rec.distillation["note"]
+    folder = tmp_path / "out" / name.replace(" ", "_")
+    assert json.loads((folder / "lineage.json").read_text())["teacher"] == "teacher"
+    # the saved entry is a registry of its own: it loads and names its origin
+    again = load_registry(folder / "registry.yaml")
+    assert again.candidates[0].derived_from == student and again.candidates[0].options["fitted"].endswith("state.joblib")
+    assert "Distilled" in (tmp_path / "r" / rec.run_id / "report.md").read_text()
+
+
+def test_clear_errors(tmp_path, toy_task, reg):
+    s = Settings(reports_dir=tmp_path / "r", **FAST)
+    with pytest.raises(SpecError, match="did you mean 'teacher'"):
+        distill(toy_task, "teachr", "tiny-student", registry=reg, unlabelled=_unlabelled(tmp_path), settings=s)
+    with pytest.raises(AdvisorError, match="only 0 unlabelled texts"):  # the toy task uses every row as a sample
+        distill(toy_task, "teacher", "tiny-student", registry=reg, settings=s)
+    with pytest.raises(AdvisorError, match="no column 'body'"):
+        distill(toy_task, "teacher", "tiny-student", registry=reg, unlabelled=_unlabelled(tmp_path), text_field="body", settings=s)
