@@ -8,6 +8,7 @@ regression (see :mod:`advisor.gate`).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -207,6 +208,28 @@ def distill(
                                settings=settings, observer=_Lines())
     render_table(rec, Console())
     Console().print(f"[dim]Distilled model and lineage: {Path(lineage['state']).parent}[/]", highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    data_dir: Annotated[Optional[Path], typer.Option(help="Jobs, reports, the store and the token (default: <cache>/service).")] = None,
+    registry: Annotated[Optional[Path], typer.Option(help="Registry YAML the jobs choose candidates from.")] = None,
+    meter: Annotated[str, typer.Option(help="Energy meter: codecarbon or null.")] = "codecarbon",
+    in_process: Annotated[bool, typer.Option("--in-process", help="Measure candidates inside each job's worker process.")] = False,
+) -> None:
+    """Serve recommendation jobs over HTTP (bearer token on every route but /health)."""
+    import uvicorn
+
+    from advisor.service import create_app, token_for
+    from advisor.sources import cache_dir
+
+    folder = data_dir or cache_dir() / "service"
+    app_ = create_app(folder, registry.resolve() if registry else None, token_for(folder), {"meter": meter, "isolate": not in_process})
+    where = "$ADVISOR_TOKEN" if os.environ.get("ADVISOR_TOKEN") else str(folder / "token")
+    err.print(f"advisor serve on http://{host}:{port} (token: {where}; OpenAPI at /openapi.json)", highlight=False)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 @app.command()

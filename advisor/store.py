@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from advisor.errors import AdvisorError, did_you_mean
 from advisor.sources import cache_dir
 
-STORE_SCHEMA_VERSION = 1
+STORE_SCHEMA_VERSION = 2  # 2: jobs (the service's queue)
 BUSY_TIMEOUT_S = 30.0
 
 _TABLES = {
@@ -34,6 +34,9 @@ _TABLES = {
         run_id TEXT PRIMARY KEY, task TEXT NOT NULL, status TEXT NOT NULL, model TEXT,
         n_candidates INTEGER NOT NULL DEFAULT 0, settings TEXT NOT NULL, recommendation TEXT,
         created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+    "jobs": """CREATE TABLE IF NOT EXISTS jobs (
+        job_id TEXT PRIMARY KEY, status TEXT NOT NULL, request TEXT NOT NULL, progress TEXT,
+        run_id TEXT, error TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
 }
 _INDEXES = ["CREATE INDEX IF NOT EXISTS runs_by_task ON runs (task, created_at)"]
 _RUN_COLUMNS = "run_id, task, status, model, created_at, updated_at, n_candidates"
@@ -120,7 +123,7 @@ class ResultStore:
     def _create_schema(self, conn: sqlite3.Connection) -> None:
         if self._check_schema(conn) == STORE_SCHEMA_VERSION:
             return  # another process created it first
-        for sql in [*_TABLES.values(), *_INDEXES]:
+        for sql in [*_TABLES.values(), *_INDEXES]:  # also upgrades an older store: only missing tables are added
             conn.execute(sql)
         conn.execute(f"PRAGMA user_version = {STORE_SCHEMA_VERSION}")
 
@@ -247,3 +250,55 @@ class ResultStore:
         if row[0] is None:
             raise StoreError(f"{self.path}: run '{run_id}' has recorded no results yet; wait for it or resume it")
         return json.loads(row[0])
+
+    # -- jobs (the service's queue) --------------------------------------------------------------
+
+    def add_job(self, job_id: str, request: dict[str, Any]) -> None:
+        """Queue a job."""
+        now = _now()
+        self._run(lambda c: c.execute("INSERT INTO jobs (job_id, status, request, created_at, updated_at) VALUES (?, 'queued', ?, ?, ?)",
+                                      (job_id, json.dumps(request), now, now)))
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        """One job as a dict (request and progress decoded), or None."""
+        row = self._run(lambda c: c.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone(), write=False)
+        return _job(row) if row else None
+
+    def jobs(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest ``limit`` jobs, newest first."""
+        rows = self._run(lambda c: c.execute(f"SELECT {_JOB_COLUMNS} FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)).fetchall(),
+                         write=False)
+        return [_job(r) for r in rows]
+
+    def claim_next_job(self) -> dict[str, Any] | None:
+        """Mark the oldest queued job running and return it (atomic: two workers never claim the same job)."""
+        def claim(c: sqlite3.Connection):
+            row = c.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status = 'queued' ORDER BY created_at, rowid LIMIT 1").fetchone()
+            if row is None:
+                return None
+            c.execute("UPDATE jobs SET status = 'running', updated_at = ? WHERE job_id = ?", (_now(), row[0]))
+            return _job(row) | {"status": "running"}
+        return self._run(claim)
+
+    def update_job(self, job_id: str, **fields: Any) -> None:
+        """Set any of status, progress (a dict), run_id, error."""
+        allowed = {"status", "progress", "run_id", "error"}
+        if not set(fields) <= allowed:
+            raise ValueError(f"unknown job fields: {sorted(set(fields) - allowed)}")
+        values = {k: json.dumps(v) if k == "progress" else v for k, v in fields.items()}
+        sets = ", ".join(f"{k} = ?" for k in values)
+        self._run(lambda c: c.execute(f"UPDATE jobs SET {sets}, updated_at = ? WHERE job_id = ?", (*values.values(), _now(), job_id)))
+
+    def requeue_running_jobs(self) -> int:
+        """After a restart: jobs left running by a dead worker go back to the queue. Returns how many."""
+        cur = self._run(lambda c: c.execute("UPDATE jobs SET status = 'queued', updated_at = ? WHERE status = 'running'", (_now(),)))
+        return cur.rowcount
+
+
+_JOB_COLUMNS = "job_id, status, request, progress, run_id, error, created_at, updated_at"
+
+
+def _job(row: tuple) -> dict[str, Any]:
+    job_id, status, request, progress, run_id, error, created, updated = row
+    return {"id": job_id, "status": status, "request": json.loads(request), "progress": json.loads(progress) if progress else None,
+            "run_id": run_id, "error": error, "created_at": created, "updated_at": updated}

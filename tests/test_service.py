@@ -1,0 +1,193 @@
+"""The service over real HTTP on loopback: the job cycle, restarts, auth, bounded uploads, problem details, a load test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import toy_rows
+
+TOKEN = "test-token-123"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, data_dir: Path, registry: Path):
+        self.data_dir, self.registry, self.port, self.proc = data_dir, registry, _free_port(), None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Server:
+        env = {**os.environ, "ADVISOR_TOKEN": TOKEN}
+        args = [sys.executable, "-m", "advisor.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
+                "--registry", str(self.registry), "--meter", "fake", "--in-process"]
+        self.proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/health", timeout=1).ok:
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError(self.proc.stderr.read() if self.proc.poll() is not None else "server did not start")
+
+    def kill(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)  # the server and its worker process, no chance to clean up
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.kill()
+
+    def call(self, method: str, path: str, token: str | None = TOKEN, headers: dict | None = None, **kw) -> requests.Response:
+        headers = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
+        return requests.request(method, self.url + path, headers=headers, timeout=30, **kw)
+
+    def wait(self, job_id: str, until=("complete", "failed", "cancelled"), timeout=180) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.call("GET", f"/jobs/{job_id}").json()
+            if job["status"] in until:
+                return job
+            time.sleep(0.2)
+        raise TimeoutError(job)
+
+
+@pytest.fixture
+def server(tmp_path, tfidf_registry):
+    s = Server(tmp_path / "service", tfidf_registry).start()
+    yield s
+    s.stop()
+
+
+def upload(rows=None, **extra):
+    rows = rows or toy_rows(60)
+    return {"upload": {"name": "toy", "threshold": 0.6, "labels": ["neg", "pos"], "folds": 3,
+                       "samples": [{"text": r["text"], "label": r["label"]} for r in rows], **extra}}
+
+
+def test_the_job_cycle_over_http(server):
+    r = server.call("POST", "/jobs", json=upload())
+    assert r.status_code == 202, r.text
+    job = server.wait(r.json()["id"])
+    assert job["status"] == "complete" and job["decision"] in {"recommended", "none", "undecided"} and job["summary"]
+    results = server.call("GET", f"/jobs/{job['id']}/results").json()
+    assert {c["name"] for c in results["candidates"]} == {"tfidf-small", "tfidf-large"} and results["task"]["samples"] == 60
+    report = server.call("GET", f"/jobs/{job['id']}/report")
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html") and "tfidf-small" in report.text
+    listed = server.call("GET", "/jobs").json()
+    assert [j["id"] for j in listed] == [job["id"]]
+    assert server.call("DELETE", f"/jobs/{job['id']}").status_code == 409  # already complete
+    schema = server.call("GET", "/openapi.json").json()
+    assert {"/jobs", "/jobs/{job_id}", "/jobs/{job_id}/results", "/jobs/{job_id}/report", "/health"} <= set(schema["paths"])
+
+
+def test_a_built_in_task_by_name_and_cancelling(server):
+    r = server.call("POST", "/jobs", json={"task": "spam", "candidates": ["tfidf-small"], "settings": {"sample_size": 40}})
+    queued = server.call("POST", "/jobs", json=upload())
+    assert r.status_code == 202 and queued.status_code == 202
+    cancelled = server.call("DELETE", f"/jobs/{queued.json()['id']}")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] in {"cancelled", "cancelling"}
+    assert server.wait(queued.json()["id"])["status"] == "cancelled"
+    assert server.wait(r.json()["id"])["status"] == "complete"
+
+
+def test_auth_is_required_everywhere_but_health(server):
+    assert server.call("GET", "/health", token=None).status_code == 200
+    for method, path in [("GET", "/jobs"), ("POST", "/jobs"), ("GET", "/jobs/" + "0" * 32), ("GET", "/openapi.json"), ("DELETE", "/jobs/" + "0" * 32)]:
+        for token in (None, "wrong"):
+            r = server.call(method, path, token=token, json={})
+            assert r.status_code == 401, (method, path, token, r.status_code)
+            assert r.headers["content-type"] == "application/problem+json" and r.json()["status"] == 401
+            assert r.headers["www-authenticate"] == "Bearer"
+
+
+def test_bad_requests_are_problem_details_and_never_touch_files(server, tmp_path):
+    too_big = server.call("POST", "/jobs", data=b"x" * (5 * 2**20 + 1), headers={"Content-Type": "application/json"})
+    assert too_big.status_code == 413 and too_big.json()["title"] == "Payload Too Large"
+    too_many = server.call("POST", "/jobs", json=upload(rows=[{"text": "a", "label": "neg"}] * 20_001))
+    assert too_many.status_code in (413, 422)
+    for body, needle in [
+        ({"task": "../../etc/passwd"}, "task"),
+        ({"task": "sentimen"}, "no built-in task 'sentimen'"),
+        ({"task": "spam", "upload": upload()["upload"]}, "exactly one"),
+        ({"upload": {**upload()["upload"], "data": {"file": "/etc/passwd"}}}, "upload.data"),
+        ({"upload": {**upload()["upload"], "labels": ["neg"]}}, "upload:"),
+        ({"upload": {**upload()["upload"], "name": "../x"}}, "upload.name"),
+    ]:
+        r = server.call("POST", "/jobs", json=body)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", (body, r.text)
+        assert needle in r.json()["detail"], (needle, r.json())
+    malformed = server.call("POST", "/jobs", data=b"{not json", headers={"Content-Type": "application/json"})
+    assert malformed.status_code == 422
+    assert server.call("GET", "/jobs/..%2F..%2Fetc").status_code == 404
+    assert server.call("GET", "/jobs/" + "f" * 32 + "/report").status_code == 404
+    assert not list(Path("/etc").glob("advisor*"))
+
+
+def test_a_restart_mid_queue_loses_no_job(tmp_path, tfidf_registry):
+    s = Server(tmp_path / "service", tfidf_registry).start()
+    try:
+        ids = [s.call("POST", "/jobs", json=upload(rows=toy_rows(120, seed=i))).json()["id"] for i in range(3)]
+        s.wait(ids[0], until=("running", "complete"))
+        s.kill()
+        s = Server(tmp_path / "service", tfidf_registry).start()  # same data dir: the queue survives
+        done = [s.wait(i) for i in ids]
+        assert [j["status"] for j in done] == ["complete"] * 3
+    finally:
+        s.stop()
+
+
+def test_200_status_polls_while_a_job_runs(server):
+    job = server.call("POST", "/jobs", json=upload(rows=toy_rows(200))).json()
+    times, errors = [], 0
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {TOKEN}"
+    for _ in range(200):
+        t0 = time.perf_counter()
+        r = session.get(f"{server.url}/jobs/{job['id']}", timeout=30)
+        times.append(time.perf_counter() - t0)
+        errors += r.status_code != 200
+    assert errors == 0
+    times.sort()
+    print(f"200 polls: p50 {times[100] * 1000:.1f} ms, p95 {times[190] * 1000:.1f} ms, max {times[-1] * 1000:.1f} ms")
+    assert server.wait(job["id"])["status"] == "complete"
+
+
+# ---------------------------------------------------------------- fuzzing against the published schema
+def test_fuzz_never_a_server_error(tmp_path):
+    """Random requests shaped by the OpenAPI schema, every operation: whatever they hold, the answer is never a 5xx."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+
+    reg = tmp_path / "registry.yaml"
+    reg.write_text("version: 1\ncandidates:\n  - {name: tfidf, tier: small, kind: tfidf-logreg, backend: sklearn, "
+                   "task_types: [text-classification], license: MIT}\n")
+    s = Server(tmp_path / "service", reg).start()
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        schema = schemathesis.openapi.from_url(s.url + "/openapi.json", headers=auth)
+        operations = [op.ok() for op in schema.get_all_operations()]
+        assert len(operations) >= 6
+        for op in operations:
+            @given(case=op.as_strategy())
+            @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+            def fuzz(case):
+                case.call_and_validate(headers=auth, checks=[not_a_server_error])
+
+            fuzz()
+    finally:
+        s.stop()
