@@ -187,7 +187,7 @@ def _order(specs: list[CandidateSpec], reg: Registry, context: RunContext) -> tu
 
 def _execute(run: _Run, settings: Settings, observer: Observer) -> Recommendation:
     """Measure the candidates one at a time, saving results (and on interruption, the report) as they come."""
-    executor = SubprocessExecutor() if settings.isolate else InProcessExecutor(make_meter(settings.meter, settings.country), settings.idle_s)
+    executor = _executor(settings)
     metric, rec, t0, spent = run.task.spec.metric, run.rec, time.perf_counter(), 0.0
     results: list[CandidateResult] = []
     passed: str | None = None  # adaptive search: the cheapest candidate so far that meets the goal
@@ -247,6 +247,17 @@ def _deployed_rank(run: _Run, settings: Settings) -> int | None:
     order = [n for n in run.rec.search["order"] if n != settings.deployed]
     cheaper = cost_rank(order, run.params, settings.deployed)
     return 1 + cheaper  # the deployed model runs first, then the cheaper ones
+
+
+def _executor(settings: Settings):
+    """Where candidates are measured: a Ray task each, a fresh local process each (default), or this process."""
+    if settings.executor == "ray":
+        from advisor.executor import RayExecutor
+
+        return RayExecutor(settings.ray_address)
+    if settings.isolate:
+        return SubprocessExecutor()
+    return InProcessExecutor(make_meter(settings.meter, settings.country), settings.idle_s)
 
 
 def _pruned(spec: CandidateSpec, passed: str, params: dict[str, int | None], role: str | None = None) -> CandidateResult:

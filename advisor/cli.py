@@ -88,6 +88,8 @@ def recommend(
     in_process: Annotated[bool, typer.Option("--in-process", help="Measure in this process instead of one process per candidate.")] = False,
     reports_dir: Annotated[Path, typer.Option(help="Where reports/<run-id>/ are written.")] = Path("reports"),
     mlflow: Annotated[Optional[str], typer.Option(help="Log the run to MLflow at this tracking URI, e.g. file:./mlruns (needs advisor[mlflow]).")] = None,
+    executor: Annotated[str, typer.Option(help="Where candidates run: local, or ray (one Ray task per candidate; needs advisor[ray]).")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option(help="An existing Ray cluster's address (default: a local Ray instance).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results JSON on stdout (tables go to stderr).")] = False,
 ) -> None:
     """Measure the candidates on the task and recommend the least costly one that meets the threshold."""
@@ -98,7 +100,7 @@ def recommend(
     try:
         settings = Settings(min_quality=min_quality, max_drop=max_drop, reference=reference, confidence=confidence, by=by, candidates=_csv(candidates), sample_size=samples, seed=seed, batch_size=batch_size,
                             repeats=repeats, country=country, queries_per_day=queries_per_day, price_per_kwh=price_per_kwh, meter=meter, isolate=not in_process, reports_dir=reports_dir,
-                            exhaustive=exhaustive, store=store, fresh=fresh, mlflow=mlflow)
+                            exhaustive=exhaustive, store=store, fresh=fresh, mlflow=mlflow, executor=executor, ray_address=ray_address)
     except Exception as exc:  # pydantic validation of CLI values
         raise AdvisorError(f"invalid option: {_first_error(exc)}") from None
     cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("[dim]{task.fields[phase]}"), TimeElapsedColumn()]

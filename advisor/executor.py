@@ -121,3 +121,68 @@ class SubprocessExecutor:
         if self._proc is not None and self._proc.is_alive():
             self._proc.terminate()
         return 0.0
+
+
+def _measure_remote(job: Job) -> tuple:
+    """The body of a Ray task: measure one candidate on whatever node Ray chose, with that node's own meter."""
+    import socket
+
+    meter = make_meter(job.settings.meter, job.settings.country)
+    meter.start()
+    idle = idle_power(meter, job.settings.idle_s)
+    result = measure(replace(job, idle_power_w=idle), meter)
+    details = {**result.details, "node": socket.gethostname()}
+    result = result.model_copy(update={"details": details, **({"peak_rss_mb": _peak_rss_mb()} if result.status == "ok" else {})})
+    method = meter.method()
+    return result.to_dict(), method, idle, meter.stop()
+
+
+class RayExecutor:
+    """Runs each candidate as a Ray task holding a whole node's CPUs (and whole GPUs, never fractions).
+
+    A task that holds every CPU of its node has the node to itself, so the energy windows that
+    CodeCarbon meters on that node are not shared with another candidate. Each task meters its own
+    process on its own node (RAPL/NVML where the node has them), and the result says which node it
+    ran on. ``address`` joins an existing cluster; None starts a local instance.
+    """
+
+    def __init__(self, address: str | None = None):
+        import os
+
+        import ray
+
+        if not ray.is_initialized():
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, object_store_memory=100 * 2**20,
+                         runtime_env={"env_vars": {k: v for k, v in os.environ.items() if k.startswith(("HF_", "TRANSFORMERS_", "ADVISOR_"))}})
+        self._ray = ray
+        self._task = None
+        self._running = None
+
+    def _resources(self) -> dict:
+        nodes = [n for n in self._ray.nodes() if n.get("Alive")]
+        cpus = min(int(n["Resources"].get("CPU", 1)) for n in nodes)
+        gpus = min(int(n["Resources"].get("GPU", 0)) for n in nodes)
+        return {"num_cpus": max(1, cpus), "num_gpus": gpus}
+
+    def run(self, job: Job, progress: ProgressFn) -> Measured:
+        if self._task is None:
+            self._task = self._ray.remote(max_retries=0)(_measure_remote).options(**self._resources())
+        progress("measuring on ray", 0, 1)
+        self._running = self._task.remote(job)
+        try:
+            result, method, idle, energy = self._ray.get(self._running)
+        except Exception as exc:  # noqa: BLE001 - a worker that died, a node that left: a failed row, not a failed run
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return Measured(base_result(job.spec, "failed", f"ray task failed: {first[:200]}"), {}, {}, 0.0)
+        finally:
+            self._running = None
+        return Measured(CandidateResult.model_validate(result), method, idle, energy)
+
+    def close(self) -> float:
+        """Cancel a task still running (on interruption); the tasks' energy was reported per candidate."""
+        if self._running is not None:
+            self._ray.cancel(self._running, force=True)
+        return 0.0

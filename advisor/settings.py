@@ -30,6 +30,8 @@ class Settings(BaseModel):
     meter: Literal["codecarbon", "null", "fake"] = "codecarbon"
     country: str = Field(default="USA", description="ISO 3166 alpha-3 code for CodeCarbon's offline carbon intensity")
     isolate: bool = Field(default=True, description="measure each candidate in its own process")
+    executor: Literal["local", "ray"] = Field(default="local", description="local: this machine (isolate says how); ray: one Ray task per candidate")
+    ray_address: str | None = Field(default=None, description="an existing Ray cluster (e.g. ray://head:10001); None: a local instance")
     queries_per_day: float | None = Field(default=None, gt=0, description="expected volume, for yearly savings")
     price_per_kwh: float | None = Field(default=None, ge=0, description="electricity price, for yearly savings in money")
     exhaustive: bool = Field(default=False, description="measure every candidate on every sample (default: adaptive search)")
