@@ -63,6 +63,11 @@ def rank(candidates: Sequence[CandidateResult], threshold: float | None, by: str
     rest = [c for c in candidates if c not in ok]
     names = [c.name for c in order] + [c.name for c in rest]
     if not ok:
+        dropped = [c for c in candidates if c.status == "dropped" and c.quality is not None]
+        if dropped:
+            top = max(dropped, key=lambda c: c.quality)
+            return Ranking(None, None, f"No candidate meets {goal}: each was stopped early, its quality's upper bound already below the "
+                                       f"threshold (highest: {top.name}, {top.quality:.3f} on {top.samples_evaluated} samples).", names)
         return Ranking(None, None, "No candidate was measured successfully.", names)
     best = max(ok, key=lambda c: (c.quality, -key(c)))
     passing = [c for c in order if verdict_of(c, threshold) == "meets"]

@@ -150,21 +150,18 @@ class Worker:
 
     def _run(self, job_id: str) -> None:
         cmd = [sys.executable, "-m", "advisor.service", str(self.data_dir), job_id, json.dumps({"registry": str(self.registry or ""), **self.server})]
-        log = (self.data_dir / "jobs" / job_id / "worker.log").open("w")
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        while proc.poll() is None:
-            if self._stop.wait(0.25):
-                proc.terminate()
-                break
-            with ResultStore(self.data_dir / "store.sqlite") as store:
-                if (store.job(job_id) or {}).get("status") == "cancelling":
+        with (self.data_dir / "jobs" / job_id / "worker.log").open("w") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+            while proc.poll() is None:
+                if self._stop.wait(0.25):
                     proc.terminate()
-                    proc.wait(timeout=30)
-                    store.update_job(job_id, status="cancelled")
-                    return
-        log.close()
-        if self._stop.is_set():
-            return  # left running: requeued on the next start
+                    return  # left running: requeued on the next start
+                with ResultStore(self.data_dir / "store.sqlite") as store:
+                    if (store.job(job_id) or {}).get("status") == "cancelling":
+                        proc.terminate()
+                        proc.wait(timeout=30)
+                        store.update_job(job_id, status="cancelled")
+                        return
         with ResultStore(self.data_dir / "store.sqlite") as store:
             if (store.job(job_id) or {}).get("status") == "running":  # the process died without saying how it ended
                 store.update_job(job_id, status="failed", error=f"worker process exited with code {proc.returncode}")

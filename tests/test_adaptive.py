@@ -97,7 +97,7 @@ candidates:
     assert c.status == "dropped" and c.samples_evaluated == 32 and len(c.predictions) == 32
     assert "stopped after 32 of 120 samples" in c.reason
     assert c.energy.source == "quality pass" and c.latency_p50_ms is None  # no windows were spent on it
-    assert rec.model is None and rec.decision == "none"
+    assert rec.model is None and rec.decision == "none" and "each was stopped early" in rec.summary and "on 32 samples" in rec.summary
     full = run(task, registry, tmp_path, min_quality=0.95, exhaustive=True, run_id="full")
     assert full.candidate("tiny-lm").status == "ok" and full.candidate("tiny-lm").verdict == "fails"
     assert rec.advisor_cost["exhaustive_estimate_s"] > rec.advisor_cost["duration_s"]

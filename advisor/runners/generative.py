@@ -9,6 +9,7 @@ dequantised once and cached in full precision.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from advisor.schema import GENERATIVE_TASK_TYPES, CandidateSpec
 from advisor.runners.prompted import dequantised_copy
 from advisor.sources import weights_size
 
+_LINE_DONE = re.compile(r"\S[^\n]*\n")
 DEFAULT_INSTRUCTION = "Answer the question in a few words."
 
 
@@ -63,6 +65,19 @@ def count_new_tokens(ids: Sequence[int], eos_ids: Iterable[int]) -> tuple[int, b
     return len(ids), True
 
 
+class _LineDone:
+    """A stopping criterion: a row is done once its generated text holds a complete non-empty line."""
+
+    def __init__(self, tokenizer, width: int):
+        self.tokenizer, self.width = tokenizer, width
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        texts = self.tokenizer.batch_decode(input_ids[:, self.width :], skip_special_tokens=True)
+        return torch.tensor([bool(_LINE_DONE.search(t)) for t in texts], device=input_ids.device)
+
+
 class Generator:
     """A causal LM answering texts by free generation. Construction is inert; :meth:`load` does the work.
 
@@ -87,6 +102,7 @@ class Generator:
         tokenizer_path: Path | None = None,
         input_label: str = "Question",
         output_label: str = "Answer",
+        stop_after_line: bool = False,
     ):
         self.path = Path(path)
         self.instruction = instruction.strip()
@@ -96,6 +112,7 @@ class Generator:
         self.tokenizer_path = Path(tokenizer_path) if tokenizer_path else None
         self.input_label = input_label
         self.output_label = output_label
+        self.stop_after_line = stop_after_line  # the answer is one line: generating past it would only cost energy
         self.model = None
         self.tokenizer = None
 
@@ -114,6 +131,7 @@ class Generator:
         self.tokenizer.padding_side = "left"
         self._chat = bool(self.options.use_chat_template and getattr(self.tokenizer, "chat_template", None))
         self._eos = self._eos_ids()
+        self._pad = [int(self.tokenizer.pad_token_id)] if self.tokenizer.pad_token_id not in self._eos else []
 
     def _eos_ids(self) -> list[int]:
         """Every token id that ends a generation: the model's generation config and the tokenizer's eos."""
@@ -168,14 +186,20 @@ class Generator:
         prompts = [self.build_prompt(t) for t in texts]
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=not self._chat)
         enc = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
-        with torch.inference_mode():
-            out = self.model.generate(**enc, **self._decoding())
         width = enc["input_ids"].shape[1]
+        extra = {"stopping_criteria": [_LineDone(self.tokenizer, width)]} if self.stop_after_line else {}
+        with torch.inference_mode():
+            out = self.model.generate(**enc, **self._decoding(), **extra)
         prompt_lengths = enc["attention_mask"].sum(dim=1).tolist()
         results = []
         for row, prompt_tokens in zip(out[:, width:].tolist(), prompt_lengths):
-            n, truncated = count_new_tokens(row, self._eos)
-            kept = row[: n if truncated else n - 1]
+            # a row finished by the line criterion is padded after its last token; otherwise only an end token finishes it
+            n, truncated = count_new_tokens(row, self._eos + (self._pad if self.stop_after_line else []))
+            line_done = False
+            if self.stop_after_line:  # stopped once its answer line was complete: the token after it is padding
+                line_done = bool(_LINE_DONE.search(self.tokenizer.decode(row[: n if truncated else n - 1], skip_special_tokens=True)))
+                n, truncated = (n if truncated else n - 1, False) if line_done else (n, truncated)
+            kept = row[: n if truncated or line_done else n - 1]
             text = self.tokenizer.decode(kept, skip_special_tokens=True)
             results.append(Generation(text=text, new_tokens=n, prompt_tokens=int(prompt_tokens), truncated=truncated))
         return results
@@ -214,6 +238,7 @@ class Generator:
                 "max_new_tokens": o.max_new_tokens,
                 "few_shot": len(self.shots),
                 "device": self.device,
+                "stops_after_first_line": self.stop_after_line,
             },
         )
 
@@ -241,7 +266,7 @@ class GenerativeRunner(Runner):
         shots = list(zip(ctx.few_shot_texts, ctx.few_shot_labels))[: prompt.few_shot]
         labels = _FIELDS.get(ctx.task_type, ("Input", "Output"))
         self.generator = Generator(path, prompt.instruction_for(ctx.task_type), shots, self.options, tokenizer_path=tokenizer_path,
-                                   input_label=labels[0], output_label=labels[1])
+                                   input_label=labels[0], output_label=labels[1], stop_after_line=prompt.answer.strategy == "first_line")
 
     @classmethod
     def not_applicable(cls, spec: CandidateSpec, ctx: RunContext) -> str | None:
