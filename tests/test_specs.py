@@ -17,12 +17,14 @@ from tests.conftest import toy_rows, write_task
 
 def test_every_shipped_task_and_the_registry_load():
     tasks = available_tasks()
-    assert {"sentiment", "spam"} <= set(tasks)
-    for name in tasks:
-        assert load_task(name).spec.type == "text-classification"
+    assert {"sentiment", "spam", "trivia"} <= set(tasks)
+    types = {name: load_task(name).spec.type for name in tasks}
+    assert types["sentiment"] == types["spam"] == "text-classification" and types["trivia"] == "question-answering"
     reg = load_registry(REPO_ROOT / "registry.yaml")
     kinds = {c.kind for c in reg.candidates}
-    assert kinds == {"tfidf-logreg", "encoder-head", "prompted", "hf-pipeline"}
+    assert kinds == {"tfidf-logreg", "encoder-head", "prompted", "hf-pipeline", "generator"}
+    for name, type_ in types.items():  # every shipped task has candidates
+        assert reg.select(type_), name
     hub = [c for c in reg.candidates if c.source and c.source.hub]
     assert hub and all(len(c.source.revision) == 40 for c in hub), "hub candidates pin a full commit sha"
 
