@@ -42,7 +42,7 @@ class _Bars:
 
     def candidate_finished(self, result):
         tid = self.tasks[result.name]
-        note = result.status if result.status == "ok" else f"{result.status}: {result.reason}"
+        note = (result.status if result.status == "ok" else f"{result.status}: {result.reason}") + _reused(result)
         self.p.update(tid, completed=1, total=1, phase=note[:70])
 
 
@@ -57,7 +57,13 @@ class _Lines:
 
     def candidate_finished(self, result):
         note = f"quality {result.quality:.3f}" if result.status == "ok" else f"{result.status}: {result.reason}"
-        err.print(f"      {result.name}: {note}", highlight=False)
+        err.print(f"      {result.name}: {note}{_reused(result)}", highlight=False)
+
+
+def _reused(result) -> str:
+    """Says when a measurement came from the result store instead of being made now."""
+    origin = result.details.get("reused_from")
+    return f" (reused from run {origin['run_id']}; --fresh measures again)" if origin else ""
 
 
 def _csv(value: Optional[str]) -> Optional[list[str]]:

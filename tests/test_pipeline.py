@@ -89,6 +89,7 @@ def test_a_killed_run_resumes_with_nothing_lost_and_nothing_measured_twice(tmp_p
     res = json.loads(resumed.stdout)
     reused = {c["name"] for c in res["candidates"] if "reused_from" in c["details"]}
     assert reused == {"tfidf-0"}
+    assert resumed.stderr.count("reused from run") == 1 and "--fresh measures again" in resumed.stderr  # and it says so
     assert sorted(_stored(store)) == ["tfidf-0", "tfidf-1", "tfidf-2"]  # one measurement each
     whole = cli(*args[3:], "--store", tmp_path / "other.sqlite", "--json")
     full = json.loads(whole.stdout)
