@@ -4,7 +4,7 @@ Three rules, each chosen so that it cannot change the answer an exhaustive run w
 through the documented cost ordering:
 
 * **Order.** Candidates run in order of expected cost: the parameter count read from the weights
-  files' headers (no model is loaded), then size on disk. A TF-IDF model costs nothing.
+  files' headers (:func:`advisor.sources.parameter_count`; no model is loaded), then size on disk. A TF-IDF model costs nothing.
 * **Drop.** A candidate whose predictions do not depend on how many samples it has seen (a
   zero-/few-shot or ready-made classifier) is scored in shards of doubling size; after each shard it
   is dropped when the *upper* bound of its quality is below the threshold. Looking several times
@@ -21,13 +21,11 @@ comes from the metered quality pass and is flagged as such.
 
 from __future__ import annotations
 
-import json
 import math
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
+from advisor.assess import prediction_interval
 from advisor.schema import MetricSpec
 
 
@@ -55,85 +53,14 @@ class Rules:
 
     def should_drop(self, predictions: Sequence[str], labels: Sequence[str], n_total: int) -> bool:
         """True when the quality's upper bound on the samples so far is below the threshold."""
-        return interval(predictions, labels, self.metric, self.look_confidence(n_total), self.seed)[1] < self.threshold
+        return prediction_interval(predictions, labels, self.metric, self.look_confidence(n_total), self.seed)[1] < self.threshold
 
     def clearly_fails(self, predictions: Sequence[str], labels: Sequence[str]) -> bool:
         """True when the upper bound on the full sample, at the run's confidence, is below the threshold."""
-        return interval(predictions, labels, self.metric, self.confidence, self.seed)[1] < self.threshold
+        return prediction_interval(predictions, labels, self.metric, self.confidence, self.seed)[1] < self.threshold
 
 
-def interval(predictions: Sequence[str], labels: Sequence[str], metric: MetricSpec, confidence: float, seed: int) -> tuple[float, float]:
-    """Wilson interval for accuracy, percentile bootstrap for the F1 metrics."""
-    from advisor.assess import metric_fn
-    from advisor.stats import bootstrap_interval, wilson_interval
-
-    labels = list(labels)[: len(predictions)]
-    if metric.name == "accuracy":
-        return wilson_interval(sum(p == y for p, y in zip(predictions, labels)), len(labels), confidence)
-    lo, hi = bootstrap_interval(list(predictions), labels, metric_fn(metric), confidence, seed=seed)
-    return lo, hi
-
-
-# --- expected cost, from the weights files' headers -------------------------------------------------
-
-def _safetensors_params(path: Path) -> int:
-    with path.open("rb") as f:
-        (size,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(size))
-    total = 0
-    for name, t in header.items():
-        if name != "__metadata__":
-            n = 1
-            for d in t["shape"]:
-                n *= d
-            total += n
-    return total
-
-
-def _onnx_params(path: Path) -> int:
-    import onnx
-
-    model = onnx.load(str(path), load_external_data=False)
-    total = 0
-    for t in model.graph.initializer:
-        n = 1
-        for d in t.dims:
-            n *= d
-        total += n
-    return total
-
-
-def _gguf_params(path: Path) -> int:
-    from gguf import GGUFReader
-
-    return sum(int(t.n_elements) for t in GGUFReader(str(path)).tensors)
-
-
-def parameter_count(path: Path | None) -> int | None:
-    """Parameters of the model at ``path`` from file headers, without loading it; None when unknown.
-
-    Reads safetensors headers, ONNX initializers and GGUF tensor tables; a folder is searched for
-    those (the largest format found wins, so a folder holding both an ONNX export and safetensors
-    counts one model, not two).
-    """
-    if path is None:
-        return 0
-    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    counts: dict[str, int] = {}
-    for f in files:
-        reader = {".safetensors": _safetensors_params, ".onnx": _onnx_params, ".gguf": _gguf_params}.get(f.suffix)
-        if reader is None:
-            continue
-        try:
-            counts[f.suffix] = counts.get(f.suffix, 0) + reader(f)
-        except Exception:  # noqa: BLE001 - an unreadable header only loses the cost estimate
-            continue
-    if not counts:
-        return None
-    if ".onnx" in counts and len(counts) > 1:  # an ONNX export shipped beside the PyTorch weights: one model
-        return counts[".onnx"]
-    return max(counts.values())
-
+# --- expected cost ----------------------------------------------------------------------------------
 
 def cost_rank(names: Sequence[str], params: dict[str, int | None], name: str) -> int:
     """How many of the other ``names`` are expected to cost no more than ``name`` (ties count: which is cheaper is unknown)."""

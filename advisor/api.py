@@ -136,7 +136,8 @@ def _plan(task: str | Path | Task, registry: str | Path | Registry | None, setti
     samples = task.samples(size=settings.sample_size, seed=seed)
     threshold = settings.min_quality if settings.min_quality is not None else (None if settings.max_drop is not None else task.spec.threshold)
     run_id = settings.run_id or _run_id(task)
-    specs, unavailable, params, paths = _order(specs, reg, _context(task, samples, settings, seed))
+    context = _context(task, samples, settings, seed)
+    specs, unavailable, params, paths = _order(specs, reg, context)
     adaptive, why = _strategy(settings, threshold)
     rules = Rules(threshold, settings.confidence, task.spec.metric, settings.first_shard, seed) if adaptive and threshold is not None else None
     for first in (settings.reference, settings.deployed):  # measured first, so the ladder can be judged against it as it climbs
@@ -151,7 +152,7 @@ def _plan(task: str | Path | Task, registry: str | Path | Registry | None, setti
         search={"strategy": "adaptive" if adaptive else "exhaustive", "note": why, "order": [s.name for s in specs],
                 "first_shard": settings.first_shard if rules else None},
     )
-    return _Run(task, reg, specs, samples, seed, _context(task, samples, settings, seed), Path(settings.reports_dir) / run_id / "results.json", rec,
+    return _Run(task, reg, specs, samples, seed, context, Path(settings.reports_dir) / run_id / "results.json", rec,
                 rules, unavailable, params, paths)
 
 
@@ -166,9 +167,9 @@ def _strategy(settings: Settings, threshold: float | None) -> tuple[bool, str]:
 
 def _order(specs: list[CandidateSpec], reg: Registry, context: RunContext) -> tuple[list[CandidateSpec], dict[str, CandidateResult], dict[str, int | None], dict]:
     """Check each candidate can run here and order them by expected cost (parameters from the weights files' headers)."""
-    from advisor.adaptive import cost_order, parameter_count
+    from advisor.adaptive import cost_order
     from advisor.measure import resolved_sources
-    from advisor.sources import size_on_disk
+    from advisor.sources import parameter_count, size_on_disk
 
     unavailable, params, sizes, paths = {}, {}, {}, {}
     for spec in specs:
@@ -299,7 +300,7 @@ def _fingerprint(spec: CandidateSpec, run: _Run, settings: Settings) -> dict[str
         "prompt": ctx.prompt.model_dump(mode="json"), "few_shot": [ctx.few_shot_texts, ctx.few_shot_labels], "class_weight": ctx.class_weight,
         "settings": {k: getattr(settings, k) for k in measured},
         "rules": None if run.rules is None else {**dataclasses.asdict(run.rules), "metric": run.rules.metric.model_dump(mode="json")},
-        "machine": {**{k: v for k, v in run.rec.environment.items()}, "cpus": os.cpu_count()},
+        "machine": {**run.rec.environment, "cpus": os.cpu_count()},
     }
 
 

@@ -27,14 +27,21 @@ def metric_fn(spec: MetricSpec):
     return lambda p, r: f1_of(spec.positive_label or "", p, r)
 
 
+def prediction_interval(predictions: Sequence[str], labels: Sequence[str], spec: MetricSpec, confidence: float, seed: int) -> tuple[float, float]:
+    """Wilson interval for accuracy, percentile bootstrap for the other metrics; ``labels`` may run
+    longer than ``predictions`` (a candidate stopped early), only the first ones count."""
+    labels = list(labels)[: len(predictions)]
+    if spec.name == "accuracy":
+        return wilson_interval(sum(p == y for p, y in zip(predictions, labels)), len(labels), confidence)
+    lo, hi = bootstrap_interval(list(predictions), labels, metric_fn(spec), confidence, seed=seed)
+    return lo, hi
+
+
 def quality_interval(c: CandidateResult, labels: Sequence[str], spec: MetricSpec, confidence: float, seed: int) -> list[float] | None:
-    """Wilson interval for accuracy, percentile bootstrap for the F1 metrics."""
+    """The interval of :func:`prediction_interval` for a candidate's predictions (None without any)."""
     if c.predictions is None:
         return None
-    if spec.name == "accuracy":
-        k = sum(p == y for p, y in zip(c.predictions, labels))
-        return list(wilson_interval(k, len(labels), confidence))
-    return list(bootstrap_interval(c.predictions, labels, metric_fn(spec), confidence, seed=seed))
+    return list(prediction_interval(c.predictions, labels, spec, confidence, seed))
 
 
 def _threshold_verdict(ci: list[float], quality: float, threshold: float, n: int) -> tuple[str, int | None]:

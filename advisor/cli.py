@@ -7,7 +7,6 @@ regression (see :mod:`advisor.gate`).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -100,15 +99,12 @@ def recommend(
 ) -> None:
     """Measure the candidates on the task and recommend the least costly one that meets the threshold."""
     from advisor.api import recommend as run
-    from advisor.settings import Settings
     from advisor.view import render_table
 
-    try:
-        settings = Settings(min_quality=min_quality, max_drop=max_drop, reference=reference, confidence=confidence, by=by, candidates=_csv(candidates), sample_size=samples, seed=seed, batch_size=batch_size,
-                            repeats=repeats, country=country, queries_per_day=queries_per_day, price_per_kwh=price_per_kwh, meter=meter, isolate=not in_process, reports_dir=reports_dir,
-                            exhaustive=exhaustive, store=store, fresh=fresh, mlflow=mlflow, executor=executor, ray_address=ray_address)
-    except Exception as exc:  # pydantic validation of CLI values
-        raise AdvisorError(f"invalid option: {_first_error(exc)}") from None
+    settings = _settings(min_quality=min_quality, max_drop=max_drop, reference=reference, confidence=confidence, by=by, candidates=_csv(candidates),
+                         sample_size=samples, seed=seed, batch_size=batch_size, repeats=repeats, country=country, queries_per_day=queries_per_day,
+                         price_per_kwh=price_per_kwh, meter=meter, isolate=not in_process, reports_dir=reports_dir, exhaustive=exhaustive,
+                         store=store, fresh=fresh, mlflow=mlflow, executor=executor, ray_address=ray_address)
     cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("[dim]{task.fields[phase]}"), TimeElapsedColumn()]
     if err.is_terminal:
         with Progress(*cols, console=err, transient=False) as progress:
@@ -168,13 +164,9 @@ def check(
 ) -> None:
     """CI gate: is the deployed model right-sized? Exit 0 right-sized, 3 undecided, 4 oversized, 5 below goal, 6 energy regression."""
     from advisor.gate import check as run_check
-    from advisor.settings import Settings
 
-    try:
-        settings = Settings(min_quality=min_quality, confidence=confidence, candidates=_csv(candidates), sample_size=samples, meter=meter,
-                            isolate=not in_process, reports_dir=reports_dir, store=store, fresh=fresh)
-    except Exception as exc:  # pydantic validation of CLI values
-        raise AdvisorError(f"invalid option: {_first_error(exc)}") from None
+    settings = _settings(min_quality=min_quality, confidence=confidence, candidates=_csv(candidates), sample_size=samples, meter=meter,
+                         isolate=not in_process, reports_dir=reports_dir, store=store, fresh=fresh)
     result = run_check(task, deployed, registry=registry, settings=settings, max_energy_increase=max_energy_increase, baseline=baseline,
                        observer=_Lines())
     if markdown is not None:
@@ -205,13 +197,9 @@ def distill(
 ) -> None:
     """Train a small student on a teacher's labels of unlabelled texts, then measure it beside both."""
     from advisor.distill import distill as run_distill
-    from advisor.settings import Settings
     from advisor.view import render_table
 
-    try:
-        settings = Settings(min_quality=min_quality, sample_size=samples, meter=meter, isolate=not in_process, reports_dir=reports_dir)
-    except Exception as exc:  # pydantic validation of CLI values
-        raise AdvisorError(f"invalid option: {_first_error(exc)}") from None
+    settings = _settings(min_quality=min_quality, sample_size=samples, meter=meter, isolate=not in_process, reports_dir=reports_dir)
     rec, lineage = run_distill(task, teacher, student, registry=registry, unlabelled=unlabelled, text_field=text_field, out=out,
                                settings=settings, observer=_Lines())
     render_table(rec, Console())
@@ -272,6 +260,16 @@ def diff(
     from advisor.compare import compare, load_run
 
     Console().print(compare(load_run(a, store), load_run(b, store)), highlight=False)
+
+
+def _settings(**values):
+    """The run's :class:`~advisor.settings.Settings` from CLI values; a bad value is one line naming the option."""
+    from advisor.settings import Settings
+
+    try:
+        return Settings(**values)
+    except Exception as exc:  # pydantic validation of CLI values
+        raise AdvisorError(f"invalid option: {_first_error(exc)}") from None
 
 
 def _first_error(exc: Exception) -> str:

@@ -70,13 +70,6 @@ def _runner(spec: CandidateSpec, reg: Registry, context):
     return runner
 
 
-def _predict(runner, texts: list[str], batch: int) -> list[str]:
-    out: list[str] = []
-    for i in range(0, len(texts), batch):
-        out += runner.predict(texts[i : i + batch]).labels
-    return out
-
-
 def _absolute(source: SourceSpec | None, base: Path) -> SourceSpec | None:
     """A source whose ``local`` path no longer depends on the registry it came from."""
     if source is None or not source.local or Path(source.local).is_absolute():
@@ -94,6 +87,7 @@ def distill(task: str | Path | Task, teacher: str, student: str, registry: str |
         the lineage (also in ``<out>/lineage.json``; ``rec.distillation`` holds it with the comparison).
     """
     from advisor.api import _context, recommend
+    from advisor.measure import predict_all
 
     settings = Settings.model_validate({**(settings or Settings()).model_dump(), **overrides})
     task = task if isinstance(task, Task) else load_task(task)
@@ -119,7 +113,7 @@ def distill(task: str | Path | Task, teacher: str, student: str, registry: str |
     teacher_trained = bool(t_run.trainable)
     if teacher_trained:
         t_run.fit(samples.texts, samples.labels)
-    teacher_labels = _predict(t_run, texts, settings.batch_size)
+    teacher_labels = predict_all(t_run, texts, settings.batch_size, lambda *_: None, "label").labels
     t_run.close()
     if len(set(teacher_labels)) < 2:
         raise AdvisorError(f"the teacher '{teacher}' gave every one of the {len(texts)} texts the same label; a student cannot learn from that")

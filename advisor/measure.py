@@ -68,7 +68,8 @@ def _batches(texts: Sequence[str], size: int) -> list[list[str]]:
     return [list(texts[i : i + size]) for i in range(0, len(texts), size)]
 
 
-def _predict_all(runner: Runner, texts: Sequence[str], bs: int, progress: ProgressFn, phase: str) -> Prediction:
+def predict_all(runner: Runner, texts: Sequence[str], bs: int, progress: ProgressFn, phase: str) -> Prediction:
+    """The runner's predictions for many texts, in batches of ``bs``, reporting ``phase`` progress."""
     parts, done = [], 0
     for batch in _batches(texts, bs):
         parts.append(runner.predict(batch))
@@ -82,7 +83,7 @@ def _quality_pass(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) 
     if not runner.trainable:
         with meter.window("evaluate") as w:
             if job.rules is None:
-                pred = _predict_all(runner, job.texts, job.settings.batch_size, progress, "evaluate")
+                pred = predict_all(runner, job.texts, job.settings.batch_size, progress, "evaluate")
             else:
                 pred = _predict_in_shards(runner, job, progress)
         return pred, None, w.reading
@@ -105,7 +106,7 @@ def _predict_in_shards(runner: Runner, job: Job, progress: ProgressFn) -> Predic
     """Predict shard by shard; stop as soon as the quality's upper bound falls below the threshold."""
     n, parts, start = len(job.texts), [], 0
     for end in job.rules.shards(n):
-        parts.append(_predict_all(runner, job.texts[start:end], job.settings.batch_size, lambda ph, d, t: progress(ph, start + d, n), "evaluate"))
+        parts.append(predict_all(runner, job.texts[start:end], job.settings.batch_size, lambda ph, d, t: progress(ph, start + d, n), "evaluate"))
         start = end
         so_far = Prediction.concat(parts)
         if end < n and job.rules.should_drop(so_far.labels, job.labels, n):

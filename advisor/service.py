@@ -140,15 +140,15 @@ class Worker:
         self._thread.join(timeout=10)
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            with ResultStore(self.data_dir / "store.sqlite") as store:
+        with ResultStore(self.data_dir / "store.sqlite") as store:  # one connection for the thread's life
+            while not self._stop.is_set():
                 job = store.claim_next_job()
-            if job is None:
-                self._stop.wait(0.2)
-                continue
-            self._run(job["id"])
+                if job is None:
+                    self._stop.wait(0.2)
+                    continue
+                self._run(job["id"], store)
 
-    def _run(self, job_id: str) -> None:
+    def _run(self, job_id: str, store: ResultStore) -> None:
         cmd = [sys.executable, "-m", "advisor.service", str(self.data_dir), job_id, json.dumps({"registry": str(self.registry or ""), **self.server})]
         with (self.data_dir / "jobs" / job_id / "worker.log").open("w") as log:
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -156,30 +156,30 @@ class Worker:
                 if self._stop.wait(0.25):
                     proc.terminate()
                     return  # left running: requeued on the next start
-                with ResultStore(self.data_dir / "store.sqlite") as store:
-                    if (store.job(job_id) or {}).get("status") == "cancelling":
-                        proc.terminate()
-                        proc.wait(timeout=30)
-                        store.update_job(job_id, status="cancelled")
-                        return
-        with ResultStore(self.data_dir / "store.sqlite") as store:
-            if (store.job(job_id) or {}).get("status") == "running":  # the process died without saying how it ended
-                store.update_job(job_id, status="failed", error=f"worker process exited with code {proc.returncode}")
+                if (store.job(job_id) or {}).get("status") == "cancelling":
+                    proc.terminate()
+                    proc.wait(timeout=30)
+                    store.update_job(job_id, status="cancelled")
+                    return
+        if (store.job(job_id) or {}).get("status") == "running":  # the process died without saying how it ended
+            store.update_job(job_id, status="failed", error=f"worker process exited with code {proc.returncode}")
 
 
 def run_job(data_dir: Path, job_id: str, server: dict[str, Any]) -> None:
     """The worker process: measure one job and record how it ended."""
+    with ResultStore(data_dir / "store.sqlite") as store:  # one connection for the process (progress comes on this thread)
+        _run_job(store, data_dir, job_id, server)
+
+
+def _run_job(store: ResultStore, data_dir: Path, job_id: str, server: dict[str, Any]) -> None:
     import advisor
     from advisor.errors import AdvisorError
     from advisor.settings import Settings
 
-    store_path = data_dir / "store.sqlite"
-    with ResultStore(store_path) as store:
-        job = store.job(job_id)
-    request = JobRequest.model_validate(job["request"])
+    request = JobRequest.model_validate(store.job(job_id)["request"])
     folder = data_dir / "jobs" / job_id
     task = folder / "task" / "task.yaml" if request.upload else request.task
-    settings = Settings(**request.settings.model_dump(), candidates=request.candidates, store=store_path, reports_dir=folder / "reports",
+    settings = Settings(**request.settings.model_dump(), candidates=request.candidates, store=store.path, reports_dir=folder / "reports",
                         run_id=f"job-{job_id}", meter=server.get("meter", "codecarbon"), isolate=server.get("isolate", True))
 
     class Observer:
@@ -200,21 +200,17 @@ def run_job(data_dir: Path, job_id: str, server: dict[str, Any]) -> None:
         def _save(self, force=False):
             if force or time.monotonic() - self.last > 0.5:
                 self.last = time.monotonic()
-                with ResultStore(store_path) as s:
-                    s.update_job(job_id, progress=self.state)
+                store.update_job(job_id, progress=self.state)
 
     try:
         rec = advisor.recommend(task=task, registry=server.get("registry") or None, settings=settings, observer=Observer())
     except AdvisorError as exc:
-        with ResultStore(store_path) as s:
-            s.update_job(job_id, status="failed", error=str(exc))
+        store.update_job(job_id, status="failed", error=str(exc))
         return
     except Exception as exc:  # noqa: BLE001 - recorded on the job, the server goes on
-        with ResultStore(store_path) as s:
-            s.update_job(job_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+        store.update_job(job_id, status="failed", error=f"{type(exc).__name__}: {exc}")
         raise
-    with ResultStore(store_path) as s:
-        s.update_job(job_id, status="complete", run_id=rec.run_id)
+    store.update_job(job_id, status="complete", run_id=rec.run_id)
 
 
 def _write_upload(folder: Path, upload: TaskUpload) -> None:

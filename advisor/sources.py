@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata as md
+import json
+import math
 import os
 import shutil
+import struct
 import tempfile
 import zipfile
 from pathlib import Path
@@ -186,3 +189,52 @@ def file_identity(path: Path, limit_files: int = 10_000) -> str:
         st = p.stat()
         h.update(f"{p.relative_to(path) if p != path else p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
     return h.hexdigest()[:16]
+
+
+# --- parameter counts from the weights files' headers (nothing is loaded) ---------------------------
+
+def _safetensors_parameters(path: Path) -> int:
+    with path.open("rb") as f:
+        (size,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(size))
+    return sum(math.prod(t["shape"]) for name, t in header.items() if name != "__metadata__")
+
+
+def onnx_parameters(path: Path) -> int:
+    """Numbers stored in an ONNX graph's initializers (external data is not read)."""
+    import onnx
+
+    return sum(math.prod(t.dims) for t in onnx.load(str(path), load_external_data=False).graph.initializer)
+
+
+def _gguf_parameters(path: Path) -> int:
+    from gguf import GGUFReader
+
+    return sum(int(t.n_elements) for t in GGUFReader(str(path)).tensors)
+
+
+def parameter_count(path: Path | None) -> int | None:
+    """Parameters of the model at ``path`` from file headers, without loading it; None when unknown.
+
+    Reads safetensors headers, ONNX initializers and GGUF tensor tables; a folder is searched for
+    those. A folder holding an ONNX export beside other weights counts the ONNX graph (one model,
+    not two); otherwise the largest count found wins. ``None`` as path (a built-in model) is 0.
+    """
+    if path is None:
+        return 0
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    readers = {".safetensors": _safetensors_parameters, ".onnx": onnx_parameters, ".gguf": _gguf_parameters}
+    counts: dict[str, int] = {}
+    for f in files:
+        reader = readers.get(f.suffix)
+        if reader is None:
+            continue
+        try:
+            counts[f.suffix] = counts.get(f.suffix, 0) + reader(f)
+        except Exception:  # noqa: BLE001 - an unreadable header only loses the cost estimate
+            continue
+    if not counts:
+        return None
+    if ".onnx" in counts and len(counts) > 1:
+        return counts[".onnx"]
+    return max(counts.values())

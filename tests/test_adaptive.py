@@ -8,7 +8,8 @@ import pytest
 import advisor
 import tests.tiny_models as tm
 from advisor import Settings
-from advisor.adaptive import Rules, cost_order, parameter_count
+from advisor.adaptive import Rules, cost_order
+from advisor.sources import parameter_count
 from advisor.schema import MetricSpec
 from tests.test_runners import safetensors_parameters
 

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from advisor.runners.base import ModelInfo, Prediction, Progress, Runner, RunnerOptions
 from advisor.runners.heads import Head, cross_fit_features, resolve_class_weight
-from advisor.sources import weights_size
+from advisor.sources import onnx_parameters, weights_size
 
 
 class EncoderOptions(RunnerOptions):
@@ -109,7 +109,6 @@ class EncoderHead(Runner):
                 self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
 
     def _load_onnx(self) -> None:
-        import onnx
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
@@ -118,8 +117,7 @@ class EncoderHead(Runner):
         else:
             model_file = self.path if self.path.is_file() else _find_onnx(self.path)
         self._model_file = model_file
-        graph = onnx.load(str(model_file), load_external_data=False).graph
-        self._params = int(sum(int(np.prod(t.dims)) for t in graph.initializer))
+        self._params = onnx_parameters(model_file)
         opts = ort.SessionOptions()
         if self.options.threads:
             opts.intra_op_num_threads = self.options.threads
