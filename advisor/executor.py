@@ -57,18 +57,41 @@ class InProcessExecutor:
         return max(0.0, self.meter.stop() - self._reported)
 
 
-def _child(job: Job, out: mp.Queue) -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops this worker
+def _measure_alone(job: Job, progress: ProgressFn | None = None) -> tuple[CandidateResult, dict, dict[str, float], float]:
+    """Measure one candidate in a process of its own, with its own meter: the result (with this process's
+    peak memory), the meter's method, the idle power and the process's total energy in joules."""
     meter = make_meter(job.settings.meter, job.settings.country)
     meter.start()
     idle = idle_power(meter, job.settings.idle_s)
-    result = measure(replace(job, idle_power_w=idle), meter, lambda ph, d, t: out.put(("progress", ph, d, t)))
+    result = measure(replace(job, idle_power_w=idle), meter, progress)
     if result.status == "ok":
         result = result.model_copy(update={"peak_rss_mb": _peak_rss_mb()})
     method = meter.method()
-    total_j = meter.stop()
+    return result, method, idle, meter.stop()
+
+
+def _start_deaf_to_ctrl_c(proc) -> None:
+    """Start a worker that ignores SIGINT from its first instruction: Ctrl-C is the parent's to handle (it
+    stops the worker). An ignored signal stays ignored across exec and Python keeps it so, so a Ctrl-C
+    during the worker's imports cannot print a traceback from it."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may change handlers
+        proc.start()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _child(job: Job, out: mp.Queue) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # also when started some other way
+    result, method, idle, total_j = _measure_alone(job, lambda ph, d, t: out.put(("progress", ph, d, t)))
     out.put(("result", result.to_dict(), method, idle, total_j))
 
 
@@ -85,7 +108,7 @@ class SubprocessExecutor:
         out = self._ctx.Queue()
         proc = self._ctx.Process(target=self._target, args=(job, out), daemon=True)
         self._proc = proc
-        proc.start()
+        _start_deaf_to_ctrl_c(proc)
         got = None
         try:
             while got is None:
@@ -127,14 +150,9 @@ def _measure_remote(job: Job) -> tuple:
     """The body of a Ray task: measure one candidate on whatever node Ray chose, with that node's own meter."""
     import socket
 
-    meter = make_meter(job.settings.meter, job.settings.country)
-    meter.start()
-    idle = idle_power(meter, job.settings.idle_s)
-    result = measure(replace(job, idle_power_w=idle), meter)
-    details = {**result.details, "node": socket.gethostname()}
-    result = result.model_copy(update={"details": details, **({"peak_rss_mb": _peak_rss_mb()} if result.status == "ok" else {})})
-    method = meter.method()
-    return result.to_dict(), method, idle, meter.stop()
+    result, method, idle, total_j = _measure_alone(job)
+    result = result.model_copy(update={"details": {**result.details, "node": socket.gethostname()}})
+    return result.to_dict(), method, idle, total_j
 
 
 class RayExecutor:
