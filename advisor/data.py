@@ -2,15 +2,56 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from advisor.errors import SpecError, did_you_mean
-from advisor.schema import GENERATIVE_TASK_TYPES
+from advisor.kinds import GENERATIVE_TASK_TYPES
 
 if TYPE_CHECKING:
-    from advisor.tasks import Samples, Task
+    import pandas as pd
+
+    from advisor.tasks import Task
+
+_FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".json": "json", ".parquet": "parquet"}
+
+
+@dataclass(frozen=True)
+class Samples:
+    """The evaluation samples of a task, with labels as names, and the unused rows for few-shot prompts."""
+
+    texts: list[str]
+    labels: list[str]
+    label_names: list[str]
+    pool_texts: list[str] = field(default_factory=list)
+    pool_labels: list[str] = field(default_factory=list)
+    source_rows: int = 0
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @cached_property
+    def sha256(self) -> str:
+        """Hash of the texts and labels, in order: identifies exactly what was measured."""
+        h = hashlib.sha256()
+        for t, y in zip(self.texts, self.labels):
+            h.update(t.encode())
+            h.update(b"\x1f")
+            h.update(y.encode())
+            h.update(b"\x1e")
+        return h.hexdigest()
+
+
+def data_format(task: Task, path: Path) -> str:
+    """The declared or inferred format of the sample file."""
+    fmt = task.spec.data.format or _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise SpecError(task.path, "data.format", f"cannot tell the format of '{path.name}'", "set format: csv, jsonl, json or parquet")
+    return fmt
+
 
 
 def read_frame(task: Task) -> pd.DataFrame:
@@ -22,7 +63,7 @@ def read_frame(task: Task) -> pd.DataFrame:
     import datasets
 
     path = task.data_path()
-    fmt = _format(task, path)
+    fmt = data_format(task, path)
     opts = task.spec.data.csv
     kwargs: dict = {}
     if fmt == "csv":
@@ -39,12 +80,6 @@ def read_frame(task: Task) -> pd.DataFrame:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SpecError(path, None, f"could not read as {fmt}: {first[:200]}", "check the file and data.format / data.csv") from None
     return ds.to_pandas()
-
-
-def _format(task: Task, path) -> str:
-    from advisor.tasks import data_format
-
-    return data_format(task, path)
 
 
 def _require_column(task: Task, frame: pd.DataFrame, field: str, column: str, data_file) -> None:
@@ -64,8 +99,6 @@ def load_samples(task: Task, size: int | None = None, seed: int | None = None) -
     Raises:
         SpecError: unknown columns, empty text, labels the task does not declare, too few samples.
     """
-    from advisor.tasks import Samples
-
     spec = task.spec
     data = spec.data
     path = task.data_path()
@@ -109,8 +142,6 @@ def load_samples(task: Task, size: int | None = None, seed: int | None = None) -
 
 def _generative_samples(task: Task, frame: pd.DataFrame, size: int | None, seed: int | None) -> Samples:
     """Inputs and their reference outputs (answers, summaries), drawn at random: there are no classes to stratify."""
-    from advisor.tasks import Samples
-
     spec, path = task.spec, task.data_path()
     refs = frame[spec.data.label_field].astype("string").fillna("").str.strip()
     empty = refs == ""
@@ -130,6 +161,8 @@ def _generative_samples(task: Task, frame: pd.DataFrame, size: int | None, seed:
 
 def _label_names(task: Task, raw: pd.Series, path) -> pd.Series:
     labels = task.spec.labels
+    import pandas as pd
+
     values = raw.map(lambda v: "" if pd.isna(v) else str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
     if labels is None:
         return values

@@ -17,9 +17,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from advisor.api import recommend
 from advisor.errors import AdvisorError, SpecError, did_you_mean
+from advisor.measure import predict_all, resolved_sources
+from advisor.plan import run_context
 from advisor.registry import Registry, load_registry
-from advisor.results import Recommendation
+from advisor.results import CandidateResult, Distillation, Recommendation
+from advisor.runners import runner_class
 from advisor.schema import CandidateSpec, SourceSpec
 from advisor.settings import Settings
 from advisor.tasks import Task, load_task
@@ -58,10 +62,6 @@ def unlabelled_texts(path: Path, field: str) -> list[str]:
 
 
 def _runner(spec: CandidateSpec, reg: Registry, context):
-    from advisor.measure import resolved_sources
-    from advisor.results import CandidateResult
-    from advisor.runners import runner_class
-
     found = resolved_sources(spec, reg.path.parent, context)
     if isinstance(found, CandidateResult):
         raise AdvisorError(f"{spec.name} cannot run here: {found.reason}")
@@ -86,10 +86,7 @@ def distill(task: str | Path | Task, teacher: str, student: str, registry: str |
         The recommendation over teacher, student (trained on true labels) and distilled student, and
         the lineage (also in ``<out>/lineage.json``; ``rec.distillation`` holds it with the comparison).
     """
-    from advisor.api import _context, recommend
-    from advisor.measure import predict_all
-
-    settings = Settings.model_validate({**(settings or Settings()).model_dump(), **overrides})
+    settings = Settings.merged(settings, **overrides)
     task = task if isinstance(task, Task) else load_task(task)
     reg = registry if isinstance(registry, Registry) else load_registry(registry)
     t_spec, s_spec = _pick(reg, teacher, "teacher"), _pick(reg, student, "student")
@@ -100,7 +97,7 @@ def distill(task: str | Path | Task, teacher: str, student: str, registry: str |
             raise SpecError(reg.path, f"--{role}", f"'{spec.name}' does not serve {task.spec.type} tasks")
     seed = task.spec.sample.seed if settings.seed is None else settings.seed
     samples = task.samples(size=settings.sample_size, seed=seed)
-    context = _context(task, samples, settings, seed)
+    context = run_context(task, samples, settings, seed)
     taken = set(samples.texts)
     pool = unlabelled_texts(unlabelled, text_field or task.spec.data.text_field) if unlabelled else list(samples.pool_texts)
     texts = [t for t in dict.fromkeys(pool) if t not in taken]  # never a sample the student will be judged on
@@ -141,13 +138,12 @@ def distill(task: str | Path | Task, teacher: str, student: str, registry: str |
     })
     (folder / "registry.yaml").write_text(_entry_yaml(distilled), encoding="utf-8")
     trio = Registry(spec=reg.spec.model_copy(update={"candidates": [t_spec, s_spec, distilled]}), path=reg.path)
-    rec = recommend(task=task, registry=trio, settings=settings.model_copy(update={"exhaustive": True, "candidates": None}), observer=observer)
-    comparison = compare_to_teacher(rec, teacher, name)
-    rec = rec.model_copy(update={"distillation": {**lineage, **comparison}})
-    rec.save(Path(settings.reports_dir) / rec.run_id / "results.json")
-    from advisor.api import _write_reports
 
-    _write_reports(rec, Path(settings.reports_dir) / rec.run_id)
+    def with_lineage(rec: Recommendation) -> Recommendation:
+        return rec.model_copy(update={"distillation": Distillation(**lineage, **compare_to_teacher(rec, teacher, name))})
+
+    rec = recommend(task=task, registry=trio, settings=settings.model_copy(update={"exhaustive": True, "candidates": None}), observer=observer,
+                    annotate=with_lineage)
     return rec, lineage
 
 

@@ -10,19 +10,56 @@ import multiprocessing as mp
 import queue as queue_mod
 import resource
 import sys
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from advisor.measure import Job, ProgressFn, base_result, idle_power, measure
 from advisor.metering import Meter, make_meter
-from advisor.results import CandidateResult
+from advisor.results import CandidateResult, Cost
+from advisor.settings import Settings
 
 
+@dataclass
 class Measured:
-    """A candidate's result plus what the meter said about itself and the work's total energy."""
+    """A candidate's result plus what the meter said about itself and the work's total energy.
 
-    def __init__(self, result: CandidateResult, method: dict, idle_power_w: dict[str, float], energy_j: float):
-        """``energy_j``: the advisor's own energy for this candidate (load, fit, windows), in joules."""
-        self.result, self.method, self.idle_power_w, self.energy_j = result, method, idle_power_w, energy_j
+    ``energy_j``: the advisor's own energy for this candidate (load, fit, windows), in joules.
+    """
+
+    result: CandidateResult
+    method: dict
+    idle_power_w: dict[str, float]
+    energy_j: float
+
+
+class Executor(Protocol):
+    """Where candidates are measured. One candidate at a time; :meth:`close` once at the end."""
+
+    def run(self, job: Job, progress: ProgressFn) -> Measured:
+        """Measure one candidate; a model problem is a failed result, never an exception."""
+
+    def close(self) -> float:
+        """Release workers and meters; returns the energy in joules not yet reported per candidate."""
+
+
+def make_executor(settings: Settings) -> Executor:
+    """The executor the settings ask for: a Ray task each, a fresh local process each (default), or this process."""
+    if settings.executor == "ray":
+        return RayExecutor(settings.ray_address)
+    if settings.isolate:
+        return SubprocessExecutor()
+    return InProcessExecutor(_meter(settings), settings.idle_s)
+
+
+def _meter(settings: Settings) -> Meter:
+    return make_meter(settings.meter, settings.country, settings.cpu_power_w, settings.ram_power_w)
+
+
+def _costed(m: Measured, t0: float) -> Measured:
+    """``m`` with what measuring it cost: its energy and the wall time since ``t0``."""
+    m.result = m.result.model_copy(update={"cost": Cost(energy_j=m.energy_j, duration_s=time.perf_counter() - t0)})
+    return m
 
 
 def _peak_rss_mb() -> float:
@@ -43,14 +80,15 @@ class InProcessExecutor:
         self._reported = 0.0
 
     def run(self, job: Job, progress: ProgressFn) -> Measured:
+        t0 = time.perf_counter()
         result = measure(replace(job, idle_power_w=self.idle), self.meter, progress)
         if result.status == "ok":
             details = {**result.details, "peak_rss_note": "process peak, not isolated (in-process executor)"}
             result = result.model_copy(update={"peak_rss_mb": _peak_rss_mb(), "details": details})
         # windows cannot nest, so a candidate's own energy is that of its metered phases (loading is not metered here)
-        energy = sum(p["energy_j"] or 0.0 for p in result.phases.values())
+        energy = sum(p.energy_j or 0.0 for p in result.phases.values())
         self._reported += energy
-        return Measured(result, self.meter.method(), self.idle, energy)
+        return _costed(Measured(result, self.meter.method(), self.idle, energy), t0)
 
     def close(self) -> float:
         """Stop the meter; returns the run's energy in joules not yet reported per candidate."""
@@ -60,7 +98,7 @@ class InProcessExecutor:
 def _measure_alone(job: Job, progress: ProgressFn | None = None) -> tuple[CandidateResult, dict, dict[str, float], float]:
     """Measure one candidate in a process of its own, with its own meter: the result (with this process's
     peak memory), the meter's method, the idle power and the process's total energy in joules."""
-    meter = make_meter(job.settings.meter, job.settings.country)
+    meter = _meter(job.settings)
     meter.start()
     idle = idle_power(meter, job.settings.idle_s)
     result = measure(replace(job, idle_power_w=idle), meter, progress)
@@ -105,6 +143,7 @@ class SubprocessExecutor:
         self._target = target or _child
 
     def run(self, job: Job, progress: ProgressFn) -> Measured:
+        t0 = time.perf_counter()
         out = self._ctx.Queue()
         proc = self._ctx.Process(target=self._target, args=(job, out), daemon=True)
         self._proc = proc
@@ -137,7 +176,7 @@ class SubprocessExecutor:
             how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
             return Measured(base_result(job.spec, "failed", f"worker process died ({how}) before reporting"), {}, {}, 0.0)
         _, result, method, idle, energy = got
-        return Measured(CandidateResult.model_validate(result), method, idle, energy)
+        return _costed(Measured(CandidateResult.model_validate(result), method, idle, energy), t0)
 
     def close(self) -> float:
         """Stop any worker still running; the workers' energy was already reported per candidate."""
@@ -156,7 +195,7 @@ def _measure_remote(job: Job) -> tuple:
 
 
 class RayExecutor:
-    """Runs each candidate as a Ray task holding a whole node's CPUs (and whole GPUs, never fractions).
+    """Runs each candidate as a Ray task holding a whole node's CPUs.
 
     A task that holds every CPU of its node has the node to itself, so the energy windows that
     CodeCarbon meters on that node are not shared with another candidate. Each task meters its own
@@ -180,15 +219,16 @@ class RayExecutor:
         self._running = None
 
     def _resources(self) -> dict:
+        """A whole node's CPUs. No GPU is reserved: every runner measures on the CPU today."""
         nodes = [n for n in self._ray.nodes() if n.get("Alive")]
         cpus = min(int(n["Resources"].get("CPU", 1)) for n in nodes)
-        gpus = min(int(n["Resources"].get("GPU", 0)) for n in nodes)
-        return {"num_cpus": max(1, cpus), "num_gpus": gpus}
+        return {"num_cpus": max(1, cpus), "num_gpus": 0}
 
     def run(self, job: Job, progress: ProgressFn) -> Measured:
         if self._task is None:
             self._task = self._ray.remote(max_retries=0)(_measure_remote).options(**self._resources())
         progress("measuring on ray", 0, 1)
+        t0 = time.perf_counter()
         self._running = self._task.remote(job)
         try:
             result, method, idle, energy = self._ray.get(self._running)
@@ -197,7 +237,7 @@ class RayExecutor:
             return Measured(base_result(job.spec, "failed", f"ray task failed: {first[:200]}"), {}, {}, 0.0)
         finally:
             self._running = None
-        return Measured(CandidateResult.model_validate(result), method, idle, energy)
+        return _costed(Measured(CandidateResult.model_validate(result), method, idle, energy), t0)
 
     def close(self) -> float:
         """Cancel a task still running (on interruption); the tasks' energy was reported per candidate."""

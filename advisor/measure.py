@@ -17,7 +17,7 @@ import numpy as np
 
 from advisor.adaptive import Rules
 from advisor.metering import Meter, Reading
-from advisor.results import CandidateResult, EnergyStats, FitStats
+from advisor.results import CandidateResult, EnergyStats, FitStats, Phase
 from advisor.runners import Prediction, RunContext, Runner, runner_class
 from advisor.schema import CandidateSpec, MetricSpec
 from advisor.settings import Settings
@@ -25,6 +25,10 @@ from advisor.sources import SourceUnavailable, resolve
 
 ProgressFn = Callable[[str, int, int], None]
 """Called as ``progress(phase, done, total)``."""
+
+METHOD_VERSION = 2
+"""Version of what :func:`measure` measures and how. Part of every stored measurement's key: bump it
+whenever a figure would be obtained differently, so that no measurement made the old way is reused."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class Job:
     context: RunContext
     idle_power_w: dict[str, float] = field(default_factory=dict)
     rules: Rules | None = None  # adaptive search: stop a dead end early (None: measure everything)
+    identity: dict = field(default_factory=dict)  # the files, samples and machine behind this job (for the result store's key)
 
 
 def base_result(spec: CandidateSpec, status: str, reason: str | None = None) -> CandidateResult:
@@ -248,8 +253,8 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
         "quality": quality, "energy": energy, "latency_p50_ms": p50, "latency_p95_ms": p95,
         "throughput_qps": throughput, "parameters": info.parameters, "size_bytes": info.size_bytes,
         "load_s": load_s, "fit": fit, "predictions": oof.labels, "samples_evaluated": n_seen,
-        "confidence": [round(float(c), 4) for c in oof.confidence], "details": {**info.details, **_generation_stats(oof)},
-        "phases": {k: {"energy_j": None if math.isnan(v[0]) else v[0], "duration_s": v[1]} for k, v in phases.items()},
+        "probabilities": [round(float(c), 4) for c in oof.confidence], "details": {**info.details, **_generation_stats(oof)},
+        "phases": {k: Phase(energy_j=None if math.isnan(v[0]) else v[0], duration_s=v[1]) for k, v in phases.items()},
     })
 
 

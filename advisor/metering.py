@@ -87,35 +87,73 @@ class NullMeter(FakeMeter):
         return {"energy": "not measured", "meter": "null"}
 
 
-_MEASURED_CPU = ("rapl", "powermetrics", "power gadget", "powergadget")
+class ReplayMeter(FakeMeter):
+    """Replays recorded power figures, one per window in turn (cycling), times each window's wall time.
+
+    For tests and benches that need readings which differ from window to window, reproducibly.
+    ``powers_w`` is a list of ``(cpu_w, ram_w, gpu_w)``.
+    """
+
+    def __init__(self, powers_w: list[tuple[float, float, float]]):
+        super().__init__()
+        if not powers_w:
+            raise ValueError("a replay meter needs at least one recorded (cpu_w, ram_w, gpu_w)")
+        self.powers_w = [tuple(float(x) for x in p) for p in powers_w]
+        self._next = 0
+
+    @contextmanager
+    def window(self, name: str) -> Iterator[Window]:
+        self.cpu_w, self.ram_w, self.gpu_w = self.powers_w[self._next % len(self.powers_w)]
+        self._next += 1
+        with super().window(name) as w:
+            yield w
+
+    def method(self) -> dict:
+        return {"energy": "fake", "meter": "replay", "windows_recorded": len(self.powers_w)}
+
+
+def _rapl_readable() -> bool:
+    """True when the Linux powercap RAPL counters CodeCarbon reads are present and readable."""
+    import glob
+    import os
+
+    return any(os.access(p, os.R_OK) for p in glob.glob("/sys/class/powercap/intel-rapl*/energy_uj"))
 
 
 class CodeCarbonMeter:
     """CodeCarbon's offline tracker, process mode, one task per window.
 
     On hosts with RAPL or NVML the readings are measured counters; elsewhere CodeCarbon estimates
-    CPU power from load and TDP and RAM power from a constant. :meth:`method` says which.
+    CPU power from load and TDP and RAM power from a constant. :meth:`method` says which. On a VM
+    whose CPU CodeCarbon cannot identify, ``cpu_power_w`` and ``ram_power_w`` state the power
+    (passed to CodeCarbon's ``force_cpu_power`` / ``force_ram_power``).
     """
 
-    def __init__(self, country_iso_code: str = "USA", tracking_mode: str = "process"):
+    def __init__(self, country_iso_code: str = "USA", tracking_mode: str = "process", cpu_power_w: float | None = None,
+                 ram_power_w: float | None = None):
         self.country = country_iso_code
         self.tracking_mode = tracking_mode
+        self.cpu_power_w, self.ram_power_w = cpu_power_w, ram_power_w
         self._tracker = None
+        self._hardware: dict = {}
 
     def start(self) -> None:
         from codecarbon import OfflineEmissionsTracker
 
         logging.getLogger("codecarbon").setLevel(logging.ERROR)
+        forced = {k: v for k, v in (("force_cpu_power", self.cpu_power_w), ("force_ram_power", self.ram_power_w)) if v is not None}
         self._tracker = OfflineEmissionsTracker(
             country_iso_code=self.country,
             tracking_mode=self.tracking_mode,
             save_to_file=False,
             log_level="error",
             allow_multiple_runs=True,
+            **forced,
         )
         self._tracker.start()
         with self.window("warm-up"):  # the first task probes hardware
             time.sleep(0.2)
+        self._hardware = self._tracker.get_detected_hardware()
 
     @contextmanager
     def window(self, name: str) -> Iterator[Window]:
@@ -137,27 +175,33 @@ class CodeCarbonMeter:
                 )
 
     def method(self) -> dict:
+        """How the readings were obtained, from CodeCarbon's public hardware report and the host's counters."""
         import codecarbon
 
-        conf = getattr(self._tracker, "_conf", {}) if self._tracker else {}
-        hardware = [str(h) for h in conf.get("hardware", [])]
-        cpu = next((h for h in hardware if h.startswith("CPU")), "")
-        gpu = next((h for h in hardware if h.startswith("GPU")), "")
-        cpu_measured = any(k in cpu.lower() for k in _MEASURED_CPU)
-        tdp = next((getattr(h, "_tdp", None) for h in getattr(self._tracker, "_hardware", []) if type(h).__name__ == "CPU"), None)
+        hw = self._hardware
+        gpus = int(hw.get("gpu_count") or 0)
+        rapl = _rapl_readable()
+        if rapl:
+            cpu = "measured (RAPL counters)"
+        elif self.cpu_power_w is not None:
+            cpu = f"estimated: load x {self.cpu_power_w:g} W stated by the user"
+        else:
+            cpu = "estimated: load x TDP (CodeCarbon's CPU table, or its small default for an unknown CPU)"
+        ram = f"estimated: {self.ram_power_w:g} W stated by the user" if self.ram_power_w is not None else "estimated: CodeCarbon's constant RAM power model"
         return {
-            "energy": "measured" if cpu_measured or gpu else "estimated",
+            "energy": "measured" if rapl or gpus else "estimated",
             "meter": "codecarbon",
             "codecarbon_version": codecarbon.__version__,
             "tracking_mode": self.tracking_mode,
-            "cpu": f"measured ({cpu})" if cpu_measured else f"{cpu or 'CPU'}, load x TDP model",
-            "gpu": f"measured ({gpu}, NVML)" if gpu else "none detected",
-            "ram": "constant RAM power model",
-            "cpu_tdp_w": tdp,
-            "cpu_model": conf.get("cpu_model"),
-            "cpu_count": conf.get("cpu_count"),
-            "gpu_model": conf.get("gpu_model") or None,
-            "ram_total_gb": conf.get("ram_total_size"),
+            "cpu": cpu,
+            "gpu": f"measured ({gpus} GPU, NVML)" if gpus else "none detected",
+            "ram": ram,
+            "cpu_power_w": self.cpu_power_w,
+            "ram_power_w": self.ram_power_w,
+            "cpu_model": hw.get("cpu_model"),
+            "cpu_count": hw.get("cpu_count"),
+            "gpu_model": hw.get("gpu_model") or None,
+            "ram_total_gb": hw.get("ram_total_size"),
             "country_iso_code": self.country,
         }
 
@@ -172,12 +216,22 @@ class CodeCarbonMeter:
             self._tracker = None
 
 
-def make_meter(kind: str, country: str = "USA") -> Meter:
-    """A meter by name: ``codecarbon``, ``null`` or ``fake``."""
+TEST_METER_ENV = "ADVISOR_TEST_METER"
+"""Test hook: ``fake`` or ``replay:CPU_W/RAM_W/GPU_W,...`` replaces the chosen meter in every process of
+the run (workers inherit the environment). Never set it for real measurements: results then say ``fake``."""
+
+
+def make_meter(kind: str, country: str = "USA", cpu_power_w: float | None = None, ram_power_w: float | None = None) -> Meter:
+    """A meter by name: ``codecarbon`` or ``null`` (see :data:`TEST_METER_ENV` for the test meters)."""
+    import os
+
+    hook = os.environ.get(TEST_METER_ENV, "")
+    if hook == "fake":
+        return FakeMeter()
+    if hook.startswith("replay:"):
+        return ReplayMeter([tuple(float(x) for x in w.split("/")) for w in hook.removeprefix("replay:").split(",") if w])
     if kind == "codecarbon":
-        return CodeCarbonMeter(country)
+        return CodeCarbonMeter(country, cpu_power_w=cpu_power_w, ram_power_w=ram_power_w)
     if kind == "null":
         return NullMeter()
-    if kind == "fake":
-        return FakeMeter()
     raise ValueError(f"unknown meter '{kind}'")

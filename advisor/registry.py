@@ -8,9 +8,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from advisor.errors import SpecError, did_you_mean
-from advisor.runners import runner_class
+from advisor.paths import REPO_ROOT
+from advisor.kinds import KINDS
 from advisor.schema import CandidateSpec, RegistrySpec, parse
-from advisor.tasks import REPO_ROOT
 from advisor.yamlio import read_yaml
 
 
@@ -109,7 +109,7 @@ def expand_variants(cand: CandidateSpec, path: Path, index: int) -> list[Candida
 
 
 def _check_options(cand: CandidateSpec, path: Path, index: int) -> None:
-    options_cls = runner_class(cand.kind).Options
+    options_cls = KINDS[cand.kind].options
     try:
         options_cls(**cand.options)
     except ValidationError as exc:

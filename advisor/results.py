@@ -10,9 +10,10 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
+"""Major.minor: a reader reads every file of its major version; fields it does not know are ignored."""
 
 Status = Literal["ok", "dropped", "pruned", "skipped", "failed", "not run"]
 """``dropped``: stopped early, its quality's upper bound below the threshold on part of the samples;
@@ -20,7 +21,9 @@ Status = Literal["ok", "dropped", "pruned", "skipped", "failed", "not run"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Base of every results model: fields added by a newer minor version are ignored, not refused."""
+
+    model_config = ConfigDict(extra="ignore")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -29,6 +32,144 @@ class _Model(BaseModel):
     def to_json(self, indent: int | None = 2) -> str:
         """The JSON text of :meth:`to_dict`."""
         return json.dumps(self.to_dict(), indent=indent)
+
+
+class Phase(_Model):
+    """What one measured phase of a candidate cost (load, quality, energy, latency)."""
+
+    energy_j: float | None = Field(default=None, description="metered energy in joules; None when the phase was not metered")
+    duration_s: float
+
+
+class Cost(_Model):
+    """What measuring cost the advisor: energy in joules and wall time in seconds."""
+
+    energy_j: float = 0.0
+    duration_s: float = 0.0
+    exhaustive_estimate_j: float | None = Field(default=None, description="adaptive runs: estimated energy of measuring everything")
+    exhaustive_estimate_s: float | None = Field(default=None, description="adaptive runs: estimated time of measuring everything")
+
+
+class Comparison(_Model):
+    """A paired comparison with the reference on the same samples."""
+
+    reference: str
+    difference: float = Field(description="this candidate's quality minus the reference's")
+    ci: list[float] = Field(description="[low, high] paired bootstrap interval of the difference")
+    mcnemar_p: float | None = Field(default=None, description="accuracy only: McNemar's test p-value")
+
+
+class Savings(_Model):
+    """The recommendation against the reference: per query (J), and per year at the stated volume."""
+
+    reference: str
+    chosen: str
+    saved_per_query_j: float
+    saved_share: float = Field(description="share of the reference's energy per query saved (0..1)")
+    quality_change: float
+    country: str
+    queries_per_day: float | None = None
+    saved_kwh_per_year: float | None = None
+    carbon_intensity_g_per_kwh: float | None = None
+    saved_kg_co2e_per_year: float | None = None
+    saved_money_per_year: float | None = None
+    price_per_kwh: float | None = None
+    advisor_payback_days: float | None = Field(default=None, description="days of traffic after which the run's own energy is paid back")
+
+
+class Cascade(_Model):
+    """A small model that answers when confident and defers the rest to a large one."""
+
+    small: str
+    large: str
+    gate: float = Field(description="the small model answers when its probability is at least this")
+    deferred_share: float
+    quality: float
+    quality_ci: list[float]
+    energy_per_query_j: float = Field(description="expected: small's + deferred share x large's")
+
+
+class Search(_Model):
+    """How the candidates were searched: adaptive or exhaustive, in which order, and why."""
+
+    strategy: Literal["adaptive", "exhaustive"] = "exhaustive"
+    note: str | None = None
+    order: list[str] = Field(default_factory=list)
+    first_shard: int | None = None
+
+
+class Method(_Model):
+    """How energy was obtained: measured or estimated, by which meter, on which hardware."""
+
+    model_config = ConfigDict(extra="allow")
+
+    energy: str = Field(default="unknown", description="'measured', 'estimated', 'not measured' or 'fake'")
+    meter: str | None = None
+    codecarbon_version: str | None = None
+    tracking_mode: str | None = None
+    cpu: str | None = None
+    gpu: str | None = None
+    ram: str | None = None
+    cpu_tdp_w: float | None = None
+    cpu_model: str | None = None
+    cpu_count: int | None = None
+    gpu_model: str | None = None
+    ram_total_gb: float | None = None
+    country_iso_code: str | None = None
+
+
+class IdlePower(_Model):
+    """Average power of the measuring process while idle, in watts, per component."""
+
+    total: float = 0.0
+    cpu: float = 0.0
+    ram: float = 0.0
+    gpu: float = 0.0
+
+
+class Environment(_Model):
+    """Hardware and software facts recorded with every run."""
+
+    python: str | None = None
+    platform: str | None = None
+    machine: str | None = None
+    processor: str | None = None
+    versions: dict[str, str | None] = Field(default_factory=dict)
+
+
+class RegistryInfo(_Model):
+    """The registry file used and the selected candidates' entries."""
+
+    path: str | None = None
+    candidates: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Distillation(_Model):
+    """``advisor distill``: the student's lineage and how close it comes to its teacher."""
+
+    name: str
+    teacher: str
+    student: str
+    task: str
+    task_samples_sha256: str
+    unlabelled: str = Field(description="where the unlabelled texts came from")
+    texts: int
+    teacher_label_counts: dict[str, int] = Field(default_factory=dict)
+    teacher_fitted_on_task_samples: bool = False
+    caveat: str | None = None
+    seconds: float = 0.0
+    state: str = Field(description="path of the distilled model's fitted state")
+    agreement: float | None = None
+    quality_change: float | None = None
+    energy_ratio: float | None = None
+    note: str | None = None
+
+
+class SampleSet(_Model):
+    """The samples measured: reference labels always, texts unless the run was told not to keep them."""
+
+    texts: list[str] | None = None
+    labels: list[str] = Field(default_factory=list)
 
 
 class EnergyStats(_Model):
@@ -70,7 +211,7 @@ class CandidateResult(_Model):
     quality_ci: list[float] | None = Field(default=None, description="[low, high] at the run's confidence level")
     verdict: Literal["meets", "fails", "undecided"] | None = Field(default=None, description="against the quality goal, with confidence")
     samples_needed: int | None = Field(default=None, description="when undecided: about how many samples would decide")
-    vs_reference: dict[str, Any] | None = Field(default=None, description="paired comparison with the reference model")
+    vs_reference: Comparison | None = Field(default=None, description="paired comparison with the reference model")
     energy: EnergyStats | None = None
     latency_p50_ms: float | None = Field(default=None, description="single-query (batch 1) latency, median")
     latency_p95_ms: float | None = None
@@ -81,10 +222,11 @@ class CandidateResult(_Model):
     load_s: float | None = None
     fit: FitStats | None = None
     samples_evaluated: int | None = Field(default=None, description="samples scored (fewer than the task's when dropped early)")
-    phases: dict[str, dict[str, float | None]] = Field(default_factory=dict, description="energy (J) and duration (s) per measured phase")
-    cost: dict[str, float] | None = Field(default=None, description="what measuring this candidate cost the advisor, and the estimated full cost")
+    phases: dict[str, Phase] = Field(default_factory=dict, description="energy (J) and duration (s) per measured phase")
+    cost: Cost | None = Field(default=None, description="what measuring this candidate cost the advisor")
     predictions: list[str] | None = None
-    confidence: list[float] | None = None
+    probabilities: list[float] | None = Field(default=None, validation_alias=AliasChoices("probabilities", "confidence"),
+                                              description="per sample: the probability the model gave its predicted label")
     details: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -101,7 +243,6 @@ class TaskInfo(_Model):
     type: str
     metric: str
     metric_label: str
-    threshold: float | None
     samples: int
     source_rows: int
     seed: int
@@ -118,8 +259,8 @@ class Recommendation(_Model):
     created_at: str
     status: Literal["running", "complete", "interrupted"] = "complete"
     task: TaskInfo
-    threshold: float | None
-    confidence: float = 0.95
+    threshold: float | None = Field(description="the absolute quality goal, when there is one")
+    confidence: float = Field(default=0.95, description="level of every interval and decision")
     max_drop: float | None = None
     reference: str | None = None
     ranked_by: Literal["energy", "params", "latency"]
@@ -128,23 +269,18 @@ class Recommendation(_Model):
     best: str | None = None
     summary: str = ""
     pareto: list[str] = Field(default_factory=list, description="non-dominated on quality and energy, cheapest first")
-    savings: dict[str, Any] | None = Field(default=None, description="the recommendation against the reference, per query and per year")
-    cascade: dict[str, Any] | None = Field(default=None, description="a cheaper small->large confidence cascade, when one meets the goal")
+    savings: Savings | None = Field(default=None, description="the recommendation against the reference, per query and per year")
+    cascade: Cascade | None = Field(default=None, description="a cheaper small->large confidence cascade, when one meets the goal")
     candidates: list[CandidateResult]
-    settings: dict[str, Any]
-    method: dict[str, Any]
-    idle_power_w: dict[str, float] = Field(default_factory=dict)
-    environment: dict[str, Any] = Field(default_factory=dict)
-    registry: dict[str, Any] = Field(default_factory=dict)
-    advisor_cost: dict[str, float] = Field(default_factory=dict, description="energy (J) and time (s) the run spent, and estimates of an exhaustive run's")
-    distillation: dict[str, Any] | None = Field(default=None, description="advisor distill: lineage and how close the student comes to its teacher")
-    search: dict[str, Any] = Field(default_factory=dict, description="adaptive or exhaustive, the order candidates were measured in, and why")
-    samples: dict[str, list[str]] = Field(default_factory=dict)
-
-    @property
-    def met(self) -> bool:
-        """True when a candidate meets the threshold."""
-        return self.model is not None
+    settings: dict[str, Any] = Field(description="the run's Settings, as given")
+    method: Method = Field(default_factory=Method)
+    idle_power_w: IdlePower = Field(default_factory=IdlePower)
+    environment: Environment = Field(default_factory=Environment)
+    registry: RegistryInfo = Field(default_factory=RegistryInfo)
+    advisor_cost: Cost = Field(default_factory=Cost, description="energy (J) and time (s) the run spent, and estimates of an exhaustive run's")
+    distillation: Distillation | None = Field(default=None, description="advisor distill: lineage and how close the student comes to its teacher")
+    search: Search = Field(default_factory=Search, description="adaptive or exhaustive, the order candidates were measured in, and why")
+    samples: SampleSet = Field(default_factory=SampleSet)
 
     def candidate(self, name: str) -> CandidateResult:
         """The result of the candidate called ``name``."""
@@ -178,3 +314,14 @@ class Recommendation(_Model):
         tmp.write_text(self.to_json(), encoding="utf-8")
         tmp.replace(path)
         return path
+
+
+SCHEMA_FILE = Path(__file__).with_name("results.schema.json")
+"""The published JSON Schema of results.json (regenerated from these models; a test keeps it current)."""
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of results.json at this :data:`SCHEMA_VERSION`."""
+    schema = Recommendation.model_json_schema(mode="serialization")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": f"advisor-results-{SCHEMA_VERSION}",
+            "title": f"advisor results.json, schema {SCHEMA_VERSION}", **schema}

@@ -1,45 +1,100 @@
-"""The one configuration object of a run; the CLI and the library both build it."""
+"""The one configuration object of a run; the CLI, the service and the library all build it.
+
+Every field belongs to one group (``measurement``, ``goal``, ``search``, ``output``,
+``infrastructure``) and has a description; the CLI's help and the service's request limits are
+derived from these fields, so a default or a bound is written once, here.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+GROUPS = ("goal", "measurement", "search", "output", "infrastructure")
+
+USER_METERS = ("codecarbon", "null")
+"""Meters a user may choose. Tests and benches use a fake or replay meter through
+:func:`advisor.metering.make_meter`'s test hook instead."""
+
+
+def _f(default: Any, group: str, description: str, **bounds: Any) -> Any:
+    return Field(default=default, description=description, json_schema_extra={"group": group}, **bounds)
+
 
 class Settings(BaseModel):
-    """How candidates are measured and ranked. Every field has a safe default."""
+    """How candidates are measured, judged and reported. Every field has a safe default."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    min_quality: float | None = Field(default=None, gt=0, le=1, description="threshold; None: the task's default")
-    confidence: float = Field(default=0.95, gt=0.5, lt=1, description="level of the quality and energy intervals")
-    max_drop: float | None = Field(default=None, ge=0, lt=1, description="largest quality loss allowed against the reference")
-    reference: str | None = Field(default=None, description="reference candidate for max_drop (default: the highest quality)")
-    by: Literal["energy", "params", "latency"] = "energy"
-    candidates: list[str] | None = Field(default=None, description="only these registry names")
-    sample_size: int | None = Field(default=None, ge=2, description="override the task's sample size")
-    seed: int | None = Field(default=None, description="override the task's sampling seed")
-    batch_size: int = Field(default=16, ge=1, description="queries per batch in the energy windows")
-    repeats: int = Field(default=3, ge=1, description="energy windows per candidate")
-    min_window_s: float = Field(default=2.0, gt=0, description="least duration of an energy window, seconds")
-    warmup_batches: int = Field(default=2, ge=0)
-    latency_queries: int = Field(default=20, ge=0, description="single queries timed for latency p50/p95")
-    idle_s: float = Field(default=1.0, ge=0, description="idle baseline window, seconds (0: none)")
-    meter: Literal["codecarbon", "null", "fake"] = "codecarbon"
-    country: str = Field(default="USA", description="ISO 3166 alpha-3 code for CodeCarbon's offline carbon intensity")
-    isolate: bool = Field(default=True, description="measure each candidate in its own process")
-    executor: Literal["local", "ray"] = Field(default="local", description="local: this machine (isolate says how); ray: one Ray task per candidate")
-    ray_address: str | None = Field(default=None, description="an existing Ray cluster (e.g. ray://head:10001); None: a local instance")
-    queries_per_day: float | None = Field(default=None, gt=0, description="expected volume, for yearly savings")
-    price_per_kwh: float | None = Field(default=None, ge=0, description="electricity price, for yearly savings in money")
-    exhaustive: bool = Field(default=False, description="measure every candidate on every sample (default: adaptive search)")
-    first_shard: int = Field(default=32, ge=8, description="adaptive search: samples in the first shard; later shards double")
-    store: Path | None = Field(default=None, description="result store (SQLite); None: results.sqlite in the advisor's cache folder")
-    fresh: bool = Field(default=False, description="measure again even when the store holds a matching measurement")
-    deployed: str | None = Field(default=None, description="the model in production (advisor check): measured first; nothing costlier is measured")
-    mlflow: str | None = Field(default=None, description="MLflow tracking URI to log the run to (e.g. file:./mlruns); None: no tracking")
-    mlflow_experiment: str | None = Field(default=None, description="MLflow experiment (default: advisor-<task>)")
-    reports_dir: Path = Path("reports")
-    run_id: str | None = None
+    # -- goal: what counts as good enough --------------------------------------------------------
+    min_quality: float | None = _f(None, "goal", "Quality threshold (default: the task's).", gt=0, le=1)
+    max_drop: float | None = _f(None, "goal", "Largest quality loss allowed against the reference (paired test).", ge=0, lt=1)
+    reference: str | None = _f(None, "goal", "Reference candidate for max_drop (default: the highest quality).")
+    confidence: float = _f(0.95, "goal", "Confidence level of the intervals and decisions.", gt=0.5, lt=1)
+    by: Literal["energy", "params", "latency"] = _f("energy", "goal", "Rank candidates that meet the goal by: energy, params or latency.")
+    deployed: str | None = _f(None, "goal", "The model in production (advisor check): measured first; nothing costlier is measured.")
+
+    # -- measurement: what is measured and how ------------------------------------------------------
+    candidates: list[str] | None = _f(None, "measurement", "Only these registry names (default: all that serve the task).")
+    sample_size: int | None = _f(None, "measurement", "Number of samples (default: the task's).", ge=2)
+    seed: int | None = _f(None, "measurement", "Sampling seed (default: the task's).")
+    batch_size: int = _f(16, "measurement", "Queries per batch in the energy windows.", ge=1, le=4096)
+    repeats: int = _f(3, "measurement", "Energy windows per candidate.", ge=1, le=100)
+    min_window_s: float = _f(2.0, "measurement", "Least duration of one energy window, in seconds.", gt=0, le=600)
+    warmup_batches: int = _f(2, "measurement", "Batches run before the energy windows (not metered).", ge=0, le=100)
+    latency_queries: int = _f(20, "measurement", "Single queries timed for latency p50/p95.", ge=0, le=10_000)
+    idle_s: float = _f(1.0, "measurement", "Idle baseline window, in seconds (0: none).", ge=0, le=600)
+    meter: Literal["codecarbon", "null"] = _f("codecarbon", "measurement", "Energy meter: codecarbon, or null (time only).")
+    cpu_power_w: float | None = _f(None, "measurement", "State the CPU's power in watts where CodeCarbon cannot identify the CPU (most VMs).",
+                                   gt=0, le=5000)
+    ram_power_w: float | None = _f(None, "measurement", "State the RAM's power in watts instead of CodeCarbon's constant model.", gt=0, le=5000)
+    country: str = _f("USA", "measurement", "ISO 3166 alpha-3 country for CodeCarbon's offline carbon intensity.",
+                      min_length=3, max_length=3)
+
+    # -- search: which candidates are measured, on how many samples --------------------------------
+    exhaustive: bool = _f(False, "search", "Measure every candidate on every sample (default: adaptive search, cheapest first).")
+    first_shard: int = _f(32, "search", "Adaptive search: samples in the first shard; later shards double.", ge=8)
+    fresh: bool = _f(False, "search", "Measure again even when the store holds a matching measurement.")
+
+    # -- output: what is written and where ----------------------------------------------------------
+    reports_dir: Path = _f(Path("reports"), "output", "Where reports/<run-id>/ are written.")
+    run_id: str | None = _f(None, "output", "The run's id (default: time, a random part and the task name).",
+                            pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+    keep_texts: bool = _f(True, "output", "Keep the samples' texts in results.json (labels and predictions are always kept).")
+    queries_per_day: float | None = _f(None, "output", "Expected volume, for yearly savings in the report.", gt=0)
+    price_per_kwh: float | None = _f(None, "output", "Electricity price per kWh, for yearly savings in money.", ge=0)
+    mlflow: str | None = _f(None, "output", "Log the run to MLflow at this tracking URI, e.g. file:./mlruns (needs advisor[mlflow]).")
+    mlflow_experiment: str | None = _f(None, "output", "MLflow experiment (default: advisor-<task>).")
+
+    # -- infrastructure: where the work runs and what it remembers ------------------------------
+    isolate: bool = _f(True, "infrastructure", "Measure each candidate in a fresh process of its own.")
+    executor: Literal["local", "ray"] = _f("local", "infrastructure", "Where candidates run: local, or ray (one Ray task per candidate).")
+    ray_address: str | None = _f(None, "infrastructure", "An existing Ray cluster's address (default: a local Ray instance).")
+    store: Path | None = _f(None, "infrastructure", "Result store (SQLite) reused across runs (default: results.sqlite in the cache folder).")
+
+    @classmethod
+    def merged(cls, base: Settings | None = None, **values: Any) -> Settings:
+        """``base`` (default: the defaults) with the given values on top; None values are ignored.
+
+        Raises:
+            pydantic.ValidationError: a value out of its bounds.
+        """
+        given = {k: v for k, v in values.items() if v is not None}
+        return cls.model_validate({**(base or cls()).model_dump(), **given})
+
+    @classmethod
+    def help(cls, name: str) -> str:
+        """The description of field ``name`` (the CLI's help text)."""
+        return cls.model_fields[name].description or ""
+
+    @classmethod
+    def default(cls, name: str) -> Any:
+        """The default value of field ``name``."""
+        return cls.model_fields[name].default
+
+    @classmethod
+    def group(cls, group: str) -> list[str]:
+        """The names of the fields in ``group``."""
+        return [n for n, f in cls.model_fields.items() if (f.json_schema_extra or {}).get("group") == group]

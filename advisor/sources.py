@@ -17,20 +17,12 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from advisor.paths import cache_dir
 from advisor.schema import PackageFile, SourceSpec
 
 
 class SourceUnavailable(Exception):
     """The source cannot be used on this machine; the message says why and how to fix it."""
-
-
-def cache_dir() -> Path:
-    """The advisor's cache folder (``$ADVISOR_CACHE``, else ``$XDG_CACHE_HOME/advisor``)."""
-    env = os.environ.get("ADVISOR_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "advisor"
 
 
 def package_file(package: str, rel: str) -> Path:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from pathlib import Path
 
+from advisor.data import Samples, load_samples
 from advisor.errors import SpecError, did_you_mean
+from advisor.paths import REPO_ROOT
 from advisor.schema import TaskSpec, parse
 from advisor.sources import SourceUnavailable, package_file
 from advisor.yamlio import read_yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-_FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".json": "json", ".parquet": "parquet"}
 
 
 def task_dirs() -> list[Path]:
@@ -49,32 +47,6 @@ def available_tasks() -> dict[str, Path]:
 
 
 @dataclass(frozen=True)
-class Samples:
-    """The evaluation samples of a task, with labels as names, and the unused rows for few-shot prompts."""
-
-    texts: list[str]
-    labels: list[str]
-    label_names: list[str]
-    pool_texts: list[str] = field(default_factory=list)
-    pool_labels: list[str] = field(default_factory=list)
-    source_rows: int = 0
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    @cached_property
-    def sha256(self) -> str:
-        """Hash of the texts and labels, in order: identifies exactly what was measured."""
-        h = hashlib.sha256()
-        for t, y in zip(self.texts, self.labels):
-            h.update(t.encode())
-            h.update(b"\x1f")
-            h.update(y.encode())
-            h.update(b"\x1e")
-        return h.hexdigest()
-
-
-@dataclass(frozen=True)
 class Task:
     """A validated task spec and the file it came from."""
 
@@ -106,8 +78,6 @@ class Task:
 
     def samples(self, size: int | None = None, seed: int | None = None) -> Samples:
         """Read, filter, validate and sample the task's data (see :mod:`advisor.data`)."""
-        from advisor.data import load_samples
-
         return load_samples(self, size=size, seed=seed)
 
 
@@ -130,10 +100,3 @@ def load_task(ref: str | Path) -> Task:
     spec = parse(TaskSpec, read_yaml(f), f)
     return Task(spec=spec, path=f.resolve())
 
-
-def data_format(task: Task, path: Path) -> str:
-    """The declared or inferred format of the sample file."""
-    fmt = task.spec.data.format or _FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise SpecError(task.path, "data.format", f"cannot tell the format of '{path.name}'", "set format: csv, jsonl, json or parquet")
-    return fmt

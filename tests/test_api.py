@@ -9,7 +9,7 @@ import pytest
 import advisor
 from advisor import Recommendation, Settings
 
-FAST = dict(meter="fake", isolate=False, idle_s=0, repeats=2, min_window_s=0.05, latency_queries=3, batch_size=8, exhaustive=True)
+FAST = dict(isolate=False, idle_s=0, repeats=2, min_window_s=0.05, latency_queries=3, batch_size=8, exhaustive=True)
 
 
 def run(toy_task, registry, tmp_path, **kw):
@@ -24,12 +24,12 @@ def test_recommend_returns_typed_results_and_writes_results_json(toy_task, tfidf
     assert all(c.status == "ok" and 0 <= c.quality <= 1 for c in rec.candidates)
     first = rec.candidates[0]
     assert first.energy_per_query_j > 0 and first.latency_p50_ms is not None and first.parameters > 0
-    assert len(first.predictions) == rec.task.samples == len(rec.samples["texts"])
+    assert len(first.predictions) == rec.task.samples == len(rec.samples.texts)
     saved = tmp_path / "reports" / rec.run_id / "results.json"
     data = json.loads(saved.read_text())
     assert data["schema_version"] == advisor.SCHEMA_VERSION and data["model"] == rec.model
     assert Recommendation.load(saved) == rec
-    assert rec.method["energy"] == "fake" and rec.advisor_cost["duration_s"] > 0
+    assert rec.method.energy == "fake" and rec.advisor_cost.duration_s > 0
 
 
 def test_the_recommendation_is_the_cheapest_that_passes(toy_task, tfidf_registry, tmp_path):
@@ -100,7 +100,7 @@ def test_an_interrupted_run_keeps_what_was_measured(toy_task, tfidf_registry, tm
 def test_each_candidate_in_its_own_process(toy_task, tfidf_registry, tmp_path):
     rec = run(toy_task, tfidf_registry, tmp_path, isolate=True, candidates=["tfidf-small"])
     c = rec.candidates[0]
-    assert c.status == "ok" and c.peak_rss_mb > 0 and rec.advisor_cost["energy_j"] > 0
+    assert c.status == "ok" and c.peak_rss_mb > 0 and rec.advisor_cost.energy_j > 0
     in_proc = run(toy_task, tfidf_registry, tmp_path, candidates=["tfidf-small"], run_id="inproc")
     assert in_proc.candidates[0].quality == c.quality
 
@@ -114,10 +114,10 @@ def test_keyword_overrides_map_onto_settings(toy_task, tfidf_registry, tmp_path)
 def test_max_drop_goal_savings_and_pareto_in_results(toy_task, tfidf_registry, tmp_path):
     rec = run(toy_task, tfidf_registry, tmp_path, max_drop=0.5, queries_per_day=1000, price_per_kwh=0.3)
     assert rec.threshold is None and rec.max_drop == 0.5 and rec.reference in {"tfidf-small", "tfidf-large"}
-    assert all(c.vs_reference and c.vs_reference["reference"] == rec.reference for c in rec.candidates)
+    assert all(c.vs_reference and c.vs_reference.reference == rec.reference for c in rec.candidates)
     assert rec.decision == "recommended" and rec.pareto and set(rec.pareto) <= {c.name for c in rec.candidates}
     if rec.model != rec.reference:
-        assert rec.savings["reference"] == rec.reference and rec.savings["queries_per_day"] == 1000
+        assert rec.savings.reference == rec.reference and rec.savings.queries_per_day == 1000
     data = json.loads((tmp_path / "reports" / rec.run_id / "results.json").read_text())
     assert data["max_drop"] == 0.5 and "pareto" in data and "savings" in data and "cascade" in data
 

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-FAST = ["--meter", "fake", "--in-process", "--repeats", "2", "--batch-size", "8"]
+FAST = ["--in-process", "--repeats", "2", "--batch-size", "8"]
 
 
 def cli(*args, cwd=None) -> subprocess.CompletedProcess:
@@ -79,7 +79,7 @@ def test_ctrl_c_saves_what_was_measured_and_exits_130(toy_task, tfidf_registry, 
 
     env = {**os.environ, "COLUMNS": "250"}
     args = [sys.executable, "-m", "advisor.cli", "recommend", "--task", str(toy_task), "--registry", str(tfidf_registry),
-            "--reports-dir", str(tmp_path / "r"), "--meter", "fake"]  # one worker process per candidate: seconds each
+            "--reports-dir", str(tmp_path / "r")]  # one worker process per candidate: seconds each
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
     first = p.stderr.readline()  # "[1/2] tfidf-small: measuring": the first worker is starting
     assert "measuring" in first, first

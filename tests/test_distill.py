@@ -13,7 +13,7 @@ from advisor.errors import AdvisorError, SpecError
 from advisor.registry import load_registry
 from tests.conftest import toy_rows
 
-FAST = dict(meter="fake", isolate=False, idle_s=0, repeats=1, min_window_s=0.05, latency_queries=2, batch_size=8)
+FAST = dict(isolate=False, idle_s=0, repeats=1, min_window_s=0.05, latency_queries=2, batch_size=8)
 
 
 def _unlabelled(tmp_path, n=200):
@@ -52,8 +52,8 @@ def test_a_student_learns_the_teachers_labels_and_is_measured_beside_it(tmp_path
     assert d.tier == "distilled" and len(d.predictions) == rec.task.samples
     assert d.fit is None, "the distilled student is frozen: scored on the samples, never fitted on their labels"
     assert lineage["texts"] == 200 and lineage["teacher_fitted_on_task_samples"] and "fresh samples" in lineage["caveat"]
-    assert 0 <= rec.distillation["agreement"] <= 1 and rec.distillation["energy_ratio"] > 0
-    assert f"agrees with the teacher on {rec.distillation['agreement']:.0%}" in rec.distillation["note"]
+    assert 0 <= rec.distillation.agreement <= 1 and rec.distillation.energy_ratio > 0
+    assert f"agrees with the teacher on {rec.distillation.agreement:.0%}" in rec.distillation.note
     folder = tmp_path / "out" / name.replace(" ", "_")
     assert json.loads((folder / "lineage.json").read_text())["teacher"] == "teacher"
     # the saved entry is a registry of its own: it loads and names its origin

@@ -12,7 +12,7 @@ from advisor import Settings
 from advisor.errors import SpecError
 from advisor.tasks import load_task
 
-FAST = dict(meter="fake", isolate=False, idle_s=0, repeats=2, min_window_s=0.05, latency_queries=2, batch_size=4, exhaustive=True)
+FAST = dict(isolate=False, idle_s=0, repeats=2, min_window_s=0.05, latency_queries=2, batch_size=4, exhaustive=True)
 WORDS = ["good", "great", "fine", "bad", "awful", "poor", "the", "film", "was", "plot"]
 
 
@@ -69,7 +69,7 @@ def test_generative_ladder_end_to_end(tmp_path, lm, type_, metric):
     assert c.energy.per_token_j * c.energy.tokens_per_query == pytest.approx(c.energy.per_query_j, rel=1e-6)
     assert 0 < c.details["generated_tokens_mean"] <= 6 and 0 <= c.details["truncated_share"] <= 1
     assert c.details["decoding"] == "greedy" and c.details["max_new_tokens"] == 6 and c.details["answer_parser"] == "first_line"
-    assert rec.cascade is None and rec.method["energy"] == "fake"
+    assert rec.cascade is None and rec.method.energy == "fake"
     assert (tmp_path / "r" / rec.run_id / "report.html").is_file()
 
 

@@ -18,8 +18,8 @@ from advisor.gate import EXIT_CODES, judge
 from tests.conftest import toy_rows, write_task
 from tests.synthetic import synthetic_recommendation
 
-FAST = dict(meter="fake", isolate=False, idle_s=0, repeats=2, min_window_s=0.05, latency_queries=3, batch_size=8, exhaustive=True)
-CLI_FAST = ["--meter", "fake", "--in-process", "--repeats", "1", "--batch-size", "8", "--exhaustive"]
+FAST = dict(isolate=False, idle_s=0, repeats=2, min_window_s=0.05, latency_queries=3, batch_size=8, exhaustive=True)
+CLI_FAST = ["--in-process", "--repeats", "1", "--batch-size", "8", "--exhaustive"]
 
 
 def run(task, registry, tmp_path, **kw):
@@ -135,7 +135,7 @@ def test_check_verdicts_from_results():
 
 def test_check_cli_exit_codes_and_baseline(toy_task, tmp_path):
     reg, store = three_tfidf(tmp_path), tmp_path / "store.sqlite"
-    common = ["check", "--task", toy_task, "--registry", reg, "--deployed", "tfidf-2", "--store", store, "--meter", "fake", "--in-process",
+    common = ["check", "--task", toy_task, "--registry", reg, "--deployed", "tfidf-2", "--store", store, "--in-process",
               "--reports-dir", tmp_path / "r"]
     below = cli(*common, "--min-quality", "0.99", "--json")
     assert below.returncode == 5, below.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import advisor
 from advisor import Settings
 
-FAST = dict(meter="fake", isolate=False, idle_s=0, repeats=2, min_window_s=0.05, latency_queries=3, batch_size=8, exhaustive=True)
+FAST = dict(isolate=False, idle_s=0, repeats=2, min_window_s=0.05, latency_queries=3, batch_size=8, exhaustive=True)
 
 
 def test_each_candidate_becomes_a_nested_mlflow_run_with_the_report_as_artifact(toy_task, tfidf_registry, tmp_path):

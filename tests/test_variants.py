@@ -11,7 +11,7 @@ from advisor import Settings
 from advisor.errors import SpecError
 from advisor.registry import load_registry
 
-FAST = dict(meter="fake", isolate=False, idle_s=0, repeats=1, min_window_s=0.05, latency_queries=2, batch_size=8, exhaustive=True)
+FAST = dict(isolate=False, idle_s=0, repeats=1, min_window_s=0.05, latency_queries=2, batch_size=8, exhaustive=True)
 
 
 def _registry(tmp_path, encoder, variants="[int8-dynamic, onnx, onnx-int8]", kind="encoder-head", backend="sentence-transformers"):

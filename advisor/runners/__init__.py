@@ -1,24 +1,32 @@
-"""Candidate kinds behind one small protocol (:class:`~advisor.runners.base.Runner`)."""
+"""Candidate kinds behind one small protocol (:class:`~advisor.runners.base.Runner`).
+
+Which kinds exist is defined once, in :mod:`advisor.kinds`; a kind's runner module (and its heavy
+libraries) is imported only when that kind is used.
+"""
 
 from __future__ import annotations
 
 from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from advisor.runners.base import ModelInfo, Prediction, RunContext, Runner
-
-_KINDS = {
-    "tfidf-logreg": "advisor.runners.tfidf:TfidfLogReg",
-    "encoder-head": "advisor.runners.encoder:EncoderHead",
-    "prompted": "advisor.runners.prompted:PromptedClassifier",
-    "hf-pipeline": "advisor.runners.pipeline:HfPipelineClassifier",
-    "generator": "advisor.runners.generative:GenerativeRunner",
-}
+_BASE = ("ModelInfo", "Prediction", "RunContext", "Runner")
 
 
 def runner_class(kind: str) -> type[Runner]:
     """The runner class for a registry ``kind`` (imported lazily: heavy libraries load only when used)."""
-    module, name = _KINDS[kind].split(":")
+    from advisor.kinds import KINDS
+
+    module, name = KINDS[kind].runner.split(":")
     return getattr(import_module(module), name)
 
 
-__all__ = ["ModelInfo", "Prediction", "RunContext", "Runner", "runner_class"]
+def __getattr__(name: str) -> Any:
+    if name in _BASE:
+        return getattr(import_module("advisor.runners.base"), name)
+    raise AttributeError(f"module 'advisor.runners' has no attribute '{name}'")
+
+
+if TYPE_CHECKING:
+    from advisor.runners.base import ModelInfo, Prediction, RunContext, Runner
+
+__all__ = [*_BASE, "runner_class"]

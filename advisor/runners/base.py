@@ -8,18 +8,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
-
+from advisor.runners.options import RunnerOptions
 from advisor.schema import CandidateSpec, PromptSpec
 
 Progress = Callable[[int], None]
 """Called with the number of queries just completed."""
-
-
-class RunnerOptions(BaseModel):
-    """Base for a kind's ``options:`` block in the registry; unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass
@@ -67,6 +60,7 @@ class RunContext:
     few_shot_labels: list[str] = field(default_factory=list)
     class_weight: str | None = None  # "balanced" when the task's metric is class-sensitive (F1)
     task_type: str = "text-classification"
+    device: str = "cpu"  # where the model runs (a torch device string)
 
 
 class Runner:

@@ -4,28 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
-from pydantic import Field
 
-from advisor.runners.base import ModelInfo, Prediction, Progress, Runner, RunnerOptions
+from advisor.runners.options import EncoderOptions
+from advisor.runners.base import ModelInfo, Prediction, Progress, Runner
 from advisor.runners.heads import Head, cross_fit_features, resolve_class_weight
 from advisor.sources import onnx_parameters, weights_size
-
-
-class EncoderOptions(RunnerOptions):
-    """Encoder and head settings."""
-
-    max_length: int = Field(default=256, ge=8)
-    normalize: bool = True
-    C: float | None = Field(default=None, gt=0, description="head regularisation; None: chosen by inner cross-validation")
-    class_weight: Literal["auto", "balanced", "none"] = "auto"
-    output: str | None = Field(default=None, description="ONNX output holding token embeddings (default: first rank-3 output)")
-    threads: int | None = Field(default=None, ge=1)
-    quantize: Literal["int8-dynamic"] | None = Field(default=None, description="PyTorch: dynamic int8 quantisation of the Linear layers")
-    export: Literal["fp32", "int8"] | None = Field(default=None, description="ONNX backend: export this PyTorch sentence encoder first (cached)")
-    fitted: str | None = Field(default=None, description="a saved fitted head (advisor distill): used as is, never refitted")
 
 
 def exported_onnx(folder: Path, precision: str) -> Path:

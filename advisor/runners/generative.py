@@ -14,27 +14,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field
 
-from advisor.runners.base import ModelInfo, Prediction, Progress, RunContext, Runner, RunnerOptions
-from advisor.schema import GENERATIVE_TASK_TYPES, CandidateSpec
-from advisor.runners.prompted import dequantised_copy
+from advisor.runners.options import GenerationOptions
+from advisor.runners.base import ModelInfo, Prediction, Progress, RunContext, Runner
+from advisor.kinds import GENERATIVE_TASK_TYPES, TASK_TYPES
+from advisor.schema import CandidateSpec
+from advisor.runners.gguf import dequantised_copy
 from advisor.sources import weights_size
 
 _LINE_DONE = re.compile(r"\S[^\n]*\n")
 DEFAULT_INSTRUCTION = "Answer the question in a few words."
-
-
-class GenerationOptions(RunnerOptions):
-    """Decoding and prompting settings."""
-
-    max_new_tokens: int = Field(default=32, ge=1, le=4096)
-    do_sample: bool = False
-    temperature: float = Field(default=1.0, gt=0, description="only used when do_sample is true")
-    seed: int = 0
-    batch_size: int = Field(default=8, ge=1)
-    max_input_tokens: int = Field(default=512, ge=8, description="longer inputs are clipped to this many tokens")
-    use_chat_template: bool = True
 
 
 @dataclass(frozen=True)
@@ -213,7 +202,7 @@ class Generator:
         texts = list(texts)
         if self.options.do_sample:
             torch.manual_seed(self.options.seed)
-        size = self.options.batch_size
+        size = self.options.batch_size or max(len(texts), 1)  # None: the caller's batch as given
         results: list[Generation] = []
         for start in range(0, len(texts), size):
             batch = texts[start : start + size]
@@ -248,9 +237,6 @@ class Generator:
         self.tokenizer = None
 
 
-_FIELDS = {"question-answering": ("Question", "Answer"), "summarization": ("Text", "Summary")}
-
-
 class GenerativeRunner(Runner):
     """The ``generator`` kind: answers by free generation; the task's answer parser reads the answer.
 
@@ -264,8 +250,8 @@ class GenerativeRunner(Runner):
         super().__init__(spec, path, ctx, tokenizer_path)
         prompt = ctx.prompt
         shots = list(zip(ctx.few_shot_texts, ctx.few_shot_labels))[: prompt.few_shot]
-        labels = _FIELDS.get(ctx.task_type, ("Input", "Output"))
-        self.generator = Generator(path, prompt.instruction_for(ctx.task_type), shots, self.options, tokenizer_path=tokenizer_path,
+        labels = TASK_TYPES[ctx.task_type].fields
+        self.generator = Generator(path, prompt.instruction_for(ctx.task_type), shots, self.options, device=ctx.device, tokenizer_path=tokenizer_path,
                                    input_label=labels[0], output_label=labels[1], stop_after_line=prompt.answer.strategy == "first_line")
 
     @classmethod

@@ -5,17 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from pydantic import Field
 
-from advisor.runners.base import ModelInfo, Prediction, Runner, RunnerOptions
+from advisor.runners.options import PipelineOptions
+from advisor.runners.base import ModelInfo, Prediction, Runner
 from advisor.sources import weights_size
-
-
-class PipelineOptions(RunnerOptions):
-    """How the model's own labels map onto the task's labels."""
-
-    label_map: dict[str, str] = Field(default_factory=dict, description="model label -> task label")
-    max_length: int = Field(default=512, ge=8)
 
 
 class HfPipelineClassifier(Runner):

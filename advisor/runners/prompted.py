@@ -9,48 +9,14 @@ GGUF files are dequantised once and cached in full precision.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
-from pydantic import Field
 
-from advisor.runners.base import ModelInfo, Prediction, Runner, RunnerOptions
-from advisor.sources import cache_dir, content_hash, weights_size
-
-
-class PromptedOptions(RunnerOptions):
-    """Prompting settings."""
-
-    max_text_tokens: int = Field(default=256, ge=8)
-    use_chat_template: bool = True
-    calibrate: bool = Field(default=False, description="contextual calibration: divide out the label prior seen on content-free inputs")
-    calibration_texts: list[str] = Field(default_factory=lambda: ["N/A", "", "[MASK]"], min_length=1)
-
-
-def dequantised_copy(gguf: Path) -> Path:
-    """Full-precision copy of a GGUF model in the cache, made on first use (tens of seconds)."""
-    target = cache_dir() / "dequantised" / f"{gguf.stem}-{content_hash(gguf)}"
-    if (target / "config.json").is_file():
-        return target
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model.hf_quantizer = None  # transformers refuses to save a GGUF-loaded model otherwise
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent))
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    try:
-        tmp.rename(target)
-    except OSError:  # another process made it first
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+from advisor.runners.options import PromptedOptions
+from advisor.runners.gguf import dequantised_copy
+from advisor.runners.base import ModelInfo, Prediction, Runner
+from advisor.sources import weights_size
 
 
 class PromptedClassifier(Runner):

@@ -6,26 +6,13 @@ import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
-from typing import Literal
 
-from pydantic import Field
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
-from advisor.runners.base import ModelInfo, Prediction, Runner, RunnerOptions
+from advisor.runners.options import TfidfOptions
+from advisor.runners.base import ModelInfo, Prediction, Runner
 from advisor.runners.heads import Head, resolve_class_weight
-
-
-class TfidfOptions(RunnerOptions):
-    """Vectoriser and head settings."""
-
-    max_features: int = Field(default=50_000, ge=1)
-    ngram_max: int = Field(default=2, ge=1, le=5)
-    min_df: int = Field(default=1, ge=1)
-    sublinear_tf: bool = True
-    C: float | None = Field(default=None, gt=0, description="head regularisation; None: chosen by inner cross-validation")
-    class_weight: Literal["auto", "balanced", "none"] = "auto"
-    fitted: str | None = Field(default=None, description="a saved fitted pipeline (advisor distill): used as is, never refitted")
 
 
 class TfidfLogReg(Runner):
