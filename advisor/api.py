@@ -42,11 +42,17 @@ def recommend(task: str | Path | Task = "sentiment", min_quality: float | None =
         SpecError: invalid task, registry, data or setting (one-line message naming file and field).
     """
     settings = Settings.merged(settings, min_quality=min_quality, **overrides)
-    plan = make_plan(task, registry, settings)
+    task = task if isinstance(task, Task) else load_task(task)
+    registry = registry if isinstance(registry, Registry) else load_registry(registry)
+    executor = executor or make_executor(settings)  # a worker server starts importing now, while the samples are read
+    try:
+        plan = make_plan(task, registry, settings)
+    except BaseException:
+        executor.close()
+        raise
     with ResultStore(settings.store) as store:
         out = output if output is not None else standard_outputs(plan.folder, settings, store)
-        measuring = CachedExecutor(executor or make_executor(settings), store, plan.run_id, fresh=settings.fresh)
-        return execute(plan, measuring, out, observer, annotate)
+        return execute(plan, CachedExecutor(executor, store, plan.run_id, fresh=settings.fresh), out, observer, annotate)
 
 
 def validate_all(registry: str | Path | None = None, tasks: list[str] | None = None) -> list[str]:

@@ -174,14 +174,36 @@ def _label_names(task: Task, raw: pd.Series, path) -> pd.Series:
     return values.map(allowed)
 
 
-def _draw(frame: pd.DataFrame, size: int | None, seed: int, stratify: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
-    if size is None or size >= len(frame):
-        return frame.sample(frac=1.0, random_state=seed), frame.iloc[0:0]
-    from sklearn.model_selection import train_test_split
+def draw_order(labels: list[str], seed: int, stratify: bool = True) -> list[int]:
+    """A seeded order of all rows whose every prefix is a (stratified) random sample of the rows.
 
-    strat = frame["_label"] if stratify and frame["_label"].value_counts().min() >= 2 else None
-    chosen, pool = train_test_split(frame, train_size=size, random_state=seed, stratify=strat)
-    return chosen, pool
+    Stratified: each class's rows are shuffled and spread evenly over the order (row ``i`` of a class
+    of ``n`` rows sits at ``(i + u) / n`` for a random ``u``), so any prefix holds every class in its
+    share of the data, to within one row. Drawing more samples later takes the next rows of the same
+    order: the first sample is always a subset of a larger one.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = len(labels)
+    if not stratify:
+        return [int(i) for i in rng.permutation(n)]
+    keys = np.empty(n)
+    by_class: dict[str, list[int]] = {}
+    for i, y in enumerate(labels):
+        by_class.setdefault(y, []).append(i)
+    for y in sorted(by_class):
+        rows = np.asarray(by_class[y])[rng.permutation(len(by_class[y]))]
+        keys[rows] = (np.arange(len(rows)) + rng.random(len(rows))) / len(rows)
+    return [int(i) for i in np.lexsort((rng.random(n), keys))]
+
+
+def _draw(frame: pd.DataFrame, size: int | None, seed: int, stratify: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The first ``size`` rows of :func:`draw_order` (all rows when None) and the rest, in that order."""
+    order = draw_order(list(frame["_label"]), seed, stratify)
+    ordered = frame.iloc[order]
+    size = len(frame) if size is None else min(size, len(frame))
+    return ordered.iloc[:size], ordered.iloc[size:]
 
 
 def _check_folds(task: Task, chosen: pd.DataFrame) -> None:

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from advisor.measure import Job, ProgressFn, base_result, idle_power, measure
 from advisor.metering import Meter, make_meter
-from advisor.results import CandidateResult, Cost
+from advisor.results import CandidateResult, Cost, Phase
 from advisor.settings import Settings
 
 
@@ -48,7 +48,7 @@ def make_executor(settings: Settings) -> Executor:
     if settings.executor == "ray":
         return RayExecutor(settings.ray_address)
     if settings.isolate:
-        return SubprocessExecutor()
+        return SubprocessExecutor(settings=settings)
     return InProcessExecutor(_meter(settings), settings.idle_s)
 
 
@@ -95,12 +95,19 @@ class InProcessExecutor:
         return max(0.0, self.meter.stop() - self._reported)
 
 
-def _measure_alone(job: Job, progress: ProgressFn | None = None) -> tuple[CandidateResult, dict, dict[str, float], float]:
+def _measure_alone(job: Job, progress: ProgressFn | None = None, ready=None) -> tuple[CandidateResult, dict, dict[str, float], float]:
     """Measure one candidate in a process of its own, with its own meter: the result (with this process's
-    peak memory), the meter's method, the idle power and the process's total energy in joules."""
+    peak memory), the meter's method, the idle power and the process's total energy in joules.
+
+    The idle baseline is measured here unless the job already carries one (measured by an earlier
+    worker of the same run, on the same machine, with the same meter). ``ready()`` is called once the
+    meter runs, to time the worker's start-up.
+    """
     meter = _meter(job.settings)
     meter.start()
-    idle = idle_power(meter, job.settings.idle_s)
+    if ready is not None:
+        ready()
+    idle = job.idle_power_w or idle_power(meter, job.settings.idle_s)
     result = measure(replace(job, idle_power_w=idle), meter, progress)
     if result.status == "ok":
         result = result.model_copy(update={"peak_rss_mb": _peak_rss_mb()})
@@ -108,47 +115,88 @@ def _measure_alone(job: Job, progress: ProgressFn | None = None) -> tuple[Candid
     return result, method, idle, meter.stop()
 
 
-def _start_deaf_to_ctrl_c(proc) -> None:
-    """Start a worker that ignores SIGINT from its first instruction: Ctrl-C is the parent's to handle (it
-    stops the worker). An ignored signal stays ignored across exec and Python keeps it so, so a Ctrl-C
-    during the worker's imports cannot print a traceback from it."""
+def _deaf_to_ctrl_c(start) -> None:
+    """Call ``start()`` (which starts a process) with SIGINT ignored: Ctrl-C is the parent's to handle (it
+    stops the worker). An ignored signal stays ignored across fork and exec and Python keeps it so, so a
+    Ctrl-C during a worker's (or the worker server's) imports cannot print a traceback from it."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():  # only the main thread may change handlers
-        proc.start()
+        start()
         return
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        proc.start()
+        start()
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def die_with_parent() -> None:
+    """Linux: this process gets SIGKILL when its parent dies, so no worker outlives the run that started it."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _child(job: Job, out: mp.Queue) -> None:
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # also when started some other way
-    result, method, idle, total_j = _measure_alone(job, lambda ph, d, t: out.put(("progress", ph, d, t)))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, also when started some other way
+    die_with_parent()
+    result, method, idle, total_j = _measure_alone(job, lambda ph, d, t: out.put(("progress", ph, d, t)),
+                                                   ready=lambda: out.put(("ready", time.time())))
     out.put(("result", result.to_dict(), method, idle, total_j))
 
 
-class SubprocessExecutor:
-    """Runs each candidate in a fresh spawned process and gathers its result over a queue."""
+def _worker_context(settings: Settings):
+    """A fork server that has imported the heavy libraries and probed the meter once (Linux), else spawn.
 
-    def __init__(self, target=None) -> None:
+    Each worker is still a fresh process of its own; it only starts without the imports' seconds.
+    """
+    import json
+    import os
+
+    from advisor.metering import PRELOAD_ENV
+
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    os.environ[PRELOAD_ENV] = json.dumps([settings.meter, settings.country, settings.cpu_power_w, settings.ram_power_w])
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["advisor.preload"])
+    return ctx
+
+
+class SubprocessExecutor:
+    """Runs each candidate in a fresh process (forked from a preloaded server where possible) and gathers its result over a queue."""
+
+    def __init__(self, target=None, settings: Settings | None = None) -> None:
         """``target``: the worker function (default: measure the job); replaceable in tests."""
-        self._ctx = mp.get_context("spawn")
+        self._ctx = _worker_context(settings or Settings())
         self._proc = None
         self._target = target or _child
+        self._idle: dict[str, float] = {}
+        if self._ctx.get_start_method() == "forkserver":  # start the server's imports now, in the background
+            from multiprocessing import forkserver
+
+            _deaf_to_ctrl_c(forkserver.ensure_running)
 
     def run(self, job: Job, progress: ProgressFn) -> Measured:
         t0 = time.perf_counter()
+        started = time.time()
+        if self._idle:
+            job = replace(job, idle_power_w=self._idle)
         out = self._ctx.Queue()
         proc = self._ctx.Process(target=self._target, args=(job, out), daemon=True)
         self._proc = proc
-        _start_deaf_to_ctrl_c(proc)
-        got = None
+        _deaf_to_ctrl_c(proc.start)
+        got, startup_s = None, None
         try:
             while got is None:
                 try:
@@ -163,6 +211,8 @@ class SubprocessExecutor:
                         continue
                 if msg[0] == "progress":
                     progress(*msg[1:])
+                elif msg[0] == "ready":
+                    startup_s = max(0.0, msg[1] - started)
                 else:
                     got = msg
             proc.join(timeout=30)
@@ -176,7 +226,11 @@ class SubprocessExecutor:
             how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
             return Measured(base_result(job.spec, "failed", f"worker process died ({how}) before reporting"), {}, {}, 0.0)
         _, result, method, idle, energy = got
-        return _costed(Measured(CandidateResult.model_validate(result), method, idle, energy), t0)
+        self._idle = self._idle or idle
+        result = CandidateResult.model_validate(result)
+        if startup_s is not None:
+            result = result.model_copy(update={"phases": {"startup": Phase(duration_s=startup_s), **result.phases}})
+        return _costed(Measured(result, method, idle, energy), t0)
 
     def close(self) -> float:
         """Stop any worker still running; the workers' energy was already reported per candidate."""

@@ -84,14 +84,18 @@ def predict_all(runner: Runner, texts: Sequence[str], bs: int, progress: Progres
 
 
 def _quality_pass(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) -> tuple[Prediction, FitStats | None, Reading]:
-    """Out-of-fold predictions (trainable) or plain predictions; with adaptive rules, possibly on a prefix only."""
+    """Out-of-fold predictions (trainable) or plain predictions; with adaptive rules, possibly on a prefix only.
+
+    For a ready model the reading covers the predictions only (the looks between shards are not
+    metered), so it is pure inference at the run's batch size.
+    """
     if not runner.trainable:
-        with meter.window("evaluate") as w:
-            if job.rules is None:
+        if job.rules is None:
+            with meter.window("evaluate") as w:
                 pred = predict_all(runner, job.texts, job.settings.batch_size, progress, "evaluate")
-            else:
-                pred = _predict_in_shards(runner, job, progress)
-        return pred, None, w.reading
+            return pred, None, w.reading
+        pred, reading = _predict_in_shards(runner, job, meter, progress)
+        return pred, None, reading
     done = [0]
 
     def tick(n: int) -> None:
@@ -107,36 +111,46 @@ def _quality_pass(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) 
     return oof, FitStats(energy_j=w.reading.energy_j, duration_s=w.reading.duration_s), w.reading
 
 
-def _predict_in_shards(runner: Runner, job: Job, progress: ProgressFn) -> Prediction:
-    """Predict shard by shard; stop as soon as the quality's upper bound falls below the threshold."""
-    n, parts, start = len(job.texts), [], 0
+def _predict_in_shards(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) -> tuple[Prediction, Reading]:
+    """Predict shard by shard, each shard metered; stop as soon as the quality's upper bound falls below the threshold."""
+    n, parts, start, total = len(job.texts), [], 0, Reading()
     for end in job.rules.shards(n):
-        parts.append(predict_all(runner, job.texts[start:end], job.settings.batch_size, lambda ph, d, t: progress(ph, start + d, n), "evaluate"))
+        with meter.window(f"evaluate-{end}") as w:
+            parts.append(predict_all(runner, job.texts[start:end], job.settings.batch_size, lambda ph, d, t: progress(ph, start + d, n), "evaluate"))
+        total = total + w.reading
         start = end
         so_far = Prediction.concat(parts)
         if end < n and job.rules.should_drop(so_far.labels, job.labels, n):
-            return so_far
-    return Prediction.concat(parts)
+            return so_far, total
+    return Prediction.concat(parts), total
 
 
-def _energy_windows(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) -> tuple[EnergyStats, float]:
+SHORT_WINDOWS = 2
+"""Inference windows given to a trainable candidate cut short (each half the usual length): its fitting
+energy is never counted as inference, and two windows still give an interval (a wide one)."""
+
+
+def _energy_windows(runner: Runner, job: Job, meter: Meter, progress: ProgressFn, short: bool = False) -> tuple[EnergyStats, float]:
+    """Repeated metered windows of inference at the run's batch size; ``short``: :data:`SHORT_WINDOWS` half-length
+    windows without warm-up (for a candidate already warm from its quality pass)."""
     s = job.settings
+    repeats, window_s = (SHORT_WINDOWS, s.min_window_s / 2) if short else (s.repeats, s.min_window_s)
     batches = _batches(job.texts, s.batch_size)
-    for b in batches[: s.warmup_batches]:
+    for b in batches[: 0 if short else s.warmup_batches]:
         runner.predict(b)
     t0 = time.perf_counter()
     runner.predict(batches[0])
     per_query = max((time.perf_counter() - t0) / len(batches[0]), 1e-6)
-    n_batches = max(1, math.ceil(s.min_window_s / (per_query * s.batch_size)))
+    n_batches = max(1, math.ceil(window_s / (per_query * s.batch_size)))
     readings: list[Reading] = []
     tokens = 0  # generated tokens in the windows (generative runners)
-    for r in range(s.repeats):
+    for r in range(repeats):
         with meter.window(f"inference-{r}") as w:
             for i in range(n_batches):
                 out = runner.predict(batches[i % len(batches)])
                 tokens += sum(out.tokens) if out.tokens is not None else 0
         readings.append(w.reading)
-        progress("energy", r + 1, s.repeats)
+        progress("energy", r + 1, repeats)
     queries = sum(len(batches[i % len(batches)]) for i in range(n_batches))
     idle_w = job.idle_power_w.get("total", 0.0)
     per = [r.energy_j / queries for r in readings]
@@ -222,18 +236,21 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
         t0 = time.perf_counter()
         runner.load()
         load_s = time.perf_counter() - t0
+        phases["load"] = [float("nan"), load_s]
         phase = "quality"
         oof, fit, qr = _quality_pass(runner, job, meter, progress)
         phases["quality"] = [qr.energy_j, qr.duration_s]
         n_seen = len(oof.labels)
         quality = score(job.metric, oof.labels, job.labels[:n_seen])
         cut = job.rules is not None and (n_seen < len(job.texts) or job.rules.clearly_fails(oof.labels, job.labels))
-        if cut:  # a dead end: its energy per query comes from the metered quality pass
-            energy, throughput, p50, p95 = _from_quality_pass(qr, n_seen, job.idle_power_w, oof.tokens), n_seen / max(qr.duration_s, 1e-9), None, None
-        else:
+        p50 = p95 = None
+        if cut and not runner.trainable:  # a dead end whose quality pass was pure inference at the run's batch size
+            energy, throughput = _from_quality_pass(qr, n_seen, job.idle_power_w, oof.tokens), n_seen / max(qr.duration_s, 1e-9)
+        else:  # inference windows, short ones for a trainable dead end (its quality pass was mostly fitting)
             phase = "energy"
-            energy, throughput = _energy_windows(runner, job, meter, progress)
+            energy, throughput = _energy_windows(runner, job, meter, progress, short=cut)
             phases["energy"] = [sum(r * energy.window_queries for r in energy.repeats_per_query_j), sum(energy.window_durations_s)]
+        if not cut:
             phase = "latency"
             t1 = time.perf_counter()
             p50, p95 = _latency(runner, job.texts, job.settings.latency_queries)

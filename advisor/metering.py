@@ -26,6 +26,11 @@ class Reading:
     gpu_j: float = 0.0
     duration_s: float = 0.0
 
+    def __add__(self, other: Reading) -> Reading:
+        """Two windows' energy and duration summed."""
+        return Reading(self.energy_j + other.energy_j, self.cpu_j + other.cpu_j, self.ram_j + other.ram_j, self.gpu_j + other.gpu_j,
+                       self.duration_s + other.duration_s)
+
 
 @dataclass
 class Window:
@@ -137,19 +142,25 @@ class CodeCarbonMeter:
         self._tracker = None
         self._hardware: dict = {}
 
-    def start(self) -> None:
+    def key(self) -> tuple:
+        """What a prepared tracker must match to be used by this meter."""
+        return (self.country, self.tracking_mode, self.cpu_power_w, self.ram_power_w)
+
+    def tracker(self):
+        """A new CodeCarbon tracker for this meter's configuration (not started; hardware not probed yet)."""
         from codecarbon import OfflineEmissionsTracker
 
         logging.getLogger("codecarbon").setLevel(logging.ERROR)
         forced = {k: v for k, v in (("force_cpu_power", self.cpu_power_w), ("force_ram_power", self.ram_power_w)) if v is not None}
-        self._tracker = OfflineEmissionsTracker(
-            country_iso_code=self.country,
-            tracking_mode=self.tracking_mode,
-            save_to_file=False,
-            log_level="error",
-            allow_multiple_runs=True,
-            **forced,
-        )
+        return OfflineEmissionsTracker(country_iso_code=self.country, tracking_mode=self.tracking_mode, save_to_file=False,
+                                       log_level="error", allow_multiple_runs=True, **forced)
+
+    def start(self) -> None:
+        global _prepared
+        if _prepared is not None and _prepared[0] == self.key():
+            self._tracker, _prepared = _prepared[1], None  # probed before this process was forked: starts at once
+        else:
+            self._tracker = self.tracker()
         self._tracker.start()
         with self.window("warm-up"):  # the first task probes hardware
             time.sleep(0.2)
@@ -214,6 +225,34 @@ class CodeCarbonMeter:
             return data.energy_consumed * KWH_TO_J if data is not None else 0.0
         finally:
             self._tracker = None
+
+
+_prepared: tuple | None = None
+"""A CodeCarbon tracker whose hardware was probed before this process forked, with the meter key it fits."""
+
+PRELOAD_ENV = "ADVISOR_PRELOAD_METER"
+"""The meter a measuring fork server prepares: JSON ``[kind, country, cpu_power_w, ram_power_w]``."""
+
+
+def prepare_from_env() -> None:
+    """Probe the hardware for the meter named in :data:`PRELOAD_ENV` (no thread is started), for forked workers."""
+    global _prepared
+    import json
+    import os
+
+    raw = os.environ.get(PRELOAD_ENV)
+    if not raw or os.environ.get(TEST_METER_ENV):
+        return
+    kind, country, cpu_w, ram_w = json.loads(raw)
+    if kind != "codecarbon":
+        return
+    meter = CodeCarbonMeter(country, cpu_power_w=cpu_w, ram_power_w=ram_w)
+    try:
+        tracker = meter.tracker()
+        tracker.get_detected_hardware()  # the slow part (about 2 s): done once, before the workers fork
+    except Exception:  # noqa: BLE001 - the worker then probes for itself and reports any problem
+        return
+    _prepared = (meter.key(), tracker)
 
 
 TEST_METER_ENV = "ADVISOR_TEST_METER"

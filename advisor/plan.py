@@ -64,10 +64,11 @@ def run_folder(reports_dir: Path, run_id: str) -> Path:
 
 def run_context(task: Task, samples: Samples, settings: Settings, seed: int) -> RunContext:
     """What the runners may know about the task besides its samples."""
-    k = task.spec.prompt.few_shot
+    k = task.spec.prompt.few_shot  # from the end of the draw order: rows a larger sample would take last
+    shots = slice(len(samples.pool_texts) - k, None) if k else slice(0, 0)
     return RunContext(
         label_names=samples.label_names, prompt=task.spec.prompt, seed=seed, batch_size=settings.batch_size,
-        few_shot_texts=samples.pool_texts[:k], few_shot_labels=samples.pool_labels[:k],
+        few_shot_texts=samples.pool_texts[shots], few_shot_labels=samples.pool_labels[shots],
         class_weight="balanced" if task.spec.metric.name in ("f1", "macro_f1") else None, task_type=task.spec.type,
     )
 

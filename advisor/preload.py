@@ -1,0 +1,27 @@
+"""Imported once by the measuring fork server: the heavy libraries and a hardware-probed meter.
+
+Every candidate is measured in a fresh process forked from that server, so it starts with these
+modules already imported and CodeCarbon's hardware already probed (seconds each), yet with its own
+memory, its own meter and its own crash. No thread is started here: a process that forks must not
+hold any. The meter's configuration comes from :data:`advisor.metering.PRELOAD_ENV`, set by the
+parent before the server starts; a candidate whose run asks for another one probes its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+for _module in ("advisor.measure", "advisor.metrics", "advisor.runners.tfidf", "advisor.runners.encoder", "advisor.runners.pipeline",
+                "advisor.runners.prompted", "advisor.runners.generative", "codecarbon"):
+    try:
+        importlib.import_module(_module)
+    except Exception:  # noqa: BLE001 - a missing optional library shows up, with its reason, in the candidate that needs it
+        pass
+
+from advisor.metering import prepare_from_env  # noqa: E402
+
+prepare_from_env()
