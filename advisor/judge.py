@@ -6,6 +6,7 @@ Pure apart from the clock-free inputs it is given: no model runs, nothing is wri
 from __future__ import annotations
 
 from collections.abc import Sequence
+from statistics import NormalDist
 
 from advisor.adaptive import exhaustive_estimate
 from advisor.assess import assess, metric_fn, quality_interval
@@ -13,11 +14,12 @@ from advisor.impact import cascade, savings
 from advisor.measure import base_result
 from advisor.plan import Plan
 from advisor.ranking import pareto_front, rank
-from advisor.results import CandidateResult, Cost, Recommendation
+from advisor.results import BestBet, CandidateResult, Cost, Look, Recommendation
 from advisor.text import goal_text
 
 
-def judge(plan: Plan, results: Sequence[CandidateResult], cost: Cost, status: str, base: Recommendation | None = None) -> Recommendation:
+def judge(plan: Plan, results: Sequence[CandidateResult], cost: Cost, status: str, base: Recommendation | None = None,
+          looks: Sequence[Look] = (), stopped: str | None = None) -> Recommendation:
     """The recommendation from the results so far; candidates not measured yet are listed as ``not run``.
 
     Args:
@@ -26,12 +28,15 @@ def judge(plan: Plan, results: Sequence[CandidateResult], cost: Cost, status: st
         cost: what the run has cost so far (the exhaustive estimate is added for adaptive runs).
         status: ``running``, ``complete`` or ``interrupted``.
         base: the previous recommendation of this run (its meter method and idle power are kept).
+        looks: the looks at the data so far (sample sizes, what each measured and cost).
+        stopped: why no more samples were drawn (when the run is over).
     """
-    rec = base or plan.skeleton()
+    skeleton = plan.skeleton()
+    rec = (base or skeleton).model_copy(update={"task": skeleton.task, "samples": skeleton.samples})
     s, metric, labels = plan.settings, plan.task.spec.metric, plan.samples.labels
     done = {r.name for r in results}
     pending = [base_result(sp, "not run", "the run was interrupted first") for sp in plan.specs if sp.name not in done]
-    assessed, ref = assess(results, labels, metric, plan.threshold, s.confidence, s.max_drop, s.reference, plan.seed)
+    assessed, ref = assess(results, labels, metric, plan.threshold, plan.decision_confidence, s.max_drop, s.reference, plan.seed)
     goal = goal_text(metric.describe(), plan.threshold, s.max_drop, ref, s.confidence)
     ranking = rank(assessed, plan.threshold, s.by, metric.describe(), goal)
     order = {n: i for i, n in enumerate(ranking.order)}
@@ -40,16 +45,48 @@ def judge(plan: Plan, results: Sequence[CandidateResult], cost: Cost, status: st
         est_j, est_s = exhaustive_estimate(results, len(labels), s)
         cost = cost.model_copy(update={"exhaustive_estimate_j": est_j, "exhaustive_estimate_s": est_s})
     model, best = ranking.model, ranking.best
+    search = plan.search.model_copy(update={"looks": list(looks), "stopped": stopped})
+    summary, bet = ranking.summary, None
+    if ranking.decision == "undecided" and stopped is not None:
+        summary, bet = _undecided(summary, assessed, plan, stopped)
     return rec.model_copy(update={
-        "candidates": ordered, "model": model, "best": best, "summary": ranking.summary, "decision": ranking.decision,
-        "status": status, "reference": ref, "pareto": pareto_front(assessed), "advisor_cost": cost,
+        "candidates": ordered, "model": model, "best": best, "summary": summary, "decision": ranking.decision,
+        "status": status, "reference": ref, "pareto": pareto_front(assessed), "advisor_cost": cost, "search": search, "best_bet": bet,
         "savings": _savings(assessed, model, ref or best, plan, cost.energy_j),
         "cascade": _cascade(assessed, model or best, plan),
     })
 
 
-def _measured(results: Sequence[CandidateResult]) -> dict[str, CandidateResult]:
-    return {c.name: c for c in results if c.status == "ok" and c.energy is not None and c.quality is not None}
+def _undecided(summary: str, results: Sequence[CandidateResult], plan: Plan, stopped: str) -> tuple[str, BestBet | None]:
+    """An undecided answer says what limited the samples and names a best bet (not a confident recommendation)."""
+    used, rows = len(plan.samples), plan.search.rows_available or len(plan.samples)
+    if used >= rows:
+        summary += f" The data has no more rows: all {rows} usable rows were used."
+    else:
+        summary += f" Stopped at {used} of {rows} usable rows: {stopped}; --max-samples or a larger budget may decide."
+    open_ = [c for c in results if c.status == "ok" and c.verdict == "undecided" and c.quality_ci]
+    if not open_ or plan.threshold is None:
+        return summary, None
+    z = NormalDist().inv_cdf(0.5 + plan.decision_confidence / 2)
+
+    def likelihood(c: CandidateResult) -> float:
+        sd = max((c.quality_ci[1] - c.quality_ci[0]) / (2 * z), 1e-9)
+        return 1 - NormalDist(c.quality, sd).cdf(plan.threshold)
+
+    order = plan.search.order
+    ranked = sorted(open_, key=lambda c: order.index(c.name) if c.name in order else len(order))
+    likely = [c for c in ranked if likelihood(c) >= 0.5]
+    pick = likely[0] if likely else max(ranked, key=likelihood)
+    p = likelihood(pick)
+    note = (f"Best bet, not a confident recommendation: {pick.name} meets the goal with probability about {p:.0%} "
+            f"(normal approximation of its interval; {'the cheapest at even odds or better' if likely else 'none reaches even odds'}).")
+    return f"{summary} {note}", BestBet(name=pick.name, likelihood=p, note=note)
+
+
+def _measured(results: Sequence[CandidateResult], samples: int | None = None) -> dict[str, CandidateResult]:
+    """Candidates measured in full; with ``samples``, only those scored on exactly that many samples."""
+    return {c.name: c for c in results if c.status == "ok" and c.energy is not None and c.quality is not None
+            and (samples is None or len(c.predictions or []) == samples)}
 
 
 def _savings(results: Sequence[CandidateResult], model: str | None, against: str | None, plan: Plan, spent_j: float):
@@ -62,7 +99,7 @@ def _savings(results: Sequence[CandidateResult], model: str | None, against: str
 
 def _cascade(results: Sequence[CandidateResult], large_name: str | None, plan: Plan):
     """The cheapest small -> large confidence cascade that meets the goal, if any (classification only)."""
-    ok, metric, labels = _measured(results), plan.task.spec.metric, plan.samples.labels
+    ok, metric, labels = _measured(results, len(plan.samples)), plan.task.spec.metric, plan.samples.labels
     large = ok.get(large_name or "")
     if large is None or plan.threshold is None or metric.generative:  # a cascade gates on classifier confidence
         return None

@@ -48,6 +48,7 @@ class Job:
     idle_power_w: dict[str, float] = field(default_factory=dict)
     rules: Rules | None = None  # adaptive search: stop a dead end early (None: measure everything)
     identity: dict = field(default_factory=dict)  # the files, samples and machine behind this job (for the result store's key)
+    previous: CandidateResult | None = None  # this candidate measured on a prefix of these samples (a ready model reuses it)
 
 
 def base_result(spec: CandidateSpec, status: str, reason: str | None = None) -> CandidateResult:
@@ -229,6 +230,9 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
         return found
     path, tok = found
     runner = runner_class(spec.kind)(spec, path, job.context, tok)
+    prev = job.previous
+    if prev is not None and not runner.trainable and prev.status == "ok" and prev.predictions and prev.energy and prev.energy.source == "windows":
+        return _extend(runner, job, meter, progress)
     phase = "load"
     phases: dict[str, list[float]] = {}
     try:
@@ -272,6 +276,40 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
         "load_s": load_s, "fit": fit, "predictions": oof.labels, "samples_evaluated": n_seen,
         "probabilities": [round(float(c), 4) for c in oof.confidence], "details": {**info.details, **_generation_stats(oof)},
         "phases": {k: Phase(energy_j=None if math.isnan(v[0]) else v[0], duration_s=v[1]) for k, v in phases.items()},
+    })
+
+
+def _extend(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) -> CandidateResult:
+    """A ready model measured before on a prefix of these samples: predict only the new samples.
+
+    Its predictions do not depend on the others, and its energy and latency do not depend on how many
+    samples were scored, so both are kept from the earlier measurement (nothing measured is wasted).
+    """
+    from advisor.metrics import score
+
+    prev, known = job.previous, len(job.previous.predictions)
+    try:
+        t0 = time.perf_counter()
+        runner.load()
+        load_s = time.perf_counter() - t0
+        with meter.window("evaluate-more") as w:
+            new = predict_all(runner, job.texts[known:], job.settings.batch_size, lambda ph, d, t: progress(ph, known + d, len(job.texts)),
+                              "evaluate")
+    except Exception as exc:  # noqa: BLE001 - a broken model must not stop the run
+        return base_result(job.spec, "failed", f"evaluating more samples failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    finally:
+        runner.close()
+    predictions = [*prev.predictions, *new.labels]
+    details = {**prev.details, "extended_from": known}
+    if new.tokens is not None and "generated_tokens_mean" in prev.details:
+        n_old = known
+        details["generated_tokens_mean"] = (prev.details["generated_tokens_mean"] * n_old + sum(new.tokens)) / len(predictions)
+    return prev.model_copy(update={
+        "quality": score(job.metric, predictions, job.labels[: len(predictions)]), "quality_ci": None, "verdict": None,
+        "samples_needed": None, "vs_reference": None, "samples_evaluated": len(predictions), "predictions": predictions,
+        "probabilities": [*(prev.probabilities or [0.0] * known), *(round(float(c), 4) for c in new.confidence)], "details": details,
+        "phases": {"load": Phase(duration_s=load_s), "quality": Phase(energy_j=w.reading.energy_j, duration_s=w.reading.duration_s)},
+        "cost": None, "peak_rss_mb": prev.peak_rss_mb,
     })
 
 

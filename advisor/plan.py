@@ -6,7 +6,7 @@ import os
 import platform
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -93,13 +93,30 @@ class Plan:
     run_id: str
     created_at: str
     environment: Environment
+    sizes: tuple[int, ...] = ()  # the sample sizes the run may look at (the first is the samples above)
+
+    @property
+    def decision_confidence(self) -> float:
+        """The level of each look's intervals: the stated confidence, split over the planned looks (Bonferroni)."""
+        return 1 - (1 - self.settings.confidence) / max(1, len(self.sizes))
+
+    def next_size(self) -> int | None:
+        """The next planned sample size after the current one, or None."""
+        return next((n for n in self.sizes if n > len(self.samples)), None)
+
+    def extended(self, size: int) -> Plan:
+        """The same plan on the first ``size`` rows of the same draw order (the current samples come first)."""
+        s, extra = self.samples, size - len(self.samples)
+        samples = Samples(texts=s.texts + s.pool_texts[:extra], labels=s.labels + s.pool_labels[:extra], label_names=s.label_names,
+                          pool_texts=s.pool_texts[extra:], pool_labels=s.pool_labels[extra:], source_rows=s.source_rows)
+        return replace(self, samples=samples)
 
     @property
     def folder(self) -> Path:
         """Where the run's results.json and reports are written."""
         return run_folder(self.settings.reports_dir, self.run_id)
 
-    def job(self, spec: CandidateSpec) -> Job:
+    def job(self, spec: CandidateSpec, previous: CandidateResult | None = None) -> Job:
         """The picklable job that measures ``spec`` (in this process, a worker or a Ray task)."""
         fitted = spec.options.get("fitted")
         identity = {
@@ -110,7 +127,7 @@ class Plan:
         }
         return Job(spec=spec, registry_dir=self.registry.path.parent, texts=self.samples.texts, labels=self.samples.labels,
                    label_names=self.samples.label_names, metric=self.task.spec.metric, folds=self.task.spec.folds, seed=self.seed,
-                   settings=self.settings, context=self.context, rules=self.rules, identity=identity)
+                   settings=self.settings, context=self.context, rules=self.rules, identity=identity, previous=previous)
 
     def skeleton(self) -> Recommendation:
         """The recommendation before any candidate is measured (every later one is built from it)."""
@@ -148,14 +165,34 @@ def make_plan(task: str | Path | Task, registry: str | Path | Registry | None, s
     context = run_context(task, samples, settings, seed)
     specs, unavailable, params, files = _order(specs, reg, context)
     adaptive, why = _strategy(settings)
-    rules = Rules(threshold, settings.confidence, task.spec.metric, settings.first_shard, seed) if adaptive and threshold is not None else None
+    sizes, rows = _sizes(task, samples, settings)
+    level = 1 - (1 - settings.confidence) / len(sizes)
+    rules = Rules(threshold, level, task.spec.metric, settings.first_shard, seed) if adaptive and threshold is not None else None
     for first in (settings.reference, settings.deployed):  # measured first, so the ladder can be judged against it as it climbs
         if first:
             specs = sorted(specs, key=lambda s: s.name != first)
     search = Search(strategy="adaptive" if adaptive else "exhaustive", note=why, order=[s.name for s in specs],
-                    first_shard=settings.first_shard if rules else None)
+                    first_shard=settings.first_shard if rules else None, planned_samples=list(sizes), look_confidence=level, rows_available=rows)
     return Plan(task, reg, settings, specs, samples, seed, threshold, context, rules, unavailable, params, files, search, run_id,
-                datetime.now(timezone.utc).isoformat(timespec="seconds"), environment())
+                datetime.now(timezone.utc).isoformat(timespec="seconds"), environment(), sizes)
+
+
+def _sizes(task: Task, samples: Samples, settings: Settings) -> tuple[tuple[int, ...], int]:
+    """The sample sizes the run may look at, doubling from the first, and the rows that could be drawn.
+
+    More samples are drawn only for an absolute threshold, when the sample size is the task's own (a
+    size given with --samples is kept as it is), and never beyond the rows left once few-shot
+    examples are set aside.
+    """
+    first = len(samples)
+    rows = samples.source_rows - task.spec.prompt.few_shot
+    fixed = settings.sample_size is not None or settings.max_drop is not None
+    limit = first if fixed else min(rows, settings.max_samples or 4 * first)
+    sizes, n = [first], first
+    while n < limit:
+        n = min(2 * n, limit)
+        sizes.append(n)
+    return tuple(sizes), rows
 
 
 def _strategy(settings: Settings) -> tuple[bool, str]:

@@ -89,13 +89,37 @@ class Cascade(_Model):
     energy_per_query_j: float = Field(description="expected: small's + deferred share x large's")
 
 
+class Look(_Model):
+    """One look at the data: how many samples, which candidates were measured on them, and what it cost."""
+
+    samples: int
+    measured: list[str] = Field(default_factory=list)
+    energy_j: float = 0.0
+    duration_s: float = 0.0
+
+
 class Search(_Model):
-    """How the candidates were searched: adaptive or exhaustive, in which order, and why."""
+    """How the candidates were searched: adaptive or exhaustive, in which order, and why; and the looks at the data."""
 
     strategy: Literal["adaptive", "exhaustive"] = "exhaustive"
     note: str | None = None
     order: list[str] = Field(default_factory=list)
     first_shard: int | None = None
+    planned_samples: list[int] = Field(default_factory=list, description="the sample sizes the run may look at, in order")
+    look_confidence: float | None = Field(default=None, description="the level of each look's intervals (Bonferroni over the "
+                                          "planned looks), so that the stated confidence holds over all of them")
+    rows_available: int | None = Field(default=None, description="rows of the task's data that could be drawn")
+    looks: list[Look] = Field(default_factory=list)
+    stopped: str | None = Field(default=None, description="why no more samples were drawn")
+
+
+class BestBet(_Model):
+    """When the data cannot decide: the candidate most likely to meet the goal. Not a confident recommendation."""
+
+    name: str
+    likelihood: float = Field(description="approximate probability that its quality meets the threshold (normal approximation "
+                              "of its interval)")
+    note: str
 
 
 class Method(_Model):
@@ -268,6 +292,7 @@ class Recommendation(_Model):
     model: str | None = None
     best: str | None = None
     summary: str = ""
+    best_bet: BestBet | None = Field(default=None, description="undecided runs: the candidate most likely to meet the goal")
     pareto: list[str] = Field(default_factory=list, description="non-dominated on quality and energy, cheapest first")
     savings: Savings | None = Field(default=None, description="the recommendation against the reference, per query and per year")
     cascade: Cascade | None = Field(default=None, description="a cheaper small->large confidence cascade, when one meets the goal")

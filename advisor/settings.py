@@ -57,6 +57,10 @@ class Settings(BaseModel):
     exhaustive: bool = _f(False, "search", "Measure every candidate on every sample (default: adaptive search, cheapest first).")
     first_shard: int = _f(32, "search", "Adaptive search: samples in the first shard; later shards double.", ge=8)
     fresh: bool = _f(False, "search", "Measure again even when the store holds a matching measurement.")
+    max_samples: int | None = _f(None, "search", "When the samples cannot decide, draw more, up to this many (default: 4x the first "
+                                 "sample, at most the rows available; a fixed --samples never draws more).", ge=2)
+    budget_j: float | None = _f(None, "search", "Most energy, in joules, to spend on drawing more samples (default: no limit).", gt=0)
+    budget_s: float | None = _f(None, "search", "Most time, in seconds, to spend on drawing more samples (default: no limit).", gt=0)
 
     # -- output: what is written and where ----------------------------------------------------------
     reports_dir: Path = _f(Path("reports"), "output", "Where reports/<run-id>/ are written.")
