@@ -17,7 +17,6 @@ import re
 from typing import Literal
 
 Strategy = Literal["first_line", "full", "regex"]
-STRATEGIES: tuple[str, ...] = ("first_line", "full", "regex")
 
 MAX_CHARS = 20_000
 """Output beyond this many characters is ignored (bounds the work a runaway generation can cause)."""
@@ -95,6 +94,4 @@ def parse(text: object, strategy: Strategy = "first_line", pattern: str | None =
     return ""
 
 
-from advisor.schema import AnswerSpec as AnswerParserSpec  # noqa: E402 - the spec lives with the other specs
-
-__all__ = ["AnswerParserSpec", "STRATEGIES", "by_regex", "clean", "first_line", "full", "parse"]
+__all__ = ["Strategy", "by_regex", "clean", "first_line", "full", "parse"]

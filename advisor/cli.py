@@ -43,6 +43,27 @@ def _default(field: str) -> Any:
     return Settings.default(field)
 
 
+_UNITS = {"j": ("budget_j", 1.0), "kj": ("budget_j", 1e3), "wh": ("budget_j", 3600.0), "s": ("budget_s", 1.0), "min": ("budget_s", 60.0),
+          "h": ("budget_s", 3600.0)}
+
+
+def parse_budget(text: Optional[str]) -> dict[str, float]:
+    """``--budget`` as Settings fields: ``500J`` -> budget_j=500, ``5min`` -> budget_s=300.
+
+    Raises:
+        AdvisorError: no number or no known unit.
+    """
+    import re
+
+    if not text:
+        return {}
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]+)\s*", text)
+    unit = _UNITS.get(m.group(2).lower()) if m else None
+    if unit is None:
+        raise AdvisorError(f"invalid option --budget: '{text}' is not an amount of energy or time; write e.g. 500J, 2kJ, 90s or 5min")
+    return {unit[0]: float(m.group(1)) * unit[1]}
+
+
 def _csv(value: Optional[str]) -> Optional[list[str]]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
@@ -127,6 +148,9 @@ def recommend(
     by: Annotated[str, opt("by")] = _default("by"),
     candidates: Annotated[Optional[str], typer.Option(help="Comma-separated registry names to run (default: all).")] = None,
     samples: Annotated[Optional[int], opt("sample_size", "--samples")] = None,
+    max_samples: Annotated[Optional[int], opt("max_samples")] = None,
+    budget: Annotated[Optional[str], typer.Option(help="Most to spend on drawing more samples when undecided: joules or seconds, "
+                                                  "e.g. 500J, 2kJ, 90s, 5min (default: no limit).")] = None,
     seed: Annotated[Optional[int], opt("seed")] = None,
     batch_size: Annotated[int, opt("batch_size")] = _default("batch_size"),
     repeats: Annotated[int, opt("repeats")] = _default("repeats"),
@@ -151,6 +175,7 @@ def recommend(
     settings = settings_from(min_quality=min_quality, max_drop=max_drop, reference=reference, confidence=confidence, by=by,
                              candidates=_csv(candidates), sample_size=samples, seed=seed, batch_size=batch_size, repeats=repeats,
                              country=country, cpu_power_w=cpu_power_w, ram_power_w=ram_power_w, queries_per_day=queries_per_day,
+                             max_samples=max_samples, **parse_budget(budget),
                              price_per_kwh=price_per_kwh, meter=meter, isolate=not in_process, reports_dir=reports_dir, exhaustive=exhaustive,
                              store=store, fresh=fresh, keep_texts=keep_texts, mlflow=mlflow, executor=executor, ray_address=ray_address)
     from advisor.api import recommend as run

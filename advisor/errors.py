@@ -30,10 +30,6 @@ class SpecError(AdvisorError):
         super().__init__(msg)
 
 
-class NoCandidateMeetsThreshold(AdvisorError):
-    """Raised by strict callers when no candidate reaches the quality threshold."""
-
-
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest choice, or an empty string."""
     match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)

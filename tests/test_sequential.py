@@ -1,0 +1,102 @@
+"""Deciding with more samples: nested draws, re-measuring only what can change the answer, and an error
+rate that holds over the repeated looks (simulated)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from advisor.executor import Measured
+from advisor.measure import base_result
+from advisor.outputs import Outputs
+from advisor.plan import make_plan
+from advisor.results import CandidateResult, EnergyStats
+from advisor.run import execute
+from advisor.settings import Settings
+from advisor.tasks import load_task
+
+from tests.conftest import write_task
+
+
+def _rows(n: int, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    return [{"text": f"row {i} {rng.random():.6f}", "label": "pos" if i % 3 else "neg"} for i in range(n)]
+
+
+class BernoulliExecutor:
+    """Each candidate answers sample i correctly with its own probability; the same sample always gets the same
+    answer (so a larger sample extends a smaller one). Energy is a fixed figure; nothing is loaded."""
+
+    def __init__(self, accuracy: dict[str, float], seed: int):
+        self.accuracy, self.seed, self.calls = accuracy, seed, []
+
+    def run(self, job, progress) -> Measured:
+        self.calls.append((job.spec.name, len(job.texts)))
+        p = self.accuracy[job.spec.name]
+        wrong = {"pos": "neg", "neg": "pos"}
+        preds = [y if random.Random(f"{self.seed}/{job.spec.name}/{t}").random() < p else wrong[y] for t, y in zip(job.texts, job.labels)]
+        quality = sum(a == b for a, b in zip(preds, job.labels)) / len(preds)
+        per = {"tfidf-small": 0.001, "tfidf-large": 0.01}[job.spec.name]
+        energy = EnergyStats(per_query_j=per, cpu_per_query_j=per, ram_per_query_j=0, gpu_per_query_j=0, marginal_per_query_j=per,
+                             repeats_per_query_j=[per, per], window_queries=16, window_durations_s=[1.0, 1.0])
+        result = base_result(job.spec, "ok").model_copy(update={
+            "quality": quality, "predictions": preds, "probabilities": [0.9] * len(preds), "energy": energy, "samples_evaluated": len(preds)})
+        return Measured(result, {"energy": "fake", "meter": "fake"}, {"total": 0.0}, 1.0)
+
+    def close(self) -> float:
+        return 0.0
+
+
+@pytest.fixture
+def big_task(tmp_path):
+    return load_task(write_task(tmp_path / "big", rows=_rows(3000), sample={"size": 100, "seed": 3}, threshold=0.8))
+
+
+def test_the_first_sample_is_a_prefix_of_every_larger_one(big_task):
+    small, large = big_task.samples(size=100, seed=3), big_task.samples(size=400, seed=3)
+    assert large.texts[:100] == small.texts and large.labels[:100] == small.labels
+    share = small.labels.count("neg") / 100
+    assert abs(share - 1 / 3) <= 0.011  # stratified: the class shares hold in every prefix, to within one row
+
+
+def test_undecided_candidates_get_more_samples_and_decided_ones_do_not(big_task, tfidf_registry, tmp_path):
+    settings = Settings(reports_dir=tmp_path / "r", exhaustive=True)
+    plan = make_plan(big_task, str(tfidf_registry), settings)
+    assert plan.sizes == (100, 200, 400) and plan.decision_confidence == pytest.approx(1 - 0.05 / 3)
+    ex = BernoulliExecutor({"tfidf-small": 0.84, "tfidf-large": 0.99}, seed=1)
+    rec = execute(plan, ex, Outputs())
+    looks = rec.search.looks
+    assert looks[0].samples == 100 and sorted(looks[0].measured) == ["tfidf-large", "tfidf-small"]
+    assert all(lk.measured == ["tfidf-small"] for lk in looks[1:]), "only the undecided, cheaper candidate is measured again"
+    assert rec.task.samples == looks[-1].samples and rec.search.stopped
+    small = rec.candidate("tfidf-small")
+    assert small.samples_evaluated == looks[-1].samples and len(small.predictions) == small.samples_evaluated
+    assert rec.candidate("tfidf-large").samples_evaluated == 100  # decided at the first look: never measured again
+
+
+def test_a_fixed_sample_size_never_draws_more(big_task, tfidf_registry, tmp_path):
+    plan = make_plan(big_task, str(tfidf_registry), Settings(reports_dir=tmp_path / "r", sample_size=100, exhaustive=True))
+    assert plan.sizes == (100,) and plan.decision_confidence == pytest.approx(0.95)
+    rec = execute(plan, BernoulliExecutor({"tfidf-small": 0.84, "tfidf-large": 0.99}, seed=1), Outputs())
+    assert len(rec.search.looks) == 1
+
+
+def test_with_no_rows_left_the_answer_says_so_and_names_a_best_bet(tmp_path, tfidf_registry):
+    task = load_task(write_task(tmp_path / "small", rows=_rows(120), threshold=0.8))
+    plan = make_plan(task, str(tfidf_registry), Settings(reports_dir=tmp_path / "r", exhaustive=True))
+    rec = execute(plan, BernoulliExecutor({"tfidf-small": 0.82, "tfidf-large": 0.83}, seed=2), Outputs())
+    assert rec.decision == "undecided", rec.summary
+    assert "no more rows" in rec.summary and "120" in rec.summary
+    assert rec.best_bet is not None and rec.best_bet.name in ("tfidf-small", "tfidf-large")
+    assert 0 < rec.best_bet.likelihood < 1 and "not a confident recommendation" in rec.best_bet.note
+
+
+def test_the_error_rate_holds_over_repeated_looks(big_task, tfidf_registry, tmp_path):
+    """A candidate slightly below the threshold must be declared 'meets' in at most 5% of runs, looks included."""
+    plan = make_plan(big_task, str(tfidf_registry), Settings(reports_dir=tmp_path / "r", exhaustive=True, candidates=["tfidf-small"]))
+    runs, wrong = 300, 0
+    for seed in range(runs):
+        rec = execute(plan, BernoulliExecutor({"tfidf-small": 0.79, "tfidf-large": 0.0}, seed=seed), Outputs())
+        wrong += rec.candidate("tfidf-small").verdict == "meets"
+    assert wrong / runs <= 0.05, f"{wrong} of {runs} runs wrongly said 'meets'"
