@@ -63,7 +63,7 @@ def _undecided(summary: str, results: Sequence[CandidateResult], plan: Plan, sto
     if used >= rows:
         summary += f" The data has no more rows: all {rows} usable rows were used."
     else:
-        summary += f" Stopped at {used} of {rows} usable rows: {stopped}; --max-samples or a larger budget may decide."
+        summary += f" No more samples were drawn ({stopped}); {rows} usable rows exist."
     open_ = [c for c in results if c.status == "ok" and c.verdict == "undecided" and c.quality_ci]
     if not open_ or plan.threshold is None:
         return summary, None

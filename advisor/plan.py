@@ -105,10 +105,11 @@ class Plan:
         return next((n for n in self.sizes if n > len(self.samples)), None)
 
     def extended(self, size: int) -> Plan:
-        """The same plan on the first ``size`` rows of the same draw order (the current samples come first)."""
-        s, extra = self.samples, size - len(self.samples)
-        samples = Samples(texts=s.texts + s.pool_texts[:extra], labels=s.labels + s.pool_labels[:extra], label_names=s.label_names,
-                          pool_texts=s.pool_texts[extra:], pool_labels=s.pool_labels[extra:], source_rows=s.source_rows)
+        """The same plan on the first ``size`` rows of the same draw order (so the current samples come first)."""
+        s = self.samples
+        texts, labels = s.texts + s.pool_texts, s.labels + s.pool_labels
+        samples = Samples(texts=texts[:size], labels=labels[:size], label_names=s.label_names, pool_texts=texts[size:],
+                          pool_labels=labels[size:], source_rows=s.source_rows)
         return replace(self, samples=samples)
 
     @property

@@ -39,10 +39,9 @@ class Silent:
 
 def execute(plan: Plan, executor: Executor, output: Output, observer: Observer | None = None,
             annotate: Callable[[Recommendation], Recommendation] | None = None) -> Recommendation:
-    """Measure the plan's candidates one at a time, then, while the samples cannot decide and rows remain,
-    draw more and measure again only the candidates whose verdict could change the answer.
-
-    On any interruption the outputs get what was measured.
+    """Measure the plan's candidates one at a time, cheapest first; a candidate the samples cannot decide, and
+    whose verdict could change the answer, is measured again on more samples (the next rows of the same draw)
+    before any costlier candidate is tried. On any interruption the outputs get what was measured.
 
     Args:
         annotate: applied to the complete recommendation before the outputs finish (e.g. a distillation's lineage).
@@ -52,11 +51,8 @@ def execute(plan: Plan, executor: Executor, output: Output, observer: Observer |
     """
     state = _State(plan, executor, output, observer or Silent())
     try:
-        state.look(plan.specs)
-        while (why := state.why_stop()) is None:
-            state.plan = state.plan.extended(state.plan.next_size())
-            state.look(state.open_candidates())
-        state.stopped = why
+        for i, spec in enumerate(plan.specs):
+            state.measure(spec, i, len(plan.specs))
     except BaseException:
         state.finish("interrupted")
         raise
@@ -68,61 +64,75 @@ def execute(plan: Plan, executor: Executor, output: Output, observer: Observer |
 
 
 class _State:
-    """A run in progress: the plan (as extended), the results so far and what was spent."""
+    """A run in progress: the plan (extended to the most samples drawn so far), the results and what was spent."""
 
     def __init__(self, plan: Plan, executor: Executor, output: Output, observer: Observer):
-        self.plan, self.executor, self.output, self.observer = plan, executor, output, observer
+        self.first, self.plan, self.executor, self.output, self.observer = plan, plan, executor, output, observer
         self.t0, self.spent, self.results = time.perf_counter(), 0.0, {}
-        self.rec, self.looks, self.stopped = plan.skeleton(), [], None
+        self.rec, self.looks, self.stops = plan.skeleton(), [], {}
         self.closed = False
 
     def cost(self) -> Cost:
         return Cost(energy_j=self.spent, duration_s=time.perf_counter() - self.t0)
 
-    def look(self, specs: list[CandidateSpec]) -> None:
-        """Measure ``specs`` (in order) on the current samples, judging after each."""
-        t0, j0, measured = time.perf_counter(), self.spent, []
-        for i, spec in enumerate(specs):
-            self.observer.candidate_started(spec, i, len(specs))
-            m = _next(self.plan, spec, self.rec, self.executor, self.observer, self.results.get(spec.name))
-            self.spent += m.energy_j
-            if self.rec.method.meter is None and m.method:  # the first candidate measured says how energy is obtained
-                self.rec = self.rec.model_copy(update={"method": Method.model_validate(m.method),
-                                                       "idle_power_w": IdlePower.model_validate(m.idle_power_w)})
-            if m.result.status != "pruned" or spec.name not in self.results:  # a pruned re-look keeps the earlier result
-                self.results[spec.name] = m.result
-                if m.result.status in ("ok", "dropped"):
-                    measured.append(spec.name)
-            self._judge("running")
-            self.output.update(self.rec)
-            self.observer.candidate_finished(m.result)
-        self.looks.append(Look(samples=len(self.plan.samples), measured=measured, energy_j=self.spent - j0,
-                               duration_s=time.perf_counter() - t0))
+    def measure(self, spec: CandidateSpec, index: int, total: int) -> None:
+        """Measure ``spec`` on the first samples, then on more while it stays undecided and could change the answer."""
+        self.observer.candidate_started(spec, index, total)
+        plan = self.first
+        result = self._once(plan, spec)
+        while result.status == "ok" and self._open(spec.name):
+            why = self._why_stop(plan)
+            if why is not None:
+                self.stops[spec.name] = why
+                break
+            plan = self.plan.extended(plan.next_size())  # the same draw order: the samples so far come first
+            self.plan = plan if len(plan.samples) > len(self.plan.samples) else self.plan
+            self.observer.candidate_started(spec, index, total)
+            result = self._once(plan, spec)
+        self.observer.candidate_finished(result)
+
+    def _once(self, plan: Plan, spec: CandidateSpec) -> CandidateResult:
+        """One measurement of ``spec`` on ``plan``'s samples, judged and handed to the outputs."""
+        t0, j0 = time.perf_counter(), self.spent
+        m = _next(plan, spec, self.rec, self.executor, self.observer, self.results.get(spec.name))
+        self.spent += m.energy_j
+        if self.rec.method.meter is None and m.method:  # the first candidate measured says how energy is obtained
+            self.rec = self.rec.model_copy(update={"method": Method.model_validate(m.method), "idle_power_w": IdlePower.model_validate(m.idle_power_w)})
+        self.results[spec.name] = m.result
+        if m.result.status in ("ok", "dropped"):
+            self.looks.append(Look(samples=len(plan.samples), measured=[spec.name], energy_j=self.spent - j0, duration_s=time.perf_counter() - t0))
+        self._judge("running")
+        self.output.update(self.rec)
+        return self.rec.candidate(spec.name)
 
     def _judge(self, status: str) -> None:
-        self.rec = judge(self.plan, list(self.results.values()), self.cost(), status, self.rec, self.looks, self.stopped)
+        stopped = "; ".join(f"{n}: {why}" for n, why in self.stops.items()) or None
+        self.rec = judge(self.plan, list(self.results.values()), self.cost(), status, self.rec, self.looks, stopped)
         self.results = {c.name: c for c in self.rec.candidates if c.status != "not run"}  # assessed: intervals are computed once
 
-    def open_candidates(self) -> list[CandidateSpec]:
-        """Undecided candidates that could change the answer: all of them without a recommendation, else those
-        cheaper than the recommended one. Cheapest first."""
-        rec, order = self.rec, self.plan.search.order
-        limit = order.index(rec.model) if rec.model in order else len(order)
-        names = {c.name for c in rec.candidates if c.status == "ok" and c.verdict == "undecided"}
-        return [s for s in self.plan.specs if s.name in names and order.index(s.name) < limit]
+    def _open(self, name: str) -> bool:
+        """Whether ``name`` is undecided and could change the answer (no recommendation yet, or it is cheaper)."""
+        rec, order = self.rec, self.first.search.order
+        c = rec.candidate(name)
+        if c.status != "ok" or c.verdict != "undecided":
+            return False
+        return rec.model not in order or order.index(name) < order.index(rec.model)
 
-    def why_stop(self) -> str | None:
-        """Why no more samples are drawn, or None to draw more."""
-        s, nxt = self.plan.settings, self.plan.next_size()
-        if not self.open_candidates():
-            return "decided"
-        if nxt is None:
-            return "no more rows to draw" if len(self.plan.samples) >= (self.plan.search.rows_available or 0) else "the planned samples are used"
-        extra = self.looks[1:]
+    def _why_stop(self, plan: Plan) -> str | None:
+        """Why no more samples are drawn for a candidate measured on ``plan``, or None to draw more."""
+        s = plan.settings
+        if plan.next_size() is None:
+            rows = plan.search.rows_available or 0
+            if s.sample_size is not None:
+                return f"the sample size was fixed at {s.sample_size} (--samples); leave it out to let the run draw more"
+            if s.max_drop is not None:
+                return "a relative goal (--max-drop) compares candidates on the same samples, so no more are drawn"
+            return f"no more rows to draw (all {rows} used)" if len(plan.samples) >= rows else f"--max-samples reached ({len(plan.samples)})"
+        extra = [lk for lk in self.looks if lk.samples > len(self.first.samples)]
         if s.budget_j is not None and sum(lk.energy_j for lk in extra) >= s.budget_j:
-            return f"the energy budget ({s.budget_j:g} J) is spent"
+            return f"the energy budget for more samples ({s.budget_j:g} J) is spent"
         if s.budget_s is not None and sum(lk.duration_s for lk in extra) >= s.budget_s:
-            return f"the time budget ({s.budget_s:g} s) is spent"
+            return f"the time budget for more samples ({s.budget_s:g} s) is spent"
         return None
 
     def finish(self, status: str) -> Recommendation:
