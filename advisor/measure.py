@@ -200,6 +200,7 @@ def quiet_libraries() -> None:
     import os
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # e.g. GGUF de-quantisation: the advisor shows its own "load" phase
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     for name in ("transformers", "sentence_transformers", "datasets", "huggingface_hub", "codecarbon"):
         logging.getLogger(name).setLevel(logging.ERROR)
