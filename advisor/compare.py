@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from rich.table import Table
-
 from advisor.errors import AdvisorError
-from advisor.results import Recommendation
+from advisor.results import CandidateResult, Recommendation
+from advisor.store import ResultStore
+from advisor.text import joules, quality_cell, relative_change
+
+
+@dataclass(frozen=True)
+class Diff:
+    """The comparison as a table: a title, ``(header, justify)`` columns and rows of formatted cells.
+
+    Printed by :func:`advisor.terminal.print_table` (a Rich table on a terminal, plain lines otherwise).
+    """
+
+    title: str
+    columns: list[tuple[str, str]]
+    rows: list[list[str]]
 
 
 def load_run(ref: str, store: Path | None = None) -> Recommendation:
-    """A run from a results.json path, or by id from the result store."""
-    from advisor.store import ResultStore
+    """A run from a results.json path, or by id from the result store.
 
+    Raises:
+        AdvisorError: a path that is missing or not a readable results.json.
+        StoreError: no stored run has this id.
+    """
     path = Path(ref)
     if path.suffix == ".json" or path.is_file():
         if not path.is_file():
@@ -26,32 +42,23 @@ def load_run(ref: str, store: Path | None = None) -> Recommendation:
         return Recommendation.model_validate(s.get_run(ref))
 
 
-def _change(old: float | None, new: float | None) -> str:
-    if old is None or new is None:
-        return "–"
-    return f"{new / old - 1:+.0%}" if old > 0 else "–"
+def _energy(c: CandidateResult | None) -> float | None:
+    return c.energy_per_query_j if c is not None else None
 
 
-def compare(a: Recommendation, b: Recommendation) -> Table:
-    """A table of each candidate in either run: quality and energy per query in A and B, and the change."""
+def compare(a: Recommendation, b: Recommendation) -> Diff:
+    """Each candidate in either run: quality and energy per query in A and B, the energy change and the status."""
     metric = b.task.metric_label
     title = f"{a.run_id} -> {b.run_id}: recommended {a.model or a.decision} -> {b.model or b.decision}"
     if a.task.data_sha256 != b.task.data_sha256:
         title += " (different samples)"
-    t = Table(title=title)
-    for col in ("candidate", f"{metric} A", f"{metric} B", "J/query A", "J/query B", "energy change", "status A -> B"):
-        t.add_column(col)
+    columns = [("candidate", "left"), (f"{metric} A", "right"), (f"{metric} B", "right"), ("J/query A", "right"), ("J/query B", "right"),
+               ("energy change", "right"), ("status A -> B", "left")]
     by_a = {c.name: c for c in a.candidates}
     by_b = {c.name: c for c in b.candidates}
+    rows = []
     for name in [*by_a, *[n for n in by_b if n not in by_a]]:
         ca, cb = by_a.get(name), by_b.get(name)
-
-        def q(c):
-            return f"{c.quality:.3f}" if c is not None and c.quality is not None else "–"
-
-        def j(c):
-            return c.energy_per_query_j if c is not None else None
-
-        t.add_row(name, q(ca), q(cb), "–" if j(ca) is None else f"{j(ca):.4g}", "–" if j(cb) is None else f"{j(cb):.4g}", _change(j(ca), j(cb)),
-                  f"{ca.status if ca else 'absent'} -> {cb.status if cb else 'absent'}")
-    return t
+        rows.append([name, quality_cell(ca and ca.quality), quality_cell(cb and cb.quality), joules(_energy(ca), ""), joules(_energy(cb), ""),
+                     relative_change(_energy(ca), _energy(cb)), f"{ca.status if ca else 'absent'} -> {cb.status if cb else 'absent'}"])
+    return Diff(title, columns, rows)

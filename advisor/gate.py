@@ -24,10 +24,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from advisor.api import recommend
 from advisor.errors import SpecError
+from advisor.ranking import verdict_of
 from advisor.results import Recommendation, _Model
 from advisor.settings import Settings
 from advisor.store import ResultStore, StoreError
+from advisor.text import change, goal_of, joules, percent, quality
 
 EXIT_CODES = {"right-sized": 0, "undecided": 3, "oversized": 4, "below-goal": 5, "energy-regression": 6}
 Verdict = Literal["right-sized", "undecided", "oversized", "below-goal", "energy-regression"]
@@ -55,26 +58,16 @@ class CheckResult(_Model):
     def to_markdown(self) -> str:
         """A summary for a CI job page (e.g. ``$GITHUB_STEP_SUMMARY``)."""
         icon = {"right-sized": "✅", "undecided": "❔"}.get(self.verdict, "❌")
-        rows = [("deployed", self.deployed), ("quality", _q(self.deployed_quality, self.deployed_quality_ci)),
-                ("energy per query", _j(self.deployed_energy_per_query_j) + f" ({self.energy_method})")]
+        rows = [("deployed", self.deployed), ("quality", quality(self.deployed_quality, self.deployed_quality_ci)),
+                ("energy per query", joules(self.deployed_energy_per_query_j) + f" ({self.energy_method})")]
         if self.cheaper:
-            rows.append(("cheaper candidate that meets the goal", f"{self.cheaper}, {_j(self.cheaper_energy_per_query_j)}"))
+            rows.append(("cheaper candidate that meets the goal", f"{self.cheaper}, {joules(self.cheaper_energy_per_query_j)}"))
         if self.baseline:
-            change = "" if self.energy_change is None else f", {self.energy_change:+.0%}"
-            rows.append(("baseline", f"run {self.baseline['run_id']}: {_j(self.baseline['energy_per_query_j'])}{change}"
-                                     f" (allowed +{self.max_energy_increase:.0%})"))
+            rise = "" if self.energy_change is None else f", {change(self.energy_change)}"
+            rows.append(("baseline", (f"run {self.baseline['run_id']}: {joules(self.baseline['energy_per_query_j'])}{rise}"
+                                     f" (allowed {change(self.max_energy_increase)})")))
         table = "\n".join(f"| {k} | {v} |" for k, v in rows)
         return f"### {icon} advisor check: {self.verdict}\n\n{self.message}\n\n| | |\n|---|---|\n{table}\n\nFull results: `{self.results}`\n"
-
-
-def _q(q: float | None, ci: list[float] | None) -> str:
-    if q is None:
-        return "–"
-    return f"{q:.3f}" + (f" (CI {ci[0]:.3f}–{ci[1]:.3f})" if ci else "")
-
-
-def _j(j: float | None) -> str:
-    return "–" if j is None else f"{j:.4g} J"
 
 
 def _baseline(store: ResultStore, rec: Recommendation, deployed: str, baseline: str | None) -> dict | None:
@@ -100,37 +93,35 @@ def _baseline(store: ResultStore, rec: Recommendation, deployed: str, baseline: 
 
 def judge(rec: Recommendation, deployed: str, max_energy_increase: float, baseline: dict | None, results: str) -> CheckResult:
     """The verdict from a finished recommendation (pure; no measurement)."""
-    from advisor.ranking import verdict_of
-
     d = rec.candidate(deployed)
     meets = [c for c in rec.candidates if c.status == "ok" and verdict_of(c, rec.threshold) == "meets"]
     cheaper = [c for c in meets if c.name != deployed and d.energy is not None and c.energy_per_query_j < d.energy.per_query_j]
     best = min(cheaper, key=lambda c: c.energy_per_query_j) if cheaper else None
-    change = None
+    rise = None
     if baseline and d.energy is not None and baseline["energy_per_query_j"] > 0:
-        change = d.energy.per_query_j / baseline["energy_per_query_j"] - 1
-    goal = f"{rec.task.metric_label} >= {rec.threshold:.2f}" if rec.threshold is not None else "the goal"
+        rise = d.energy.per_query_j / baseline["energy_per_query_j"] - 1
+    goal, q = goal_of(rec), quality(d.quality, d.quality_ci)
     if d.status != "ok":
         verdict, msg = "below-goal", f"{deployed} could not be measured: {d.status}: {d.reason}"
     elif verdict_of(d, rec.threshold) == "fails":
-        verdict, msg = "below-goal", f"{deployed} does not meet {goal}: {_q(d.quality, d.quality_ci)}."
-    elif change is not None and change > max_energy_increase:
-        verdict, msg = "energy-regression", (f"{deployed}'s energy per query rose {change:+.0%} against run {baseline['run_id']} "
-                                             f"(allowed +{max_energy_increase:.0%}).")
+        verdict, msg = "below-goal", f"{deployed} does not meet {goal}: {q}."
+    elif rise is not None and rise > max_energy_increase:
+        verdict, msg = "energy-regression", (f"{deployed}'s energy per query rose {change(rise)} against run {baseline['run_id']} "
+                                             f"(allowed {change(max_energy_increase)}).")
     elif best is not None:
-        verdict, msg = "oversized", (f"{best.name} meets {goal} at {_j(best.energy_per_query_j)} per query, "
-                                     f"{best.energy_per_query_j / d.energy.per_query_j:.0%} of {deployed}'s {_j(d.energy.per_query_j)}.")
+        verdict, msg = "oversized", (f"{best.name} meets {goal} at {joules(best.energy_per_query_j)} per query, "
+                                     f"{percent(best.energy_per_query_j / d.energy.per_query_j)} of {deployed}'s {joules(d.energy.per_query_j)}.")
     elif verdict_of(d, rec.threshold) == "undecided":
-        verdict, msg = "undecided", f"the samples cannot tell whether {deployed} meets {goal}: {_q(d.quality, d.quality_ci)}" + (
+        verdict, msg = "undecided", f"the samples cannot tell whether {deployed} meets {goal}: {q}" + (
             f"; about {d.samples_needed} samples would decide." if d.samples_needed else ".")
     else:
-        verdict, msg = "right-sized", f"{deployed} meets {goal} ({_q(d.quality, d.quality_ci)}) and no cheaper candidate does."
+        verdict, msg = "right-sized", f"{deployed} meets {goal} ({q}) and no cheaper candidate does."
     return CheckResult(
         verdict=verdict, exit_code=EXIT_CODES[verdict], message=msg, deployed=deployed, deployed_quality=d.quality,
         deployed_quality_ci=d.quality_ci, deployed_energy_per_query_j=d.energy.per_query_j if d.energy else None,
         cheaper=best.name if best else None, cheaper_energy_per_query_j=best.energy_per_query_j if best else None,
-        baseline=baseline, energy_change=change, max_energy_increase=max_energy_increase, run_id=rec.run_id, results=results,
-        energy_method=rec.method.get("energy", "unknown"),
+        baseline=baseline, energy_change=rise, max_energy_increase=max_energy_increase, run_id=rec.run_id, results=results,
+        energy_method=rec.method.energy,
     )
 
 
@@ -149,8 +140,6 @@ def check(task, deployed: str, registry=None, settings: Settings | None = None, 
     Returns:
         The :class:`CheckResult`; the run's results.json and report are written as for a recommendation.
     """
-    from advisor.api import recommend
-
     settings = Settings.model_validate({**(settings or Settings()).model_dump(), **overrides, "deployed": deployed})
     rec = recommend(task=task, registry=registry, settings=settings, observer=observer)
     with ResultStore(settings.store) as store:

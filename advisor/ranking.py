@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from advisor.results import CandidateResult
+from advisor.text import goal_text, percent, quality
 
 _KEYS = {
     "energy": ("energy per query", lambda c: c.energy_per_query_j),
@@ -33,7 +34,7 @@ def _ratio(small: float, large: float) -> str:
     if small <= 0 or large <= 0:
         return "an unmeasurable fraction"
     r = large / small
-    return f"1/{r:.0f}" if r >= 1.95 else f"{small / large:.0%}"
+    return f"1/{r:.0f}" if r >= 1.95 else percent(small / large)
 
 
 def verdict_of(c: CandidateResult, threshold: float | None) -> str:
@@ -44,8 +45,7 @@ def verdict_of(c: CandidateResult, threshold: float | None) -> str:
 
 
 def _q(c: CandidateResult) -> str:
-    ci = f", CI {c.quality_ci[0]:.3f}-{c.quality_ci[1]:.3f}" if c.quality_ci else ""
-    return f"{c.quality:.3f}{ci}"
+    return quality(c.quality, c.quality_ci)
 
 
 def rank(candidates: Sequence[CandidateResult], threshold: float | None, by: str = "energy", metric_label: str = "quality",
@@ -55,9 +55,10 @@ def rank(candidates: Sequence[CandidateResult], threshold: float | None, by: str
     A candidate's ``verdict`` (set by :func:`advisor.assess.assess`, with confidence) decides; without
     one, its point quality is compared with ``threshold``. Ties on cost go to the higher quality, then
     the name. Candidates without a status of ok, or without the cost figure, are never recommended.
+    ``goal`` is the goal sentence the summary names (default: :func:`advisor.text.goal_text` of the threshold).
     """
     what, key = _KEYS[by]
-    goal = goal or (f"{metric_label} >= {threshold:.2f}" if threshold is not None else "the quality goal")
+    goal = goal or goal_text(metric_label, threshold)
     ok = [c for c in candidates if c.status == "ok" and c.quality is not None and key(c) is not None]
     order = sorted(ok, key=lambda c: (key(c), -(c.quality or 0), c.name))
     rest = [c for c in candidates if c not in ok]
@@ -67,7 +68,7 @@ def rank(candidates: Sequence[CandidateResult], threshold: float | None, by: str
         if dropped:
             top = max(dropped, key=lambda c: c.quality)
             return Ranking(None, None, f"No candidate meets {goal}: each was stopped early, its quality's upper bound already below the "
-                                       f"threshold (highest: {top.name}, {top.quality:.3f} on {top.samples_evaluated} samples).", names)
+                                       f"threshold (highest: {top.name}, {quality(top.quality)} on {top.samples_evaluated} samples).", names)
         return Ranking(None, None, "No candidate was measured successfully.", names)
     best = max(ok, key=lambda c: (c.quality, -key(c)))
     passing = [c for c in order if verdict_of(c, threshold) == "meets"]
@@ -87,7 +88,8 @@ def rank(candidates: Sequence[CandidateResult], threshold: float | None, by: str
     return Ranking(
         chosen.name,
         best.name,
-        f"{head} at {_ratio(key(chosen), key(largest))} of the {what} of {largest.name}, the largest candidate that also meets it ({largest.quality:.3f}).",
+        f"{head} at {_ratio(key(chosen), key(largest))} of the {what} of {largest.name}, "
+        f"the largest candidate that also meets it ({quality(largest.quality)}).",
         names,
         "recommended",
     )

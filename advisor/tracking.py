@@ -43,13 +43,13 @@ def log_run(rec: Recommendation, folder: Path, uri: str, experiment: str | None 
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     mlflow.set_tracking_uri(uri)
     mlflow.set_experiment(experiment or f"advisor-{rec.task.name}")
-    energy = rec.method.get("energy", "unknown")
+    energy = rec.method.energy
     with mlflow.start_run(run_name=rec.run_id) as parent:
         mlflow.log_params({"task": rec.task.name, "metric": rec.task.metric_label, "threshold": rec.threshold, "confidence": rec.confidence,
                            "max_drop": rec.max_drop, "samples": rec.task.samples, "seed": rec.task.seed, "data_sha256": rec.task.data_sha256,
-                           "strategy": rec.search.get("strategy"), "ranked_by": rec.ranked_by})
+                           "strategy": rec.search.strategy, "ranked_by": rec.ranked_by})
         mlflow.set_tags({"advisor.decision": rec.decision, "advisor.model": rec.model or "", "advisor.energy": energy, "advisor.status": rec.status})
-        mlflow.log_metrics({f"advisor_{k}": float(v) for k, v in rec.advisor_cost.items()})
+        mlflow.log_metrics({f"advisor_{k}": float(v) for k, v in rec.advisor_cost.to_dict().items() if v is not None})
         for name in ("results.json", "report.html", "report.md"):
             if (folder / name).is_file():
                 mlflow.log_artifact(str(folder / name))

@@ -30,9 +30,7 @@ def _env() -> Environment:
 
 def view_of(rec: Recommendation) -> ReportView:
     """The report's view model for these results."""
-    from advisor.view import cascade_line, distillation_lines, energy_note, savings_lines
-
-    return build_view(rec, energy_note(rec), savings_lines(rec) + [x for x in [cascade_line(rec)] if x] + distillation_lines(rec))
+    return build_view(rec)
 
 
 def render_html(rec: Recommendation, view: ReportView | None = None) -> str:

@@ -6,6 +6,7 @@ import io
 import math
 
 from advisor.results import CandidateResult, Recommendation
+from advisor.text import joules
 
 _STYLE = {"svg.fonttype": "none", "svg.hashsalt": "advisor", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
 
@@ -69,7 +70,7 @@ def quality_energy_chart(rec: Recommendation, front: list[str]) -> str | None:
             ax.step(fx, fy, where="post", color="#2b6cb0", lw=1, alpha=0.6, label="Pareto frontier", zorder=2)
         if rec.threshold is not None:
             ax.axhline(rec.threshold, color="#c53030", ls="--", lw=1, label=f"threshold {rec.threshold:.2f}")
-        ax.set_xlabel("energy per query (J" + (", estimated" if rec.method.get("energy") == "estimated" else "") + ")")
+        ax.set_xlabel("energy per query (J" + (", estimated" if rec.method.energy == "estimated" else "") + ")")
         ax.set_ylabel(rec.task.metric_label)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=8, frameon=False)
@@ -100,7 +101,7 @@ def energy_breakdown_chart(rec: Recommendation) -> str | None:
                 ax.barh(names, values, left=left, color=color, label=part.upper())
                 left = [a + b for a, b in zip(left, values)]
         for y, c in enumerate(points):
-            ax.annotate(f"{c.energy.per_query_j:.3g} J", (left[y], y), textcoords="offset points", xytext=(4, -3), fontsize=8)
+            ax.annotate(joules(c.energy.per_query_j), (left[y], y), textcoords="offset points", xytext=(4, -3), fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel("energy per query (J)")
         ax.margins(x=0.12)

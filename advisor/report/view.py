@@ -6,23 +6,25 @@ import json
 from dataclasses import dataclass, field
 
 from advisor.ranking import pareto_front, verdict_of
+from advisor.report.charts import energy_breakdown_chart, quality_energy_chart
 from advisor.results import CandidateResult, Recommendation
-from advisor.view import cost_line, human_count, verdict_text
-
-
-def fmt(v: float | None, spec: str, unit: str = "") -> str:
-    """Format a number, or a dash when absent."""
-    return "–" if v is None else f"{format(v, spec)}{unit}"
-
-
-def human_bytes(n: int | None) -> str:
-    """Bytes with a binary unit."""
-    if n is None:
-        return "–"
-    for unit, div in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= div:
-            return f"{n / div:.1f} {unit}"
-    return f"{n} B"
+from advisor.text import (
+    DASH,
+    cost_line,
+    energy_note,
+    goal_of,
+    human_bytes,
+    human_count,
+    joules,
+    megabytes,
+    milliseconds,
+    number,
+    outcome_lines,
+    percent,
+    quality_cell,
+    verdict_text,
+    watts,
+)
 
 
 @dataclass
@@ -44,12 +46,13 @@ class Row:
 
 @dataclass
 class Sample:
-    """A misclassified sample of the recommended model."""
+    """A misclassified sample of the recommended model; ``text`` is None when the run did not keep the texts."""
 
-    text: str
+    index: int
+    text: str | None
     label: str
     predicted: str
-    confidence: str
+    probability: str
 
 
 @dataclass
@@ -70,6 +73,7 @@ class ReportView:
     front: list[str]
     method: list[tuple[str, str]]
     misclassified: list[Sample]
+    texts_kept: bool
     task_json: str
     registry_json: str
     run: list[tuple[str, str]] = field(default_factory=list)
@@ -87,11 +91,11 @@ TOKEN_COLUMNS = [("per_token", "J/token"), ("tokens", "tokens/query")]  # genera
 def _row(c: CandidateResult, rec: Recommendation, front: list[str]) -> Row:
     e = c.energy
     cells = {
-        "quality": fmt(c.quality, ".3f") + (f" ({c.quality_ci[0]:.2f}–{c.quality_ci[1]:.2f})" if c.quality_ci else ""), "energy": fmt(e and e.per_query_j, ".4g"), "cpu": fmt(e and e.cpu_per_query_j, ".3g"),
-        "ram": fmt(e and e.ram_per_query_j, ".3g"), "gpu": fmt(e and e.gpu_per_query_j, ".3g"), "marginal": fmt(e and e.marginal_per_query_j, ".3g"),
-        "p50": fmt(c.latency_p50_ms, ".1f"), "p95": fmt(c.latency_p95_ms, ".1f"), "throughput": fmt(c.throughput_qps, ".1f"),
-        "memory": fmt(c.peak_rss_mb, ".0f"), "params": human_count(c.parameters) if c.parameters is not None else "–", "size": human_bytes(c.size_bytes),
-        "per_token": fmt(e and e.per_token_j, ".3g"), "tokens": fmt(e and e.tokens_per_query, ".1f"),
+        "quality": quality_cell(c.quality, c.quality_ci), "energy": joules(e and e.per_query_j, ""), "cpu": joules(e and e.cpu_per_query_j, ""),
+        "ram": joules(e and e.ram_per_query_j, ""), "gpu": joules(e and e.gpu_per_query_j, ""), "marginal": joules(e and e.marginal_per_query_j, ""),
+        "p50": milliseconds(c.latency_p50_ms, ""), "p95": milliseconds(c.latency_p95_ms, ""), "throughput": number(c.throughput_qps, ".1f"),
+        "memory": megabytes(c.peak_rss_mb, ""), "params": human_count(c.parameters), "size": human_bytes(c.size_bytes),
+        "per_token": joules(e and e.per_token_j, ""), "tokens": number(e and e.tokens_per_query, ".1f"),
     }
     sort = {
         "quality": c.quality, "energy": e and e.per_query_j, "cpu": e and e.cpu_per_query_j, "ram": e and e.ram_per_query_j,
@@ -103,53 +107,54 @@ def _row(c: CandidateResult, rec: Recommendation, front: list[str]) -> Row:
         name=c.name, tier=c.tier, kind=f"{c.kind} / {c.backend}", status=c.status, reason=c.reason or "", cells=cells,
         sort={k: ("" if v is None else v) for k, v in sort.items()}, recommended=c.name == rec.model,
         meets=c.status == "ok" and verdict_of(c, rec.threshold) == "meets",
-        on_front=c.name in front, status_text=verdict_text(c, rec) if c.status == "ok" else c.status,
+        on_front=c.name in front, status_text=verdict_text(c, rec, verdict_of(c, rec.threshold)) if c.status == "ok" else c.status,
     )
 
 
 def goal(rec: Recommendation) -> str:
-    """The goal the run held candidates to, in words."""
-    parts = []
-    if rec.threshold is not None:
-        parts.append(f"{rec.task.metric_label} ≥ {rec.threshold:.2f}")
-    if rec.max_drop is not None:
-        parts.append(f"at most {rec.max_drop:.3f} below {rec.reference or 'the reference'}")
-    return " and ".join(parts) + f", decided at {rec.confidence:.0%} confidence on {rec.task.samples} samples"
+    """The goal the run held candidates to, and how it was decided, in words."""
+    return f"{goal_of(rec, ge='≥')}, decided at {percent(rec.confidence)} confidence on {rec.task.samples} samples"
 
 
-def build_view(rec: Recommendation, energy_note: str, savings: list[str]) -> ReportView:
+def _misclassified(rec: Recommendation, limit: int = 8) -> list[Sample]:
+    """Up to ``limit`` samples the recommended model got wrong (the texts only when the run kept them)."""
+    if not rec.model:
+        return []
+    c, labels, texts = rec.candidate(rec.model), rec.samples.labels, rec.samples.texts
+    wrong = [i for i, (p, y) in enumerate(zip(c.predictions or [], labels)) if p != y][:limit]
+    return [Sample(i, texts[i] if texts is not None and i < len(texts) else None, labels[i], c.predictions[i],
+                   number(c.probabilities[i] if c.probabilities else None, ".2f")) for i in wrong]
+
+
+def build_view(rec: Recommendation) -> ReportView:
     """Assemble the view model (charts included) from saved results."""
-    from advisor.report.charts import energy_breakdown_chart, quality_energy_chart
-
     front = rec.pareto or pareto_front(rec.candidates)
     s, env, m = rec.settings, rec.environment, rec.method
-    misclassified: list[Sample] = []
-    if rec.model:
-        c = rec.candidate(rec.model)
-        wrong = [i for i, (p, y) in enumerate(zip(c.predictions or [], rec.samples.get("labels", []))) if p != y]
-        for i in wrong[:8]:
-            conf = c.confidence[i] if c.confidence else None
-            misclassified.append(Sample(rec.samples["texts"][i], rec.samples["labels"][i], c.predictions[i], fmt(conf, ".2f")))
-    versions = ", ".join(f"{k} {v}" for k, v in (env.get("versions") or {}).items() if v)
+    versions = ", ".join(f"{k} {v}" for k, v in env.versions.items() if v)
     method = [
-        ("Energy", m.get("energy", "unknown") + (" (CodeCarbon load model, not hardware counters)" if m.get("energy") == "estimated" else "")),
-        ("CPU", f"{m.get('cpu', '–')}; TDP {m.get('cpu_tdp_w', '–')} W"), ("RAM", str(m.get("ram", "–"))), ("GPU", str(m.get("gpu", "–"))),
-        ("CodeCarbon", f"{m.get('codecarbon_version', '–')}, {m.get('tracking_mode', '–')} tracking"),
-        ("Idle baseline", f"{rec.idle_power_w.get('total', 0):.2f} W"),
-        ("Hardware", f"{m.get('cpu_model') or env.get('processor') or '–'}, {m.get('cpu_count', '–')} CPUs, {fmt(m.get('ram_total_gb'), '.1f', ' GB')} RAM, GPU: {m.get('gpu_model') or 'none'}"),
-        ("Software", f"Python {env.get('python', '–')}; {versions}"), ("Platform", str(env.get("platform", "–"))),
-        ("Windows", f"batch size {s.get('batch_size')}, {s.get('repeats')} repeats of ≥ {s.get('min_window_s')} s after {s.get('warmup_batches')} warm-up batches"),
+        ("Energy", m.energy + (" (CodeCarbon load model, not hardware counters)" if m.energy == "estimated" else "")),
+        ("CPU", f"{m.cpu or DASH}; TDP {watts(m.cpu_tdp_w)}"), ("RAM", m.ram or DASH), ("GPU", m.gpu or DASH),
+        ("CodeCarbon", f"{m.codecarbon_version or DASH}, {m.tracking_mode or DASH} tracking"),
+        ("Idle baseline", watts(rec.idle_power_w.total)),
+        ("Hardware", (f"{m.cpu_model or env.processor or DASH}, {number(m.cpu_count, 'd')} CPUs, {number(m.ram_total_gb, '.1f', ' GB')} RAM, "
+                     f"GPU: {m.gpu_model or 'none'}")),
+        ("Software", f"Python {env.python or DASH}; {versions}"), ("Platform", env.platform or DASH),
+        ("Windows", (f"batch size {s.get('batch_size')}, {s.get('repeats')} repeats of ≥ {s.get('min_window_s')} s after "
+                    f"{s.get('warmup_batches')} warm-up batches")),
         ("Latency", f"{s.get('latency_queries')} single queries (batch 1)"),
-        ("Samples", f"{rec.task.samples} of {rec.task.source_rows} rows, seed {rec.task.seed}, {rec.task.folds}-fold cross-fitting; sha256 {rec.task.data_sha256[:16]}…"),
-        ("Search", f"{rec.search.get('strategy', 'exhaustive')}: {rec.search.get('note') or 'every candidate on every sample'}"),
-        ("Advisor's own cost", f"{cost_line(rec)} Energy {m.get('energy', 'unknown')}."),
+        ("Samples", (f"{rec.task.samples} of {rec.task.source_rows} rows, seed {rec.task.seed}, {rec.task.folds}-fold cross-fitting; "
+                    f"sha256 {rec.task.data_sha256[:16]}…")),
+        ("Search", f"{rec.search.strategy}: {rec.search.note or 'every candidate on every sample'}"),
+        ("Advisor's own cost", f"{cost_line(rec)} Energy {m.energy}."),
     ]
-    run = [("Run", rec.run_id), ("Created", rec.created_at), ("Status", rec.status), ("Ranked by", rec.ranked_by), ("Registry", rec.registry.get("path", "–"))]
+    run = [("Run", rec.run_id), ("Created", rec.created_at), ("Status", rec.status), ("Ranked by", rec.ranked_by),
+           ("Registry", rec.registry.path or DASH)]
+    tokens = any(c.energy and c.energy.per_token_j for c in rec.candidates)
     return ReportView(
         title=f"{rec.task.name}: which model is good enough?", answer=rec.summary, recommended=rec.model is not None,
-        threshold=goal(rec), savings=savings,
-        energy_note=energy_note, estimated=m.get("energy") == "estimated",
+        threshold=goal(rec), savings=outcome_lines(rec), energy_note=energy_note(rec), estimated=m.energy == "estimated",
         quality_chart=quality_energy_chart(rec, front), energy_chart=energy_breakdown_chart(rec),
-        columns=COLUMNS + (TOKEN_COLUMNS if any(c.energy and c.energy.per_token_j for c in rec.candidates) else []), rows=[_row(c, rec, front) for c in rec.candidates], front=front, method=method, misclassified=misclassified,
-        task_json=json.dumps(rec.task.spec, indent=2), registry_json=json.dumps(rec.registry.get("candidates", []), indent=2), run=run,
+        columns=COLUMNS + (TOKEN_COLUMNS if tokens else []), rows=[_row(c, rec, front) for c in rec.candidates], front=front, method=method,
+        misclassified=_misclassified(rec), texts_kept=rec.samples.texts is not None,
+        task_json=json.dumps(rec.task.spec, indent=2), registry_json=json.dumps(rec.registry.candidates, indent=2), run=run,
     )

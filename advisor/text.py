@@ -1,0 +1,229 @@
+"""Words and numbers as every output shows them: the goal sentence, number formats and shared sentences, written once.
+
+The terminal, the report, ``advisor check`` and the service all format through this module, so a
+figure reads the same everywhere. Every formatter returns :data:`DASH` for an absent value.
+
+Conventions: quality to 3 decimals (table cells give the interval to 2); energy and power to 4
+significant digits (whole numbers with thousands separators from 1,000 up); latency to 0.1 ms;
+shares as whole percentages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from advisor.results import CandidateResult, Recommendation
+
+DASH = "–"
+"""Shown where a figure is absent."""
+
+
+# -- the goal --------------------------------------------------------------------------------------
+
+
+def goal_text(metric_label: str, threshold: float | None, max_drop: float | None = None, reference: str | None = None,
+              confidence: float | None = None, *, ge: str = ">=") -> str:
+    """The quality goal in words, e.g. ``accuracy >= 0.80 with 95% confidence``.
+
+    Handles an absolute threshold, a largest drop against a reference, or both; with neither it is
+    ``the quality goal``. ``ge`` is the comparison sign (the HTML report passes ``≥``).
+    """
+    parts = []
+    if threshold is not None:
+        parts.append(f"{metric_label} {ge} {threshold:.2f}")
+    if max_drop is not None:
+        parts.append(f"at most {max_drop:.3f} {metric_label} below {reference or 'the reference'}")
+    text = " and ".join(parts) or "the quality goal"
+    return text + (f" with {percent(confidence)} confidence" if confidence is not None else "")
+
+
+def goal_of(rec: Recommendation, *, ge: str = ">=") -> str:
+    """The goal a finished run held its candidates to (without the confidence level)."""
+    return goal_text(rec.task.metric_label, rec.threshold, rec.max_drop, rec.reference, ge=ge)
+
+
+# -- numbers ---------------------------------------------------------------------------------------
+
+
+def number(v: float | None, spec: str, unit: str = "") -> str:
+    """``v`` formatted with ``spec`` and followed by ``unit``."""
+    return DASH if v is None else f"{format(v, spec)}{unit}"
+
+
+def _significant(v: float) -> str:
+    """4 significant digits; from 1,000 up a whole number with thousands separators (never an exponent)."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
+def interval(ci: Sequence[float] | None, spec: str = ".3f") -> str:
+    """``[low, high]`` as ``0.783–0.868``."""
+    return DASH if not ci else f"{format(ci[0], spec)}–{format(ci[1], spec)}"
+
+
+def quality(q: float | None, ci: Sequence[float] | None = None) -> str:
+    """A quality in a sentence: ``0.830, CI 0.783–0.868`` (``0.830`` without an interval)."""
+    if q is None:
+        return DASH
+    return f"{q:.3f}" + (f", CI {interval(ci)}" if ci else "")
+
+
+def quality_cell(q: float | None, ci: Sequence[float] | None = None) -> str:
+    """A quality in a table cell: ``0.830 (0.78–0.87)``."""
+    if q is None:
+        return DASH
+    return f"{q:.3f}" + (f" ({interval(ci, '.2f')})" if ci else "")
+
+
+def quality_change(d: float | None) -> str:
+    """A signed quality difference: ``+0.012``."""
+    return number(d, "+.3f")
+
+
+def joules(j: float | None, unit: str = " J") -> str:
+    """Energy in joules: ``0.01234 J``; ``unit=" J/query"`` per query, ``unit=""`` in a table cell."""
+    return DASH if j is None else _significant(j) + unit
+
+
+def watts(w: float | None) -> str:
+    """Power in watts: ``10.5 W``."""
+    return DASH if w is None else _significant(w) + " W"
+
+
+def milliseconds(ms: float | None, unit: str = " ms") -> str:
+    """A latency: ``12.3 ms``; ``unit=""`` in a table cell."""
+    return number(ms, ".1f", unit)
+
+
+def megabytes(mb: float | None, unit: str = " MB") -> str:
+    """A memory figure given in MB: ``312 MB``; ``unit=""`` in a table cell."""
+    return number(mb, ".0f", unit)
+
+
+def percent(share: float | None) -> str:
+    """A share (0..1) as a whole percentage: ``42%``."""
+    return number(share, ".0%")
+
+
+def change(x: float | None) -> str:
+    """A relative change as a signed percentage: ``+12%``."""
+    return number(x, "+.0%")
+
+
+def relative_change(old: float | None, new: float | None) -> str:
+    """How ``new`` differs from ``old``, as a signed percentage (a dash when either is absent or ``old`` is not positive)."""
+    if old is None or new is None or old <= 0:
+        return DASH
+    return change(new / old - 1)
+
+
+def human_count(n: int | None) -> str:
+    """A count: ``1234567`` -> ``1.2M``."""
+    if n is None:
+        return DASH
+    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= div:
+            return f"{n / div:.1f}{unit}"
+    return str(n)
+
+
+def human_bytes(n: int | None) -> str:
+    """A size in bytes with a binary unit: ``1.5 MiB``."""
+    if n is None:
+        return DASH
+    for unit, div in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= div:
+            return f"{n / div:.1f} {unit}"
+    return f"{n} B"
+
+
+def duration(seconds: float | None) -> str:
+    """A span of time in the unit that reads best: ``45 s``, ``3.2 min``, ``5.1 h``, ``12.5 days``."""
+    if seconds is None:
+        return DASH
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
+# -- sentences shared by the terminal and the report ------------------------------------------------
+
+
+def energy_note(rec: Recommendation) -> str:
+    """One line on how energy was obtained, shown wherever energy figures are."""
+    m = rec.method
+    if m.energy == "estimated":
+        return (f"Energy is ESTIMATED by CodeCarbon {m.codecarbon_version}, not measured (no RAPL/NVML counters here): "
+                f"CPU from {m.cpu} (TDP {watts(m.cpu_tdp_w)}), RAM from a {m.ram}. "
+                f"Idle baseline {watts(rec.idle_power_w.total)}; 'marginal' subtracts it.")
+    if m.energy == "measured":
+        return f"Energy is MEASURED by CodeCarbon {m.codecarbon_version}: {m.cpu}; {m.gpu}; {m.ram}."
+    return f"Energy: {m.energy}."
+
+
+def savings_lines(rec: Recommendation) -> list[str]:
+    """The savings of the recommendation against the reference, in sentences (energy as the run measured it)."""
+    sv = rec.savings
+    if sv is None:
+        if rec.model and (rec.reference or rec.best) == rec.model:
+            return [f"{rec.model} is also the reference (highest quality): there is no larger model to save against."]
+        return []
+    lines = [(f"Against {sv.reference}: {joules(sv.saved_per_query_j)} less per query ({percent(sv.saved_share)} saved) "
+             f"for {quality_change(sv.quality_change)} {rec.task.metric_label}.")]
+    if sv.queries_per_day:
+        parts = [f"{sv.saved_kwh_per_year:,.2f} kWh"]
+        if sv.saved_kg_co2e_per_year is not None:
+            parts.append(f"{sv.saved_kg_co2e_per_year:,.2f} kg CO2e ({sv.carbon_intensity_g_per_kwh:.0f} g/kWh, {sv.country})")
+        if sv.saved_money_per_year is not None:
+            parts.append(f"{sv.saved_money_per_year:,.2f} at {sv.price_per_kwh}/kWh")
+        line = f"At {sv.queries_per_day:,.0f} queries a day: {', '.join(parts)} saved a year on this hardware"
+        if sv.advisor_payback_days is not None:
+            line += f"; this run's own energy is paid back in {duration(sv.advisor_payback_days * 86400)}"
+        lines.append(line + ".")
+    return lines
+
+
+def cascade_line(rec: Recommendation) -> str | None:
+    """The cascade suggestion, when one beats the single model."""
+    c = rec.cascade
+    if c is None:
+        return None
+    return (f"Cascade: {c.small} answers when its confidence is >= {c.gate:.3f}, else {c.large} "
+            f"({percent(c.deferred_share)} deferred): {rec.task.metric_label} {quality(c.quality, c.quality_ci)}, "
+            f"at {joules(c.energy_per_query_j, ' J/query')}. The gate was chosen on these samples: confirm it on fresh ones.")
+
+
+def distillation_lines(rec: Recommendation) -> list[str]:
+    """How close a distilled student comes to its teacher, and the caveat when the teacher saw the samples."""
+    d = rec.distillation
+    if d is None:
+        return []
+    lines = [f"Distilled: {d.student} trained on {d.texts} texts labelled by {d.teacher} ({d.unlabelled})."]
+    return lines + [x for x in (d.note, d.caveat and f"Caveat: {d.caveat}.") if x]
+
+
+def outcome_lines(rec: Recommendation) -> list[str]:
+    """Savings, the cascade and the distillation, in that order: the sentences that follow the answer."""
+    return savings_lines(rec) + [x for x in [cascade_line(rec)] if x] + distillation_lines(rec)
+
+
+def cost_line(rec: Recommendation) -> str:
+    """What the run itself cost, and for an adaptive run what measuring everything would have."""
+    cost = rec.advisor_cost
+    line = f"This run ({rec.search.strategy}): {duration(cost.duration_s)}, {joules(cost.energy_j)} (same method)."
+    if cost.exhaustive_estimate_j:
+        line += (f" Measuring every candidate on every sample: about {joules(cost.exhaustive_estimate_j)} and "
+                 f"{duration(cost.exhaustive_estimate_s)} (estimated; this run spent {percent(cost.energy_j / cost.exhaustive_estimate_j)} of it).")
+    return line
+
+
+def verdict_text(c: CandidateResult, rec: Recommendation, verdict: str) -> str:
+    """How a measured candidate stands against the goal, in words.
+
+    ``verdict`` is the candidate's ``meets``, ``fails`` or ``undecided`` (:func:`advisor.ranking.verdict_of`).
+    """
+    if c.name == rec.model:
+        return "recommended"
+    if verdict == "undecided":
+        return f"undecided (~{c.samples_needed} samples would decide)" if c.samples_needed else "undecided"
+    return {"meets": "meets", "fails": "below goal"}[verdict]
