@@ -312,9 +312,11 @@ def history(
     if as_json:
         sys.stdout.write(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
         return
-    columns = ["run id", "task", "status", "recommended", "candidates", "created", "updated"]
+    from advisor.text import DASH
+
+    columns = ["run id", "task", "status", "recommended", ("candidates", "right"), "created", "updated"]
     print_table(Console(), f"runs in {path}", columns,
-                [[r.run_id, r.task, r.status, r.model or "–", str(r.n_candidates), r.created_at, r.updated_at] for r in rows])
+                [[r.run_id, r.task, r.status, r.model or DASH, str(r.n_candidates), r.created_at, r.updated_at] for r in rows])
 
 
 @app.command()
@@ -325,8 +327,10 @@ def diff(
 ) -> None:
     """Compare two runs: each candidate's quality and energy per query, and the recommendation."""
     from advisor.compare import compare, load_run
+    from advisor.terminal import print_table
 
-    compare(load_run(a, store), load_run(b, store), Console())
+    d = compare(load_run(a, store), load_run(b, store))
+    print_table(Console(), d.title, d.columns, d.rows)
 
 
 @app.command()
@@ -368,7 +372,7 @@ def ls_tasks(as_json: Annotated[bool, typer.Option("--json", help="Print the tas
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
     rows = [[n, t.type, t.metric.describe(), f"{t.threshold:.2f}", str(t.sample.size or "all"), str(p)] for n, t, p in tasks]
-    print_table(Console(), "tasks", ["name", "type", "metric", "threshold", "samples", "file"], rows)
+    print_table(Console(), "tasks", ["name", "type", "metric", ("threshold", "right"), ("samples", "right"), "file"], rows)
 
 
 @app.command()

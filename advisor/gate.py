@@ -25,6 +25,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from advisor.api import recommend
+from advisor import exits
 from advisor.errors import SpecError
 from advisor.ranking import verdict_of
 from advisor.results import Recommendation, _Model
@@ -32,7 +33,7 @@ from advisor.settings import Settings
 from advisor.store import ResultStore, StoreError
 from advisor.text import change, goal_of, joules, percent, quality
 
-EXIT_CODES = {"right-sized": 0, "undecided": 3, "oversized": 4, "below-goal": 5, "energy-regression": 6}
+EXIT_CODES = exits.FOR_VERDICT
 Verdict = Literal["right-sized", "undecided", "oversized", "below-goal", "energy-regression"]
 
 
