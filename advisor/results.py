@@ -134,7 +134,9 @@ class Method(_Model):
     cpu: str | None = None
     gpu: str | None = None
     ram: str | None = None
-    cpu_tdp_w: float | None = None
+    cpu_tdp_w: float | None = Field(default=None, description="older results only; CodeCarbon does not publish the TDP it uses")
+    cpu_power_w: float | None = Field(default=None, description="CPU power stated by the user (--cpu-power-w), in watts")
+    ram_power_w: float | None = Field(default=None, description="RAM power stated by the user (--ram-power-w), in watts")
     cpu_model: str | None = None
     cpu_count: int | None = None
     gpu_model: str | None = None

@@ -17,6 +17,7 @@ from advisor.ranking import verdict_of
 from advisor.results import CandidateResult, Recommendation
 from advisor.text import (
     cost_line,
+    energy_cell,
     energy_note,
     goal_of,
     human_count,
@@ -26,7 +27,7 @@ from advisor.text import (
     number,
     outcome_lines,
     percent,
-    quality_cell,
+    quality_of,
     verdict_text,
 )
 
@@ -113,7 +114,7 @@ def render_table(rec: Recommendation, console: Console) -> None:
     for c in rec.candidates:
         e = c.energy
         per_token = [joules(e and e.per_token_j, ""), number(e and e.tokens_per_query, ".1f")] if tokens else []
-        rows.append([c.name, c.tier, quality_cell(c.quality, c.quality_ci), joules(e and e.per_query_j, ""),
+        rows.append([c.name, c.tier, quality_of(c, rec.task.samples), energy_cell(e),
                      joules(e and e.marginal_per_query_j, ""), *per_token, milliseconds(c.latency_p50_ms, ""),
                      milliseconds(c.latency_p95_ms, ""), megabytes(c.peak_rss_mb, ""), human_count(c.parameters), _status(c, rec)])
     print_table(console, title, columns, rows, ["bold" if c.name == rec.model else None for c in rec.candidates])

@@ -84,6 +84,21 @@ def joules(j: float | None, unit: str = " J") -> str:
     return DASH if j is None else _significant(j) + unit
 
 
+def energy_cell(energy) -> str:
+    """A candidate's J/query in a table, labelled at the figure when it was not read from repeated inference
+    windows (a ready model's dead end keeps its metered quality pass, which is pure inference)."""
+    if energy is None:
+        return DASH
+    return joules(energy.per_query_j, "") + (" (quality pass)" if energy.source == "quality pass" else "")
+
+
+def quality_of(c, samples: int) -> str:
+    """A candidate's quality cell, saying on how many samples when that is not the run's full count."""
+    cell = quality_cell(c.quality, c.quality_ci)
+    n = c.samples_evaluated
+    return cell + (f" on {n}" if c.quality is not None and n is not None and n != samples else "")
+
+
 def watts(w: float | None) -> str:
     """Power in watts: ``10.5 W``."""
     return DASH if w is None else _significant(w) + " W"
@@ -153,9 +168,9 @@ def energy_note(rec: Recommendation) -> str:
     """One line on how energy was obtained, shown wherever energy figures are."""
     m = rec.method
     if m.energy == "estimated":
+        hint = "" if m.cpu_power_w is not None else " Where CodeCarbon cannot identify the CPU (most VMs), state it with --cpu-power-w."
         return (f"Energy is ESTIMATED by CodeCarbon {m.codecarbon_version}, not measured (no RAPL/NVML counters here): "
-                f"CPU from {m.cpu} (TDP {watts(m.cpu_tdp_w)}), RAM from a {m.ram}. "
-                f"Idle baseline {watts(rec.idle_power_w.total)}; 'marginal' subtracts it.")
+                f"CPU {m.cpu}; RAM {m.ram}. Idle baseline {watts(rec.idle_power_w.total)}; 'marginal' subtracts it.{hint}")
     if m.energy == "measured":
         return f"Energy is MEASURED by CodeCarbon {m.codecarbon_version}: {m.cpu}; {m.gpu}; {m.ram}."
     return f"Energy: {m.energy}."

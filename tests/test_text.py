@@ -145,7 +145,10 @@ def test_cascade_distillation_cost_and_energy_sentences():
     assert text.cost_line(_rec()) == "This run (exhaustive): 0 s, 0 J (same method)."
     est = Method(energy="estimated", codecarbon_version="3.3.2", cpu="load x TDP", cpu_tdp_w=8, ram="constant RAM power model")
     note = text.energy_note(_rec(method=est, idle_power_w=IdlePower(total=10.0)))
-    assert "TDP 8 W" in note and "Idle baseline 10 W" in note and note.startswith("Energy is ESTIMATED by CodeCarbon 3.3.2")
+    assert "CPU load x TDP" in note and "Idle baseline 10 W" in note and note.startswith("Energy is ESTIMATED by CodeCarbon 3.3.2")
+    assert "--cpu-power-w" in note  # the way out for a VM whose CPU CodeCarbon cannot identify
+    stated = est.model_copy(update={"cpu_power_w": 65.0, "cpu": "estimated: load x 65 W stated by the user"})
+    assert "65 W stated" in text.energy_note(_rec(method=stated)) and "--cpu-power-w" not in text.energy_note(_rec(method=stated))
     assert text.energy_note(_rec()) == "Energy: unknown."
 
 

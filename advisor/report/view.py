@@ -11,6 +11,7 @@ from advisor.results import CandidateResult, Recommendation
 from advisor.text import (
     DASH,
     cost_line,
+    energy_cell,
     energy_note,
     goal_of,
     human_bytes,
@@ -21,7 +22,7 @@ from advisor.text import (
     number,
     outcome_lines,
     percent,
-    quality_cell,
+    quality_of,
     verdict_text,
     watts,
 )
@@ -91,7 +92,7 @@ TOKEN_COLUMNS = [("per_token", "J/token"), ("tokens", "tokens/query")]  # genera
 def _row(c: CandidateResult, rec: Recommendation, front: list[str]) -> Row:
     e = c.energy
     cells = {
-        "quality": quality_cell(c.quality, c.quality_ci), "energy": joules(e and e.per_query_j, ""), "cpu": joules(e and e.cpu_per_query_j, ""),
+        "quality": quality_of(c, rec.task.samples), "energy": energy_cell(e), "cpu": joules(e and e.cpu_per_query_j, ""),
         "ram": joules(e and e.ram_per_query_j, ""), "gpu": joules(e and e.gpu_per_query_j, ""), "marginal": joules(e and e.marginal_per_query_j, ""),
         "p50": milliseconds(c.latency_p50_ms, ""), "p95": milliseconds(c.latency_p95_ms, ""), "throughput": number(c.throughput_qps, ".1f"),
         "memory": megabytes(c.peak_rss_mb, ""), "params": human_count(c.parameters), "size": human_bytes(c.size_bytes),
@@ -133,7 +134,7 @@ def build_view(rec: Recommendation) -> ReportView:
     versions = ", ".join(f"{k} {v}" for k, v in env.versions.items() if v)
     method = [
         ("Energy", m.energy + (" (CodeCarbon load model, not hardware counters)" if m.energy == "estimated" else "")),
-        ("CPU", f"{m.cpu or DASH}; TDP {watts(m.cpu_tdp_w)}"), ("RAM", m.ram or DASH), ("GPU", m.gpu or DASH),
+        ("CPU", m.cpu or DASH), ("RAM", m.ram or DASH), ("GPU", m.gpu or DASH),
         ("CodeCarbon", f"{m.codecarbon_version or DASH}, {m.tracking_mode or DASH} tracking"),
         ("Idle baseline", watts(rec.idle_power_w.total)),
         ("Hardware", (f"{m.cpu_model or env.processor or DASH}, {number(m.cpu_count, 'd')} CPUs, {number(m.ram_total_gb, '.1f', ' GB')} RAM, "
