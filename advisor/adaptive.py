@@ -82,12 +82,12 @@ def _full_cost(c, n: int, settings) -> tuple[float, float] | None:
     """Estimated energy (J) and time (s) of measuring ``c`` in full, from what was measured of it."""
     if not c.cost:
         return None
-    spent_j, spent_s = c.cost["energy_j"], c.cost["duration_s"]
+    spent_j, spent_s = c.cost.energy_j, c.cost.duration_s
     q = c.phases.get("quality")
     if c.status not in ("ok", "dropped") or "energy" in c.phases or not q or not c.samples_evaluated:
         return spent_j, spent_s
     # cut short: the rest of the quality pass at its measured rate, plus the energy windows and latency queries
-    per_sample_s, watts = q["duration_s"] / c.samples_evaluated, q["energy_j"] / max(q["duration_s"], 1e-9)
+    per_sample_s, watts = q.duration_s / c.samples_evaluated, (q.energy_j or 0.0) / max(q.duration_s, 1e-9)
     extra_s = per_sample_s * (n - c.samples_evaluated) + settings.repeats * settings.min_window_s + per_sample_s * settings.latency_queries
     return spent_j + watts * extra_s, spent_s + extra_s
 

@@ -10,31 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from advisor.results import CandidateResult
+import numpy as np
+
+from advisor.results import CandidateResult, Comparison
 from advisor.schema import MetricSpec
-from advisor.scores import accuracy, f1_of, macro_f1, mean_score
+from advisor.scores import Scorer
 from advisor.stats import bootstrap_interval, mcnemar, mean_interval, paired_bootstrap_difference, samples_to_decide, wilson_interval
 
 
-def metric_fn(spec: MetricSpec):
-    """The task metric as a plain function ``(predictions, references) -> float``."""
-    if spec.name == "accuracy":
-        return accuracy
-    if spec.name == "macro_f1":
-        return macro_f1
-    if spec.generative:
-        return mean_score(spec.name)
-    return lambda p, r: f1_of(spec.positive_label or "", p, r)
+def metric_fn(spec: MetricSpec) -> Scorer:
+    """The task metric as a callable ``(predictions, references) -> float`` that intervals can resample."""
+    return Scorer(spec.definition, spec.positive_label)
 
 
 def prediction_interval(predictions: Sequence[str], labels: Sequence[str], spec: MetricSpec, confidence: float, seed: int) -> tuple[float, float]:
-    """Wilson interval for accuracy, percentile bootstrap for the other metrics; ``labels`` may run
-    longer than ``predictions`` (a candidate stopped early), only the first ones count."""
+    """The metric's interval (:attr:`advisor.scores.MetricDef.interval`: Wilson or percentile bootstrap);
+    ``labels`` may run longer than ``predictions`` (a candidate stopped early), only the first ones count.
+
+    Raises:
+        ValueError: no predictions.
+    """
     labels = list(labels)[: len(predictions)]
-    if spec.name == "accuracy":
-        return wilson_interval(sum(p == y for p, y in zip(predictions, labels)), len(labels), confidence)
-    lo, hi = bootstrap_interval(list(predictions), labels, metric_fn(spec), confidence, seed=seed)
-    return lo, hi
+    scorer = metric_fn(spec)
+    if spec.definition.interval == "wilson":  # a proportion: the table is one 0/1 column of successes
+        return wilson_interval(int(scorer.table(predictions, labels)[:, 0].sum()), len(labels), confidence)
+    return bootstrap_interval(predictions, labels, scorer, confidence, seed=seed)
 
 
 def quality_interval(c: CandidateResult, labels: Sequence[str], spec: MetricSpec, confidence: float, seed: int) -> list[float] | None:
@@ -58,15 +58,15 @@ def _combine(*verdicts: str) -> str:
     return "undecided" if "undecided" in verdicts else "meets"
 
 
-def _compare(c: CandidateResult, ref: CandidateResult, labels: Sequence[str], spec: MetricSpec, confidence: float, seed: int) -> dict:
-    """Paired comparison with the reference on the same samples (bootstrap of the difference; McNemar for accuracy)."""
-    d, lo, hi = paired_bootstrap_difference(c.predictions, ref.predictions, labels, metric_fn(spec), confidence, seed=seed)
-    cmp = {"reference": ref.name, "difference": d, "ci": [lo, hi]}
-    if spec.name == "accuracy":
-        b = sum(p == y != q for p, q, y in zip(c.predictions, ref.predictions, labels))
-        cc = sum(q == y != p for p, q, y in zip(c.predictions, ref.predictions, labels))
-        cmp["mcnemar_p"] = mcnemar(b, cc).p_value
-    return cmp
+def _compare(c: CandidateResult, ref: CandidateResult, labels: Sequence[str], spec: MetricSpec, confidence: float, seed: int) -> Comparison:
+    """Paired comparison with the reference on the same samples (bootstrap of the difference; McNemar for a proportion)."""
+    scorer = metric_fn(spec)
+    d, lo, hi = paired_bootstrap_difference(c.predictions, ref.predictions, labels, scorer, confidence, seed=seed)
+    p_value = None
+    if spec.definition.interval == "wilson":
+        mine, theirs = (scorer.table(preds, labels)[:, 0] > 0 for preds in (c.predictions, ref.predictions))
+        p_value = mcnemar(int(np.sum(mine & ~theirs)), int(np.sum(theirs & ~mine))).p_value
+    return Comparison(reference=ref.name, difference=d, ci=[lo, hi], mcnemar_p=p_value)
 
 
 def assess(candidates: Sequence[CandidateResult], labels: Sequence[str], spec: MetricSpec, threshold: float | None, confidence: float = 0.95,
@@ -93,8 +93,8 @@ def assess(candidates: Sequence[CandidateResult], labels: Sequence[str], spec: M
             v, need = _threshold_verdict(update["quality_ci"], c.quality, threshold, len(labels))
             verdicts.append(v)
         if ref is not None:
-            cmp = c.vs_reference if c.vs_reference and c.vs_reference.get("reference") == ref.name else _compare(c, ref, labels, spec, confidence, seed)
-            d, (lo, hi) = cmp["difference"], cmp["ci"]
+            cmp = c.vs_reference if c.vs_reference and c.vs_reference.reference == ref.name else _compare(c, ref, labels, spec, confidence, seed)
+            d, (lo, hi) = cmp.difference, cmp.ci
             update["vs_reference"] = cmp
             if c.name == ref.name or lo >= -max_drop:
                 verdicts.append("meets")

@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from advisor.results import CandidateResult
+from advisor.results import CandidateResult, Cascade, Savings
+from advisor.stats import Resampled
 
 J_PER_KWH = 3.6e6
 
@@ -23,7 +24,7 @@ def carbon_intensity(country_iso3: str) -> float | None:
 
 
 def savings(chosen: CandidateResult, reference: CandidateResult, queries_per_day: float | None, country: str,
-            price_per_kwh: float | None, advisor_energy_j: float) -> dict:
+            price_per_kwh: float | None, advisor_energy_j: float) -> Savings:
     """Energy, CO2 and money saved by serving ``chosen`` instead of ``reference``.
 
     Per query in joules; per year in kWh, kg CO2e (at ``country``'s grid intensity) and money when
@@ -44,38 +45,46 @@ def savings(chosen: CandidateResult, reference: CandidateResult, queries_per_day
             "saved_money_per_year": kwh * price_per_kwh if price_per_kwh is not None else None, "price_per_kwh": price_per_kwh,
             "advisor_payback_days": advisor_energy_j / (saved_j * queries_per_day) if saved_j > 0 else None,
         })
-    return out
+    return Savings(**out)
 
 
-def cascade(small: CandidateResult, large: CandidateResult, labels: Sequence[str], metric: Callable, threshold: float,
-            interval: Callable[[Sequence[str]], Sequence[float]], max_checks: int = 25) -> dict | None:
+def cascade(small: CandidateResult, large: CandidateResult, labels: Sequence[str], metric: Resampled, threshold: float,
+            interval: Callable[[Sequence[str]], Sequence[float]], max_checks: int = 25) -> Cascade | None:
     """The least-energy confidence gate at which ``small`` answers and defers the rest to ``large``, meeting ``threshold``.
 
     Expected energy per query = small's + (deferred share) x large's. A gate qualifies when the lower
     bound of ``interval(cascade predictions)`` reaches the threshold. The gate is chosen on the same
     samples it is scored on, so the figures are optimistic until confirmed on fresh samples. Only
     gates cheaper than ``large`` alone are considered, and at most ``max_checks`` intervals computed.
+
+    The quality at every gate comes from one pass: ``metric``'s per-sample tables of both models,
+    the small one's rows taken for the samples it answers (running sums in order of its confidence),
+    so only the gates whose point quality reaches the threshold cost an interval.
     """
-    if small.confidence is None or large.predictions is None or small.energy is None or large.energy is None:
+    if small.probabilities is None or large.predictions is None or small.energy is None or large.energy is None:
         return None
-    conf = np.asarray(small.confidence, dtype=float)
+    labels = list(labels)
+    n = len(labels)
+    conf = np.asarray(small.probabilities, dtype=float)
+    names = sorted(set(labels) | set(small.predictions) | set(large.predictions))
+    t_small, t_large = metric.table(small.predictions, labels, names), metric.table(large.predictions, labels, names)
+    gates = np.unique(np.concatenate([conf, [np.inf]]))
+    answered = n - np.searchsorted(np.sort(conf), gates, side="left")  # samples the small model answers at each gate
+    gain = np.cumsum((t_small - t_large)[np.argsort(-conf, kind="stable")], axis=0)
+    gain = np.vstack([np.zeros((1, gain.shape[1])), gain])
+    quality = metric.from_sums(t_large.sum(axis=0) + gain[answered], n)
+    deferred = 1 - answered / n
+    energy = small.energy.per_query_j + deferred * large.energy.per_query_j
     sp, lp = np.asarray(small.predictions, dtype=object), np.asarray(large.predictions, dtype=object)
-    options = []
-    for gate in np.unique(np.concatenate([conf, [np.inf]])):
-        answer = conf >= gate
-        deferred = float(1 - answer.mean())
-        energy = small.energy.per_query_j + deferred * large.energy.per_query_j
-        options.append((energy, float(gate), deferred, np.where(answer, sp, lp)))
     checked = 0
-    for energy, gate, deferred, preds in sorted(options, key=lambda o: o[0]):
-        if energy >= large.energy.per_query_j or checked >= max_checks:
+    for i in np.argsort(energy, kind="stable"):
+        if energy[i] >= large.energy.per_query_j or checked >= max_checks:
             break
-        quality = metric(list(preds), list(labels))
-        if quality < threshold:
+        if quality[i] < threshold:
             continue
         checked += 1
-        lo, hi = interval(list(preds))
+        lo, hi = interval(list(np.where(conf >= gates[i], sp, lp)))
         if lo >= threshold:
-            return {"small": small.name, "large": large.name, "gate": gate, "deferred_share": deferred, "quality": quality,
-                    "quality_ci": [lo, hi], "energy_per_query_j": energy}
+            return Cascade(small=small.name, large=large.name, gate=float(gates[i]), deferred_share=float(deferred[i]),
+                           quality=float(quality[i]), quality_ci=[lo, hi], energy_per_query_j=float(energy[i]))
     return None

@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from advisor.errors import SpecError, did_you_mean
+from advisor.scores import CLASSIFICATION_METRICS, GENERATIVE_METRICS, METRICS, MetricDef, unknown_metric
 
 TaskType = Literal["text-classification", "question-answering", "summarization"]
 SUPPORTED_TASK_TYPES = ("text-classification", "question-answering", "summarization")
@@ -28,8 +29,7 @@ KIND_BACKENDS: dict[str, tuple[str, ...]] = {
     "generator": ("transformers",),
 }
 Variant = Literal["int8-dynamic", "onnx", "onnx-int8"]
-CLASSIFICATION_METRICS = ("accuracy", "macro_f1", "f1")
-GENERATIVE_METRICS = ("exact_match", "token_f1", "rouge1", "rouge2", "rougeL")
+MetricName = Literal[tuple(METRICS)]  # type: ignore[valid-type]  # the registry's names (CLASSIFICATION_METRICS, GENERATIVE_METRICS)
 
 
 class Strict(BaseModel):
@@ -177,31 +177,42 @@ class DataSpec(Strict):
 
 
 class MetricSpec(Strict):
-    """The quality metric: accuracy, macro-F1 or F1 of one positive label (classification); exact match,
-    token F1 or ROUGE-1/2/L (generative tasks, mean over samples)."""
+    """The quality metric, one of the registry's (:data:`advisor.scores.METRICS`): accuracy, macro-F1 or
+    F1 of one positive label (classification); exact match, token F1 or ROUGE-1/2/L (generative tasks,
+    mean over samples)."""
 
-    name: Literal["accuracy", "macro_f1", "f1", "exact_match", "token_f1", "rouge1", "rouge2", "rougeL"]
+    name: MetricName
     positive_label: str | None = None
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _known(cls, value: Any) -> Any:
+        if isinstance(value, str) and value not in METRICS:
+            raise ValueError(unknown_metric(value))
+        return value
+
+    @property
+    def definition(self) -> MetricDef:
+        """The registry entry of this metric."""
+        return METRICS[self.name]
 
     @property
     def generative(self) -> bool:
         """True for the free-text metrics (a mean of per-sample scores)."""
-        return self.name in GENERATIVE_METRICS
+        return self.definition.generative
 
     @model_validator(mode="after")
     def _positive(self) -> MetricSpec:
-        if self.name == "f1" and not self.positive_label:
-            raise ValueError("metric 'f1' needs 'positive_label', the class whose F1 is scored")
-        if self.name != "f1" and self.positive_label:
-            raise ValueError(f"'positive_label' only applies to metric 'f1', not '{self.name}'")
+        if self.definition.needs_positive_label and not self.positive_label:
+            raise ValueError(f"metric '{self.name}' needs 'positive_label', the class whose F1 is scored")
+        if not self.definition.needs_positive_label and self.positive_label:
+            scoring_one = " or ".join(f"'{n}'" for n, d in METRICS.items() if d.needs_positive_label)
+            raise ValueError(f"'positive_label' only applies to metric {scoring_one}, not '{self.name}'")
         return self
 
     def describe(self) -> str:
         """Human name, e.g. ``accuracy`` or ``F1 of 'spam'``."""
-        if self.name == "f1":
-            return f"F1 of '{self.positive_label}'"
-        return {"accuracy": "accuracy", "macro_f1": "macro-F1", "exact_match": "exact match", "token_f1": "token F1",
-                "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L"}[self.name]
+        return self.definition.describe(self.positive_label)
 
 
 class SampleSpec(Strict):

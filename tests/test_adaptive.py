@@ -9,12 +9,28 @@ import advisor
 import tests.tiny_models as tm
 from advisor import Settings
 from advisor.adaptive import Rules, cost_order
-from advisor.sources import parameter_count
 from advisor.schema import MetricSpec
-from tests.test_runners import safetensors_parameters
+from advisor.sources import parameter_count
 
-FAST = dict(meter="fake", isolate=False, idle_s=0, repeats=2, min_window_s=0.05, latency_queries=3, batch_size=8)
+FAST = {"isolate": False, "idle_s": 0, "repeats": 2, "min_window_s": 0.05, "latency_queries": 3, "batch_size": 8}
 ACCURACY = MetricSpec(name="accuracy")
+
+
+@pytest.fixture(autouse=True)
+def fake_meter(monkeypatch):
+    monkeypatch.setenv("ADVISOR_TEST_METER", "fake")  # the test hook: no hardware is read
+
+
+def safetensors_parameters(folder) -> int:
+    """Numbers stored in a folder's ``.safetensors`` files, counted from the file headers."""
+    from safetensors import safe_open
+
+    total = 0
+    for file in folder.rglob("*.safetensors"):
+        with safe_open(str(file), "pt") as f:
+            for key in f.keys():  # noqa: SIM118 - a safetensors handle, not a dict
+                total += int(np.prod(f.get_slice(key).get_shape()))
+    return total
 
 
 def run(task, registry, tmp_path, **kw):
@@ -69,10 +85,10 @@ def test_adaptive_stops_climbing_once_a_candidate_meets_and_agrees_with_exhausti
     assert adaptive.model == full.model == "tfidf-small"
     assert by["tfidf-large"].status == "pruned" and "tfidf-small already meets" in by["tfidf-large"].reason
     assert {c.status for c in full.candidates} == {"ok"}
-    assert adaptive.search["strategy"] == "adaptive" and full.search["strategy"] == "exhaustive"
-    assert adaptive.search["order"] == ["tfidf-small", "tfidf-large"]
+    assert adaptive.search.strategy == "adaptive" and full.search.strategy == "exhaustive"
+    assert adaptive.search.order == ["tfidf-small", "tfidf-large"]
     cost = adaptive.advisor_cost
-    assert cost["exhaustive_estimate_j"] > cost["energy_j"] > 0 and "exhaustive_estimate_j" not in full.advisor_cost
+    assert cost.exhaustive_estimate_j > cost.energy_j > 0 and full.advisor_cost.exhaustive_estimate_j is None
 
 
 def test_a_zero_shot_dead_end_is_dropped_after_the_first_shard(toy_task, tmp_path):
@@ -101,12 +117,12 @@ candidates:
     assert rec.model is None and rec.decision == "none" and "each was stopped early" in rec.summary and "on 32 samples" in rec.summary
     full = run(task, registry, tmp_path, min_quality=0.95, exhaustive=True, run_id="full")
     assert full.candidate("tiny-lm").status == "ok" and full.candidate("tiny-lm").verdict == "fails"
-    assert rec.advisor_cost["exhaustive_estimate_s"] > rec.advisor_cost["duration_s"]
+    assert rec.advisor_cost.exhaustive_estimate_s > rec.advisor_cost.duration_s
 
 
 def test_a_relative_goal_without_a_named_reference_runs_everything(toy_task, tfidf_registry, tmp_path):
     rec = run(toy_task, tfidf_registry, tmp_path, max_drop=0.05)
-    assert rec.search["strategy"] == "exhaustive" and "--reference" in rec.search["note"]
+    assert rec.search.strategy == "exhaustive" and "--reference" in rec.search.note
     assert all(c.status == "ok" for c in rec.candidates)
     named = run(toy_task, tfidf_registry, tmp_path, max_drop=0.5, reference="tfidf-large", run_id="named")
-    assert named.search["order"][0] == "tfidf-large" and named.search["strategy"] == "adaptive"
+    assert named.search.order[0] == "tfidf-large" and named.search.strategy == "adaptive"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advisor.assess import assess
+from advisor.assess import assess, metric_fn
 from advisor.impact import cascade, savings
 from advisor.ranking import rank
 from advisor.results import CandidateResult
@@ -18,7 +18,7 @@ ACC = MetricSpec(name="accuracy")
 def with_predictions(c: CandidateResult, correct: np.ndarray, labels: list[str], confidence=None) -> CandidateResult:
     preds = [y if ok else ("b" if y == "a" else "a") for y, ok in zip(labels, correct)]
     return c.model_copy(update={"predictions": preds, "quality": float(np.mean(correct)),
-                                "confidence": list(confidence) if confidence is not None else None})
+                                "probabilities": list(confidence) if confidence is not None else None})
 
 
 def simulate(rng, true_acc, n, labels):
@@ -72,8 +72,8 @@ def test_max_drop_is_a_paired_decision_against_the_reference():
     out, ref = assess(pool, labels, ACC, threshold=None, max_drop=0.03)
     by = {c.name: c for c in out}
     assert ref == "ref" and by["ref"].verdict == "meets"
-    assert by["near"].verdict == "meets" and by["near"].vs_reference["difference"] == pytest.approx(-0.01)
-    assert by["far"].verdict == "fails" and by["far"].vs_reference["mcnemar_p"] < 0.001
+    assert by["near"].verdict == "meets" and by["near"].vs_reference.difference == pytest.approx(-0.01)
+    assert by["far"].verdict == "fails" and by["far"].vs_reference.mcnemar_p < 0.001
     assert rank(out, None, "energy", "accuracy").model == "near"
 
 
@@ -81,10 +81,10 @@ def test_savings_arithmetic():
     small, large = cand("s", 0.85, 0.1, 10), cand("l", 0.9, 1.0, 100)
     sv = savings(small, large, queries_per_day=1_000_000, country="FRA", price_per_kwh=0.25, advisor_energy_j=9000.0)
     kwh = 0.9 * 1_000_000 * 365 / 3.6e6
-    assert sv["saved_per_query_j"] == pytest.approx(0.9) and sv["saved_share"] == pytest.approx(0.9)
-    assert sv["saved_kwh_per_year"] == pytest.approx(kwh) and sv["saved_money_per_year"] == pytest.approx(kwh * 0.25)
-    assert sv["saved_kg_co2e_per_year"] == pytest.approx(kwh * sv["carbon_intensity_g_per_kwh"] / 1000) and sv["carbon_intensity_g_per_kwh"] > 0
-    assert sv["advisor_payback_days"] == pytest.approx(9000 / (0.9 * 1_000_000))
+    assert sv.saved_per_query_j == pytest.approx(0.9) and sv.saved_share == pytest.approx(0.9)
+    assert sv.saved_kwh_per_year == pytest.approx(kwh) and sv.saved_money_per_year == pytest.approx(kwh * 0.25)
+    assert sv.saved_kg_co2e_per_year == pytest.approx(kwh * sv.carbon_intensity_g_per_kwh / 1000) and sv.carbon_intensity_g_per_kwh > 0
+    assert sv.advisor_payback_days == pytest.approx(9000 / (0.9 * 1_000_000))
 
 
 def test_cascade_picks_the_cheapest_gate_that_meets_the_threshold():
@@ -100,9 +100,9 @@ def test_cascade_picks_the_cheapest_gate_that_meets_the_threshold():
 
         return wilson_interval(sum(p == y for p, y in zip(preds, labels)), n)
 
-    acc = lambda p, r: sum(a == b for a, b in zip(p, r)) / len(r)  # noqa: E731
+    acc = metric_fn(ACC)
     c = cascade(small, large, labels, acc, 0.95, interval)
-    assert c is not None and c["small"] == "small" and c["quality_ci"][0] >= 0.95
-    assert c["deferred_share"] == pytest.approx(0.5, abs=0.02) and c["energy_per_query_j"] == pytest.approx(0.1 + c["deferred_share"] * 1.0)
-    assert c["energy_per_query_j"] < large.energy.per_query_j
+    assert c is not None and c.small == "small" and c.quality_ci[0] >= 0.95
+    assert c.deferred_share == pytest.approx(0.5, abs=0.02) and c.energy_per_query_j == pytest.approx(0.1 + c.deferred_share * 1.0)
+    assert c.energy_per_query_j < large.energy.per_query_j
     assert cascade(small, large, labels, acc, 1.01, interval) is None

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
+from scipy import stats as sps
 
-from advisor.stats import bootstrap_interval, mcnemar, mean_interval, paired_bootstrap_difference, wilson_interval, z_value
+from advisor.scores import Scorer
+from advisor.stats import bootstrap_interval, mcnemar, mean_interval, paired_bootstrap_difference, t_value, wilson_interval, z_value
 
-
-def acc(p, r):
-    return sum(a == b for a, b in zip(p, r)) / len(r)
+acc = Scorer.named("accuracy")
 
 
 def test_wilson_zero_successes_by_hand():
@@ -62,6 +62,21 @@ def test_paired_bootstrap_detects_a_real_difference():
     bad = [("b" if y == "a" else "a") if i % 5 == 0 else y for i, y in enumerate(refs)]  # 20% wrong
     d, lo, hi = paired_bootstrap_difference(good, bad, refs, acc, n_boot=500, seed=0)
     assert d == pytest.approx(0.2) and 0.1 < lo <= d <= hi
+
+
+def test_mcnemar_without_scipy_matches_scipy():
+    for b, c in [(0, 3), (2, 9), (11, 13), (30, 12), (121, 59), (400, 430)]:
+        n = b + c
+        assert mcnemar(b, c, exact=True).p_value == pytest.approx(min(1.0, 2 * sps.binom.cdf(min(b, c), n, 0.5)), rel=1e-12)
+        stat = (abs(b - c) - 1) ** 2 / n
+        assert mcnemar(b, c, exact=False).p_value == pytest.approx(sps.chi2.sf(stat, 1), rel=1e-9, abs=1e-300)
+
+
+def test_normal_and_student_quantiles_match_scipy():
+    for c in (0.5, 0.8, 0.9, 0.95, 0.99, 0.999):
+        assert z_value(c) == pytest.approx(sps.norm.ppf(0.5 + c / 2), rel=1e-12)
+        for df in (1, 2, 3, 4, 5, 9, 10, 29, 100):
+            assert t_value(c, df) == pytest.approx(sps.t.ppf(0.5 + c / 2, df), rel=1e-11)
 
 
 def test_mean_interval_by_hand():
