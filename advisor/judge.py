@@ -15,6 +15,7 @@ from advisor.measure import base_result
 from advisor.plan import Plan
 from advisor.ranking import pareto_front, rank
 from advisor.results import BestBet, CandidateResult, Cost, Look, Recommendation
+from advisor.stats import z_value
 from advisor.text import goal_text
 
 
@@ -67,7 +68,7 @@ def _undecided(summary: str, results: Sequence[CandidateResult], plan: Plan, sto
     open_ = [c for c in results if c.status == "ok" and c.verdict == "undecided" and c.quality_ci]
     if not open_ or plan.threshold is None:
         return summary, None
-    z = NormalDist().inv_cdf(0.5 + plan.decision_confidence / 2)
+    z = z_value(plan.decision_confidence)
 
     def likelihood(c: CandidateResult) -> float:
         sd = max((c.quality_ci[1] - c.quality_ci[0]) / (2 * z), 1e-9)

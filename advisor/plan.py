@@ -69,7 +69,7 @@ def run_context(task: Task, samples: Samples, settings: Settings, seed: int) -> 
     return RunContext(
         label_names=samples.label_names, prompt=task.spec.prompt, seed=seed, batch_size=settings.batch_size,
         few_shot_texts=samples.pool_texts[shots], few_shot_labels=samples.pool_labels[shots],
-        class_weight="balanced" if task.spec.metric.name in ("f1", "macro_f1") else None, task_type=task.spec.type,
+        class_weight="balanced" if task.spec.metric.definition.class_balanced else None, task_type=task.spec.type,
     )
 
 

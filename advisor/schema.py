@@ -11,23 +11,17 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from advisor.answers import Strategy
+from advisor.answers import parse as parse_answer
 from advisor.errors import SpecError, did_you_mean
+from advisor.kinds import BACKENDS, KINDS, TASK_TYPES
 from advisor.scores import CLASSIFICATION_METRICS, GENERATIVE_METRICS, METRICS, MetricDef, unknown_metric
 
-TaskType = Literal["text-classification", "question-answering", "summarization"]
-SUPPORTED_TASK_TYPES = ("text-classification", "question-answering", "summarization")
-GENERATIVE_TASK_TYPES = ("question-answering", "summarization")
+TaskType = Literal[tuple(TASK_TYPES)]
+SUPPORTED_TASK_TYPES = tuple(TASK_TYPES)
 Tier = Literal["small", "distilled", "large"]
-Kind = Literal["tfidf-logreg", "encoder-head", "prompted", "hf-pipeline", "generator"]
-Backend = Literal["sklearn", "sentence-transformers", "onnx", "transformers"]
-
-KIND_BACKENDS: dict[str, tuple[str, ...]] = {
-    "tfidf-logreg": ("sklearn",),
-    "encoder-head": ("sentence-transformers", "onnx"),
-    "prompted": ("transformers",),
-    "hf-pipeline": ("transformers",),
-    "generator": ("transformers",),
-}
+Kind = Literal[tuple(KINDS)]
+Backend = Literal[BACKENDS]
 Variant = Literal["int8-dynamic", "onnx", "onnx-int8"]
 MetricName = Literal[tuple(METRICS)]  # type: ignore[valid-type]  # the registry's names (CLASSIFICATION_METRICS, GENERATIVE_METRICS)
 
@@ -119,10 +113,10 @@ class CandidateSpec(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> CandidateSpec:
-        allowed = KIND_BACKENDS[self.kind]
+        allowed = KINDS[self.kind].backends
         if self.backend not in allowed:
             raise ValueError(f"kind '{self.kind}' runs on backend {' or '.join(allowed)}, not '{self.backend}'")
-        if self.kind != "tfidf-logreg" and self.source is None:
+        if KINDS[self.kind].needs_source and self.source is None:
             raise ValueError(f"kind '{self.kind}' needs a 'source'")
         return self
 
@@ -226,7 +220,7 @@ class SampleSpec(Strict):
 class AnswerSpec(Strict):
     """How a generative task reads the answer out of generated text (see :mod:`advisor.answers`)."""
 
-    strategy: Literal["first_line", "full", "regex"] = "first_line"
+    strategy: Strategy = "first_line"
     pattern: str | None = None
 
     @model_validator(mode="after")
@@ -250,16 +244,7 @@ class AnswerSpec(Strict):
 
     def parse(self, text: object) -> str:
         """The answer in ``text`` by this spec; ``""`` for malformed output (never raises)."""
-        from advisor.answers import parse
-
-        return parse(text, self.strategy, self.pattern)
-
-
-_INSTRUCTIONS = {
-    "text-classification": "Classify the text.",
-    "question-answering": "Answer the question in a few words.",
-    "summarization": "Summarize the text in one or two sentences.",
-}
+        return parse_answer(text, self.strategy, self.pattern)
 
 
 class PromptSpec(Strict):
@@ -273,7 +258,7 @@ class PromptSpec(Strict):
 
     def instruction_for(self, task_type: str) -> str:
         """The instruction given, or the default for ``task_type``."""
-        return self.instruction if self.instruction is not None else _INSTRUCTIONS[task_type]
+        return self.instruction if self.instruction is not None else TASK_TYPES[task_type].instruction
 
 
 class TaskSpec(Strict):
@@ -290,16 +275,9 @@ class TaskSpec(Strict):
     folds: int = Field(default=5, ge=2, le=20)
     prompt: PromptSpec = PromptSpec()
 
-    @field_validator("type")
-    @classmethod
-    def _supported(cls, value: str) -> str:
-        if value not in SUPPORTED_TASK_TYPES:
-            raise ValueError(f"task type '{value}' is not supported yet (supported: {', '.join(SUPPORTED_TASK_TYPES)})")
-        return value
-
     @model_validator(mode="after")
     def _metric_fits_type(self) -> TaskSpec:
-        generative = self.type in GENERATIVE_TASK_TYPES
+        generative = TASK_TYPES[self.type].generative
         allowed = GENERATIVE_METRICS if generative else CLASSIFICATION_METRICS
         if self.metric.name not in allowed:
             raise ValueError(f"metric '{self.metric.name}' does not apply to a {self.type} task; use one of: {', '.join(allowed)}")
