@@ -90,7 +90,7 @@ def assess(candidates: Sequence[CandidateResult], labels: Sequence[str], spec: M
             update["energy"] = c.energy.model_copy(update={"ci_per_query_j": list(mean_interval(c.energy.repeats_per_query_j, confidence))})
         verdicts, need = [], None
         if threshold is not None:
-            v, need = _threshold_verdict(update["quality_ci"], c.quality, threshold, len(labels))
+            v, need = _threshold_verdict(update["quality_ci"], c.quality, threshold, len(c.predictions))  # scored on a prefix when measured on fewer samples
             verdicts.append(v)
         if ref is not None:
             cmp = c.vs_reference if c.vs_reference and c.vs_reference.reference == ref.name else _compare(c, ref, labels, spec, confidence, seed)
