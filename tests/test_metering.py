@@ -32,6 +32,7 @@ def test_null_meter_reads_zero_energy_but_real_time():
     assert w.reading.energy_j == 0 and w.reading.duration_s >= 0.02 and m.method()["energy"] == "not measured"
 
 
+@pytest.mark.hardware
 def test_codecarbon_meter_offline_busy_costs_more_than_idle():
     m = CodeCarbonMeter("USA")
     m.start()
@@ -56,9 +57,10 @@ def _die(job, out):
 
 
 def test_a_worker_that_dies_becomes_a_failed_result():
-    spec = CandidateSpec(name="doomed", tier="small", kind="tfidf-logreg", backend="sklearn", task_types=["text-classification"], license="MIT")
+    spec = CandidateSpec(name="doomed", tier="small", kind="tfidf-logreg", backend="sklearn", task_types=["text-classification"],
+                         license="MIT")
     ctx = RunContext(label_names=["a", "b"], prompt=PromptSpec())
-    job = Job(spec=spec, registry_dir=None, texts=["x"] * 4, labels=["a", "b"] * 2, label_names=["a", "b"], metric=MetricSpec(name="accuracy"),
-              folds=2, seed=0, settings=Settings(meter="fake"), context=ctx)
+    job = Job(spec=spec, registry_dir=None, texts=["x"] * 4, labels=["a", "b"] * 2, label_names=["a", "b"],
+              metric=MetricSpec(name="accuracy"), folds=2, seed=0, settings=Settings(meter="null"), context=ctx)
     m = SubprocessExecutor(target=_die).run(job, lambda *a: None)
     assert m.result.status == "failed" and "signal 9" in m.result.reason and m.result.name == "doomed"

@@ -1,7 +1,16 @@
-"""The HTML report and Markdown summary: escaping, content, golden file, re-rendering, and a real browser."""
+"""The HTML report and Markdown summary: escaping, content, golden files, re-rendering, and a real browser.
+
+Golden files: tests/golden/report.html and tests/golden/report.md are the synthetic recommendation (fixed numbers,
+no model run) rendered, then scrubbed only of what may legitimately differ between machines and library versions
+(see ``scrub``); every formatted number is compared exactly. After an intended change to the report, regenerate
+both and review the diff before committing:
+
+    ADVISOR_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_report.py -k golden
+"""
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -14,7 +23,9 @@ import pytest
 from advisor.report import render_html, render_markdown, write_reports
 from tests.synthetic import EVIL, synthetic_recommendation
 
-GOLDEN = Path(__file__).parent / "golden" / "report.html"
+GOLDEN_DIR = Path(__file__).parent / "golden"
+UPDATE_ENV = "ADVISOR_UPDATE_GOLDEN"
+RENDERERS = {"report.html": render_html, "report.md": render_markdown}
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +68,7 @@ def test_table_has_every_candidate_and_marks_the_recommended(page, rec):
 
 def test_misclassified_samples_of_the_recommended_model(page, rec):
     c = rec.candidate(rec.model)
-    wrong = sum(p != y for p, y in zip(c.predictions, rec.samples["labels"]))
+    wrong = sum(p != y for p, y in zip(c.predictions, rec.samples.labels))
     assert page.count('class="sample"') == min(wrong, 8) > 0
 
 
@@ -70,19 +81,56 @@ def test_markdown_summary_escapes_tables(rec):
     assert "<script>" not in md and "ESTIMATED" in md
 
 
-def _scrub(html: str) -> str:
-    html = re.sub(r"<svg.*?</svg>", "<svg/>", html, flags=re.S)
-    html = re.sub(r"\d{4}-\d\d-\d\dT[\d:+]+", "TIMESTAMP", html)
-    html = re.sub(r"(codecarbon|advisor|Python) [\d.]+", r"\1 VERSION", html)
-    return re.sub(r"\d+(\.\d+)?(e-?\d+)?", "N", html)
+# What may differ from machine to machine or between library versions, and nothing else. Every number of the
+# synthetic recommendation is fixed, so the formatted figures (quality, joules, kWh, percentages, counts) stay as
+# rendered and a change in how a number is formatted shows in the golden diff.
+SCRUBS = [
+    # matplotlib's SVG: glyph outlines, random clip-path ids and its own version/date metadata
+    (re.compile(r"<svg\b.*?</svg>", re.S), "<svg/>"),
+    # ISO 8601 timestamps (created, started, finished)
+    (re.compile(r"\b\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?"), "<TIMESTAMP>"),
+    # run ids: YYYYMMDD-HHMMSS (the task name that follows stays)
+    (re.compile(r"\b\d{8}-\d{6}\b"), "<RUN-ID>"),
+    # versions of Python and the libraries (x.y.z, with any suffix)
+    (re.compile(r"\bv?\d+\.\d+\.\d+(?:[.+-]?[0-9A-Za-z]+)*"), "<VERSION>"),
+    # absolute paths on this machine (temporary folders, home, checkouts); the synthetic input's own paths stay
+    (re.compile(r"(?<![\w.:/])/(?:tmp|var|private|home|Users|root|work|opt|usr)/[^\s\"'<>&|)`]*"), "<PATH>"),
+    # hashes: hex digests, whole or shortened (a run of digits alone is a number, unless it is labelled a digest)
+    (re.compile(r"\b(?=[0-9]*[a-f])[0-9a-f]{12,}\b"), "<HASH>"),
+    (re.compile(r"\b(sha256|sha1|md5|hash)([:= ]+)[0-9a-f]{8,}", re.I), r"\1\2<HASH>"),
+]
 
 
-def test_golden_file(page):
-    got = _scrub(page)
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        GOLDEN.parent.mkdir(exist_ok=True)
-        GOLDEN.write_text(got, encoding="utf-8")
-    assert got == GOLDEN.read_text(encoding="utf-8"), "report changed: review, then rerun with UPDATE_GOLDEN=1"
+def scrub(text: str) -> str:
+    for pattern, replacement in SCRUBS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def test_scrub_hides_only_what_varies():
+    kept = ('0.800 (0.65–0.90) | 1.082 J less (91% saved), 10.97 kWh, 100,000 queries, 5.3B params, 16.4 min, #e6f4ea, local:/m/3, '
+            'data-energy="0.0054880000000000005" data-params="11622614670000"')
+    assert scrub(kept) == kept
+    varying = ("at 2026-01-01T00:00:00+00:00 run 20260101-000000-toy with codecarbon 3.3.2, Python 3.11.7 "
+               "in /tmp/pytest-of-x/report.html sha256 9f86d081884c7d65…, sha256 0000000000000000…, commit 3f2c1e0b9a7d")
+    assert scrub(varying) == ("at <TIMESTAMP> run <RUN-ID>-toy with codecarbon <VERSION>, Python <VERSION> "
+                              "in <PATH> sha256 <HASH>…, sha256 <HASH>…, commit <HASH>")
+    assert scrub('<figure><svg width="1"><g id="p21b863add5"/></svg></figure>') == "<figure><svg/></figure>"
+
+
+@pytest.mark.parametrize("name", list(RENDERERS))
+def test_golden_file(rec, name):
+    got = scrub(RENDERERS[name](rec))
+    golden = GOLDEN_DIR / name
+    if os.environ.get(UPDATE_ENV) == "1":
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(got, encoding="utf-8")
+    want = golden.read_text(encoding="utf-8") if golden.is_file() else ""
+    if got != want:
+        diff = list(difflib.unified_diff(want.splitlines(), got.splitlines(), f"golden/{name}", "rendered", lineterm="", n=1))
+        shown = "\n".join(diff[:80]) + (f"\n... {len(diff) - 80} more diff lines" if len(diff) > 80 else "")
+        pytest.fail(f"{name} differs from tests/golden/{name}; if the change is intended, regenerate with\n"
+                    f"    {UPDATE_ENV}=1 .venv/bin/pytest tests/test_report.py -k golden\n{shown}", pytrace=False)
 
 
 def test_rerendering_from_results_json_is_identical(rec, tmp_path):
@@ -91,7 +139,8 @@ def test_rerendering_from_results_json_is_identical(rec, tmp_path):
     html_path, md_path = write_reports(rec, folder)
     first = html_path.read_text()
     html_path.unlink()
-    r = subprocess.run([sys.executable, "-m", "advisor.cli", "report", str(folder / "results.json")], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "advisor.cli", "report", str(folder / "results.json")], capture_output=True, text=True,
+                       timeout=120)
     assert r.returncode == 0, r.stderr
     assert html_path.read_text() == first and md_path.is_file()
 

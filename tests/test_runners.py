@@ -1,22 +1,24 @@
 """Contract tests for every runner kind, measured end to end on tiny random-weight models.
 
 Each kind is measured once (module-scoped fixture) through :func:`advisor.measure.measure` with a
-:class:`~advisor.metering.FakeMeter`; the tests then check what every result must satisfy.
+:class:`~advisor.metering.FakeMeter`; the tests then check what every result must satisfy. The
+classifier kinds answer a two-label sentiment task; the ``generator`` kind answers a question-answering
+task whose reference answers are, for every other question, the model's own greedy answer.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from advisor.measure import Job, measure
+from advisor.measure import Job, measure, resolved_sources
 from advisor.metering import FakeMeter
 from advisor.results import CandidateResult
-from advisor.runners import RunContext, runner_class
+from advisor.runners import RunContext, Runner, runner_class
 from advisor.schema import CandidateSpec, MetricSpec, PromptSpec
 from advisor.settings import Settings
 from tests import tiny_models as tm
@@ -38,14 +40,20 @@ def _samples(n_per_label: int = 20) -> tuple[list[str], list[str]]:
 
 
 TEXTS, TRUE = _samples()
-SETTINGS = Settings(batch_size=8, repeats=2, min_window_s=0.05, latency_queries=3, idle_s=0, meter="fake", isolate=False)
+# measure() is given its meter (a FakeMeter) directly; the settings' meter is never built here
+SETTINGS = Settings(batch_size=8, repeats=2, min_window_s=0.05, latency_queries=3, idle_s=0, meter="null", isolate=False)
 FOLDS = 3
 
+QUESTIONS = [f"{w} {v} ?" for w, v in zip(["is", "you", "see", "the", "that", "this"] * 4, tm.WORDS[:24])]
+NO_ANSWER = "zebra"  # not in the tiny vocabulary: the model can never produce it
+MAX_NEW_TOKENS = 4
 
-def spec(kind: str, backend: str, local: Path | str | None = None, name: str | None = None, **options: Any) -> CandidateSpec:
+
+def spec(kind: str, backend: str, local: Path | str | None = None, name: str | None = None, task_types: list[str] | None = None,
+         **options: Any) -> CandidateSpec:
     data: dict[str, Any] = {
         "name": name or f"tiny-{kind}-{backend}", "tier": "small", "kind": kind, "backend": backend,
-        "task_types": ["text-classification"], "license": "apache-2.0", "options": options,
+        "task_types": task_types or ["text-classification"], "license": "apache-2.0", "options": options,
     }
     if local is not None:
         data["source"] = {"local": str(local)}
@@ -54,6 +62,9 @@ def spec(kind: str, backend: str, local: Path | str | None = None, name: str | N
 
 def context(prompt: PromptSpec | None = None, label_names: list[str] | None = None) -> RunContext:
     return RunContext(label_names=label_names or LABELS, prompt=prompt or PromptSpec(), seed=0, batch_size=SETTINGS.batch_size)
+
+
+QA_CONTEXT = RunContext(label_names=[], prompt=PromptSpec(), seed=0, batch_size=SETTINGS.batch_size, task_type="question-answering")
 
 
 def job(candidate: CandidateSpec, prompt: PromptSpec | None = None, label_names: list[str] | None = None) -> Job:
@@ -77,6 +88,16 @@ def safetensors_parameters(folder: Path) -> int:
                     n *= d
                 total += n
     return total
+
+
+def loaded(candidate: CandidateSpec, ctx: RunContext) -> Runner:
+    """The candidate's runner, sources resolved as measure() resolves them, loaded."""
+    found = resolved_sources(candidate, None, ctx)
+    assert not isinstance(found, CandidateResult), found.reason
+    path, tokenizer = found
+    runner = runner_class(candidate.kind)(candidate, path, ctx, tokenizer)
+    runner.load()
+    return runner
 
 
 # ---------------------------------------------------------------- tiny models, built once per session
@@ -103,6 +124,12 @@ def chat_lm(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def answering_lm(tmp_path_factory) -> Path:
+    # seed 1: its greedy answers are words, not an immediate end of sequence (seed 0's are all empty)
+    return tm.make_causal_lm(tmp_path_factory.mktemp("models") / "answering-lm", seed=1)
+
+
+@pytest.fixture(scope="session")
 def classifier(tmp_path_factory) -> Path:
     return tm.make_sequence_classifier(tmp_path_factory.mktemp("models") / "classifier")
 
@@ -114,17 +141,30 @@ def classifier(tmp_path_factory) -> Path:
 class Case:
     candidate: CandidateSpec
     parameters: int
-    size_bytes: int | None  # None: only checked to be positive
+    size_bytes: int | tuple[int, int]  # exact, or (least, most) where the size is not known in advance
     trainable: bool
     details: dict[str, Any]  # expected entries of the result's details
+    texts: list[str] = field(default_factory=lambda: TEXTS)
+    truth: list[str] = field(default_factory=lambda: TRUE)
+    ctx: RunContext = field(default_factory=context)
+    metric: str = "accuracy"
+    generative: bool = False
+
+    def job(self) -> Job:
+        return Job(spec=self.candidate, registry_dir=None, texts=self.texts, labels=self.truth, label_names=self.ctx.label_names,
+                   metric=MetricSpec(name=self.metric), folds=FOLDS, seed=0, settings=SETTINGS, context=self.ctx)
+
+    def valid_output(self, prediction: str) -> bool:
+        """A task label for a classifier; for a generator, text made of the tiny vocabulary's words (or nothing)."""
+        return set(prediction.split()) <= set(tm.WORDS) if self.generative else prediction in LABELS
 
 
 def _tfidf(request) -> Case:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     vocabulary = len(TfidfVectorizer(ngram_range=(1, 2)).fit(TEXTS).vocabulary_)
-    # binary head: coef of shape (1, V) plus one intercept
-    return Case(spec("tfidf-logreg", "sklearn"), parameters=vocabulary + 1, size_bytes=None, trainable=True,
+    # binary head: coef of shape (1, V) plus one intercept; the pickled pipeline holds at least the idf and coef float64 arrays
+    return Case(spec("tfidf-logreg", "sklearn"), parameters=vocabulary + 1, size_bytes=(2 * 8 * vocabulary, 64 * 1024), trainable=True,
                 details={"vocabulary": vocabulary})
 
 
@@ -182,22 +222,49 @@ def _pipeline(request) -> Case:
                 trainable=False, details={"label_map": {"NEGATIVE": "negative", "POSITIVE": "positive"}})
 
 
-CASES = {
-    "tfidf-logreg": _tfidf,
-    "encoder-head-sentence-transformers": _encoder_st,
-    "encoder-head-onnx": _encoder_onnx,
-    "encoder-head-onnx-file": _encoder_onnx_file,
-    "prompted": _prompted,
-    "prompted-chat-template": _prompted_chat,
-    "hf-pipeline": _pipeline,
+def _generator(request) -> Case:
+    """Question answering by free generation. The references are the model's own greedy answers (asked in the
+    batches measure() uses) for even questions and an answer it cannot give for odd ones: exact match is 1/2."""
+    path = request.getfixturevalue("answering_lm")
+    candidate = spec("generator", "transformers", path, task_types=["question-answering"], max_new_tokens=MAX_NEW_TOKENS)
+    runner = loaded(candidate, QA_CONTEXT)
+    try:
+        bs = SETTINGS.batch_size
+        answers = [a for i in range(0, len(QUESTIONS), bs) for a in runner.predict(QUESTIONS[i : i + bs]).labels]
+    finally:
+        runner.close()
+    assert any(answers), "the fixture model answers with words, so the vocabulary check below is not vacuous"
+    truth = [a if i % 2 == 0 else NO_ANSWER for i, a in enumerate(answers)]
+    details = {"format": "transformers", "chat_template": False, "decoding": "greedy", "max_new_tokens": MAX_NEW_TOKENS, "few_shot": 0,
+               "stops_after_first_line": True, "answer_parser": "first_line"}
+    return Case(candidate, safetensors_parameters(path), (path / "model.safetensors").stat().st_size, trainable=False, details=details,
+                texts=QUESTIONS, truth=truth, ctx=QA_CONTEXT, metric="exact_match", generative=True)
+
+
+CASES = {  # id: ((kind, backend), case builder)
+    "tfidf-logreg": (("tfidf-logreg", "sklearn"), _tfidf),
+    "encoder-head-sentence-transformers": (("encoder-head", "sentence-transformers"), _encoder_st),
+    "encoder-head-onnx": (("encoder-head", "onnx"), _encoder_onnx),
+    "encoder-head-onnx-file": (("encoder-head", "onnx"), _encoder_onnx_file),
+    "prompted": (("prompted", "transformers"), _prompted),
+    "prompted-chat-template": (("prompted", "transformers"), _prompted_chat),
+    "hf-pipeline": (("hf-pipeline", "transformers"), _pipeline),
+    "generator": (("generator", "transformers"), _generator),
 }
+
+
+def test_every_kind_and_backend_has_a_contract_case():
+    from advisor.kinds import KINDS
+
+    assert {kind_backend for kind_backend, _ in CASES.values()} == {(k.name, b) for k in KINDS.values() for b in k.backends}
 
 
 @pytest.fixture(scope="module", params=list(CASES))
 def measured(request) -> tuple[Case, CandidateResult]:
-    case = CASES[request.param](request)
-    meter = FakeMeter()
-    result = measure(job(case.candidate), meter)
+    (kind, backend), build = CASES[request.param]
+    case = build(request)
+    assert (case.candidate.kind, case.candidate.backend) == (kind, backend)
+    result = measure(case.job(), FakeMeter())
     return case, result
 
 
@@ -208,19 +275,21 @@ def test_status_ok(measured):
     assert r.kind == case.candidate.kind and r.backend == case.candidate.backend
 
 
-def test_predictions_cover_every_sample_with_task_labels(measured):
-    _, r = measured
-    assert r.predictions is not None and len(r.predictions) == len(TEXTS)
-    assert set(r.predictions) <= set(LABELS)
-    assert r.confidence is not None and len(r.confidence) == len(TEXTS)
-    assert all(0.0 <= c <= 1.0 for c in r.confidence)
+def test_predictions_cover_every_sample_with_valid_outputs(measured):
+    case, r = measured
+    assert r.predictions is not None and len(r.predictions) == len(case.texts)
+    assert [p for p in r.predictions if not case.valid_output(p)] == []
+    assert r.probabilities is not None and len(r.probabilities) == len(case.texts)
+    assert all(0.0 <= c <= 1.0 for c in r.probabilities)
 
 
 def test_quality_is_a_fraction(measured):
-    _, r = measured
+    case, r = measured
     assert r.quality is not None and 0.0 <= r.quality <= 1.0
-    # accuracy of the stored out-of-fold predictions is the reported quality
-    assert r.quality == pytest.approx(sum(p == t for p, t in zip(r.predictions, TRUE)) / len(TRUE))
+    # the reported quality is the share of the stored predictions that equal the references (accuracy; exact match)
+    assert r.quality == pytest.approx(sum(p == t for p, t in zip(r.predictions, case.truth)) / len(case.truth))
+    if case.generative:  # its references are its own greedy answers for even questions and an impossible one for odd ones
+        assert r.predictions[::2] == case.truth[::2] and r.quality == pytest.approx(0.5)
 
 
 def test_energy_per_query(measured):
@@ -239,6 +308,19 @@ def test_energy_per_query(measured):
     assert r.throughput_qps is not None and r.throughput_qps > 0
 
 
+def test_energy_per_token_only_for_generators(measured):
+    case, r = measured
+    e = r.energy
+    if case.generative:
+        assert 1 <= e.tokens_per_query <= MAX_NEW_TOKENS
+        assert e.per_token_j > 0 and e.per_token_j * e.tokens_per_query == pytest.approx(e.per_query_j, rel=1e-6)
+        assert 1 <= r.details["generated_tokens_mean"] <= r.details["generated_tokens_max"] <= MAX_NEW_TOKENS
+        assert 0.0 <= r.details["truncated_share"] <= 1.0
+    else:
+        assert e.per_token_j is None and e.tokens_per_query is None
+        assert "generated_tokens_mean" not in r.details
+
+
 def test_parameters_match_the_model(measured):
     case, r = measured
     assert r.parameters is not None and r.parameters > 0
@@ -247,9 +329,8 @@ def test_parameters_match_the_model(measured):
 
 def test_size_on_disk(measured):
     case, r = measured
-    assert r.size_bytes is not None and r.size_bytes > 0
-    if case.size_bytes is not None:
-        assert r.size_bytes == case.size_bytes
+    least, most = case.size_bytes if isinstance(case.size_bytes, tuple) else (case.size_bytes, case.size_bytes)
+    assert 0 < least <= r.size_bytes <= most
 
 
 def test_latency_percentiles(measured):
@@ -273,6 +354,32 @@ def test_details(measured):
     assert {k: r.details.get(k) for k in case.details} == case.details
     if case.candidate.kind == "encoder-head":
         assert r.details["encoder_parameters"] + r.details["head_parameters"] == r.parameters
+
+
+def test_predict_returns_one_output_per_input_and_info_counts_the_parameters(measured):
+    """The runner protocol used directly: load, (fit), predict a batch, info(). A kind that does not train
+    predicts exactly what the measurement stored; a trainable one is refitted here on every sample."""
+    case, r = measured
+    runner = loaded(case.candidate, case.ctx)
+    try:
+        if case.trainable:
+            runner.fit(case.texts, case.truth)
+        batch = case.texts[: SETTINGS.batch_size]  # measure()'s first batch: the same padding, so the same outputs
+        pred = runner.predict(batch)
+        assert len(pred.labels) == len(pred.confidence) == len(batch)
+        assert all(case.valid_output(p) for p in pred.labels)
+        if case.generative:
+            assert len(pred.tokens) == len(pred.truncated) == len(batch)
+            assert all(1 <= t <= MAX_NEW_TOKENS for t in pred.tokens)
+        else:
+            assert pred.tokens is None
+        if not case.trainable:
+            assert pred.labels == r.predictions[: len(batch)]
+        info = runner.info()
+        assert info.parameters == case.parameters > 0
+        assert info.size_bytes == r.size_bytes
+    finally:
+        runner.close()
 
 
 # ---------------------------------------------------------------- skipped and failed candidates
