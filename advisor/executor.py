@@ -195,7 +195,10 @@ class SubprocessExecutor:
         out = self._ctx.Queue()
         proc = self._ctx.Process(target=self._target, args=(job, out), daemon=True)
         self._proc = proc
-        _deaf_to_ctrl_c(proc.start)
+        if self._ctx.get_start_method() == "forkserver":
+            proc.start()  # forked from a server started deaf to Ctrl-C; this call may wait for its imports, and must stay interruptible
+        else:
+            _deaf_to_ctrl_c(proc.start)
         got, startup_s = None, None
         try:
             while got is None:

@@ -12,6 +12,24 @@ from __future__ import annotations
 import importlib
 import os
 
+from advisor.paths import cache_dir
+
+
+def _stderr_to_log() -> None:
+    """The server's and its workers' stderr go to ``<cache>/workers.log``: a worker's library warnings, or a traceback
+    from a worker forked as its run is interrupted, never land in the middle of the user's terminal output.
+    (A worker's own failures are reported in its result, with the reason.)"""
+    try:
+        log = cache_dir() / "workers.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(fd, 2)
+        os.close(fd)
+    except OSError:
+        pass
+
+
+_stderr_to_log()
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 

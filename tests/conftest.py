@@ -69,11 +69,8 @@ def write_task(folder: Path, rows: list[dict] | None = None, **overrides) -> Pat
 SLOW_TIMEOUT_S = 1800
 """pytest-timeout limit for tests marked slow (real models: minutes); the rest keep pyproject's ``timeout``."""
 
-REAL_METER_TESTS = {
-    # Tests in files owned elsewhere that measure with the real meter; the mark belongs in the file itself, and this
-    # entry can go once it is there.
-    "tests/test_default_registry.py::test_default_registry_on_sentiment",
-}
+REAL_METER_TESTS: set[str] = set()
+"""Tests measured with the real meter whose file cannot carry the ``hardware`` mark itself."""
 
 
 def pytest_collection_modifyitems(config, items):

@@ -116,10 +116,14 @@ def test_max_drop_goal_savings_and_pareto_in_results(toy_task, tfidf_registry, t
     assert rec.threshold is None and rec.max_drop == 0.5 and rec.reference in {"tfidf-small", "tfidf-large"}
     assert all(c.vs_reference and c.vs_reference.reference == rec.reference for c in rec.candidates)
     assert rec.decision == "recommended" and rec.pareto and set(rec.pareto) <= {c.name for c in rec.candidates}
-    if rec.model != rec.reference:
+    if rec.model == rec.reference:  # nothing to save against
+        assert rec.savings is None
+    else:
         assert rec.savings.reference == rec.reference and rec.savings.queries_per_day == 1000
+        assert rec.savings.saved_per_query_j == pytest.approx(rec.candidate(rec.reference).energy_per_query_j - rec.candidate(rec.model).energy_per_query_j)
     data = json.loads((tmp_path / "reports" / rec.run_id / "results.json").read_text())
-    assert data["max_drop"] == 0.5 and "pareto" in data and "savings" in data and "cascade" in data
+    assert data["max_drop"] == 0.5 and data["pareto"] == rec.pareto
+    assert data["savings"] == (rec.savings.to_dict() if rec.savings else None) and data["cascade"] == (rec.cascade.to_dict() if rec.cascade else None)
 
 
 def test_an_unknown_reference_is_a_clear_error(toy_task, tfidf_registry, tmp_path):
