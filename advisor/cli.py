@@ -25,6 +25,9 @@ ls_app = typer.Typer(no_args_is_help=True, help="List models or tasks.")
 app.add_typer(ls_app, name="ls")
 err = Console(stderr=True)
 
+DEFAULTS = Settings()
+"""The defaults every option shows, from the one Settings model."""
+
 FLAGS = {"sample_size": "--samples", "isolate": "--in-process"}
 """Settings fields whose option name differs from the field name (the rest: ``--field-name``)."""
 
@@ -37,10 +40,6 @@ def flag(field: str) -> str:
 def opt(field: str, *decls: str) -> Any:
     """A Typer option whose help comes from the Settings field of that name."""
     return typer.Option(*decls, help=Settings.help(field))
-
-
-def _default(field: str) -> Any:
-    return Settings.default(field)
 
 
 _UNITS = {"j": ("budget_j", 1.0), "kj": ("budget_j", 1e3), "wh": ("budget_j", 3600.0), "s": ("budget_s", 1.0), "min": ("budget_s", 60.0),
@@ -144,30 +143,30 @@ def recommend(
     min_quality: Annotated[Optional[float], opt("min_quality")] = None,
     max_drop: Annotated[Optional[float], opt("max_drop")] = None,
     reference: Annotated[Optional[str], opt("reference")] = None,
-    confidence: Annotated[float, opt("confidence")] = _default("confidence"),
-    by: Annotated[str, opt("by")] = _default("by"),
+    confidence: Annotated[float, opt("confidence")] = DEFAULTS.confidence,
+    by: Annotated[str, opt("by")] = DEFAULTS.by,
     candidates: Annotated[Optional[str], typer.Option(help="Comma-separated registry names to run (default: all).")] = None,
     samples: Annotated[Optional[int], opt("sample_size", "--samples")] = None,
     max_samples: Annotated[Optional[int], opt("max_samples")] = None,
     budget: Annotated[Optional[str], typer.Option(help="Most to spend on drawing more samples when undecided: joules or seconds, "
                                                   "e.g. 500J, 2kJ, 90s, 5min (default: no limit).")] = None,
     seed: Annotated[Optional[int], opt("seed")] = None,
-    batch_size: Annotated[int, opt("batch_size")] = _default("batch_size"),
-    repeats: Annotated[int, opt("repeats")] = _default("repeats"),
-    country: Annotated[str, opt("country")] = _default("country"),
+    batch_size: Annotated[int, opt("batch_size")] = DEFAULTS.batch_size,
+    repeats: Annotated[int, opt("repeats")] = DEFAULTS.repeats,
+    country: Annotated[str, opt("country")] = DEFAULTS.country,
     cpu_power_w: Annotated[Optional[float], opt("cpu_power_w")] = None,
     ram_power_w: Annotated[Optional[float], opt("ram_power_w")] = None,
     queries_per_day: Annotated[Optional[float], opt("queries_per_day")] = None,
     price_per_kwh: Annotated[Optional[float], opt("price_per_kwh")] = None,
-    meter: Annotated[str, opt("meter")] = _default("meter"),
+    meter: Annotated[str, opt("meter")] = DEFAULTS.meter,
     exhaustive: Annotated[bool, opt("exhaustive", "--exhaustive")] = False,
     store: Annotated[Optional[Path], opt("store")] = None,
     fresh: Annotated[bool, opt("fresh", "--fresh")] = False,
     in_process: Annotated[bool, typer.Option("--in-process", help="Measure in this process instead of one process per candidate.")] = False,
-    reports_dir: Annotated[Path, opt("reports_dir")] = _default("reports_dir"),
+    reports_dir: Annotated[Path, opt("reports_dir")] = DEFAULTS.reports_dir,
     keep_texts: Annotated[bool, opt("keep_texts", "--keep-texts/--no-keep-texts")] = True,
     mlflow: Annotated[Optional[str], opt("mlflow")] = None,
-    executor: Annotated[str, opt("executor")] = _default("executor"),
+    executor: Annotated[str, opt("executor")] = DEFAULTS.executor,
     ray_address: Annotated[Optional[str], opt("ray_address")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results JSON on stdout (tables go to stderr).")] = False,
 ) -> None:
@@ -210,18 +209,18 @@ def check(
     task: TaskOpt = "sentiment",
     registry: RegistryOpt = None,
     min_quality: Annotated[Optional[float], opt("min_quality")] = None,
-    confidence: Annotated[float, opt("confidence")] = _default("confidence"),
+    confidence: Annotated[float, opt("confidence")] = DEFAULTS.confidence,
     candidates: Annotated[Optional[str], typer.Option(help="Comma-separated registry names to consider (default: all).")] = None,
     samples: Annotated[Optional[int], opt("sample_size", "--samples")] = None,
     max_energy_increase: Annotated[float, typer.Option(help="Largest rise of energy per query tolerated against the baseline (0.2 = +20%).")] = 0.2,
     baseline: Annotated[Optional[str], typer.Option(help="Stored run id to compare energy with (default: the newest earlier run that measured it).")] = None,
     store: Annotated[Optional[Path], opt("store")] = None,
     fresh: Annotated[bool, opt("fresh", "--fresh")] = False,
-    meter: Annotated[str, opt("meter")] = _default("meter"),
+    meter: Annotated[str, opt("meter")] = DEFAULTS.meter,
     cpu_power_w: Annotated[Optional[float], opt("cpu_power_w")] = None,
     ram_power_w: Annotated[Optional[float], opt("ram_power_w")] = None,
     in_process: Annotated[bool, typer.Option("--in-process", help="Measure in this process instead of one process per candidate.")] = False,
-    reports_dir: Annotated[Path, opt("reports_dir")] = _default("reports_dir"),
+    reports_dir: Annotated[Path, opt("reports_dir")] = DEFAULTS.reports_dir,
     as_json: Annotated[bool, typer.Option("--json", help="Print the check result as JSON on stdout.")] = False,
     markdown: Annotated[Optional[Path], typer.Option(help="Append a Markdown summary to this file (e.g. $GITHUB_STEP_SUMMARY).")] = None,
 ) -> None:
@@ -255,9 +254,9 @@ def distill(
     out: Annotated[Optional[Path], typer.Option(help="Folder for the distilled model (default: <reports-dir>/distilled).")] = None,
     min_quality: Annotated[Optional[float], opt("min_quality")] = None,
     samples: Annotated[Optional[int], opt("sample_size", "--samples")] = None,
-    meter: Annotated[str, opt("meter")] = _default("meter"),
+    meter: Annotated[str, opt("meter")] = DEFAULTS.meter,
     in_process: Annotated[bool, typer.Option("--in-process", help="Measure in this process instead of one process per candidate.")] = False,
-    reports_dir: Annotated[Path, opt("reports_dir")] = _default("reports_dir"),
+    reports_dir: Annotated[Path, opt("reports_dir")] = DEFAULTS.reports_dir,
 ) -> None:
     """Train a small student on a teacher's labels of unlabelled texts, then measure it beside both."""
     settings = settings_from(min_quality=min_quality, sample_size=samples, meter=meter, isolate=not in_process, reports_dir=reports_dir)
@@ -276,7 +275,7 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     data_dir: Annotated[Optional[Path], typer.Option(help="Jobs, reports, the store and the token (default: <cache>/service).")] = None,
     registry: RegistryOpt = None,
-    meter: Annotated[str, opt("meter")] = _default("meter"),
+    meter: Annotated[str, opt("meter")] = DEFAULTS.meter,
     in_process: Annotated[bool, typer.Option("--in-process", help="Measure candidates inside each job's worker process.")] = False,
 ) -> None:
     """Serve recommendation jobs over HTTP (bearer token on every route but /health)."""

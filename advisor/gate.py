@@ -24,8 +24,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from advisor.api import recommend
 from advisor import exits
+from advisor.api import recommend
 from advisor.errors import SpecError
 from advisor.ranking import verdict_of
 from advisor.results import Recommendation, _Model

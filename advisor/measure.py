@@ -117,7 +117,8 @@ def _predict_in_shards(runner: Runner, job: Job, meter: Meter, progress: Progres
     n, parts, start, total = len(job.texts), [], 0, Reading()
     for end in job.rules.shards(n):
         with meter.window(f"evaluate-{end}") as w:
-            parts.append(predict_all(runner, job.texts[start:end], job.settings.batch_size, lambda ph, d, t: progress(ph, start + d, n), "evaluate"))
+            parts.append(predict_all(runner, job.texts[start:end], job.settings.batch_size,
+                                     lambda ph, d, t, done=start: progress(ph, done + d, n), "evaluate"))
         total = total + w.reading
         start = end
         so_far = Prediction.concat(parts)

@@ -8,8 +8,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from advisor.errors import SpecError, did_you_mean
-from advisor.paths import REPO_ROOT
 from advisor.kinds import KINDS
+from advisor.paths import REPO_ROOT
 from advisor.schema import CandidateSpec, RegistrySpec, parse
 from advisor.yamlio import read_yaml
 

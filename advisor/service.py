@@ -2,12 +2,22 @@
 
 * Jobs run one at a time per machine (concurrent energy windows would corrupt each other), each in
   a worker process, so a cancel stops it at once and a crash fails only that job.
-* The queue lives in the same SQLite store as the measurements: after a restart, jobs left running
-  go back to the queue, and what they had measured is reused.
+* A worker dies with the server (Linux: ``PR_SET_PDEATHSIG``), even one killed with SIGKILL, and
+  takes its own child processes along (it leads its own process group).
+* The queue lives in the same SQLite store as the measurements. A job has an owner (the worker's
+  pid) with a heartbeat: on start the server kills workers orphaned by a previous server, then
+  requeues only the jobs whose owner is gone, so two workers never measure one job; a stale
+  owner's writes are refused. What a requeued job had measured is reused.
 * Every route but ``/health`` needs ``Authorization: Bearer <token>`` (``$ADVISOR_TOKEN``, else a
-  token generated on first start and kept in ``<data-dir>/token``).
-* Uploads are bounded in bytes and rows; no request value ever names a file: built-in tasks are
-  looked up by name, uploaded samples are written under a job id the server generates.
+  token generated on first start and kept in ``<data-dir>/token``; at least 32 characters, and the
+  file readable by its owner only). The token is checked from the headers before any byte of the
+  body is read.
+* Bodies are counted as they arrive (chunked ones too) and cut off with 413 past
+  ``MAX_BODY_BYTES``; rows are bounded; uploads are validated at submit (labels that occur,
+  candidates the registry knows). No request value ever names a file: built-in tasks are looked up
+  by name, uploaded samples are written under a job id the server generates.
+* The data folder is private whatever the umask: folders 0700, files 0600 (the server and its
+  workers run with umask 077).
 * Errors are RFC 9457 problem details (``application/problem+json``).
 """
 
@@ -16,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -32,9 +43,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from advisor.store import ResultStore
+from advisor.errors import AdvisorError, did_you_mean
+from advisor.store import HEARTBEAT_S, Heartbeat, ResultStore, StaleOwner, owner_alive, process_cmdline, process_stat
 
 MAX_BODY_BYTES = 5 * 2**20
+MIN_TOKEN_CHARS = 32
 MAX_ROWS = 20_000
 JOB_ID = r"^[0-9a-f]{32}$"
 PROBLEM = "application/problem+json"
@@ -106,20 +119,240 @@ class Job(BaseModel):
     summary: str | None = None
 
 
+# -- the data folder: private whatever the umask ------------------------------------------------------
+
+def _private_dir(path: Path) -> Path:
+    """``path`` as a folder only its owner can enter (0700), created with its parents when missing."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o777 != 0o700:
+        path.chmod(0o700)
+    return path
+
+
+def _private_opener(path: str, flags: int) -> int:
+    """An ``opener`` for :func:`open`: the file is created (or cut down to) mode 0600."""
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+def _write_private(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", opener=_private_opener) as f:
+        f.write(text)
+
+
+def _tighten(data_dir: Path) -> None:
+    """Files a previous version (or another umask) left readable by others: the store and the token."""
+    for name in ("store.sqlite", "store.sqlite-wal", "store.sqlite-shm", "token"):
+        path = data_dir / name
+        if path.is_file() and not path.is_symlink() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+
+
+# -- the token -----------------------------------------------------------------------------------------
+
+def _check_token(token: str, where: str, fix: str) -> str:
+    if len(token) < MIN_TOKEN_CHARS:
+        raise AdvisorError(f"{where}: the token has {len(token)} characters, fewer than {MIN_TOKEN_CHARS}; {fix}")
+    return token
+
+
 def token_for(data_dir: Path) -> str:
-    """``$ADVISOR_TOKEN``, else the token kept in ``<data_dir>/token`` (made on first start, readable by the owner only)."""
+    """``$ADVISOR_TOKEN``, else the token kept in ``<data_dir>/token`` (made on first start, readable by the owner only).
+
+    Raises:
+        AdvisorError: the token is shorter than ``MIN_TOKEN_CHARS``, or the token file can be read
+            or written by other users; the message names the fix.
+    """
+    new = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
     env = os.environ.get("ADVISOR_TOKEN")
     if env:
-        return env
+        return _check_token(env.strip(), "$ADVISOR_TOKEN", f"set a longer one, e.g. export ADVISOR_TOKEN=$({new})")
     path = data_dir / "token"
     if path.is_file():
-        return path.read_text(encoding="utf-8").strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise AdvisorError(f"{path}: the token file is open to other users (mode {mode:04o}); "
+                               f"make it readable by its owner only: chmod 600 {path}")
+        return _check_token(path.read_text(encoding="utf-8").strip(), str(path),
+                            f"write a longer one ({new} > {path}) or delete the file to have one generated")
+    _private_dir(data_dir)
     token = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(token)
     return token
+
+
+# -- the guard: authentication and the body limit, before the application reads anything -------------
+
+class _BodyTooLarge(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(413, f"the body may hold at most {MAX_BODY_BYTES} bytes")
+
+
+async def _send_problem(send, status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> None:
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
+    raw = [(b"content-type", PROBLEM.encode()), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Guard:
+    """Pure ASGI middleware in front of the application.
+
+    1. Every request but those to ``open_paths`` needs ``Authorization: Bearer <token>``; it is
+       checked from the headers alone, so a request without it gets 401 before a byte of its body
+       is read or parsed.
+    2. The body is counted as the application receives it, chunked bodies included: past
+       ``max_body`` bytes the request is answered 413 and nothing more is read (a declared
+       Content-Length over the limit is refused before reading).
+    """
+
+    def __init__(self, app, token: str, max_body: int = MAX_BODY_BYTES, open_paths: tuple[str, ...] = ("/health",)):
+        self.app, self.token, self.max_body, self.open_paths = app, token.encode(), max_body, open_paths
+
+    def _authorised(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        value = next((v for k, v in headers if k.lower() == b"authorization"), b"")
+        scheme, _, credentials = value.strip().partition(b" ")
+        return scheme.lower() == b"bearer" and secrets.compare_digest(credentials.strip(), self.token)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)  # lifespan
+            return
+        headers = scope.get("headers") or []
+        if scope.get("path") not in self.open_paths and not self._authorised(headers):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            await _send_problem(send, 401, "Unauthorized", "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = next((v for k, v in headers if k.lower() == b"content-length"), None)
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            await _send_problem(send, 413, "Payload Too Large", f"the body may hold at most {self.max_body} bytes")
+            return
+
+        received, over, started = 0, False, False
+
+        async def counted():
+            nonlocal received, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    over = True
+                    raise _BodyTooLarge()
+            return message
+
+        async def guarded(message) -> None:
+            nonlocal started
+            if over:
+                return  # whatever the application answers to a cut-off body, the answer is the 413 below
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            await _send_problem(send, 413, "Payload Too Large", f"the body may hold at most {self.max_body} bytes")
+
+
+# -- the worker: one job at a time, each in a process of its own ----------------------------------------
+
+def _end_group(signum: int, frame: Any = None) -> None:
+    """SIGTERM in a worker process: its own children go too (it leads its process group), then it exits."""
+    if os.getpgrp() == os.getpid():
+        os.killpg(os.getpid(), signal.SIGKILL)
+    os._exit(128 + signum)
+
+
+def _die_with_parent(parent: int | None) -> None:
+    """In a worker process: receive SIGTERM when the server ends, even by SIGKILL (Linux), and end the whole group on it."""
+    signal.signal(signal.SIGTERM, _end_group)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if parent is not None and os.getppid() != parent:  # the server died before the signal was asked for
+        _end_group(signal.SIGTERM)
+
+
+def _gone(pid: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while owner_alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _kill_tree(pid: int, grace_s: float = 5.0) -> bool:
+    """SIGTERM, then SIGKILL, to ``pid`` and, when it leads one, its process group; True once it is gone."""
+    try:
+        group = os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return True
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig) if group else os.kill(pid, sig)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        if _gone(pid, grace_s):
+            return True
+    return False
+
+
+def _orphaned_worker(pid: int, job_id: str) -> bool:
+    """Whether ``pid`` is a worker process of ``job_id`` whose server is gone (judged from ``/proc``)."""
+    args = process_cmdline(pid)
+    if args is None:  # no /proc: a live owner whose heartbeat is recent is taken to be the worker
+        return False
+    if job_id not in args or "advisor.service" not in args:
+        return False  # the pid now belongs to something else: the worker is gone
+    try:
+        parent = int(args[-1])
+    except ValueError:
+        return True
+    ppid = os.getppid() if pid == os.getpid() else _parent_of(pid)
+    return not (parent != os.getpid() and ppid == parent and owner_alive(parent))  # a live server's own worker is not orphaned
+
+
+def _parent_of(pid: int) -> int | None:
+    stat = process_stat(pid)
+    return stat[1] if stat else None
+
+
+def recover_jobs(store: ResultStore) -> int:
+    """On server start: kill workers orphaned by a previous server, then requeue the jobs whose owner is gone.
+
+    Returns how many jobs went back to the queue. A job whose owner cannot be killed stays as it is.
+    """
+    for job in store.unfinished_jobs():
+        pid = job["owner_pid"]
+        if pid is None or pid == os.getpid() or not owner_alive(pid, job["heartbeat_at"]):
+            continue
+        no_proc = process_cmdline(pid) is None
+        fresh = job["heartbeat_at"] is not None and time.time() - job["heartbeat_at"] < 6 * HEARTBEAT_S
+        if (_orphaned_worker(pid, job["id"]) or (no_proc and fresh)) and not _kill_tree(pid):
+            print(f"advisor: job {job['id']}: its previous worker (pid {pid}) could not be stopped; the job stays running",
+                      file=sys.stderr)
+    return store.requeue_running_jobs()
 
 
 class Worker:
@@ -132,12 +365,12 @@ class Worker:
 
     def start(self) -> None:
         with ResultStore(self.data_dir / "store.sqlite") as store:
-            store.requeue_running_jobs()
+            recover_jobs(store)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=20)
 
     def _loop(self) -> None:
         with ResultStore(self.data_dir / "store.sqlite") as store:  # one connection for the thread's life
@@ -148,32 +381,69 @@ class Worker:
                     continue
                 self._run(job["id"], store)
 
+    @staticmethod
+    def _end(proc: subprocess.Popen) -> None:
+        proc.terminate()  # the worker ends its own group on SIGTERM
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            _kill_tree(proc.pid, grace_s=2.0)
+            proc.wait()
+
     def _run(self, job_id: str, store: ResultStore) -> None:
-        cmd = [sys.executable, "-m", "advisor.service", str(self.data_dir), job_id, json.dumps({"registry": str(self.registry or ""), **self.server})]
-        with (self.data_dir / "jobs" / job_id / "worker.log").open("w") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-            while proc.poll() is None:
-                if self._stop.wait(0.25):
-                    proc.terminate()
-                    return  # left running: requeued on the next start
-                if (store.job(job_id) or {}).get("status") == "cancelling":
-                    proc.terminate()
-                    proc.wait(timeout=30)
-                    store.update_job(job_id, status="cancelled")
-                    return
-        if (store.job(job_id) or {}).get("status") == "running":  # the process died without saying how it ended
-            store.update_job(job_id, status="failed", error=f"worker process exited with code {proc.returncode}")
+        me = os.getpid()
+        cmd = [sys.executable, "-m", "advisor.service", str(self.data_dir), job_id,
+               json.dumps({"registry": str(self.registry or ""), **self.server}), str(me)]
+        folder = _private_dir(self.data_dir / "jobs" / job_id)
+        try:
+            with open(folder / "worker.log", "w", opener=_private_opener) as log:
+                # a session of its own: the worker can end its children as a group, and a Ctrl-C meant for the server stays there
+                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            store.update_job(job_id, owner=me, status="failed", error=f"the worker process could not start ({exc})")
+            return
+        owners = (proc.pid, me)
+        while proc.poll() is None:
+            if self._stop.wait(0.25):
+                self._end(proc)
+                store.requeue_job(job_id, owner=owners)  # the server is stopping: measured again on the next start
+                return
+            if (store.job(job_id) or {}).get("status") == "cancelling":
+                self._end(proc)
+                try:
+                    store.update_job(job_id, owner=owners, status="cancelled")
+                except StaleOwner:
+                    pass
+                return
+        job = store.job(job_id) or {}
+        if job.get("status") in ("running", "cancelling") and job.get("owner_pid") in owners:  # it died without saying how it ended
+            ended = "cancelled" if job["status"] == "cancelling" else "failed"
+            try:
+                store.update_job(job_id, owner=owners, status=ended, error=None if ended == "cancelled" else
+                                 f"worker process exited with code {proc.returncode}")
+            except StaleOwner:
+                pass
 
 
-def run_job(data_dir: Path, job_id: str, server: dict[str, Any]) -> None:
-    """The worker process: measure one job and record how it ended."""
+def run_job(data_dir: Path, job_id: str, server: dict[str, Any], parent: int | None = None, on_lost=None) -> None:
+    """The worker process: take the job over from the server ``parent``, measure it and record how it ended.
+
+    A heartbeat keeps the ownership fresh; ``on_lost`` is called if the job is taken from this process.
+    """
+    me = os.getpid()
     with ResultStore(data_dir / "store.sqlite") as store:  # one connection for the process (progress comes on this thread)
-        _run_job(store, data_dir, job_id, server)
+        if not store.take_job(job_id, me, from_pid=parent):
+            print(f"job {job_id} is not running under this worker's server; not measuring it", file=sys.stderr)
+            return
+        with Heartbeat(store.path, lambda s: s.heartbeat_job(job_id, me), interval_s=HEARTBEAT_S, on_lost=on_lost):
+            try:
+                _run_job(store, data_dir, job_id, server, owner=me)
+            except StaleOwner as exc:
+                print(f"stopped: {exc}", file=sys.stderr)
 
 
-def _run_job(store: ResultStore, data_dir: Path, job_id: str, server: dict[str, Any]) -> None:
+def _run_job(store: ResultStore, data_dir: Path, job_id: str, server: dict[str, Any], owner: int | None = None) -> None:
     import advisor
-    from advisor.errors import AdvisorError
     from advisor.settings import Settings
 
     request = JobRequest.model_validate(store.job(job_id)["request"])
@@ -200,49 +470,122 @@ def _run_job(store: ResultStore, data_dir: Path, job_id: str, server: dict[str, 
         def _save(self, force=False):
             if force or time.monotonic() - self.last > 0.5:
                 self.last = time.monotonic()
-                store.update_job(job_id, progress=self.state)
+                store.update_job(job_id, owner=owner, progress=self.state)
 
     try:
         rec = advisor.recommend(task=task, registry=server.get("registry") or None, settings=settings, observer=Observer())
+    except StaleOwner:
+        raise
     except AdvisorError as exc:
-        store.update_job(job_id, status="failed", error=str(exc))
+        store.update_job(job_id, owner=owner, status="failed", error=str(exc))
         return
     except Exception as exc:  # noqa: BLE001 - recorded on the job, the server goes on
-        store.update_job(job_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+        store.update_job(job_id, owner=owner, status="failed", error=f"{type(exc).__name__}: {exc}")
         raise
-    store.update_job(job_id, status="complete", run_id=rec.run_id)
+    store.update_job(job_id, owner=owner, status="complete", run_id=rec.run_id)
 
+
+# -- submit-time checks ------------------------------------------------------------------------------------
 
 def _write_upload(folder: Path, upload: TaskUpload) -> None:
-    """The uploaded task as a task folder under the job's own folder, validated like any task file."""
+    """The uploaded task as a task folder under the job's own folder (private), validated like any task file."""
     import yaml
 
     from advisor.tasks import load_task
 
-    task_dir = folder / "task"
-    task_dir.mkdir(parents=True, exist_ok=True)
-    (task_dir / "samples.jsonl").write_text("".join(json.dumps(s.model_dump()) + "\n" for s in upload.samples), encoding="utf-8")
+    task_dir = _private_dir(folder / "task")
+    _write_private(task_dir / "samples.jsonl", "".join(json.dumps(s.model_dump()) + "\n" for s in upload.samples))
     spec = {"name": upload.name, "type": upload.type, "data": {"file": "samples.jsonl", "text_field": "text", "label_field": "label"},
             "metric": upload.metric, "threshold": upload.threshold, "folds": upload.folds}
     if upload.labels is not None:
         spec["labels"] = upload.labels
     if upload.prompt is not None:
         spec["prompt"] = upload.prompt
-    (task_dir / "task.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    _write_private(task_dir / "task.yaml", yaml.safe_dump(spec, sort_keys=False))
     load_task(task_dir / "task.yaml").samples()  # SpecError for a bad task, before it is queued
 
 
+def _unused_labels(upload: TaskUpload) -> str | None:
+    """The problem with declared classes that no sample carries, or None."""
+    if upload.type != "text-classification" or not upload.labels:
+        return None
+    present = {s.label for s in upload.samples}
+    missing = [label for label in dict.fromkeys(upload.labels) if label not in present]
+    if not missing:
+        return None
+    names = ", ".join(f"'{m}'" for m in missing)
+    return (f"upload.labels: {names} never {'occurs' if len(missing) == 1 else 'occur'} in the samples; "
+            "remove it from labels or add samples with that label")
+
+
+class _Registry:
+    """The server's registry, read again when its file changes."""
+
+    def __init__(self, path: Path | None):
+        self.path, self._key, self._reg = path, None, None
+
+    def get(self):
+        from advisor.registry import default_registry_path, load_registry
+
+        path = Path(self.path) if self.path else default_registry_path()
+        try:
+            key = (path, path.stat().st_mtime_ns)
+        except OSError:
+            key = (path, None)
+        if key != self._key or self._reg is None:
+            self._reg, self._key = load_registry(path), key
+        return self._reg
+
+
+def _candidate_problem(body: JobRequest, registry: _Registry, task_type: str | None) -> str | None:
+    """Names the request gives that the server's registry does not know (with a did-you-mean), or None."""
+    try:
+        reg = registry.get()
+    except AdvisorError:
+        raise HTTPException(503, "the server's registry cannot be read; tell its operator") from None
+    by_name = {c.name: c for c in reg.candidates}
+    known = ", ".join(by_name)
+    reference = [body.settings.reference] if body.settings.reference else []
+    for field, names in (("candidates", body.candidates or []), ("settings.reference", reference)):
+        for name in names:
+            if name not in by_name:
+                return f"{field}: no candidate named '{name}'{did_you_mean(name, by_name)}; known: {known}"
+    if task_type is not None:
+        pool = [by_name[n] for n in body.candidates] if body.candidates else list(by_name.values())
+        if not any(task_type in c.task_types for c in pool):
+            serving = ", ".join(n for n, c in by_name.items() if task_type in c.task_types) or "none"
+            return f"candidates: none of them serves task type '{task_type}'; candidates that do: {serving}"
+    return None
+
+
+def _builtin_type(name: str) -> str | None:
+    from advisor.tasks import available_tasks, load_task
+
+    try:
+        return load_task(available_tasks()[name]).spec.type
+    except (AdvisorError, KeyError, OSError):
+        return None
+
+
 def create_app(data_dir: Path, registry: Path | None = None, token: str | None = None, server: dict[str, Any] | None = None, worker: bool = True):
-    """The FastAPI application; ``worker=False`` serves the API without running jobs (for tests of the API alone)."""
-    data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    token = token or token_for(data_dir)
+    """The FastAPI application; ``worker=False`` serves the API without running jobs (for tests of the API alone).
+
+    Raises:
+        AdvisorError: the token is too short or its file too open, the store or the registry is unusable.
+    """
+    data_dir = _private_dir(Path(data_dir))
+    token = _check_token(token, "the token given", "give a longer one") if token else token_for(data_dir)
     store_path = data_dir / "store.sqlite"
     ResultStore(store_path).close()  # a bad store fails at start, not on the first request
+    _tighten(data_dir)
+    jobs_dir = _private_dir(data_dir / "jobs")
+    known = _Registry(registry)
+    known.get()  # a bad registry fails at start too
     runner = Worker(data_dir, registry, server or {}) if worker else None
 
     @asynccontextmanager
     async def lifespan(app):
+        os.umask(0o077)  # whatever the server and its workers write (reports too) is private
         if runner:
             runner.start()
         yield
@@ -251,6 +594,7 @@ def create_app(data_dir: Path, registry: Path | None = None, token: str | None =
 
     app = FastAPI(title="advisor", version="1.0", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
                   description="Which is the smallest model that is good enough? Recommendation jobs: submit, poll, fetch results and reports.")
+    app.add_middleware(Guard, token=token)
     bearer = HTTPBearer(auto_error=False)
 
     def problem(status: int, title: str, detail: str, headers: dict | None = None) -> JSONResponse:
@@ -258,8 +602,9 @@ def create_app(data_dir: Path, registry: Path | None = None, token: str | None =
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException):
-        return problem(exc.status_code, {401: "Unauthorized", 404: "Not Found", 409: "Conflict", 413: "Payload Too Large"}.get(exc.status_code, "Error"),
-                       str(exc.detail), getattr(exc, "headers", None))
+        titles = {401: "Unauthorized", 404: "Not Found", 409: "Conflict", 413: "Payload Too Large", 422: "Unprocessable Content",
+                  503: "Service Unavailable"}
+        return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -267,14 +612,8 @@ def create_app(data_dir: Path, registry: Path | None = None, token: str | None =
         where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
         return problem(422, "Unprocessable Content", f"{where}: {e.get('msg')}" if where else str(e.get("msg")))
 
-    @app.middleware("http")
-    async def _bounded(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return problem(413, "Payload Too Large", f"the body may hold at most {MAX_BODY_BYTES} bytes")
-        return await call_next(request)
-
     def authorised(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        """Also checked by :class:`Guard` before the body is read; kept so the schema states the scheme."""
         if creds is None or not secrets.compare_digest(creds.credentials.encode(), token.encode()):
             raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
 
@@ -313,17 +652,20 @@ def create_app(data_dir: Path, registry: Path | None = None, token: str | None =
     @app.post("/jobs", status_code=202, response_model=Job, dependencies=[Depends(authorised)], tags=["jobs"])
     def submit(body: JobRequest) -> Job:
         """Queue a recommendation job: a built-in task by name, or an uploaded task with its samples."""
-        from advisor.errors import AdvisorError
         from advisor.tasks import available_tasks
 
         if (body.task is None) == (body.upload is None):
             raise HTTPException(422, "give exactly one of 'task' (a built-in task name) or 'upload'")
         if body.task is not None and body.task not in available_tasks():
             names = ", ".join(sorted(available_tasks()))
-            raise HTTPException(422, f"task: no built-in task '{body.task}' (built in: {names})")
+            hint = did_you_mean(body.task, available_tasks())
+            raise HTTPException(422, f"task: no built-in task '{body.task}'{hint} (built in: {names})")
+        wrong = _candidate_problem(body, known, body.upload.type if body.upload else _builtin_type(body.task))
+        wrong = wrong or (_unused_labels(body.upload) if body.upload else None)
+        if wrong:
+            raise HTTPException(422, wrong)
         job_id = uuid.uuid4().hex
-        folder = data_dir / "jobs" / job_id
-        folder.mkdir(parents=True)
+        folder = _private_dir(jobs_dir / job_id)
         if body.upload is not None:
             try:
                 _write_upload(folder, body.upload)
@@ -378,5 +720,13 @@ def create_app(data_dir: Path, registry: Path | None = None, token: str | None =
     return app
 
 
-if __name__ == "__main__":  # the worker process: python -m advisor.service DATA_DIR JOB_ID SERVER_JSON
-    run_job(Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3]))
+def _worker_main(argv: list[str]) -> None:
+    """``python -m advisor.service DATA_DIR JOB_ID SERVER_JSON [SERVER_PID]``: the worker process of one job."""
+    parent = int(argv[4]) if len(argv) > 4 else None
+    _die_with_parent(parent)
+    os.umask(0o077)
+    run_job(Path(argv[1]), argv[2], json.loads(argv[3]), parent=parent, on_lost=lambda: os.kill(os.getpid(), signal.SIGTERM))
+
+
+if __name__ == "__main__":
+    _worker_main(sys.argv)

@@ -5,26 +5,43 @@ reuses it; an interrupted run resumes from what was already stored. Several advi
 write one store at the same time (WAL journal, busy timeout, short transactions).
 
 Each concept has its own table, created with ``CREATE TABLE IF NOT EXISTS``; the schema version
-lives in ``PRAGMA user_version`` and is checked on every open.
+lives in ``PRAGMA user_version`` and is checked on every open. Opening an older store upgrades it
+in place (missing tables and columns are added; nothing is dropped).
+
+Owners. Runs, jobs and measurement claims record the pid of the process that owns them and a
+heartbeat (``time.time()`` of its last sign of life). An owner is *alive* while its pid exists, is
+not a zombie and (where the process start time can be read, as on Linux) started before its last
+heartbeat, so a pid reused by a newer process is not mistaken for the owner. Opening a store marks
+runs left ``running`` by a dead owner ``interrupted``.
+
+A new store file is created readable by its owner only (0600, whatever the umask); SQLite gives its
+``-wal`` and ``-shm`` files the same mode.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
 from advisor.errors import AdvisorError, did_you_mean
-from advisor.sources import cache_dir
+from advisor.paths import cache_dir
 
-STORE_SCHEMA_VERSION = 2  # 2: jobs (the service's queue)
+STORE_SCHEMA_VERSION = 3  # 2: jobs (the service's queue); 3: owners and heartbeats of runs and jobs, measurement claims
 BUSY_TIMEOUT_S = 30.0
+HEARTBEAT_S = 5.0
+"""How often an owner should refresh its heartbeat (see :class:`Heartbeat`)."""
+_START_SLACK_S = 30.0  # /proc start times follow wall-clock steps (NTP, resume): a margin before a pid counts as reused
+CLAIM_STALE_S = 120.0
+"""A measurement claim whose heartbeat is older than this is stale, even if its owner's pid lives (a hung owner)."""
 
 _TABLES = {
     "measurements": """CREATE TABLE IF NOT EXISTS measurements (
@@ -33,10 +50,17 @@ _TABLES = {
     "runs": """CREATE TABLE IF NOT EXISTS runs (
         run_id TEXT PRIMARY KEY, task TEXT NOT NULL, status TEXT NOT NULL, model TEXT,
         n_candidates INTEGER NOT NULL DEFAULT 0, settings TEXT NOT NULL, recommendation TEXT,
-        created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL, owner_pid INTEGER, heartbeat_at REAL)""",
     "jobs": """CREATE TABLE IF NOT EXISTS jobs (
         job_id TEXT PRIMARY KEY, status TEXT NOT NULL, request TEXT NOT NULL, progress TEXT,
-        run_id TEXT, error TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+        run_id TEXT, error TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, owner_pid INTEGER, heartbeat_at REAL)""",
+    "claims": """CREATE TABLE IF NOT EXISTS claims (
+        key TEXT PRIMARY KEY, run_id TEXT NOT NULL, owner_pid INTEGER NOT NULL, heartbeat_at REAL NOT NULL,
+        created_at TEXT NOT NULL)""",
+}
+_ADDED_COLUMNS = {  # columns added after a table first shipped: ALTER TABLE adds them to an older store
+    "runs": {"owner_pid": "INTEGER", "heartbeat_at": "REAL"},
+    "jobs": {"owner_pid": "INTEGER", "heartbeat_at": "REAL"},
 }
 _INDEXES = ["CREATE INDEX IF NOT EXISTS runs_by_task ON runs (task, created_at)"]
 _RUN_COLUMNS = "run_id, task, status, model, created_at, updated_at, n_candidates"
@@ -46,6 +70,10 @@ T = TypeVar("T")
 
 class StoreError(AdvisorError):
     """The result store cannot be used; the message names the file and the fix."""
+
+
+class StaleOwner(StoreError):
+    """A write by a process that no longer owns the job (it was requeued, or another worker claimed it)."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +109,94 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
+# -- processes -------------------------------------------------------------------------------------
+
+def process_stat(pid: int) -> tuple[str, int, float] | None:
+    """``(state, parent pid, start time as epoch seconds)`` from ``/proc`` (Linux), or None where it cannot be read."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+        fields = raw[raw.rindex(")") + 2:].split()  # the command name may hold spaces and parentheses
+        state, ppid, start_ticks = fields[0], int(fields[1]), int(fields[19])
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
+        return state, ppid, boot + start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def process_cmdline(pid: int) -> list[str] | None:
+    """The process's arguments from ``/proc`` (Linux), or None where they cannot be read."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return raw.decode("utf-8", "replace").split("\0")[:-1] if raw else []
+
+
+def owner_alive(pid: int | None, heartbeat_at: float | None = None) -> bool:
+    """Whether the process ``pid`` that wrote a heartbeat at ``heartbeat_at`` still runs.
+
+    False when the pid does not exist or is a zombie, and (where start times can be read) when the
+    process now holding that pid started after the heartbeat: a reused pid is not the owner.
+    """
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user
+    except OSError:
+        return False
+    stat = process_stat(pid)
+    if stat is not None:
+        state, _, started = stat
+        if state in ("Z", "X", "x"):
+            return False
+        if heartbeat_at is not None and started > heartbeat_at + _START_SLACK_S:
+            return False
+    return True
+
+
+class Heartbeat:
+    """Calls ``beat(store)`` every ``interval_s`` from a daemon thread with its own store connection.
+
+    ``beat`` returns False when the owner lost what it owned (say :meth:`ResultStore.heartbeat_job`
+    found the job taken over); ``on_lost`` is then called once, from the thread, and the beats stop.
+    Use as a context manager around the work::
+
+        with Heartbeat(store.path, lambda s: s.heartbeat_run(run_id)):
+            measure()
+    """
+
+    def __init__(self, path: str | Path, beat: Callable[[ResultStore], bool], interval_s: float = HEARTBEAT_S,
+                 on_lost: Callable[[], None] | None = None):
+        self.path, self.beat, self.interval_s, self.on_lost = Path(path), beat, interval_s, on_lost
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="advisor-heartbeat", daemon=True)
+
+    def _loop(self) -> None:
+        try:
+            with ResultStore(self.path) as store:
+                while not self._stop.wait(self.interval_s):
+                    if not self.beat(store):
+                        if self.on_lost is not None:
+                            self.on_lost()
+                        return
+        except StoreError:
+            return  # the store went away: the work itself will say so
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=BUSY_TIMEOUT_S)
+
+
 class ResultStore:
-    """Measurements and runs in one SQLite file; open with ``ResultStore(path)``, use as a context manager.
+    """Measurements, runs, jobs and measurement claims in one SQLite file; open with ``ResultStore(path)``, use as a context manager.
 
     Raises:
         StoreError: the file is not a result store, was written by a newer advisor, or cannot be opened.
@@ -92,6 +206,8 @@ class ResultStore:
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():  # created private; SQLite gives the -wal and -shm files the same mode
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
             self._conn: sqlite3.Connection | None = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"{self.path}: cannot open the result store ({exc}); choose another --store path") from None
@@ -102,6 +218,10 @@ class ResultStore:
         except BaseException:
             self.close()
             raise
+        try:
+            self.mark_orphaned_runs()
+        except StoreError:
+            pass  # a read-only or busy store is still readable; the next open tries again
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -125,6 +245,11 @@ class ResultStore:
             return  # another process created it first
         for sql in [*_TABLES.values(), *_INDEXES]:  # also upgrades an older store: only missing tables are added
             conn.execute(sql)
+        for table, columns in _ADDED_COLUMNS.items():  # ... and missing columns
+            present = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns.items():
+                if name not in present:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
         conn.execute(f"PRAGMA user_version = {STORE_SCHEMA_VERSION}")
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -189,26 +314,98 @@ class ResultStore:
         return json.loads(row[0]) if row else None
 
     def put_measurement(self, key: str, run_id: str, candidate_name: str, payload: dict[str, Any]) -> None:
-        """Store (or replace) one candidate's measurement; ``payload`` must be JSON-ready."""
+        """Store (or replace) one candidate's measurement; ``payload`` must be JSON-ready.
+
+        The claim on ``key`` (see :meth:`claim_measurement`), whoever held it, ends in the same
+        transaction: the measurement it announced is now stored.
+        """
         text = json.dumps(payload)
-        self._run(lambda c: c.execute(
-            "INSERT OR REPLACE INTO measurements (key, run_id, candidate, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-            (key, run_id, candidate_name, text, _now()),
-        ))
+
+        def put(c: sqlite3.Connection) -> None:
+            c.execute("INSERT OR REPLACE INTO measurements (key, run_id, candidate, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+                      (key, run_id, candidate_name, text, _now()))
+            c.execute("DELETE FROM claims WHERE key = ?", (key,))
+        self._run(put)
+
+    # -- measurement claims: two runs sharing a store do not measure one candidate at once -----------
+
+    def claim_measurement(self, key: str, run_id: str, stale_s: float = CLAIM_STALE_S) -> bool:
+        """Claim the right to measure ``key`` for ``run_id`` (owned by this process); True when this run may measure.
+
+        Call it after :meth:`get_measurement` found nothing. True when no claim is held, when this
+        process already holds it for ``run_id`` (the claim is refreshed), or when the holder is gone:
+        its pid is dead, or its heartbeat is older than ``stale_s`` (a hung owner); the claim is then
+        taken over. False when another live owner holds a fresh claim: call
+        :meth:`wait_for_measurement` and reuse what it stores. The claim ends with
+        :meth:`put_measurement` of ``key`` or :meth:`release_measurement`; :meth:`heartbeat_run` of
+        ``run_id`` keeps it fresh, so a measurement longer than ``stale_s`` needs a :class:`Heartbeat`.
+        """
+        me, now = os.getpid(), time.time()
+
+        def claim(c: sqlite3.Connection) -> bool:
+            row = c.execute("SELECT run_id, owner_pid, heartbeat_at FROM claims WHERE key = ?", (key,)).fetchone()
+            if row is not None and (row[0], row[1]) != (run_id, me) and _claim_live(row[1], row[2], stale_s, now):
+                return False
+            c.execute("INSERT OR REPLACE INTO claims (key, run_id, owner_pid, heartbeat_at, created_at) VALUES (?, ?, ?, ?, ?)",
+                      (key, run_id, me, now, _now()))
+            return True
+        return self._run(claim)
+
+    def release_measurement(self, key: str, run_id: str | None = None) -> bool:
+        """End this process's claim on ``key`` (only ``run_id``'s, when given) without storing a measurement.
+
+        Call it when the measurement failed or was abandoned, so a waiting run measures instead.
+        A claim held by another process is left alone. Returns whether a claim was released.
+        """
+        sql, args = "DELETE FROM claims WHERE key = ? AND owner_pid = ?", [key, os.getpid()]
+        if run_id is not None:
+            sql, args = sql + " AND run_id = ?", [*args, run_id]
+        return self._run(lambda c: c.execute(sql, args)).rowcount > 0
+
+    def measurement_claim(self, key: str) -> dict[str, Any] | None:
+        """The claim held on ``key`` (``run_id``, ``owner_pid``, ``heartbeat_at``, ``created_at``), or None."""
+        row = self._run(lambda c: c.execute("SELECT run_id, owner_pid, heartbeat_at, created_at FROM claims WHERE key = ?",
+                                            (key,)).fetchone(), write=False)
+        return dict(zip(("run_id", "owner_pid", "heartbeat_at", "created_at"), row)) if row else None
+
+    def wait_for_measurement(self, key: str, timeout_s: float, poll_s: float = 0.5,
+                             stale_s: float = CLAIM_STALE_S) -> dict[str, Any] | None:
+        """Wait while another run holds the claim on ``key``; the payload as soon as one is stored under ``key``.
+
+        None, without waiting further, when no measurement came and the claim was released, its owner
+        died or its heartbeat is older than ``stale_s``, or ``timeout_s`` passed. None means: call
+        :meth:`claim_measurement` again and measure it yourself if it says True.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            payload = self.get_measurement(key)
+            if payload is not None:
+                return payload
+            claim = self.measurement_claim(key)
+            if claim is None or not _claim_live(claim["owner_pid"], claim["heartbeat_at"], stale_s, time.time()):
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            time.sleep(min(poll_s, left))
 
     # -- runs ----------------------------------------------------------------------------------
 
     def start_run(self, run_id: str, task_name: str, created_at: str, settings: dict[str, Any]) -> None:
-        """Record a run as running; starting a stored run again (a resume) keeps its partial results."""
+        """Record a run as running, owned by this process (its pid and a heartbeat).
+
+        Starting a stored run again (a resume) keeps its partial results and takes it over.
+        """
         self._run(lambda c: c.execute(
-            "INSERT INTO runs (run_id, task, status, settings, created_at, updated_at) VALUES (?, ?, 'running', ?, ?, ?) "
+            "INSERT INTO runs (run_id, task, status, settings, created_at, updated_at, owner_pid, heartbeat_at) "
+            "VALUES (?, ?, 'running', ?, ?, ?, ?, ?) "
             "ON CONFLICT (run_id) DO UPDATE SET task = excluded.task, status = 'running', settings = excluded.settings, "
-            "updated_at = excluded.updated_at",
-            (run_id, task_name, json.dumps(settings, default=str), created_at, _now()),
+            "updated_at = excluded.updated_at, owner_pid = excluded.owner_pid, heartbeat_at = excluded.heartbeat_at",
+            (run_id, task_name, json.dumps(settings, default=str), created_at, _now(), os.getpid(), time.time()),
         ))
 
     def update_run(self, run_id: str, status: str, recommendation: dict[str, Any]) -> None:
-        """Store the run's whole recommendation and its status.
+        """Store the run's whole recommendation and its status (a heartbeat too, when this process owns the run).
 
         Raises:
             StoreError: the run was never started in this store.
@@ -216,11 +413,64 @@ class ResultStore:
         text = json.dumps(recommendation)
         n = len(recommendation.get("candidates") or [])
         cur = self._run(lambda c: c.execute(
-            "UPDATE runs SET status = ?, model = ?, n_candidates = ?, recommendation = ?, updated_at = ? WHERE run_id = ?",
-            (status, recommendation.get("model"), n, text, _now(), run_id),
+            "UPDATE runs SET status = ?, model = ?, n_candidates = ?, recommendation = ?, updated_at = ?, "
+            "heartbeat_at = CASE WHEN owner_pid = ? THEN ? ELSE heartbeat_at END WHERE run_id = ?",
+            (status, recommendation.get("model"), n, text, _now(), os.getpid(), time.time(), run_id),
         ))
         if cur.rowcount == 0:
             raise StoreError(f"{self.path}: run '{run_id}' was never started in this store; call start_run first")
+
+    def heartbeat_run(self, run_id: str) -> bool:
+        """Refresh the heartbeat of ``run_id`` and of its measurement claims, if this process owns them.
+
+        Returns False when this process does not own the run (never started here, or resumed by another).
+        """
+        me, now = os.getpid(), time.time()
+
+        def beat(c: sqlite3.Connection) -> bool:
+            c.execute("UPDATE claims SET heartbeat_at = ? WHERE run_id = ? AND owner_pid = ?", (now, run_id, me))
+            return c.execute("UPDATE runs SET heartbeat_at = ? WHERE run_id = ? AND owner_pid = ?", (now, run_id, me)).rowcount > 0
+        return self._run(beat)
+
+    def run_owner(self, run_id: str) -> dict[str, Any] | None:
+        """``{"status", "owner_pid", "heartbeat_at"}`` of ``run_id``, or None when no such run."""
+        row = self._run(lambda c: c.execute("SELECT status, owner_pid, heartbeat_at FROM runs WHERE run_id = ?", (run_id,)).fetchone(),
+                        write=False)
+        return dict(zip(("status", "owner_pid", "heartbeat_at"), row)) if row else None
+
+    def mark_orphaned_runs(self) -> list[str]:
+        """Mark ``interrupted`` the runs left ``running`` whose owner process is gone; returns their ids.
+
+        Called on every open. A run stored by an older advisor (no owner recorded) counts as orphaned:
+        an older advisor cannot open a store of this schema. The stored recommendation's status
+        changes too, so reports and ``history`` agree.
+        """
+        rows = self._run(lambda c: c.execute("SELECT run_id, owner_pid, heartbeat_at FROM runs WHERE status = 'running'").fetchall(),
+                         write=False)
+        dead = [(run_id, pid) for run_id, pid, beat in rows if not owner_alive(pid, beat)]
+        if not dead:
+            return []
+
+        def mark(c: sqlite3.Connection) -> list[str]:
+            done = []
+            for run_id, pid in dead:  # only if still running under the same owner (not resumed meanwhile)
+                row = c.execute("SELECT recommendation FROM runs WHERE run_id = ? AND status = 'running' AND owner_pid IS ?",
+                                (run_id, pid)).fetchone()
+                if row is None:
+                    continue
+                rec = row[0]
+                if rec is not None:
+                    try:
+                        data = json.loads(rec)
+                        if isinstance(data, dict) and data.get("status") == "running":
+                            rec = json.dumps({**data, "status": "interrupted"})
+                    except ValueError:
+                        pass
+                c.execute("UPDATE runs SET status = 'interrupted', recommendation = ?, updated_at = ? WHERE run_id = ?",
+                          (rec, _now(), run_id))
+                done.append(run_id)
+            return done
+        return self._run(mark)
 
     def runs(self, limit: int = 50) -> list[RunRow]:
         """The newest ``limit`` runs, newest first."""
@@ -252,6 +502,10 @@ class ResultStore:
         return json.loads(row[0])
 
     # -- jobs (the service's queue) --------------------------------------------------------------
+    #
+    # A job's owner is the process measuring it: the server claims a job (owner: the server), then
+    # the worker process it starts takes it over (:meth:`take_job`) and keeps its heartbeat fresh
+    # (:meth:`heartbeat_job`). Writes naming an ``owner`` are refused once another process owns the job.
 
     def add_job(self, job_id: str, request: dict[str, Any]) -> None:
         """Queue a job."""
@@ -260,7 +514,7 @@ class ResultStore:
                                       (job_id, json.dumps(request), now, now)))
 
     def job(self, job_id: str) -> dict[str, Any] | None:
-        """One job as a dict (request and progress decoded), or None."""
+        """One job as a dict (request and progress decoded, with ``owner_pid`` and ``heartbeat_at``), or None."""
         row = self._run(lambda c: c.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone(), write=False)
         return _job(row) if row else None
 
@@ -270,35 +524,110 @@ class ResultStore:
                          write=False)
         return [_job(r) for r in rows]
 
-    def claim_next_job(self) -> dict[str, Any] | None:
-        """Mark the oldest queued job running and return it (atomic: two workers never claim the same job)."""
+    def unfinished_jobs(self) -> list[dict[str, Any]]:
+        """Jobs left ``running`` or ``cancelling``, oldest first (to recover after a restart)."""
+        rows = self._run(lambda c: c.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN ('running', 'cancelling') "
+                                             "ORDER BY created_at, rowid").fetchall(), write=False)
+        return [_job(r) for r in rows]
+
+    def claim_next_job(self, owner_pid: int | None = None) -> dict[str, Any] | None:
+        """Mark the oldest queued job running, owned by ``owner_pid`` (default: this process), and return it.
+
+        Atomic: two workers never claim the same job.
+        """
+        owner = owner_pid or os.getpid()
+
         def claim(c: sqlite3.Connection):
             row = c.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status = 'queued' ORDER BY created_at, rowid LIMIT 1").fetchone()
             if row is None:
                 return None
-            c.execute("UPDATE jobs SET status = 'running', updated_at = ? WHERE job_id = ?", (_now(), row[0]))
-            return _job(row) | {"status": "running"}
+            now = time.time()
+            c.execute("UPDATE jobs SET status = 'running', owner_pid = ?, heartbeat_at = ?, updated_at = ? WHERE job_id = ?",
+                      (owner, now, _now(), row[0]))
+            return _job(row) | {"status": "running", "owner_pid": owner, "heartbeat_at": now}
         return self._run(claim)
 
-    def update_job(self, job_id: str, **fields: Any) -> None:
-        """Set any of status, progress (a dict), run_id, error."""
+    def take_job(self, job_id: str, owner_pid: int, from_pid: int | None = None) -> bool:
+        """Make ``owner_pid`` the owner of a running job held by ``from_pid`` (a worker taking over from its server).
+
+        With ``from_pid`` None the job is taken only when its owner is gone. False (nothing changed)
+        when the job is not running or someone else owns it.
+        """
+        def take(c: sqlite3.Connection) -> bool:
+            row = c.execute("SELECT status, owner_pid, heartbeat_at FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            if row is None or row[0] != "running":
+                return False
+            if row[1] != owner_pid and (row[1] != from_pid if from_pid is not None else owner_alive(row[1], row[2])):
+                return False
+            c.execute("UPDATE jobs SET owner_pid = ?, heartbeat_at = ?, updated_at = ? WHERE job_id = ?",
+                      (owner_pid, time.time(), _now(), job_id))
+            return True
+        return self._run(take)
+
+    def heartbeat_job(self, job_id: str, owner_pid: int) -> bool:
+        """Refresh the job's heartbeat if ``owner_pid`` still owns it; False otherwise (the owner should stop working on it)."""
+        cur = self._run(lambda c: c.execute("UPDATE jobs SET heartbeat_at = ? WHERE job_id = ? AND owner_pid = ?",
+                                            (time.time(), job_id, owner_pid)))
+        return cur.rowcount > 0
+
+    def update_job(self, job_id: str, owner: int | Iterable[int] | None = None, **fields: Any) -> None:
+        """Set any of status, progress (a dict), run_id, error.
+
+        With ``owner`` (a pid, or several), only while one of them owns the job; the write also
+        counts as a heartbeat.
+
+        Raises:
+            StaleOwner: ``owner`` was given and none of those processes owns the job any more.
+        """
         allowed = {"status", "progress", "run_id", "error"}
         if not set(fields) <= allowed:
             raise ValueError(f"unknown job fields: {sorted(set(fields) - allowed)}")
         values = {k: json.dumps(v) if k == "progress" else v for k, v in fields.items()}
-        sets = ", ".join(f"{k} = ?" for k in values)
-        self._run(lambda c: c.execute(f"UPDATE jobs SET {sets}, updated_at = ? WHERE job_id = ?", (*values.values(), _now(), job_id)))
+        sets = "".join(f"{k} = ?, " for k in values)
+        if owner is None:
+            self._run(lambda c: c.execute(f"UPDATE jobs SET {sets}updated_at = ? WHERE job_id = ?", (*values.values(), _now(), job_id)))
+            return
+        owners = [owner] if isinstance(owner, int) else [int(o) for o in owner]
+        marks = ", ".join("?" * len(owners))
+        sql = f"UPDATE jobs SET {sets}heartbeat_at = ?, updated_at = ? WHERE job_id = ? AND owner_pid IN ({marks})"
+        cur = self._run(lambda c: c.execute(sql, (*values.values(), time.time(), _now(), job_id, *owners)))
+        if cur.rowcount == 0:
+            raise StaleOwner(f"{self.path}: job '{job_id}' is no longer owned by process {' or '.join(map(str, owners))}; "
+                             "its write was refused (the job was requeued or taken over)")
+
+    def requeue_job(self, job_id: str, owner: int | Iterable[int] | None = None) -> bool:
+        """Put a running job back in the queue (a cancelling one becomes cancelled), dropping its owner.
+
+        With ``owner``, only while one of those processes owns it. Returns whether the job changed.
+        """
+        sql = ("UPDATE jobs SET status = CASE status WHEN 'cancelling' THEN 'cancelled' ELSE 'queued' END, owner_pid = NULL, "
+               "heartbeat_at = NULL, updated_at = ? WHERE job_id = ? AND status IN ('running', 'cancelling')")
+        args: list[Any] = [_now(), job_id]
+        if owner is not None:
+            owners = [owner] if isinstance(owner, int) else [int(o) for o in owner]
+            sql += f" AND owner_pid IN ({', '.join('?' * len(owners))})"
+            args += owners
+        return self._run(lambda c: c.execute(sql, args)).rowcount > 0
 
     def requeue_running_jobs(self) -> int:
-        """After a restart: jobs left running by a dead worker go back to the queue. Returns how many."""
-        cur = self._run(lambda c: c.execute("UPDATE jobs SET status = 'queued', updated_at = ? WHERE status = 'running'", (_now(),)))
-        return cur.rowcount
+        """After a restart: jobs left running whose owner process is gone go back to the queue. Returns how many.
+
+        A job whose owner still lives is left alone (the server kills its own orphaned workers first,
+        so two workers never measure one job); one left ``cancelling`` by a dead owner becomes cancelled.
+        """
+        return sum(self.requeue_job(j["id"], owner=j["owner_pid"]) if j["owner_pid"] is not None else self.requeue_job(j["id"])
+                   for j in self.unfinished_jobs() if not owner_alive(j["owner_pid"], j["heartbeat_at"]))
 
 
-_JOB_COLUMNS = "job_id, status, request, progress, run_id, error, created_at, updated_at"
+def _claim_live(pid: int | None, heartbeat_at: float | None, stale_s: float, now: float) -> bool:
+    return heartbeat_at is not None and now - heartbeat_at < stale_s and owner_alive(pid, heartbeat_at)
+
+
+_JOB_COLUMNS = "job_id, status, request, progress, run_id, error, created_at, updated_at, owner_pid, heartbeat_at"
 
 
 def _job(row: tuple) -> dict[str, Any]:
-    job_id, status, request, progress, run_id, error, created, updated = row
+    job_id, status, request, progress, run_id, error, created, updated, owner_pid, heartbeat_at = row
     return {"id": job_id, "status": status, "request": json.loads(request), "progress": json.loads(progress) if progress else None,
-            "run_id": run_id, "error": error, "created_at": created, "updated_at": updated}
+            "run_id": run_id, "error": error, "created_at": created, "updated_at": updated,
+            "owner_pid": owner_pid, "heartbeat_at": heartbeat_at}

@@ -14,7 +14,6 @@ from advisor.sources import SourceUnavailable, package_file
 from advisor.yamlio import read_yaml
 
 
-
 def task_dirs() -> list[Path]:
     """Folders searched for named tasks: ``$ADVISOR_TASKS_PATH`` (os.pathsep-separated), ./tasks, the project's tasks/."""
     dirs = [Path(p) for p in os.environ.get("ADVISOR_TASKS_PATH", "").split(os.pathsep) if p]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from advisor.answers import MAX_CHARS, clean, parse
-from advisor.schema import AnswerSpec as AnswerParserSpec
 from advisor.errors import SpecError
+from advisor.schema import AnswerSpec as AnswerParserSpec
 from advisor.schema import parse as parse_spec
 
 

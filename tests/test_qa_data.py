@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import importlib.util
+import json
 from pathlib import Path
 
 _spec = importlib.util.spec_from_file_location("trivia_build", Path(__file__).parents[1] / "tasks" / "trivia" / "build.py")

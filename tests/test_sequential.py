@@ -11,11 +11,10 @@ from advisor.executor import Measured
 from advisor.measure import base_result
 from advisor.outputs import Outputs
 from advisor.plan import make_plan
-from advisor.results import CandidateResult, EnergyStats
+from advisor.results import EnergyStats
 from advisor.run import execute
 from advisor.settings import Settings
 from advisor.tasks import load_task
-
 from tests.conftest import write_task
 
 

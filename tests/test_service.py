@@ -15,7 +15,7 @@ import requests
 
 from tests.conftest import toy_rows
 
-TOKEN = "test-token-123"
+TOKEN = "test-token-0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 def _free_port() -> int:
@@ -25,15 +25,19 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path, registry: Path):
+    def __init__(self, data_dir: Path, registry: Path, env: dict | None = None, umask: int | None = None):
         self.data_dir, self.registry, self.port, self.proc = data_dir, registry, _free_port(), None
+        self.env = {"ADVISOR_TOKEN": TOKEN} if env is None else env
+        self.umask = umask
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Server:
-        env = {**os.environ, "ADVISOR_TOKEN": TOKEN}
+        env = {**{k: v for k, v in os.environ.items() if k != "ADVISOR_TOKEN"}, **self.env}
         args = [sys.executable, "-m", "advisor.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
-                "--registry", str(self.registry), "--meter", "fake", "--in-process"]
-        self.proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                "--registry", str(self.registry), "--meter", "null", "--in-process"]
+        umask = self.umask
+        self.proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                     preexec_fn=None if umask is None else lambda: os.umask(umask))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -44,7 +48,7 @@ class Server:
         raise RuntimeError(self.proc.stderr.read() if self.proc.poll() is not None else "server did not start")
 
     def kill(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)  # the server and its worker process, no chance to clean up
+        os.killpg(self.proc.pid, signal.SIGKILL)  # the server, no chance to clean up (its worker ends with it)
         self.proc.wait()
 
     def stop(self) -> None:

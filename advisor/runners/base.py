@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
 from advisor.runners.options import RunnerOptions
 from advisor.schema import CandidateSpec, PromptSpec
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from advisor.runners.options import EncoderOptions
 from advisor.runners.base import ModelInfo, Prediction, Progress, Runner
 from advisor.runners.heads import Head, cross_fit_features, resolve_class_weight
+from advisor.runners.options import EncoderOptions
 from advisor.sources import onnx_parameters, weights_size
 
 

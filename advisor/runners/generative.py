@@ -14,12 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-
-from advisor.runners.options import GenerationOptions
-from advisor.runners.base import ModelInfo, Prediction, Progress, RunContext, Runner
 from advisor.kinds import GENERATIVE_TASK_TYPES, TASK_TYPES
-from advisor.schema import CandidateSpec
+from advisor.runners.base import ModelInfo, Prediction, Progress, RunContext, Runner
 from advisor.runners.gguf import dequantised_copy
+from advisor.runners.options import GenerationOptions
+from advisor.schema import CandidateSpec
 from advisor.sources import weights_size
 
 _LINE_DONE = re.compile(r"\S[^\n]*\n")

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from advisor.runners.options import PipelineOptions
 from advisor.runners.base import ModelInfo, Prediction, Runner
+from advisor.runners.options import PipelineOptions
 from advisor.sources import weights_size
 
 

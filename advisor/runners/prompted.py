@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from advisor.runners.options import PromptedOptions
-from advisor.runners.gguf import dequantised_copy
 from advisor.runners.base import ModelInfo, Prediction, Runner
+from advisor.runners.gguf import dequantised_copy
+from advisor.runners.options import PromptedOptions
 from advisor.sources import weights_size
 
 

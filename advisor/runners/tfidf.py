@@ -6,13 +6,12 @@ import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
-
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
-from advisor.runners.options import TfidfOptions
 from advisor.runners.base import ModelInfo, Prediction, Runner
 from advisor.runners.heads import Head, resolve_class_weight
+from advisor.runners.options import TfidfOptions
 
 
 class TfidfLogReg(Runner):
