@@ -402,7 +402,9 @@ def main() -> None:
             _interrupted()
         sys.exit(code if isinstance(code, int) else exits.OK)
     except AdvisorError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        from rich.markup import escape
+
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exits.BAD_INPUT)
     except KeyboardInterrupt:
         _interrupted()

@@ -73,13 +73,36 @@ def read_frame(task: Task) -> pd.DataFrame:
         if opts.column_names:
             kwargs["column_names"] = opts.column_names
     builder = {"csv": "csv", "jsonl": "json", "json": "json", "parquet": "parquet"}[fmt]
+    if fmt != "parquet":
+        _check_utf8(path)
     datasets.disable_progress_bars()
     try:
-        ds = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
+        return datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs).to_pandas()
     except Exception as exc:  # noqa: BLE001 - the library raises many types for bad files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SpecError(path, None, f"could not read as {fmt}: {first[:200]}", "check the file and data.format / data.csv") from None
-    return ds.to_pandas()
+
+
+def _fewer_rows(task: Task, wanted: int, rows: int, field: str) -> None:
+    """Warn (the run stays valid, on every row) when more samples are asked for than the data holds."""
+    import logging
+
+    where = "--samples" if field == "size" else f"{task.path}: sample.size"
+    logging.getLogger("advisor").warning("%s asks for %d samples but the data holds %d usable rows: measuring on all %d", where, wanted, rows, rows)
+
+
+def _check_utf8(path: Path) -> None:
+    """A text data file must be UTF-8: say where it is not, before a library fails deep inside.
+
+    Raises:
+        SpecError: naming the line of the first byte that is not UTF-8.
+    """
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SpecError(path, None, f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line})", "save the file as UTF-8") from None
 
 
 def _require_column(task: Task, frame: pd.DataFrame, field: str, column: str, data_file) -> None:
@@ -124,11 +147,19 @@ def load_samples(task: Task, size: int | None = None, seed: int | None = None) -
     if data.dedupe:
         frame = frame.drop_duplicates(subset="_text", keep="first")
     names = spec.label_names() or sorted(frame["_label"].unique())
+    absent = [n for n in names if n not in set(frame["_label"])]
+    if absent:  # a class no sample holds can never be learnt or scored: refuse rather than report a skewed metric
+        raise SpecError(task.path, "labels", f"label '{absent[0]}' is declared but no row of {path.name} has it"
+                        + (f" ({len(absent)} such labels)" if len(absent) > 1 else ""),
+                        "remove it from labels, or check data.label_field and data.where")
     if len(set(frame["_label"])) < 2:
         raise SpecError(task.path, "data.label_field", "the data holds fewer than 2 distinct labels", "a classification task needs at least two")
     if spec.metric.positive_label and spec.metric.positive_label not in names:
         raise SpecError(task.path, "metric.positive_label", f"'{spec.metric.positive_label}' is not a label of this task{did_you_mean(spec.metric.positive_label, names)}", f"labels are: {', '.join(names)}")
-    chosen, pool = _draw(frame, size or spec.sample.size, spec.sample.seed if seed is None else seed, spec.sample.stratify)
+    wanted = size or spec.sample.size
+    if wanted is not None and wanted > len(frame):
+        _fewer_rows(task, wanted, len(frame), "size" if size else "sample.size")
+    chosen, pool = _draw(frame, wanted, spec.sample.seed if seed is None else seed, spec.sample.stratify)
     _check_folds(task, chosen)
     return Samples(
         texts=list(chosen["_text"]),
@@ -154,7 +185,10 @@ def _generative_samples(task: Task, frame: pd.DataFrame, size: int | None, seed:
     frame = frame.assign(_label=refs.astype(str))
     if spec.data.dedupe:
         frame = frame.drop_duplicates(subset="_text", keep="first")
-    chosen, pool = _draw(frame, size or spec.sample.size, spec.sample.seed if seed is None else seed, stratify=False)
+    wanted = size or spec.sample.size
+    if wanted is not None and wanted > len(frame):
+        _fewer_rows(task, wanted, len(frame), "size" if size else "sample.size")
+    chosen, pool = _draw(frame, wanted, spec.sample.seed if seed is None else seed, stratify=False)
     return Samples(texts=list(chosen["_text"]), labels=list(chosen["_label"]), label_names=[], pool_texts=list(pool["_text"]),
                    pool_labels=list(pool["_label"]), source_rows=len(frame))
 

@@ -1,0 +1,127 @@
+"""Hostile and careless input: every mistake is one line naming the file, the field and the fix, exit 1;
+nothing is written outside the reports folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import advisor
+from advisor.errors import SpecError
+from advisor.plan import new_run_id, run_folder, slug
+from advisor.tasks import load_task
+from tests.conftest import toy_rows, write_task
+
+FAST = dict(isolate=False, idle_s=0, repeats=1, min_window_s=0.05, latency_queries=2, batch_size=8, exhaustive=True)
+
+
+def cli(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "advisor.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300,
+                          env={**os.environ, "COLUMNS": "250"})
+
+
+def _one_line_error(r: subprocess.CompletedProcess, *needles: str) -> None:
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr, r.stderr
+    text = " ".join(r.stderr.split())
+    for n in needles:
+        assert n in text, (n, r.stderr)
+
+
+@pytest.mark.parametrize("name", ["../../escape", "..", "a/../../b", "/abs/path", "x\\..\\y", "ok name; rm -rf", "\u2028..\u2028"])
+def test_a_task_name_never_writes_outside_the_reports_folder(tmp_path, tfidf_registry, name):
+    task = write_task(tmp_path / "t", name=name)
+    reports = tmp_path / "deep" / "reports"
+    rec = advisor.recommend(task=task, registry=tfidf_registry, reports_dir=reports, store=tmp_path / "s.sqlite", **FAST)
+    folder = reports / rec.run_id
+    assert (folder / "results.json").is_file() and folder.resolve().parent == reports.resolve()
+    expected = {(tmp_path / "t").resolve(), reports.resolve()}
+    stray = [p for p in tmp_path.rglob("*") if p.is_file() and not p.name.startswith(("s.sqlite", "registry.yaml"))
+             and not any(parent in expected for parent in p.resolve().parents)]
+    assert stray == [], stray
+
+
+def test_run_ids_are_single_safe_folder_names(tmp_path):
+    for name in ["../../x", "..", ".", "a/b", "é ü", ""]:
+        rid = new_run_id(name)
+        assert "/" not in rid and ".." not in rid.split("-")[-1] and run_folder(tmp_path, rid).parent == tmp_path.resolve()
+    assert slug("../../etc") == "etc" and slug("..") == "task"
+    with pytest.raises(SpecError, match="run_id"):
+        run_folder(tmp_path, "../outside")
+
+
+def test_a_jsonl_file_with_a_byte_that_is_not_utf8(tmp_path):
+    task = write_task(tmp_path / "t")
+    data = tmp_path / "t" / "samples.jsonl"
+    data.write_bytes(data.read_bytes().replace(b"the", b"th\xff", 1))
+    _one_line_error(cli("recommend", "--task", task), str(data), "not UTF-8", "line 1")
+
+
+def test_a_task_yaml_that_is_not_utf8(tmp_path):
+    task = write_task(tmp_path / "t")
+    task.write_bytes(task.read_bytes().replace(b"name: toy", b"name: caf\xe9"))
+    _one_line_error(cli("validate", "--task", task), str(task), "not UTF-8", "save the file as UTF-8")
+
+
+def test_a_yaml_mapping_with_a_complex_key(tmp_path):
+    task = write_task(tmp_path / "t")
+    task.write_text(task.read_text() + "? [a, b]\n: 1\n")
+    _one_line_error(cli("validate", "--task", task), str(task), "is a list, not a name", "'? [a, b]'")
+
+
+def test_usage_errors_are_bad_input_and_name_the_real_option():
+    _one_line_error(cli("recommend", "--frobnicate"), "No such option")
+    _one_line_error(cli("recommend", "--samples", "lots"), "--samples")
+    r = cli("recommend", "--samples", "1")
+    _one_line_error(r, "--samples")
+    assert "--sample-size" not in r.stderr
+
+
+def test_a_declared_label_that_no_row_has_is_refused(tmp_path):
+    task = write_task(tmp_path / "t", labels=["neg", "pos", "neutral"])
+    with pytest.raises(SpecError, match=r"labels: label 'neutral' is declared but no row of samples.jsonl has it"):
+        load_task(task).samples()
+
+
+def test_more_samples_than_rows_warns_and_uses_every_row(tmp_path, caplog):
+    task = write_task(tmp_path / "t", rows=toy_rows(40), sample={"size": 500})
+    with caplog.at_level(logging.WARNING, logger="advisor"):
+        s = load_task(task).samples()
+    assert len(s) == 40 and "asks for 500 samples but the data holds 40" in caplog.text
+
+
+def test_validate_checks_that_local_sources_exist(tmp_path):
+    reg = tmp_path / "registry.yaml"
+    reg.write_text("version: 1\ncandidates:\n  - {name: m, tier: small, kind: encoder-head, backend: onnx, source: {local: ./nope},"
+                   " task_types: [text-classification], license: MIT}\n")
+    _one_line_error(cli("validate", "--registry", reg), str(reg), "candidates[0].source.local", "does not exist")
+
+
+def test_a_bracketed_name_in_an_error_is_printed_whole(tmp_path):
+    reg = tmp_path / "registry.yaml"
+    reg.write_text("version: 1\ncandidates:\n  - {name: 'm [onnx-int8]', tier: small, kind: tfidf-logreg, backend: sklearn,"
+                   " task_types: [text-classification], license: MIT, options: {ngram_maxx: 2}}\n")
+    _one_line_error(cli("validate", "--registry", reg), "options.ngram_maxx", "did you mean 'ngram_max'")
+
+
+def test_results_of_a_newer_minor_version_are_read(tmp_path):
+    from tests.synthetic import synthetic_recommendation
+
+    data = synthetic_recommendation(n=3).to_dict()
+    data["schema_version"] = "1.9"
+    data["a_field_from_the_future"] = {"x": 1}
+    data["candidates"][0]["another_new_field"] = 3
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(data))
+    rec = advisor.Recommendation.load(path)
+    assert rec.candidates[0].name == data["candidates"][0]["name"]
+    data["schema_version"] = "2.0"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="schema_version 2.0"):
+        advisor.Recommendation.load(Path(path))
