@@ -15,7 +15,7 @@ from advisor.registry import Registry, load_registry
 from advisor.results import Recommendation
 from advisor.run import Observer, execute
 from advisor.settings import Settings
-from advisor.store import ResultStore
+from advisor.store import Heartbeat, ResultStore
 from advisor.tasks import Task, available_tasks, load_task
 
 
@@ -50,7 +50,7 @@ def recommend(task: str | Path | Task = "sentiment", min_quality: float | None =
     except BaseException:
         executor.close()
         raise
-    with ResultStore(settings.store) as store:
+    with ResultStore(settings.store) as store, Heartbeat(store.path, lambda s: s.heartbeat_run(plan.run_id)):
         out = output if output is not None else standard_outputs(plan.folder, settings, store)
         return execute(plan, CachedExecutor(executor, store, plan.run_id, fresh=settings.fresh), out, observer, annotate)
 

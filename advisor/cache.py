@@ -34,10 +34,16 @@ def fingerprint(job: Job) -> dict[str, Any]:
     }
 
 
+WAIT_S = 3600.0
+"""How long a run waits for another run's measurement of the same candidate before measuring it itself."""
+
+
 class CachedExecutor:
     """Wraps an executor: a stored measurement is reused (unless ``fresh``); a new ok or dropped one is stored.
 
-    Failures are not remembered: they are retried on the next run.
+    Two runs sharing a store never measure the same candidate at the same time: the first claims the
+    measurement, the second waits for it and reuses it (or measures itself if the first gives up or
+    dies). Failures are not remembered: they are retried on the next run.
     """
 
     def __init__(self, inner: Executor, store: ResultStore, run_id: str, fresh: bool = False):
@@ -47,15 +53,30 @@ class CachedExecutor:
         key = measurement_key(fingerprint(job))
         if not self.fresh:
             hit = self.store.get_measurement(key)
+            while hit is None and not self.store.claim_measurement(key, self.run_id):
+                progress("waiting for another run measuring it", 0, 1)
+                hit = self.store.wait_for_measurement(key, WAIT_S)
+                if hit is None and self.store.measurement_claim(key) is not None:
+                    break  # still held after the wait: measure anyway rather than wait forever
             if hit is not None:
-                result = CandidateResult.model_validate(hit["result"])
-                details = {**result.details, "reused_from": {"run_id": hit["run_id"], "key": key[:16]}}
-                return Measured(result.model_copy(update={"details": details}), hit["method"], hit["idle_power_w"], 0.0)
-        m = self.inner.run(job, progress)
+                return self._reused(hit, key)
+        try:
+            m = self.inner.run(job, progress)
+        except BaseException:
+            self.store.release_measurement(key, self.run_id)
+            raise
         if m.result.status in ("ok", "dropped"):
             payload = {"result": m.result.to_dict(), "method": m.method, "idle_power_w": m.idle_power_w, "run_id": self.run_id}
-            self.store.put_measurement(key, self.run_id, job.spec.name, payload)
+            self.store.put_measurement(key, self.run_id, job.spec.name, payload)  # also ends the claim
+        else:
+            self.store.release_measurement(key, self.run_id)
         return m
+
+    @staticmethod
+    def _reused(hit: dict, key: str) -> Measured:
+        result = CandidateResult.model_validate(hit["result"])
+        details = {**result.details, "reused_from": {"run_id": hit["run_id"], "key": key[:16]}}
+        return Measured(result.model_copy(update={"details": details}), hit["method"], hit["idle_power_w"], 0.0)
 
     def close(self) -> float:
         """Close the wrapped executor; returns its unreported energy in joules."""

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from advisor.measure import Job, ProgressFn, base_result, idle_power, measure
 from advisor.metering import Meter, make_meter
+from advisor.procs import die_with_parent
 from advisor.results import CandidateResult, Cost, Phase
 from advisor.settings import Settings
 
@@ -130,19 +131,6 @@ def _deaf_to_ctrl_c(start) -> None:
         start()
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def die_with_parent() -> None:
-    """Linux: this process gets SIGKILL when its parent dies, so no worker outlives the run that started it."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _child(job: Job, out: mp.Queue) -> None:

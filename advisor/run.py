@@ -51,6 +51,7 @@ def execute(plan: Plan, executor: Executor, output: Output, observer: Observer |
     """
     state = _State(plan, executor, output, observer or Silent())
     try:
+        output.update(state.rec)  # the run exists (results.json, the store's row with its owner) before anything is measured
         for i, spec in enumerate(plan.specs):
             state.measure(spec, i, len(plan.specs))
     except BaseException:

@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from advisor.errors import AdvisorError, did_you_mean
+from advisor.procs import die_with_parent
 from advisor.store import HEARTBEAT_S, Heartbeat, ResultStore, StaleOwner, owner_alive, process_cmdline, process_stat
 
 MAX_BODY_BYTES = 5 * 2**20
@@ -280,13 +281,7 @@ def _end_group(signum: int, frame: Any = None) -> None:
 def _die_with_parent(parent: int | None) -> None:
     """In a worker process: receive SIGTERM when the server ends, even by SIGKILL (Linux), and end the whole group on it."""
     signal.signal(signal.SIGTERM, _end_group)
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
+    die_with_parent(signal.SIGTERM)
     if parent is not None and os.getppid() != parent:  # the server died before the signal was asked for
         _end_group(signal.SIGTERM)
 
