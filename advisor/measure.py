@@ -250,7 +250,11 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
         quality = score(job.metric, oof.labels, job.labels[:n_seen])
         cut = job.rules is not None and (n_seen < len(job.texts) or job.rules.clearly_fails(oof.labels, job.labels))
         p50 = p95 = None
-        if cut and not runner.trainable:  # a dead end whose quality pass was pure inference at the run's batch size
+        kept = _kept_inference(runner, prev)
+        if kept is not None:  # more samples for the head only: the frozen encoder's inference was measured already
+            energy, throughput, p50, p95 = kept
+            cut = True  # nothing more to measure
+        elif cut and not runner.trainable:  # a dead end whose quality pass was pure inference at the run's batch size
             energy, throughput = _from_quality_pass(qr, n_seen, job.idle_power_w, oof.tokens), n_seen / max(qr.duration_s, 1e-9)
         else:  # inference windows, short ones for a trainable dead end (its quality pass was mostly fitting)
             phase = "energy"
@@ -276,9 +280,21 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
         "quality": quality, "energy": energy, "latency_p50_ms": p50, "latency_p95_ms": p95,
         "throughput_qps": throughput, "parameters": info.parameters, "size_bytes": info.size_bytes,
         "load_s": load_s, "fit": fit, "predictions": oof.labels, "samples_evaluated": n_seen,
-        "probabilities": [round(float(c), 4) for c in oof.confidence], "details": {**info.details, **_generation_stats(oof)},
+        "probabilities": [round(float(c), 4) for c in oof.confidence],
+        "details": {**info.details, **_generation_stats(oof), **({"inference_from": prev.samples_evaluated} if kept else {})},
         "phases": {k: Phase(energy_j=None if math.isnan(v[0]) else v[0], duration_s=v[1]) for k, v in phases.items()},
+        "peak_rss_mb": prev.peak_rss_mb if kept else None,
     })
+
+
+def _kept_inference(runner: Runner, prev: CandidateResult | None) -> tuple | None:
+    """The inference figures of an earlier measurement on fewer samples, when more training samples cannot change
+    them (a frozen encoder with a small head: ``Runner.inference_fixed``), else None."""
+    if prev is None or not runner.trainable or not runner.inference_fixed or prev.status != "ok":
+        return None
+    if prev.energy is None or prev.energy.source != "windows" or prev.latency_p50_ms is None:
+        return None
+    return prev.energy, prev.throughput_qps, prev.latency_p50_ms, prev.latency_p95_ms
 
 
 def _extend(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) -> CandidateResult:

@@ -14,6 +14,7 @@ from pathlib import Path
 from advisor.adaptive import Rules, cost_order
 from advisor.errors import SpecError, did_you_mean
 from advisor.measure import Job, resolved_sources
+from advisor.paths import cache_dir
 from advisor.registry import Registry, load_registry
 from advisor.results import CandidateResult, Environment, Recommendation, SampleSet, Search, TaskInfo
 from advisor.runners import RunContext
@@ -62,7 +63,12 @@ def run_folder(reports_dir: Path, run_id: str) -> Path:
     return folder
 
 
-def run_context(task: Task, samples: Samples, settings: Settings, seed: int) -> RunContext:
+def work_dir(run_id: str) -> Path:
+    """A folder for a run's reusable work (e.g. embeddings kept between looks); removed when the run ends."""
+    return cache_dir() / "runs" / slug(run_id, 128)
+
+
+def run_context(task: Task, samples: Samples, settings: Settings, seed: int, work_dir: Path | None = None) -> RunContext:
     """What the runners may know about the task besides its samples."""
     k = task.spec.prompt.few_shot  # from the end of the draw order: rows a larger sample would take last
     shots = slice(len(samples.pool_texts) - k, None) if k else slice(0, 0)
@@ -70,6 +76,7 @@ def run_context(task: Task, samples: Samples, settings: Settings, seed: int) -> 
         label_names=samples.label_names, prompt=task.spec.prompt, seed=seed, batch_size=settings.batch_size,
         few_shot_texts=samples.pool_texts[shots], few_shot_labels=samples.pool_labels[shots],
         class_weight="balanced" if task.spec.metric.definition.class_balanced else None, task_type=task.spec.type,
+        work_dir=str(work_dir) if work_dir else None,
     )
 
 
@@ -163,7 +170,7 @@ def make_plan(task: str | Path | Task, registry: str | Path | Registry | None, s
     seed = task.spec.sample.seed if settings.seed is None else settings.seed
     samples = task.samples(size=settings.sample_size, seed=seed)
     threshold = settings.min_quality if settings.min_quality is not None else (None if settings.max_drop is not None else task.spec.threshold)
-    context = run_context(task, samples, settings, seed)
+    context = run_context(task, samples, settings, seed, work_dir(run_id))
     specs, unavailable, params, files = _order(specs, reg, context)
     adaptive, why = _strategy(settings)
     sizes, rows = _sizes(task, samples, settings)

@@ -6,6 +6,7 @@ are ``pruned``; in a check, nothing costlier than the deployed model is measured
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -140,6 +141,8 @@ class _State:
         if not self.closed:
             self.closed = True
             self.spent += self.executor.close()
+            if self.first.context.work_dir:
+                shutil.rmtree(self.first.context.work_dir, ignore_errors=True)
         self._judge(status)
         if status != "complete":
             self.output.finish(self.rec)

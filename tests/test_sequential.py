@@ -100,3 +100,43 @@ def test_the_error_rate_holds_over_repeated_looks(big_task, tfidf_registry, tmp_
         rec = execute(plan, BernoulliExecutor({"tfidf-small": 0.79, "tfidf-large": 0.0}, seed=seed), Outputs())
         wrong += rec.candidate("tfidf-small").verdict == "meets"
     assert wrong / runs <= 0.05, f"{wrong} of {runs} runs wrongly said 'meets'"
+
+
+def test_an_encoder_measured_on_more_samples_embeds_only_the_new_ones_and_keeps_its_inference(tmp_path):
+    from advisor.measure import Job, measure
+    from advisor.metering import FakeMeter
+    from advisor.runners import RunContext
+    from advisor.runners.encoder import EncoderHead
+    from advisor.schema import CandidateSpec, MetricSpec, PromptSpec
+    from tests import tiny_models as tm
+
+    path = tm.make_bert_encoder(tmp_path / "enc")
+    spec = CandidateSpec(name="enc", tier="small", kind="encoder-head", backend="sentence-transformers", source={"local": str(path)},
+                         task_types=["text-classification"], license="MIT")
+    rows = _rows(80)
+    texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
+    ctx = RunContext(label_names=["neg", "pos"], prompt=PromptSpec(), batch_size=8, work_dir=str(tmp_path / "work"))
+    settings = Settings(batch_size=8, repeats=2, min_window_s=0.05, latency_queries=3, idle_s=0, isolate=False)
+    embedded = []
+    real = EncoderHead.embed
+
+    def counting(self, batch):
+        embedded.append(len(batch))
+        return real(self, batch)
+
+    EncoderHead.embed = counting
+    try:
+        def job(n, previous=None):
+            return Job(spec=spec, registry_dir=None, texts=texts[:n], labels=labels[:n], label_names=["neg", "pos"], metric=MetricSpec(name="accuracy"),
+                       folds=3, seed=0, settings=settings, context=ctx, previous=previous)
+
+        first = measure(job(40), FakeMeter())
+        quality_pass = 40
+        assert first.status == "ok" and sum(embedded) > quality_pass  # the quality pass, the windows and the latency queries
+        embedded.clear()
+        second = measure(job(80, first), FakeMeter())
+    finally:
+        EncoderHead.embed = real
+    assert second.status == "ok" and second.samples_evaluated == 80
+    assert sum(embedded) == 40, "only the 40 new samples are embedded; no new windows or latency queries"
+    assert second.energy == first.energy and second.latency_p50_ms == first.latency_p50_ms and second.details["inference_from"] == 40

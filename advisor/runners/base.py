@@ -62,6 +62,7 @@ class RunContext:
     class_weight: str | None = None  # "balanced" when the task's metric is class-sensitive (F1)
     task_type: str = "text-classification"
     device: str = "cpu"  # where the model runs (a torch device string)
+    work_dir: str | None = None  # a folder for this run's reusable work (e.g. embeddings of samples), removed at its end
 
 
 class Runner:
@@ -73,6 +74,9 @@ class Runner:
 
     Options: ClassVar[type[RunnerOptions]] = RunnerOptions
     trainable: ClassVar[bool] = False
+    inference_fixed: ClassVar[bool] = False
+    """True when training on more samples cannot change the cost of inference (a frozen encoder and a small
+    head): a measurement on more samples then keeps the earlier inference figures."""
 
     def __init__(self, spec: CandidateSpec, path: Path | None, ctx: RunContext, tokenizer_path: Path | None = None):
         self.spec = spec

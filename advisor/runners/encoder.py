@@ -72,6 +72,7 @@ class EncoderHead(Runner):
 
     Options = EncoderOptions
     trainable = True
+    inference_fixed = True
 
     def load(self) -> None:
         self.head = None
@@ -157,8 +158,37 @@ class EncoderHead(Runner):
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
         self.head = self._new_head().fit(self.embed_all(texts), list(labels))
 
+    def _embeddings_kept(self, texts: list[str], progress: Progress | None) -> np.ndarray:
+        """:meth:`embed_all`, reusing what this run already embedded of the same texts (when more samples are drawn,
+        the earlier ones come first). Kept only for the run, in ``ctx.work_dir``; never used for inference."""
+        import hashlib
+
+        if not self.ctx.work_dir:
+            return self.embed_all(texts, progress)
+        from advisor.sources import file_identity
+
+        model = self._model_file if self.spec.backend == "onnx" else self.path
+        key = hashlib.sha256(f"{self.spec.model_dump_json()}|{file_identity(Path(model))}".encode()).hexdigest()[:24]
+        folder = Path(self.ctx.work_dir) / "embeddings" / key
+        hashes = np.array([hashlib.sha1(t.encode()).hexdigest()[:16] for t in texts])
+        known = np.zeros((0, 0), dtype=np.float32)
+        for f in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
+            with np.load(f) as d:
+                h = d["hashes"]
+                if len(known) < len(h) <= len(hashes) and np.array_equal(h, hashes[: len(h)]):
+                    known = d["vectors"]
+        if progress and len(known):
+            progress(len(known))
+        rest = self.embed_all(texts[len(known):], progress) if len(known) < len(texts) else np.zeros((0, known.shape[1]), known.dtype)
+        vectors = np.concatenate([known, rest]) if len(known) else rest
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{len(texts)}.tmp.npz"
+        np.savez(tmp, hashes=hashes, vectors=vectors)
+        tmp.replace(folder / f"{len(texts)}.npz")
+        return vectors
+
     def cross_fit(self, texts: Sequence[str], labels: Sequence[str], folds: int, seed: int, progress: Progress | None = None) -> Prediction:
-        features = self.embed_all(texts, progress)
+        features = self._embeddings_kept(list(texts), progress)
         self._features = features
         return cross_fit_features(features, labels, folds, seed, self._new_head)
 
