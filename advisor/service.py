@@ -34,17 +34,20 @@ import time
 import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import annotated_types
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.exceptions import HTTPException
 
 from advisor.errors import AdvisorError, did_you_mean
+from advisor.kinds import TASK_TYPES
 from advisor.procs import die_with_parent
+from advisor.settings import Settings
 from advisor.store import HEARTBEAT_S, Heartbeat, ResultStore, StaleOwner, owner_alive, process_cmdline, process_stat
 
 MAX_BODY_BYTES = 5 * 2**20
@@ -67,7 +70,7 @@ class TaskUpload(_Req):
     """A task defined in the request, with its samples inline (no file paths)."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    type: Literal["text-classification", "question-answering", "summarization"] = "text-classification"
+    type: Literal[tuple(TASK_TYPES)] = "text-classification"  # type: ignore[valid-type]
     metric: dict[str, Any] = Field(default_factory=lambda: {"name": "accuracy"})
     threshold: float = Field(gt=0, le=1)
     labels: list[str] | None = Field(default=None, max_length=1000)
@@ -76,17 +79,27 @@ class TaskUpload(_Req):
     samples: list[Sample] = Field(min_length=2, max_length=MAX_ROWS)
 
 
-class JobSettings(_Req):
-    """What a job may choose; how energy is metered is the server's choice."""
+JOB_FIELDS = ("min_quality", "confidence", "max_drop", "reference", "by", "sample_size", "max_samples", "seed", "exhaustive")
+"""The settings a job may choose (how energy is metered, and where, stay the server's choice)."""
 
-    min_quality: float | None = Field(default=None, gt=0, le=1)
-    confidence: float = Field(default=0.95, gt=0.5, lt=1)
-    max_drop: float | None = Field(default=None, ge=0, lt=1)
-    reference: str | None = Field(default=None, max_length=200)
-    by: Literal["energy", "params", "latency"] = "energy"
-    sample_size: int | None = Field(default=None, ge=2, le=MAX_ROWS)
-    seed: int | None = Field(default=None, ge=0, le=2**31)
-    exhaustive: bool = False
+_SERVICE_LIMITS = {"sample_size": [annotated_types.Le(MAX_ROWS)], "max_samples": [annotated_types.Le(MAX_ROWS)],
+                   "reference": [annotated_types.MaxLen(200)], "seed": [annotated_types.Ge(0), annotated_types.Le(2**31)]}
+"""Bounds the service adds to the settings' own, for requests from the network."""
+
+
+def _job_settings() -> type[BaseModel]:
+    """The job settings model, derived from :class:`advisor.settings.Settings` (types, bounds, defaults, descriptions)."""
+    fields = {}
+    for name in JOB_FIELDS:
+        f = Settings.model_fields[name]
+        meta = [*f.metadata, *_SERVICE_LIMITS.get(name, [])]
+        annotation = Annotated[(f.annotation, *meta)] if meta else f.annotation
+        fields[name] = (annotation, Field(default=f.default, description=f.description))
+    return create_model("JobSettings", __base__=_Req, __doc__="What a job may choose; how energy is metered is the server's choice.",
+                        **fields)
+
+
+JobSettings = _job_settings()
 
 
 class JobRequest(_Req):
