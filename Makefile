@@ -15,7 +15,7 @@ OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser demo test test-fast bench clean
+.PHONY: install browser demo lint test test-fast bench clean
 
 install: $(STAMP)
 
@@ -36,7 +36,12 @@ browser:
 demo: install
 	$(OFFLINE) $(VENV)/bin/advisor recommend --task sentiment; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 2 ] || [ $$rc -eq 3 ]
 
-test: install browser
+# Lint first (seconds): imports, line length, bugbear, formatting.
+lint: install
+	$(VENV)/bin/ruff check advisor tests bench
+	$(VENV)/bin/ruff format --check advisor tests bench
+
+test: install browser lint
 	$(OFFLINE) $(VENV)/bin/pytest
 
 test-fast: install browser
@@ -44,6 +49,7 @@ test-fast: install browser
 
 bench: install
 	$(OFFLINE) $(PY) bench/overhead.py
+	$(OFFLINE) $(PY) bench/decide.py
 	$(OFFLINE) $(PY) bench/report.py
 
 clean:

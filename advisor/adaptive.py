@@ -62,6 +62,7 @@ class Rules:
 
 # --- expected cost ----------------------------------------------------------------------------------
 
+
 def cost_rank(names: Sequence[str], params: dict[str, int | None], name: str) -> int:
     """How many of the other ``names`` are expected to cost no more than ``name`` (ties count: which is cheaper is unknown)."""
     mine = params.get(name)
@@ -77,6 +78,7 @@ def cost_order(names: Sequence[str], params: dict[str, int | None], sizes: dict[
 
 
 # --- what an exhaustive run would have cost -----------------------------------------------------------
+
 
 def _full_cost(c, n: int, settings) -> tuple[float, float] | None:
     """Estimated energy (J) and time (s) of measuring ``c`` in full, from what was measured of it."""

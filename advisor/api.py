@@ -19,10 +19,18 @@ from advisor.store import Heartbeat, ResultStore
 from advisor.tasks import Task, available_tasks, load_task
 
 
-def recommend(task: str | Path | Task = "sentiment", min_quality: float | None = None, registry: str | Path | Registry | None = None,
-              settings: Settings | None = None, observer: Observer | None = None, *, executor: Executor | None = None,
-              output: Output | None = None, annotate: Callable[[Recommendation], Recommendation] | None = None,
-              **overrides: Any) -> Recommendation:
+def recommend(
+    task: str | Path | Task = "sentiment",
+    min_quality: float | None = None,
+    registry: str | Path | Registry | None = None,
+    settings: Settings | None = None,
+    observer: Observer | None = None,
+    *,
+    executor: Executor | None = None,
+    output: Output | None = None,
+    annotate: Callable[[Recommendation], Recommendation] | None = None,
+    **overrides: Any,
+) -> Recommendation:
     """Measure the registry's candidates on the task and recommend the smallest good-enough one.
 
     Args:
@@ -81,8 +89,12 @@ def validate_all(registry: str | Path | None = None, tasks: list[str] | None = N
                 path = Path(source.local).expanduser()
                 path = path if path.is_absolute() else reg.path.parent / path
                 if not path.exists():
-                    raise SpecError(reg.path, f"candidates[{i}].{field}.local", f"'{path}' does not exist",
-                                    "fix the path (relative to the registry file)")
+                    raise SpecError(
+                        reg.path,
+                        f"candidates[{i}].{field}.local",
+                        f"'{path}' does not exist",
+                        "fix the path (relative to the registry file)",
+                    )
             elif source is not None and source.package and not _installed(source.package):
                 lines.append(f"{reg.path}: {c.name}: package '{source.package}' is not installed here; the run will skip it")
     for name in tasks or sorted(available_tasks()):

@@ -23,7 +23,9 @@ def metric_fn(spec: MetricSpec) -> Scorer:
     return Scorer(spec.definition, spec.positive_label)
 
 
-def prediction_interval(predictions: Sequence[str], labels: Sequence[str], spec: MetricSpec, confidence: float, seed: int) -> tuple[float, float]:
+def prediction_interval(
+    predictions: Sequence[str], labels: Sequence[str], spec: MetricSpec, confidence: float, seed: int
+) -> tuple[float, float]:
     """The metric's interval (:attr:`advisor.scores.MetricDef.interval`: Wilson or percentile bootstrap);
     ``labels`` may run longer than ``predictions`` (a candidate stopped early), only the first ones count.
 
@@ -69,8 +71,16 @@ def _compare(c: CandidateResult, ref: CandidateResult, labels: Sequence[str], sp
     return Comparison(reference=ref.name, difference=d, ci=[lo, hi], mcnemar_p=p_value)
 
 
-def assess(candidates: Sequence[CandidateResult], labels: Sequence[str], spec: MetricSpec, threshold: float | None, confidence: float = 0.95,
-           max_drop: float | None = None, reference: str | None = None, seed: int = 0) -> tuple[list[CandidateResult], str | None]:
+def assess(
+    candidates: Sequence[CandidateResult],
+    labels: Sequence[str],
+    spec: MetricSpec,
+    threshold: float | None,
+    confidence: float = 0.95,
+    max_drop: float | None = None,
+    reference: str | None = None,
+    seed: int = 0,
+) -> tuple[list[CandidateResult], str | None]:
     """Return the candidates with intervals and verdicts filled in, and the reference used (for ``max_drop``).
 
     The reference is ``reference`` when it was measured, else the highest-quality candidate.
@@ -90,10 +100,16 @@ def assess(candidates: Sequence[CandidateResult], labels: Sequence[str], spec: M
             update["energy"] = c.energy.model_copy(update={"ci_per_query_j": list(mean_interval(c.energy.repeats_per_query_j, confidence))})
         verdicts, need = [], None
         if threshold is not None:
-            v, need = _threshold_verdict(update["quality_ci"], c.quality, threshold, len(c.predictions))  # scored on a prefix when measured on fewer samples
+            v, need = _threshold_verdict(
+                update["quality_ci"], c.quality, threshold, len(c.predictions)
+            )  # scored on a prefix when measured on fewer samples
             verdicts.append(v)
         if ref is not None:
-            cmp = c.vs_reference if c.vs_reference and c.vs_reference.reference == ref.name else _compare(c, ref, labels, spec, confidence, seed)
+            cmp = (
+                c.vs_reference
+                if c.vs_reference and c.vs_reference.reference == ref.name
+                else _compare(c, ref, labels, spec, confidence, seed)
+            )
             d, (lo, hi) = cmp.difference, cmp.ci
             update["vs_reference"] = cmp
             if c.name == ref.name or lo >= -max_drop:

@@ -16,8 +16,19 @@ from advisor.measure import METHOD_VERSION, Job, ProgressFn
 from advisor.results import CandidateResult
 from advisor.store import ResultStore, measurement_key
 
-MEASURED_SETTINGS = ("batch_size", "repeats", "min_window_s", "warmup_batches", "latency_queries", "idle_s", "meter", "country",
-                     "cpu_power_w", "ram_power_w", "isolate")
+MEASURED_SETTINGS = (
+    "batch_size",
+    "repeats",
+    "min_window_s",
+    "warmup_batches",
+    "latency_queries",
+    "idle_s",
+    "meter",
+    "country",
+    "cpu_power_w",
+    "ram_power_w",
+    "isolate",
+)
 """The settings that change a measurement (others change only how it is judged or reported)."""
 
 
@@ -25,10 +36,17 @@ def fingerprint(job: Job) -> dict[str, Any]:
     """Everything that determines a candidate's measurement, as plain JSON-ready data."""
     ctx, s = job.context, job.settings
     return {
-        "advisor": __version__, "method_version": METHOD_VERSION,
-        "candidate": job.spec.model_dump(mode="json"), **job.identity,
-        "labels": job.label_names, "metric": job.metric.model_dump(mode="json"), "folds": job.folds, "seed": job.seed,
-        "prompt": ctx.prompt.model_dump(mode="json"), "few_shot": [ctx.few_shot_texts, ctx.few_shot_labels], "class_weight": ctx.class_weight,
+        "advisor": __version__,
+        "method_version": METHOD_VERSION,
+        "candidate": job.spec.model_dump(mode="json"),
+        **job.identity,
+        "labels": job.label_names,
+        "metric": job.metric.model_dump(mode="json"),
+        "folds": job.folds,
+        "seed": job.seed,
+        "prompt": ctx.prompt.model_dump(mode="json"),
+        "few_shot": [ctx.few_shot_texts, ctx.few_shot_labels],
+        "class_weight": ctx.class_weight,
         "settings": {k: getattr(s, k) for k in MEASURED_SETTINGS},
         "rules": None if job.rules is None else {**dataclasses.asdict(job.rules), "metric": job.rules.metric.model_dump(mode="json")},
     }

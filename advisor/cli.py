@@ -42,8 +42,14 @@ def opt(field: str, *decls: str) -> Any:
     return typer.Option(*decls, help=Settings.help(field))
 
 
-_UNITS = {"j": ("budget_j", 1.0), "kj": ("budget_j", 1e3), "wh": ("budget_j", 3600.0), "s": ("budget_s", 1.0), "min": ("budget_s", 60.0),
-          "h": ("budget_s", 3600.0)}
+_UNITS = {
+    "j": ("budget_j", 1.0),
+    "kj": ("budget_j", 1e3),
+    "wh": ("budget_j", 3600.0),
+    "s": ("budget_s", 1.0),
+    "min": ("budget_s", 60.0),
+    "h": ("budget_s", 3600.0),
+}
 
 
 def parse_budget(text: Optional[str]) -> dict[str, float]:
@@ -80,6 +86,7 @@ def settings_from(**values: Any) -> Settings:
 
 
 # -- progress -----------------------------------------------------------------------------------------
+
 
 def _reused(result) -> str:
     """Says when a measurement came from the result store instead of being made now."""
@@ -125,7 +132,13 @@ def _observed(run):
         return run(_Lines())
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("[dim]{task.fields[phase]}"), TimeElapsedColumn()]
+    cols = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[dim]{task.fields[phase]}"),
+        TimeElapsedColumn(),
+    ]
     with Progress(*cols, console=err, transient=False) as progress:
         return run(_Bars(progress))
 
@@ -148,8 +161,12 @@ def recommend(
     candidates: Annotated[Optional[str], typer.Option(help="Comma-separated registry names to run (default: all).")] = None,
     samples: Annotated[Optional[int], opt("sample_size", "--samples")] = None,
     max_samples: Annotated[Optional[int], opt("max_samples")] = None,
-    budget: Annotated[Optional[str], typer.Option(help="Most to spend on drawing more samples when undecided: joules or seconds, "
-                                                  "e.g. 500J, 2kJ, 90s, 5min (default: no limit).")] = None,
+    budget: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Most to spend on drawing more samples when undecided: joules or seconds, e.g. 500J, 2kJ, 90s, 5min (default: no limit)."
+        ),
+    ] = None,
     seed: Annotated[Optional[int], opt("seed")] = None,
     batch_size: Annotated[int, opt("batch_size")] = DEFAULTS.batch_size,
     repeats: Annotated[int, opt("repeats")] = DEFAULTS.repeats,
@@ -171,12 +188,35 @@ def recommend(
     as_json: Annotated[bool, typer.Option("--json", help="Print results JSON on stdout (tables go to stderr).")] = False,
 ) -> None:
     """Measure the candidates on the task and recommend the least costly one that meets the goal."""
-    settings = settings_from(min_quality=min_quality, max_drop=max_drop, reference=reference, confidence=confidence, by=by,
-                             candidates=_csv(candidates), sample_size=samples, seed=seed, batch_size=batch_size, repeats=repeats,
-                             country=country, cpu_power_w=cpu_power_w, ram_power_w=ram_power_w, queries_per_day=queries_per_day,
-                             max_samples=max_samples, **parse_budget(budget),
-                             price_per_kwh=price_per_kwh, meter=meter, isolate=not in_process, reports_dir=reports_dir, exhaustive=exhaustive,
-                             store=store, fresh=fresh, keep_texts=keep_texts, mlflow=mlflow, executor=executor, ray_address=ray_address)
+    settings = settings_from(
+        min_quality=min_quality,
+        max_drop=max_drop,
+        reference=reference,
+        confidence=confidence,
+        by=by,
+        candidates=_csv(candidates),
+        sample_size=samples,
+        seed=seed,
+        batch_size=batch_size,
+        repeats=repeats,
+        country=country,
+        cpu_power_w=cpu_power_w,
+        ram_power_w=ram_power_w,
+        queries_per_day=queries_per_day,
+        max_samples=max_samples,
+        **parse_budget(budget),
+        price_per_kwh=price_per_kwh,
+        meter=meter,
+        isolate=not in_process,
+        reports_dir=reports_dir,
+        exhaustive=exhaustive,
+        store=store,
+        fresh=fresh,
+        keep_texts=keep_texts,
+        mlflow=mlflow,
+        executor=executor,
+        ray_address=ray_address,
+    )
     from advisor.api import recommend as run
     from advisor.terminal import render_table
 
@@ -212,8 +252,12 @@ def check(
     confidence: Annotated[float, opt("confidence")] = DEFAULTS.confidence,
     candidates: Annotated[Optional[str], typer.Option(help="Comma-separated registry names to consider (default: all).")] = None,
     samples: Annotated[Optional[int], opt("sample_size", "--samples")] = None,
-    max_energy_increase: Annotated[float, typer.Option(help="Largest rise of energy per query tolerated against the baseline (0.2 = +20%).")] = 0.2,
-    baseline: Annotated[Optional[str], typer.Option(help="Stored run id to compare energy with (default: the newest earlier run that measured it).")] = None,
+    max_energy_increase: Annotated[
+        float, typer.Option(help="Largest rise of energy per query tolerated against the baseline (0.2 = +20%).")
+    ] = 0.2,
+    baseline: Annotated[
+        Optional[str], typer.Option(help="Stored run id to compare energy with (default: the newest earlier run that measured it).")
+    ] = None,
     store: Annotated[Optional[Path], opt("store")] = None,
     fresh: Annotated[bool, opt("fresh", "--fresh")] = False,
     meter: Annotated[str, opt("meter")] = DEFAULTS.meter,
@@ -225,13 +269,24 @@ def check(
     markdown: Annotated[Optional[Path], typer.Option(help="Append a Markdown summary to this file (e.g. $GITHUB_STEP_SUMMARY).")] = None,
 ) -> None:
     """CI gate: is the deployed model right-sized? Exit 0 right-sized, 3 undecided, 4 oversized, 5 below goal, 6 energy regression."""
-    settings = settings_from(min_quality=min_quality, confidence=confidence, candidates=_csv(candidates), sample_size=samples, meter=meter,
-                             cpu_power_w=cpu_power_w, ram_power_w=ram_power_w, isolate=not in_process, reports_dir=reports_dir,
-                             store=store, fresh=fresh)
+    settings = settings_from(
+        min_quality=min_quality,
+        confidence=confidence,
+        candidates=_csv(candidates),
+        sample_size=samples,
+        meter=meter,
+        cpu_power_w=cpu_power_w,
+        ram_power_w=ram_power_w,
+        isolate=not in_process,
+        reports_dir=reports_dir,
+        store=store,
+        fresh=fresh,
+    )
     from advisor.gate import check as run_check
 
-    result = run_check(task, deployed, registry=registry, settings=settings, max_energy_increase=max_energy_increase, baseline=baseline,
-                       observer=_Lines())
+    result = run_check(
+        task, deployed, registry=registry, settings=settings, max_energy_increase=max_energy_increase, baseline=baseline, observer=_Lines()
+    )
     if markdown is not None:
         with markdown.open("a", encoding="utf-8") as f:
             f.write(result.to_markdown())
@@ -249,8 +304,13 @@ def distill(
     student: Annotated[str, typer.Option(help="Registry name of the small model to train (tfidf-logreg or encoder-head).")],
     task: TaskOpt = "sentiment",
     registry: RegistryOpt = None,
-    unlabelled: Annotated[Optional[Path], typer.Option(help="Unlabelled texts (.txt, .jsonl, .csv, .tsv, .parquet); default: the task's rows outside the sample.")] = None,
-    text_field: Annotated[Optional[str], typer.Option(help="Column of --unlabelled holding the text (default: the task's text field).")] = None,
+    unlabelled: Annotated[
+        Optional[Path],
+        typer.Option(help="Unlabelled texts (.txt, .jsonl, .csv, .tsv, .parquet); default: the task's rows outside the sample."),
+    ] = None,
+    text_field: Annotated[
+        Optional[str], typer.Option(help="Column of --unlabelled holding the text (default: the task's text field).")
+    ] = None,
     out: Annotated[Optional[Path], typer.Option(help="Folder for the distilled model (default: <reports-dir>/distilled).")] = None,
     min_quality: Annotated[Optional[float], opt("min_quality")] = None,
     samples: Annotated[Optional[int], opt("sample_size", "--samples")] = None,
@@ -263,8 +323,17 @@ def distill(
     from advisor.distill import distill as run_distill
     from advisor.terminal import render_table
 
-    rec, lineage = run_distill(task, teacher, student, registry=registry, unlabelled=unlabelled, text_field=text_field, out=out,
-                               settings=settings, observer=_Lines())
+    rec, lineage = run_distill(
+        task,
+        teacher,
+        student,
+        registry=registry,
+        unlabelled=unlabelled,
+        text_field=text_field,
+        out=out,
+        settings=settings,
+        observer=_Lines(),
+    )
     render_table(rec, Console())
     Console().print(f"[dim]Distilled model and lineage: {Path(lineage['state']).parent}[/]", highlight=False, soft_wrap=True)
 
@@ -314,8 +383,12 @@ def history(
     from advisor.text import DASH
 
     columns = ["run id", "task", "status", "recommended", ("candidates", "right"), "created", "updated"]
-    print_table(Console(), f"runs in {path}", columns,
-                [[r.run_id, r.task, r.status, r.model or DASH, str(r.n_candidates), r.created_at, r.updated_at] for r in rows])
+    print_table(
+        Console(),
+        f"runs in {path}",
+        columns,
+        [[r.run_id, r.task, r.status, r.model or DASH, str(r.n_candidates), r.created_at, r.updated_at] for r in rows],
+    )
 
 
 @app.command()
@@ -353,8 +426,10 @@ def ls_models(
     if as_json:
         sys.stdout.write(json.dumps([c.model_dump(mode="json", exclude_defaults=True) for c in reg.candidates], indent=2) + "\n")
         return
-    rows = [[c.name, c.tier, c.kind, c.backend, c.source.describe() if c.source else "built in", ", ".join(c.task_types), c.license]
-            for c in reg.candidates]
+    rows = [
+        [c.name, c.tier, c.kind, c.backend, c.source.describe() if c.source else "built in", ", ".join(c.task_types), c.license]
+        for c in reg.candidates
+    ]
     print_table(Console(), str(reg.path), ["name", "tier", "kind", "backend", "source", "task types", "licence"], rows)
 
 
@@ -366,8 +441,18 @@ def ls_tasks(as_json: Annotated[bool, typer.Option("--json", help="Print the tas
 
     tasks = [(name, load_task(path).spec, path) for name, path in sorted(available_tasks().items())]
     if as_json:
-        out = [{"name": n, "type": t.type, "metric": t.metric.name, "metric_label": t.metric.describe(), "threshold": t.threshold,
-                "samples": t.sample.size, "file": str(p)} for n, t, p in tasks]
+        out = [
+            {
+                "name": n,
+                "type": t.type,
+                "metric": t.metric.name,
+                "metric_label": t.metric.describe(),
+                "threshold": t.threshold,
+                "samples": t.sample.size,
+                "file": str(p),
+            }
+            for n, t, p in tasks
+        ]
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
     rows = [[n, t.type, t.metric.describe(), f"{t.threshold:.2f}", str(t.sample.size or "all"), str(p)] for n, t, p in tasks]
@@ -388,6 +473,7 @@ def validate(
 
 
 # -- entry point ----------------------------------------------------------------------------------------
+
 
 def _interrupted() -> None:
     err.print("[yellow]interrupted:[/] what was measured is saved in the run's results.json and report.html")

@@ -52,13 +52,29 @@ def compare(a: Recommendation, b: Recommendation) -> Diff:
     title = f"{a.run_id} -> {b.run_id}: recommended {a.model or a.decision} -> {b.model or b.decision}"
     if a.task.data_sha256 != b.task.data_sha256:
         title += " (different samples)"
-    columns = [("candidate", "left"), (f"{metric} A", "right"), (f"{metric} B", "right"), ("J/query A", "right"), ("J/query B", "right"),
-               ("energy change", "right"), ("status A -> B", "left")]
+    columns = [
+        ("candidate", "left"),
+        (f"{metric} A", "right"),
+        (f"{metric} B", "right"),
+        ("J/query A", "right"),
+        ("J/query B", "right"),
+        ("energy change", "right"),
+        ("status A -> B", "left"),
+    ]
     by_a = {c.name: c for c in a.candidates}
     by_b = {c.name: c for c in b.candidates}
     rows = []
     for name in [*by_a, *[n for n in by_b if n not in by_a]]:
         ca, cb = by_a.get(name), by_b.get(name)
-        rows.append([name, quality_cell(ca and ca.quality), quality_cell(cb and cb.quality), joules(_energy(ca), ""), joules(_energy(cb), ""),
-                     relative_change(_energy(ca), _energy(cb)), f"{ca.status if ca else 'absent'} -> {cb.status if cb else 'absent'}"])
+        rows.append(
+            [
+                name,
+                quality_cell(ca and ca.quality),
+                quality_cell(cb and cb.quality),
+                joules(_energy(ca), ""),
+                joules(_energy(cb), ""),
+                relative_change(_energy(ca), _energy(cb)),
+                f"{ca.status if ca else 'absent'} -> {cb.status if cb else 'absent'}",
+            ]
+        )
     return Diff(title, columns, rows)

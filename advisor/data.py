@@ -53,7 +53,6 @@ def data_format(task: Task, path: Path) -> str:
     return fmt
 
 
-
 def read_frame(task: Task) -> pd.DataFrame:
     """Read the task's sample file into a DataFrame with ``datasets`` (offline, absolute paths only).
 
@@ -88,7 +87,9 @@ def _fewer_rows(task: Task, wanted: int, rows: int, field: str) -> None:
     import logging
 
     where = "--samples" if field == "size" else f"{task.path}: sample.size"
-    logging.getLogger("advisor").warning("%s asks for %d samples but the data holds %d usable rows: measuring on all %d", where, wanted, rows, rows)
+    logging.getLogger("advisor").warning(
+        "%s asks for %d samples but the data holds %d usable rows: measuring on all %d", where, wanted, rows, rows
+    )
 
 
 def _check_utf8(path: Path) -> None:
@@ -108,7 +109,9 @@ def _check_utf8(path: Path) -> None:
 def _require_column(task: Task, frame: pd.DataFrame, field: str, column: str, data_file) -> None:
     if column not in frame.columns:
         cols = [str(c) for c in frame.columns]
-        raise SpecError(task.path, field, f"column '{column}' not in {data_file.name}{did_you_mean(column, cols)}", f"columns are: {', '.join(cols)}")
+        raise SpecError(
+            task.path, field, f"column '{column}' not in {data_file.name}{did_you_mean(column, cols)}", f"columns are: {', '.join(cols)}"
+        )
 
 
 def load_samples(task: Task, size: int | None = None, seed: int | None = None) -> Samples:
@@ -139,7 +142,12 @@ def load_samples(task: Task, size: int | None = None, seed: int | None = None) -
     if empty.any():
         if not data.drop_empty:
             row = int(texts.index[empty.argmax()])
-            raise SpecError(task.path, "data.text_field", f"row {row} of {path.name} has empty text ({int(empty.sum())} such rows)", "remove them or set data.drop_empty: true")
+            raise SpecError(
+                task.path,
+                "data.text_field",
+                f"row {row} of {path.name} has empty text ({int(empty.sum())} such rows)",
+                "remove them or set data.drop_empty: true",
+            )
         frame, texts = frame[~empty], texts[~empty]
     if spec.type in GENERATIVE_TASK_TYPES:
         return _generative_samples(task, frame.assign(_text=texts.astype(str)), size, seed)
@@ -149,13 +157,24 @@ def load_samples(task: Task, size: int | None = None, seed: int | None = None) -
     names = spec.label_names() or sorted(frame["_label"].unique())
     absent = [n for n in names if n not in set(frame["_label"])]
     if absent:  # a class no sample holds can never be learnt or scored: refuse rather than report a skewed metric
-        raise SpecError(task.path, "labels", f"label '{absent[0]}' is declared but no row of {path.name} has it"
-                        + (f" ({len(absent)} such labels)" if len(absent) > 1 else ""),
-                        "remove it from labels, or check data.label_field and data.where")
+        raise SpecError(
+            task.path,
+            "labels",
+            f"label '{absent[0]}' is declared but no row of {path.name} has it"
+            + (f" ({len(absent)} such labels)" if len(absent) > 1 else ""),
+            "remove it from labels, or check data.label_field and data.where",
+        )
     if len(set(frame["_label"])) < 2:
-        raise SpecError(task.path, "data.label_field", "the data holds fewer than 2 distinct labels", "a classification task needs at least two")
+        raise SpecError(
+            task.path, "data.label_field", "the data holds fewer than 2 distinct labels", "a classification task needs at least two"
+        )
     if spec.metric.positive_label and spec.metric.positive_label not in names:
-        raise SpecError(task.path, "metric.positive_label", f"'{spec.metric.positive_label}' is not a label of this task{did_you_mean(spec.metric.positive_label, names)}", f"labels are: {', '.join(names)}")
+        raise SpecError(
+            task.path,
+            "metric.positive_label",
+            f"'{spec.metric.positive_label}' is not a label of this task{did_you_mean(spec.metric.positive_label, names)}",
+            f"labels are: {', '.join(names)}",
+        )
     wanted = size or spec.sample.size
     if wanted is not None and wanted > len(frame):
         _fewer_rows(task, wanted, len(frame), "size" if size else "sample.size")
@@ -179,8 +198,12 @@ def _generative_samples(task: Task, frame: pd.DataFrame, size: int | None, seed:
     if empty.any():
         if not spec.data.drop_empty:
             row = int(refs.index[empty.argmax()])
-            raise SpecError(task.path, "data.label_field", f"row {row} of {path.name} has an empty reference ({int(empty.sum())} such rows)",
-                            "remove them or set data.drop_empty: true")
+            raise SpecError(
+                task.path,
+                "data.label_field",
+                f"row {row} of {path.name} has an empty reference ({int(empty.sum())} such rows)",
+                "remove them or set data.drop_empty: true",
+            )
         frame, refs = frame[~empty], refs[~empty]
     frame = frame.assign(_label=refs.astype(str))
     if spec.data.dedupe:
@@ -189,8 +212,14 @@ def _generative_samples(task: Task, frame: pd.DataFrame, size: int | None, seed:
     if wanted is not None and wanted > len(frame):
         _fewer_rows(task, wanted, len(frame), "size" if size else "sample.size")
     chosen, pool = _draw(frame, wanted, spec.sample.seed if seed is None else seed, stratify=False)
-    return Samples(texts=list(chosen["_text"]), labels=list(chosen["_label"]), label_names=[], pool_texts=list(pool["_text"]),
-                   pool_labels=list(pool["_label"]), source_rows=len(frame))
+    return Samples(
+        texts=list(chosen["_text"]),
+        labels=list(chosen["_label"]),
+        label_names=[],
+        pool_texts=list(pool["_text"]),
+        pool_labels=list(pool["_label"]),
+        source_rows=len(frame),
+    )
 
 
 def _label_names(task: Task, raw: pd.Series, path) -> pd.Series:
@@ -204,7 +233,12 @@ def _label_names(task: Task, raw: pd.Series, path) -> pd.Series:
     unknown = values[~values.isin(list(allowed))]
     if not unknown.empty:
         bad = unknown.iloc[0]
-        raise SpecError(task.path, "labels", f"label '{bad}' (row {unknown.index[0]} of {path.name}) is not a label the task declares{did_you_mean(bad, allowed)}", f"add it to labels, or filter it out with data.where (declared: {', '.join(allowed)})")
+        raise SpecError(
+            task.path,
+            "labels",
+            f"label '{bad}' (row {unknown.index[0]} of {path.name}) is not a label the task declares{did_you_mean(bad, allowed)}",
+            f"add it to labels, or filter it out with data.where (declared: {', '.join(allowed)})",
+        )
     return values.map(allowed)
 
 
@@ -246,4 +280,9 @@ def _check_folds(task: Task, chosen: pd.DataFrame) -> None:
         raise SpecError(task.path, "folds", f"{len(chosen)} samples are fewer than folds ({folds})", "lower folds or add samples")
     counts = chosen["_label"].value_counts()
     if counts.min() < folds:
-        raise SpecError(task.path, "sample.size", f"label '{counts.idxmin()}' has {counts.min()} samples, fewer than folds ({folds})", "raise sample.size, lower folds, or drop that label")
+        raise SpecError(
+            task.path,
+            "sample.size",
+            f"label '{counts.idxmin()}' has {counts.min()} samples, fewer than folds ({folds})",
+            "raise sample.size, lower folds, or drop that label",
+        )

@@ -49,15 +49,21 @@ def unlabelled_texts(path: Path, field: str) -> list[str]:
     try:
         if suffix == ".txt":
             return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        frame = {".jsonl": lambda: pd.read_json(path, lines=True), ".csv": lambda: pd.read_csv(path), ".tsv": lambda: pd.read_csv(path, sep="\t"),
-                 ".parquet": lambda: pd.read_parquet(path)}[suffix]()
+        frame = {
+            ".jsonl": lambda: pd.read_json(path, lines=True),
+            ".csv": lambda: pd.read_csv(path),
+            ".tsv": lambda: pd.read_csv(path, sep="\t"),
+            ".parquet": lambda: pd.read_parquet(path),
+        }[suffix]()
     except KeyError:
         raise AdvisorError(f"{path}: unknown format '{suffix}'; use .txt, .jsonl, .csv, .tsv or .parquet") from None
     except Exception as exc:  # noqa: BLE001 - many parser errors
         raise AdvisorError(f"{path}: could not be read ({str(exc).splitlines()[0][:160]}); check the file") from None
     if field not in frame.columns:
         cols = [str(c) for c in frame.columns]
-        raise AdvisorError(f"{path}: no column '{field}'{did_you_mean(field, cols)}; choose it with --text-field (columns: {', '.join(cols)})")
+        raise AdvisorError(
+            f"{path}: no column '{field}'{did_you_mean(field, cols)}; choose it with --text-field (columns: {', '.join(cols)})"
+        )
     return [t for t in frame[field].astype(str).str.strip() if t]
 
 
@@ -77,9 +83,18 @@ def _absolute(source: SourceSpec | None, base: Path) -> SourceSpec | None:
     return source.model_copy(update={"local": str((base / source.local).resolve())})
 
 
-def distill(task: str | Path | Task, teacher: str, student: str, registry: str | Path | Registry | None = None, unlabelled: Path | None = None,
-            text_field: str | None = None, out: Path | None = None, settings: Settings | None = None, observer=None,
-            **overrides: Any) -> tuple[Recommendation, dict]:
+def distill(
+    task: str | Path | Task,
+    teacher: str,
+    student: str,
+    registry: str | Path | Registry | None = None,
+    unlabelled: Path | None = None,
+    text_field: str | None = None,
+    out: Path | None = None,
+    settings: Settings | None = None,
+    observer=None,
+    **overrides: Any,
+) -> tuple[Recommendation, dict]:
     """Distil ``teacher`` into ``student`` and measure the result beside both.
 
     Returns:
@@ -91,7 +106,9 @@ def distill(task: str | Path | Task, teacher: str, student: str, registry: str |
     reg = registry if isinstance(registry, Registry) else load_registry(registry)
     t_spec, s_spec = _pick(reg, teacher, "teacher"), _pick(reg, student, "student")
     if s_spec.kind not in STUDENT_KINDS:
-        raise SpecError(reg.path, "--student", f"'{student}' is a {s_spec.kind}; a student is trained, so it must be one of: {', '.join(STUDENT_KINDS)}")
+        raise SpecError(
+            reg.path, "--student", f"'{student}' is a {s_spec.kind}; a student is trained, so it must be one of: {', '.join(STUDENT_KINDS)}"
+        )
     for spec, role in ((t_spec, "teacher"), (s_spec, "student")):
         if task.spec.type not in spec.task_types:
             raise SpecError(reg.path, f"--{role}", f"'{spec.name}' does not serve {task.spec.type} tasks")
@@ -113,7 +130,9 @@ def distill(task: str | Path | Task, teacher: str, student: str, registry: str |
     teacher_labels = predict_all(t_run, texts, settings.batch_size, lambda *_: None, "label").labels
     t_run.close()
     if len(set(teacher_labels)) < 2:
-        raise AdvisorError(f"the teacher '{teacher}' gave every one of the {len(texts)} texts the same label; a student cannot learn from that")
+        raise AdvisorError(
+            f"the teacher '{teacher}' gave every one of the {len(texts)} texts the same label; a student cannot learn from that"
+        )
     s_run = _runner(s_spec, reg, context)
     s_run.fit(texts, teacher_labels)
     name = f"{student} distilled from {teacher}"
@@ -122,28 +141,45 @@ def distill(task: str | Path | Task, teacher: str, student: str, registry: str |
     state = s_run.save_state(folder / "state.joblib")
     s_run.close()
     lineage = {
-        "name": name, "teacher": teacher, "student": student, "task": task.name, "task_samples_sha256": samples.sha256,
-        "unlabelled": where, "texts": len(texts), "teacher_label_counts": {lab: teacher_labels.count(lab) for lab in sorted(set(teacher_labels))},
+        "name": name,
+        "teacher": teacher,
+        "student": student,
+        "task": task.name,
+        "task_samples_sha256": samples.sha256,
+        "unlabelled": where,
+        "texts": len(texts),
+        "teacher_label_counts": {lab: teacher_labels.count(lab) for lab in sorted(set(teacher_labels))},
         "teacher_fitted_on_task_samples": teacher_trained,
         "caveat": "the teacher was fitted on the task's samples, so judge the student on fresh samples too" if teacher_trained else None,
-        "seconds": round(time.perf_counter() - t0, 1), "state": str(state.resolve()),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "state": str(state.resolve()),
     }
     (folder / "lineage.json").write_text(json.dumps(lineage, indent=2), encoding="utf-8")
-    distilled = s_spec.model_copy(update={
-        "name": name, "tier": "distilled", "derived_from": student, "variants": [],
-        "source": _absolute(s_spec.source, reg.path.parent) or SourceSpec(local=str(folder.resolve())),
-        "tokenizer": _absolute(s_spec.tokenizer, reg.path.parent),
-        "options": {**s_spec.options, "fitted": str(state.resolve())},
-        "description": f"{student} trained on {len(texts)} texts labelled by {teacher}",
-    })
+    distilled = s_spec.model_copy(
+        update={
+            "name": name,
+            "tier": "distilled",
+            "derived_from": student,
+            "variants": [],
+            "source": _absolute(s_spec.source, reg.path.parent) or SourceSpec(local=str(folder.resolve())),
+            "tokenizer": _absolute(s_spec.tokenizer, reg.path.parent),
+            "options": {**s_spec.options, "fitted": str(state.resolve())},
+            "description": f"{student} trained on {len(texts)} texts labelled by {teacher}",
+        }
+    )
     (folder / "registry.yaml").write_text(_entry_yaml(distilled), encoding="utf-8")
     trio = Registry(spec=reg.spec.model_copy(update={"candidates": [t_spec, s_spec, distilled]}), path=reg.path)
 
     def with_lineage(rec: Recommendation) -> Recommendation:
         return rec.model_copy(update={"distillation": Distillation(**lineage, **compare_to_teacher(rec, teacher, name))})
 
-    rec = recommend(task=task, registry=trio, settings=settings.model_copy(update={"exhaustive": True, "candidates": None}), observer=observer,
-                    annotate=with_lineage)
+    rec = recommend(
+        task=task,
+        registry=trio,
+        settings=settings.model_copy(update={"exhaustive": True, "candidates": None}),
+        observer=observer,
+        annotate=with_lineage,
+    )
     return rec, lineage
 
 
@@ -154,8 +190,12 @@ def compare_to_teacher(rec: Recommendation, teacher: str, student: str) -> dict:
         return {"agreement": None, "note": f"not compared: teacher {t.status}, student {s.status}"}
     agree = sum(a == b for a, b in zip(t.predictions, s.predictions)) / len(s.predictions)
     ratio = s.energy_per_query_j / t.energy_per_query_j if t.energy_per_query_j else None
-    note = (f"{student}: {rec.task.metric_label} {s.quality:.3f} against its teacher's {t.quality:.3f} ({s.quality - t.quality:+.3f}); "
-            f"it agrees with the teacher on {agree:.0%} of the samples, at {ratio:.2%} of its energy per query" if ratio else "")
+    note = (
+        f"{student}: {rec.task.metric_label} {s.quality:.3f} against its teacher's {t.quality:.3f} ({s.quality - t.quality:+.3f}); "
+        f"it agrees with the teacher on {agree:.0%} of the samples, at {ratio:.2%} of its energy per query"
+        if ratio
+        else ""
+    )
     return {"agreement": agree, "quality_change": s.quality - t.quality, "energy_ratio": ratio, "note": note}
 
 
@@ -164,4 +204,5 @@ def _entry_yaml(spec: CandidateSpec) -> str:
 
     entry = spec.model_dump(mode="json", exclude_defaults=True)
     return "# A distilled candidate; merge it into a registry (local paths are absolute).\nversion: 1\ncandidates:\n" + yaml.safe_dump(
-        [entry], sort_keys=False, allow_unicode=True)
+        [entry], sort_keys=False, allow_unicode=True
+    )

@@ -138,8 +138,9 @@ def _child(job: Job, out: mp.Queue) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, also when started some other way
     die_with_parent()
-    result, method, idle, total_j = _measure_alone(job, lambda ph, d, t: out.put(("progress", ph, d, t)),
-                                                   ready=lambda: out.put(("ready", time.time())))
+    result, method, idle, total_j = _measure_alone(
+        job, lambda ph, d, t: out.put(("progress", ph, d, t)), ready=lambda: out.put(("ready", time.time()))
+    )
     out.put(("result", result.to_dict(), method, idle, total_j))
 
 
@@ -257,8 +258,13 @@ class RayExecutor:
             if address:
                 ray.init(address=address, log_to_driver=False)
             else:
-                ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, object_store_memory=100 * 2**20,
-                         runtime_env={"env_vars": {k: v for k, v in os.environ.items() if k.startswith(("HF_", "TRANSFORMERS_", "ADVISOR_"))}})
+                ray.init(
+                    num_cpus=os.cpu_count(),
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    object_store_memory=100 * 2**20,
+                    runtime_env={"env_vars": {k: v for k, v in os.environ.items() if k.startswith(("HF_", "TRANSFORMERS_", "ADVISOR_"))}},
+                )
         self._ray = ray
         self._task = None
         self._running = None

@@ -21,6 +21,11 @@ OK, BAD_INPUT, NONE_MEETS, UNDECIDED, OVERSIZED, BELOW_GOAL, ENERGY_REGRESSION, 
 FOR_DECISION = {"recommended": OK, "none": NONE_MEETS, "undecided": UNDECIDED}
 """``advisor recommend``: the exit code of each decision."""
 
-FOR_VERDICT = {"right-sized": OK, "undecided": UNDECIDED, "oversized": OVERSIZED, "below-goal": BELOW_GOAL,
-               "energy-regression": ENERGY_REGRESSION}
+FOR_VERDICT = {
+    "right-sized": OK,
+    "undecided": UNDECIDED,
+    "oversized": OVERSIZED,
+    "below-goal": BELOW_GOAL,
+    "energy-regression": ENERGY_REGRESSION,
+}
 """``advisor check``: the exit code of each verdict."""

@@ -59,16 +59,28 @@ class CheckResult(_Model):
     def to_markdown(self) -> str:
         """A summary for a CI job page (e.g. ``$GITHUB_STEP_SUMMARY``)."""
         icon = {"right-sized": "✅", "undecided": "❔"}.get(self.verdict, "❌")
-        rows = [("deployed", self.deployed), ("quality", quality(self.deployed_quality, self.deployed_quality_ci)),
-                ("energy per query", joules(self.deployed_energy_per_query_j) + f" ({self.energy_method})")]
+        rows = [
+            ("deployed", self.deployed),
+            ("quality", quality(self.deployed_quality, self.deployed_quality_ci)),
+            ("energy per query", joules(self.deployed_energy_per_query_j) + f" ({self.energy_method})"),
+        ]
         if self.cheaper:
             rows.append(("cheaper candidate that meets the goal", f"{self.cheaper}, {joules(self.cheaper_energy_per_query_j)}"))
         if self.baseline:
             rise = "" if self.energy_change is None else f", {change(self.energy_change)}"
-            rows.append(("baseline", (f"run {self.baseline['run_id']}: {joules(self.baseline['energy_per_query_j'])}{rise}"
-                                     f" (allowed {change(self.max_energy_increase)})")))
+            rows.append(
+                (
+                    "baseline",
+                    (
+                        f"run {self.baseline['run_id']}: {joules(self.baseline['energy_per_query_j'])}{rise}"
+                        f" (allowed {change(self.max_energy_increase)})"
+                    ),
+                )
+            )
         table = "\n".join(f"| {k} | {v} |" for k, v in rows)
-        return f"### {icon} advisor check: {self.verdict}\n\n{self.message}\n\n| | |\n|---|---|\n{table}\n\nFull results: `{self.results}`\n"
+        return (
+            f"### {icon} advisor check: {self.verdict}\n\n{self.message}\n\n| | |\n|---|---|\n{table}\n\nFull results: `{self.results}`\n"
+        )
 
 
 def _baseline(store: ResultStore, rec: Recommendation, deployed: str, baseline: str | None) -> dict | None:
@@ -107,27 +119,58 @@ def judge(rec: Recommendation, deployed: str, max_energy_increase: float, baseli
     elif verdict_of(d, rec.threshold) == "fails":
         verdict, msg = "below-goal", f"{deployed} does not meet {goal}: {q}."
     elif rise is not None and rise > max_energy_increase:
-        verdict, msg = "energy-regression", (f"{deployed}'s energy per query rose {change(rise)} against run {baseline['run_id']} "
-                                             f"(allowed {change(max_energy_increase)}).")
+        verdict, msg = (
+            "energy-regression",
+            (
+                f"{deployed}'s energy per query rose {change(rise)} against run {baseline['run_id']} "
+                f"(allowed {change(max_energy_increase)})."
+            ),
+        )
     elif best is not None:
-        verdict, msg = "oversized", (f"{best.name} meets {goal} at {joules(best.energy_per_query_j)} per query, "
-                                     f"{percent(best.energy_per_query_j / d.energy.per_query_j)} of {deployed}'s {joules(d.energy.per_query_j)}.")
+        verdict, msg = (
+            "oversized",
+            (
+                f"{best.name} meets {goal} at {joules(best.energy_per_query_j)} per query, "
+                f"{percent(best.energy_per_query_j / d.energy.per_query_j)} of {deployed}'s {joules(d.energy.per_query_j)}."
+            ),
+        )
     elif verdict_of(d, rec.threshold) == "undecided":
-        verdict, msg = "undecided", f"the samples cannot tell whether {deployed} meets {goal}: {q}" + (
-            f"; about {d.samples_needed} samples would decide." if d.samples_needed else ".")
+        verdict, msg = (
+            "undecided",
+            f"the samples cannot tell whether {deployed} meets {goal}: {q}"
+            + (f"; about {d.samples_needed} samples would decide." if d.samples_needed else "."),
+        )
     else:
         verdict, msg = "right-sized", f"{deployed} meets {goal} ({q}) and no cheaper candidate does."
     return CheckResult(
-        verdict=verdict, exit_code=EXIT_CODES[verdict], message=msg, deployed=deployed, deployed_quality=d.quality,
-        deployed_quality_ci=d.quality_ci, deployed_energy_per_query_j=d.energy.per_query_j if d.energy else None,
-        cheaper=best.name if best else None, cheaper_energy_per_query_j=best.energy_per_query_j if best else None,
-        baseline=baseline, energy_change=rise, max_energy_increase=max_energy_increase, run_id=rec.run_id, results=results,
+        verdict=verdict,
+        exit_code=EXIT_CODES[verdict],
+        message=msg,
+        deployed=deployed,
+        deployed_quality=d.quality,
+        deployed_quality_ci=d.quality_ci,
+        deployed_energy_per_query_j=d.energy.per_query_j if d.energy else None,
+        cheaper=best.name if best else None,
+        cheaper_energy_per_query_j=best.energy_per_query_j if best else None,
+        baseline=baseline,
+        energy_change=rise,
+        max_energy_increase=max_energy_increase,
+        run_id=rec.run_id,
+        results=results,
         energy_method=rec.method.energy,
     )
 
 
-def check(task, deployed: str, registry=None, settings: Settings | None = None, max_energy_increase: float = 0.2,
-          baseline: str | None = None, observer=None, **overrides: Any) -> CheckResult:
+def check(
+    task,
+    deployed: str,
+    registry=None,
+    settings: Settings | None = None,
+    max_energy_increase: float = 0.2,
+    baseline: str | None = None,
+    observer=None,
+    **overrides: Any,
+) -> CheckResult:
     """Is the deployed model right-sized? Measures it and the cheaper candidates, then judges.
 
     Args:

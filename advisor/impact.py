@@ -23,8 +23,14 @@ def carbon_intensity(country_iso3: str) -> float | None:
     return float(row["carbon_intensity"]) if row and row.get("carbon_intensity") is not None else None
 
 
-def savings(chosen: CandidateResult, reference: CandidateResult, queries_per_day: float | None, country: str,
-            price_per_kwh: float | None, advisor_energy_j: float) -> Savings:
+def savings(
+    chosen: CandidateResult,
+    reference: CandidateResult,
+    queries_per_day: float | None,
+    country: str,
+    price_per_kwh: float | None,
+    advisor_energy_j: float,
+) -> Savings:
     """Energy, CO2 and money saved by serving ``chosen`` instead of ``reference``.
 
     Per query in joules; per year in kWh, kg CO2e (at ``country``'s grid intensity) and money when
@@ -32,24 +38,39 @@ def savings(chosen: CandidateResult, reference: CandidateResult, queries_per_day
     """
     saved_j = reference.energy.per_query_j - chosen.energy.per_query_j
     out: dict = {
-        "reference": reference.name, "chosen": chosen.name, "saved_per_query_j": saved_j,
+        "reference": reference.name,
+        "chosen": chosen.name,
+        "saved_per_query_j": saved_j,
         "saved_share": saved_j / reference.energy.per_query_j if reference.energy.per_query_j else 0.0,
-        "quality_change": (chosen.quality or 0) - (reference.quality or 0), "country": country,
+        "quality_change": (chosen.quality or 0) - (reference.quality or 0),
+        "country": country,
     }
     if queries_per_day:
         kwh = saved_j * queries_per_day * 365 / J_PER_KWH
         intensity = carbon_intensity(country)
-        out.update({
-            "queries_per_day": queries_per_day, "saved_kwh_per_year": kwh, "carbon_intensity_g_per_kwh": intensity,
-            "saved_kg_co2e_per_year": kwh * intensity / 1000 if intensity is not None else None,
-            "saved_money_per_year": kwh * price_per_kwh if price_per_kwh is not None else None, "price_per_kwh": price_per_kwh,
-            "advisor_payback_days": advisor_energy_j / (saved_j * queries_per_day) if saved_j > 0 else None,
-        })
+        out.update(
+            {
+                "queries_per_day": queries_per_day,
+                "saved_kwh_per_year": kwh,
+                "carbon_intensity_g_per_kwh": intensity,
+                "saved_kg_co2e_per_year": kwh * intensity / 1000 if intensity is not None else None,
+                "saved_money_per_year": kwh * price_per_kwh if price_per_kwh is not None else None,
+                "price_per_kwh": price_per_kwh,
+                "advisor_payback_days": advisor_energy_j / (saved_j * queries_per_day) if saved_j > 0 else None,
+            }
+        )
     return Savings(**out)
 
 
-def cascade(small: CandidateResult, large: CandidateResult, labels: Sequence[str], metric: Resampled, threshold: float,
-            interval: Callable[[Sequence[str]], Sequence[float]], max_checks: int = 25) -> Cascade | None:
+def cascade(
+    small: CandidateResult,
+    large: CandidateResult,
+    labels: Sequence[str],
+    metric: Resampled,
+    threshold: float,
+    interval: Callable[[Sequence[str]], Sequence[float]],
+    max_checks: int = 25,
+) -> Cascade | None:
     """The least-energy confidence gate at which ``small`` answers and defers the rest to ``large``, meeting ``threshold``.
 
     Expected energy per query = small's + (deferred share) x large's. A gate qualifies when the lower
@@ -85,6 +106,13 @@ def cascade(small: CandidateResult, large: CandidateResult, labels: Sequence[str
         checked += 1
         lo, hi = interval(list(np.where(conf >= gates[i], sp, lp)))
         if lo >= threshold:
-            return Cascade(small=small.name, large=large.name, gate=float(gates[i]), deferred_share=float(deferred[i]),
-                           quality=float(quality[i]), quality_ci=[lo, hi], energy_per_query_j=float(energy[i]))
+            return Cascade(
+                small=small.name,
+                large=large.name,
+                gate=float(gates[i]),
+                deferred_share=float(deferred[i]),
+                quality=float(quality[i]),
+                quality_ci=[lo, hi],
+                energy_per_query_j=float(energy[i]),
+            )
     return None

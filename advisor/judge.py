@@ -19,8 +19,15 @@ from advisor.stats import z_value
 from advisor.text import goal_text
 
 
-def judge(plan: Plan, results: Sequence[CandidateResult], cost: Cost, status: str, base: Recommendation | None = None,
-          looks: Sequence[Look] = (), stopped: str | None = None) -> Recommendation:
+def judge(
+    plan: Plan,
+    results: Sequence[CandidateResult],
+    cost: Cost,
+    status: str,
+    base: Recommendation | None = None,
+    looks: Sequence[Look] = (),
+    stopped: str | None = None,
+) -> Recommendation:
     """The recommendation from the results so far; candidates not measured yet are listed as ``not run``.
 
     Args:
@@ -50,12 +57,23 @@ def judge(plan: Plan, results: Sequence[CandidateResult], cost: Cost, status: st
     summary, bet = ranking.summary, None
     if ranking.decision == "undecided" and stopped is not None:
         summary, bet = _undecided(summary, assessed, plan, stopped)
-    return rec.model_copy(update={
-        "candidates": ordered, "model": model, "best": best, "summary": summary, "decision": ranking.decision,
-        "status": status, "reference": ref, "pareto": pareto_front(assessed), "advisor_cost": cost, "search": search, "best_bet": bet,
-        "savings": _savings(assessed, model, ref or best, plan, cost.energy_j),
-        "cascade": _cascade(assessed, model or best, plan),
-    })
+    return rec.model_copy(
+        update={
+            "candidates": ordered,
+            "model": model,
+            "best": best,
+            "summary": summary,
+            "decision": ranking.decision,
+            "status": status,
+            "reference": ref,
+            "pareto": pareto_front(assessed),
+            "advisor_cost": cost,
+            "search": search,
+            "best_bet": bet,
+            "savings": _savings(assessed, model, ref or best, plan, cost.energy_j),
+            "cascade": _cascade(assessed, model or best, plan),
+        }
+    )
 
 
 def _undecided(summary: str, results: Sequence[CandidateResult], plan: Plan, stopped: str) -> tuple[str, BestBet | None]:
@@ -79,15 +97,20 @@ def _undecided(summary: str, results: Sequence[CandidateResult], plan: Plan, sto
     likely = [c for c in ranked if likelihood(c) >= 0.5]
     pick = likely[0] if likely else max(ranked, key=likelihood)
     p = likelihood(pick)
-    note = (f"Best bet, not a confident recommendation: {pick.name} meets the goal with probability about {p:.0%} "
-            f"(normal approximation of its interval; {'the cheapest at even odds or better' if likely else 'none reaches even odds'}).")
+    note = (
+        f"Best bet, not a confident recommendation: {pick.name} meets the goal with probability about {p:.0%} "
+        f"(normal approximation of its interval; {'the cheapest at even odds or better' if likely else 'none reaches even odds'})."
+    )
     return f"{summary} {note}", BestBet(name=pick.name, likelihood=p, note=note)
 
 
 def _measured(results: Sequence[CandidateResult], samples: int | None = None) -> dict[str, CandidateResult]:
     """Candidates measured in full; with ``samples``, only those scored on exactly that many samples."""
-    return {c.name: c for c in results if c.status == "ok" and c.energy is not None and c.quality is not None
-            and (samples is None or len(c.predictions or []) == samples)}
+    return {
+        c.name: c
+        for c in results
+        if c.status == "ok" and c.energy is not None and c.quality is not None and (samples is None or len(c.predictions or []) == samples)
+    }
 
 
 def _savings(results: Sequence[CandidateResult], model: str | None, against: str | None, plan: Plan, spent_j: float):
@@ -110,7 +133,10 @@ def _cascade(results: Sequence[CandidateResult], large_name: str | None, plan: P
         probe = large.model_copy(update={"predictions": preds})
         return quality_interval(probe, labels, metric, s.confidence, plan.seed)
 
-    options = [cascade(small, large, labels, metric_fn(metric), plan.threshold, interval) for small in ok.values()
-               if small.name != large.name and small.energy.per_query_j < large.energy.per_query_j]
+    options = [
+        cascade(small, large, labels, metric_fn(metric), plan.threshold, interval)
+        for small in ok.values()
+        if small.name != large.name and small.energy.per_query_j < large.energy.per_query_j
+    ]
     options = [o for o in options if o is not None]
     return min(options, key=lambda o: o.energy_per_query_j) if options else None

@@ -33,24 +33,56 @@ class CandidateKind:
     description: str = ""
 
 
-TASK_TYPES: dict[str, TaskType] = {t.name: t for t in (
-    TaskType("text-classification", False, "Classify the text."),
-    TaskType("question-answering", True, "Answer the question in a few words.", ("Question", "Answer")),
-    TaskType("summarization", True, "Summarize the text in one or two sentences.", ("Text", "Summary")),
-)}
+TASK_TYPES: dict[str, TaskType] = {
+    t.name: t
+    for t in (
+        TaskType("text-classification", False, "Classify the text."),
+        TaskType("question-answering", True, "Answer the question in a few words.", ("Question", "Answer")),
+        TaskType("summarization", True, "Summarize the text in one or two sentences.", ("Text", "Summary")),
+    )
+}
 
-KINDS: dict[str, CandidateKind] = {k.name: k for k in (
-    CandidateKind("tfidf-logreg", ("sklearn",), TfidfOptions, "advisor.runners.tfidf:TfidfLogReg", needs_source=False,
-                  description="TF-IDF features and a logistic-regression head, trained on the samples"),
-    CandidateKind("encoder-head", ("sentence-transformers", "onnx"), EncoderOptions, "advisor.runners.encoder:EncoderHead",
-                  description="a frozen sentence encoder with a logistic-regression head"),
-    CandidateKind("prompted", ("transformers",), PromptedOptions, "advisor.runners.prompted:PromptedClassifier",
-                  description="a causal LM scoring the label words (zero-/few-shot)"),
-    CandidateKind("hf-pipeline", ("transformers",), PipelineOptions, "advisor.runners.pipeline:HfPipelineClassifier",
-                  description="a ready-made transformers text-classification model"),
-    CandidateKind("generator", ("transformers",), GenerationOptions, "advisor.runners.generative:GenerativeRunner",
-                  description="a causal LM answering by free generation"),
-)}
+KINDS: dict[str, CandidateKind] = {
+    k.name: k
+    for k in (
+        CandidateKind(
+            "tfidf-logreg",
+            ("sklearn",),
+            TfidfOptions,
+            "advisor.runners.tfidf:TfidfLogReg",
+            needs_source=False,
+            description="TF-IDF features and a logistic-regression head, trained on the samples",
+        ),
+        CandidateKind(
+            "encoder-head",
+            ("sentence-transformers", "onnx"),
+            EncoderOptions,
+            "advisor.runners.encoder:EncoderHead",
+            description="a frozen sentence encoder with a logistic-regression head",
+        ),
+        CandidateKind(
+            "prompted",
+            ("transformers",),
+            PromptedOptions,
+            "advisor.runners.prompted:PromptedClassifier",
+            description="a causal LM scoring the label words (zero-/few-shot)",
+        ),
+        CandidateKind(
+            "hf-pipeline",
+            ("transformers",),
+            PipelineOptions,
+            "advisor.runners.pipeline:HfPipelineClassifier",
+            description="a ready-made transformers text-classification model",
+        ),
+        CandidateKind(
+            "generator",
+            ("transformers",),
+            GenerationOptions,
+            "advisor.runners.generative:GenerativeRunner",
+            description="a causal LM answering by free generation",
+        ),
+    )
+}
 
 BACKENDS: tuple[str, ...] = tuple(dict.fromkeys(b for k in KINDS.values() for b in k.backends))
 GENERATIVE_TASK_TYPES: tuple[str, ...] = tuple(n for n, t in TASK_TYPES.items() if t.generative)

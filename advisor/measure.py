@@ -54,9 +54,14 @@ class Job:
 def base_result(spec: CandidateSpec, status: str, reason: str | None = None) -> CandidateResult:
     """A result that carries only the candidate's identity, a status and the reason."""
     return CandidateResult(
-        name=spec.name, tier=spec.tier, kind=spec.kind, backend=spec.backend,
+        name=spec.name,
+        tier=spec.tier,
+        kind=spec.kind,
+        backend=spec.backend,
         source=spec.source.describe() if spec.source else "built in (scikit-learn)",
-        license=spec.license, status=status, reason=reason,
+        license=spec.license,
+        status=status,
+        reason=reason,
     )
 
 
@@ -117,8 +122,15 @@ def _predict_in_shards(runner: Runner, job: Job, meter: Meter, progress: Progres
     n, parts, start, total = len(job.texts), [], 0, Reading()
     for end in job.rules.shards(n):
         with meter.window(f"evaluate-{end}") as w:
-            parts.append(predict_all(runner, job.texts[start:end], job.settings.batch_size,
-                                     lambda ph, d, t, done=start: progress(ph, done + d, n), "evaluate"))
+            parts.append(
+                predict_all(
+                    runner,
+                    job.texts[start:end],
+                    job.settings.batch_size,
+                    lambda ph, d, t, done=start: progress(ph, done + d, n),
+                    "evaluate",
+                )
+            )
         total = total + w.reading
         start = end
         so_far = Prediction.concat(parts)
@@ -184,7 +196,9 @@ def _latency(runner: Runner, texts: Sequence[str], n: int) -> tuple[float | None
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
-def resolved_sources(spec: CandidateSpec, registry_dir: Path | None, context: RunContext) -> CandidateResult | tuple[Path | None, Path | None]:
+def resolved_sources(
+    spec: CandidateSpec, registry_dir: Path | None, context: RunContext
+) -> CandidateResult | tuple[Path | None, Path | None]:
     """The resolved model and tokenizer paths, or a skipped result saying why the candidate cannot run here."""
     why = runner_class(spec.kind).not_applicable(spec, context)
     if why:
@@ -233,7 +247,14 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
     path, tok = found
     runner = runner_class(spec.kind)(spec, path, job.context, tok)
     prev = job.previous
-    if prev is not None and not runner.trainable and prev.status == "ok" and prev.predictions and prev.energy and prev.energy.source == "windows":
+    if (
+        prev is not None
+        and not runner.trainable
+        and prev.status == "ok"
+        and prev.predictions
+        and prev.energy
+        and prev.energy.source == "windows"
+    ):
         return _extend(runner, job, meter, progress)
     phase = "load"
     phases: dict[str, list[float]] = {}
@@ -268,23 +289,36 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
         info = runner.info()
     except Exception as exc:  # noqa: BLE001 - a broken model must not stop the run
         last = traceback.extract_tb(exc.__traceback__)[-1]
-        reason = f"{phase} failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} ({Path(last.filename).name}:{last.lineno})"
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        reason = f"{phase} failed: {type(exc).__name__}: {first} ({Path(last.filename).name}:{last.lineno})"
         return base_result(spec, "failed", reason)
     finally:
         runner.close()
     if n_seen < len(job.texts):
-        result = base_result(spec, "dropped", f"stopped after {n_seen} of {len(job.texts)} samples: its quality's upper bound is already below the threshold")
+        result = base_result(
+            spec, "dropped", f"stopped after {n_seen} of {len(job.texts)} samples: its quality's upper bound is already below the threshold"
+        )
     else:
         result = base_result(spec, "ok")
-    return result.model_copy(update={
-        "quality": quality, "energy": energy, "latency_p50_ms": p50, "latency_p95_ms": p95,
-        "throughput_qps": throughput, "parameters": info.parameters, "size_bytes": info.size_bytes,
-        "load_s": load_s, "fit": fit, "predictions": oof.labels, "samples_evaluated": n_seen,
-        "probabilities": [round(float(c), 4) for c in oof.confidence],
-        "details": {**info.details, **_generation_stats(oof), **({"inference_from": prev.samples_evaluated} if kept else {})},
-        "phases": {k: Phase(energy_j=None if math.isnan(v[0]) else v[0], duration_s=v[1]) for k, v in phases.items()},
-        "peak_rss_mb": prev.peak_rss_mb if kept else None,
-    })
+    return result.model_copy(
+        update={
+            "quality": quality,
+            "energy": energy,
+            "latency_p50_ms": p50,
+            "latency_p95_ms": p95,
+            "throughput_qps": throughput,
+            "parameters": info.parameters,
+            "size_bytes": info.size_bytes,
+            "load_s": load_s,
+            "fit": fit,
+            "predictions": oof.labels,
+            "samples_evaluated": n_seen,
+            "probabilities": [round(float(c), 4) for c in oof.confidence],
+            "details": {**info.details, **_generation_stats(oof), **({"inference_from": prev.samples_evaluated} if kept else {})},
+            "phases": {k: Phase(energy_j=None if math.isnan(v[0]) else v[0], duration_s=v[1]) for k, v in phases.items()},
+            "peak_rss_mb": prev.peak_rss_mb if kept else None,
+        }
+    )
 
 
 def _kept_inference(runner: Runner, prev: CandidateResult | None) -> tuple | None:
@@ -311,10 +345,13 @@ def _extend(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) -> Can
         runner.load()
         load_s = time.perf_counter() - t0
         with meter.window("evaluate-more") as w:
-            new = predict_all(runner, job.texts[known:], job.settings.batch_size, lambda ph, d, t: progress(ph, known + d, len(job.texts)),
-                              "evaluate")
+            new = predict_all(
+                runner, job.texts[known:], job.settings.batch_size, lambda ph, d, t: progress(ph, known + d, len(job.texts)), "evaluate"
+            )
     except Exception as exc:  # noqa: BLE001 - a broken model must not stop the run
-        return base_result(job.spec, "failed", f"evaluating more samples failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        return base_result(
+            job.spec, "failed", f"evaluating more samples failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        )
     finally:
         runner.close()
     predictions = [*prev.predictions, *new.labels]
@@ -322,21 +359,33 @@ def _extend(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) -> Can
     if new.tokens is not None and "generated_tokens_mean" in prev.details:
         n_old = known
         details["generated_tokens_mean"] = (prev.details["generated_tokens_mean"] * n_old + sum(new.tokens)) / len(predictions)
-    return prev.model_copy(update={
-        "quality": score(job.metric, predictions, job.labels[: len(predictions)]), "quality_ci": None, "verdict": None,
-        "samples_needed": None, "vs_reference": None, "samples_evaluated": len(predictions), "predictions": predictions,
-        "probabilities": [*(prev.probabilities or [0.0] * known), *(round(float(c), 4) for c in new.confidence)], "details": details,
-        "phases": {"load": Phase(duration_s=load_s), "quality": Phase(energy_j=w.reading.energy_j, duration_s=w.reading.duration_s)},
-        "cost": None, "peak_rss_mb": prev.peak_rss_mb,
-    })
+    return prev.model_copy(
+        update={
+            "quality": score(job.metric, predictions, job.labels[: len(predictions)]),
+            "quality_ci": None,
+            "verdict": None,
+            "samples_needed": None,
+            "vs_reference": None,
+            "samples_evaluated": len(predictions),
+            "predictions": predictions,
+            "probabilities": [*(prev.probabilities or [0.0] * known), *(round(float(c), 4) for c in new.confidence)],
+            "details": details,
+            "phases": {"load": Phase(duration_s=load_s), "quality": Phase(energy_j=w.reading.energy_j, duration_s=w.reading.duration_s)},
+            "cost": None,
+            "peak_rss_mb": prev.peak_rss_mb,
+        }
+    )
 
 
 def _generation_stats(pred: Prediction) -> dict:
     """Real generated lengths on the samples (a verbose model pays for its verbosity), when the runner generates."""
     if pred.tokens is None or not pred.tokens:
         return {}
-    return {"generated_tokens_mean": statistics.fmean(pred.tokens), "generated_tokens_max": max(pred.tokens),
-            "truncated_share": sum(pred.truncated or []) / len(pred.tokens)}
+    return {
+        "generated_tokens_mean": statistics.fmean(pred.tokens),
+        "generated_tokens_max": max(pred.tokens),
+        "truncated_share": sum(pred.truncated or []) / len(pred.tokens),
+    }
 
 
 def _from_quality_pass(r: Reading, n: int, idle_w: dict[str, float], tokens: list[int] | None = None) -> EnergyStats:
@@ -344,8 +393,15 @@ def _from_quality_pass(r: Reading, n: int, idle_w: dict[str, float], tokens: lis
     per = r.energy_j / n
     n_tokens = sum(tokens) if tokens else 0
     return EnergyStats(
-        per_query_j=per, cpu_per_query_j=r.cpu_j / n, ram_per_query_j=r.ram_j / n, gpu_per_query_j=r.gpu_j / n,
+        per_query_j=per,
+        cpu_per_query_j=r.cpu_j / n,
+        ram_per_query_j=r.ram_j / n,
+        gpu_per_query_j=r.gpu_j / n,
         marginal_per_query_j=max(0.0, (r.energy_j - idle_w.get("total", 0.0) * r.duration_s) / n),
-        repeats_per_query_j=[per], window_queries=n, window_durations_s=[r.duration_s], source="quality pass",
-        per_token_j=r.energy_j / n_tokens if n_tokens else None, tokens_per_query=n_tokens / n if n_tokens else None,
+        repeats_per_query_j=[per],
+        window_queries=n,
+        window_durations_s=[r.duration_s],
+        source="quality pass",
+        per_token_j=r.energy_j / n_tokens if n_tokens else None,
+        tokens_per_query=n_tokens / n if n_tokens else None,
     )

@@ -28,8 +28,13 @@ class Reading:
 
     def __add__(self, other: Reading) -> Reading:
         """Two windows' energy and duration summed."""
-        return Reading(self.energy_j + other.energy_j, self.cpu_j + other.cpu_j, self.ram_j + other.ram_j, self.gpu_j + other.gpu_j,
-                       self.duration_s + other.duration_s)
+        return Reading(
+            self.energy_j + other.energy_j,
+            self.cpu_j + other.cpu_j,
+            self.ram_j + other.ram_j,
+            self.gpu_j + other.gpu_j,
+            self.duration_s + other.duration_s,
+        )
 
 
 @dataclass
@@ -134,8 +139,13 @@ class CodeCarbonMeter:
     (passed to CodeCarbon's ``force_cpu_power`` / ``force_ram_power``).
     """
 
-    def __init__(self, country_iso_code: str = "USA", tracking_mode: str = "process", cpu_power_w: float | None = None,
-                 ram_power_w: float | None = None):
+    def __init__(
+        self,
+        country_iso_code: str = "USA",
+        tracking_mode: str = "process",
+        cpu_power_w: float | None = None,
+        ram_power_w: float | None = None,
+    ):
         self.country = country_iso_code
         self.tracking_mode = tracking_mode
         self.cpu_power_w, self.ram_power_w = cpu_power_w, ram_power_w
@@ -152,8 +162,14 @@ class CodeCarbonMeter:
 
         logging.getLogger("codecarbon").setLevel(logging.ERROR)
         forced = {k: v for k, v in (("force_cpu_power", self.cpu_power_w), ("force_ram_power", self.ram_power_w)) if v is not None}
-        return OfflineEmissionsTracker(country_iso_code=self.country, tracking_mode=self.tracking_mode, save_to_file=False,
-                                       log_level="error", allow_multiple_runs=True, **forced)
+        return OfflineEmissionsTracker(
+            country_iso_code=self.country,
+            tracking_mode=self.tracking_mode,
+            save_to_file=False,
+            log_level="error",
+            allow_multiple_runs=True,
+            **forced,
+        )
 
     def start(self) -> None:
         global _prepared
@@ -198,7 +214,11 @@ class CodeCarbonMeter:
             cpu = f"estimated: load x {self.cpu_power_w:g} W stated by the user"
         else:
             cpu = "estimated: load x TDP (CodeCarbon's CPU table, or its small default for an unknown CPU)"
-        ram = f"estimated: {self.ram_power_w:g} W stated by the user" if self.ram_power_w is not None else "estimated: CodeCarbon's constant RAM power model"
+        ram = (
+            f"estimated: {self.ram_power_w:g} W stated by the user"
+            if self.ram_power_w is not None
+            else "estimated: CodeCarbon's constant RAM power model"
+        )
         return {
             "energy": "measured" if rapl or gpus else "estimated",
             "meter": "codecarbon",

@@ -23,7 +23,17 @@ from advisor.settings import Settings
 from advisor.sources import file_identity, parameter_count, size_on_disk
 from advisor.tasks import Samples, Task, load_task
 
-_VERSIONS = ("advisor", "torch", "transformers", "sentence-transformers", "onnxruntime", "scikit-learn", "codecarbon", "datasets", "evaluate")
+_VERSIONS = (
+    "advisor",
+    "torch",
+    "transformers",
+    "sentence-transformers",
+    "onnxruntime",
+    "scikit-learn",
+    "codecarbon",
+    "datasets",
+    "evaluate",
+)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -35,8 +45,13 @@ def environment() -> Environment:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return Environment(python=platform.python_version(), platform=platform.platform(), machine=platform.machine(),
-                       processor=platform.processor(), versions=versions)
+    return Environment(
+        python=platform.python_version(),
+        platform=platform.platform(),
+        machine=platform.machine(),
+        processor=platform.processor(),
+        versions=versions,
+    )
 
 
 def slug(text: str, limit: int = 64) -> str:
@@ -73,9 +88,14 @@ def run_context(task: Task, samples: Samples, settings: Settings, seed: int, wor
     k = task.spec.prompt.few_shot  # from the end of the draw order: rows a larger sample would take last
     shots = slice(len(samples.pool_texts) - k, None) if k else slice(0, 0)
     return RunContext(
-        label_names=samples.label_names, prompt=task.spec.prompt, seed=seed, batch_size=settings.batch_size,
-        few_shot_texts=samples.pool_texts[shots], few_shot_labels=samples.pool_labels[shots],
-        class_weight="balanced" if task.spec.metric.definition.class_balanced else None, task_type=task.spec.type,
+        label_names=samples.label_names,
+        prompt=task.spec.prompt,
+        seed=seed,
+        batch_size=settings.batch_size,
+        few_shot_texts=samples.pool_texts[shots],
+        few_shot_labels=samples.pool_labels[shots],
+        class_weight="balanced" if task.spec.metric.definition.class_balanced else None,
+        task_type=task.spec.type,
         work_dir=str(work_dir) if work_dir else None,
     )
 
@@ -115,8 +135,14 @@ class Plan:
         """The same plan on the first ``size`` rows of the same draw order (so the current samples come first)."""
         s = self.samples
         texts, labels = s.texts + s.pool_texts, s.labels + s.pool_labels
-        samples = Samples(texts=texts[:size], labels=labels[:size], label_names=s.label_names, pool_texts=texts[size:],
-                          pool_labels=labels[size:], source_rows=s.source_rows)
+        samples = Samples(
+            texts=texts[:size],
+            labels=labels[:size],
+            label_names=s.label_names,
+            pool_texts=texts[size:],
+            pool_labels=labels[size:],
+            source_rows=s.source_rows,
+        )
         return replace(self, samples=samples)
 
     @property
@@ -133,21 +159,55 @@ class Plan:
             "samples": self.samples.sha256,
             "machine": {**self.environment.model_dump(mode="json"), "cpus": os.cpu_count()},
         }
-        return Job(spec=spec, registry_dir=self.registry.path.parent, texts=self.samples.texts, labels=self.samples.labels,
-                   label_names=self.samples.label_names, metric=self.task.spec.metric, folds=self.task.spec.folds, seed=self.seed,
-                   settings=self.settings, context=self.context, rules=self.rules, identity=identity, previous=previous)
+        return Job(
+            spec=spec,
+            registry_dir=self.registry.path.parent,
+            texts=self.samples.texts,
+            labels=self.samples.labels,
+            label_names=self.samples.label_names,
+            metric=self.task.spec.metric,
+            folds=self.task.spec.folds,
+            seed=self.seed,
+            settings=self.settings,
+            context=self.context,
+            rules=self.rules,
+            identity=identity,
+            previous=previous,
+        )
 
     def skeleton(self) -> Recommendation:
         """The recommendation before any candidate is measured (every later one is built from it)."""
         spec, samples, s = self.task.spec, self.samples, self.settings
-        task = TaskInfo(name=spec.name, path=str(self.task.path), type=spec.type, metric=spec.metric.name, metric_label=spec.metric.describe(),
-                        samples=len(samples), source_rows=samples.source_rows, seed=self.seed, folds=spec.folds,
-                        data_sha256=samples.sha256, spec=spec.model_dump(mode="json"))
+        task = TaskInfo(
+            name=spec.name,
+            path=str(self.task.path),
+            type=spec.type,
+            metric=spec.metric.name,
+            metric_label=spec.metric.describe(),
+            samples=len(samples),
+            source_rows=samples.source_rows,
+            seed=self.seed,
+            folds=spec.folds,
+            data_sha256=samples.sha256,
+            spec=spec.model_dump(mode="json"),
+        )
         return Recommendation(
-            run_id=self.run_id, created_at=self.created_at, status="running", task=task, threshold=self.threshold,
-            confidence=s.confidence, max_drop=s.max_drop, ranked_by=s.by, candidates=[], settings=s.model_dump(mode="json"),
-            environment=self.environment, search=self.search,
-            registry={"path": str(self.registry.path), "candidates": [c.model_dump(mode="json", exclude_defaults=True) for c in self.specs]},
+            run_id=self.run_id,
+            created_at=self.created_at,
+            status="running",
+            task=task,
+            threshold=self.threshold,
+            confidence=s.confidence,
+            max_drop=s.max_drop,
+            ranked_by=s.by,
+            candidates=[],
+            settings=s.model_dump(mode="json"),
+            environment=self.environment,
+            search=self.search,
+            registry={
+                "path": str(self.registry.path),
+                "candidates": [c.model_dump(mode="json", exclude_defaults=True) for c in self.specs],
+            },
             samples=SampleSet(texts=samples.texts if s.keep_texts else None, labels=samples.labels),
         )
 
@@ -164,12 +224,16 @@ def make_plan(task: str | Path | Task, registry: str | Path | Registry | None, s
     names = [s.name for s in specs]
     for field, name in (("reference", settings.reference), ("deployed", settings.deployed)):
         if name and name not in names:
-            raise SpecError(reg.path, field, f"no selected candidate named '{name}'{did_you_mean(name, names)}", f"choose one of: {', '.join(names)}")
+            raise SpecError(
+                reg.path, field, f"no selected candidate named '{name}'{did_you_mean(name, names)}", f"choose one of: {', '.join(names)}"
+            )
     run_id = settings.run_id or new_run_id(task.name)
     run_folder(settings.reports_dir, run_id)  # refuse a hostile run id before anything is measured
     seed = task.spec.sample.seed if settings.seed is None else settings.seed
     samples = task.samples(size=settings.sample_size, seed=seed)
-    threshold = settings.min_quality if settings.min_quality is not None else (None if settings.max_drop is not None else task.spec.threshold)
+    threshold = (
+        settings.min_quality if settings.min_quality is not None else (None if settings.max_drop is not None else task.spec.threshold)
+    )
     context = run_context(task, samples, settings, seed, work_dir(run_id))
     specs, unavailable, params, files = _order(specs, reg, context)
     adaptive, why = _strategy(settings)
@@ -179,10 +243,34 @@ def make_plan(task: str | Path | Task, registry: str | Path | Registry | None, s
     for first in (settings.reference, settings.deployed):  # measured first, so the ladder can be judged against it as it climbs
         if first:
             specs = sorted(specs, key=lambda s: s.name != first)
-    search = Search(strategy="adaptive" if adaptive else "exhaustive", note=why, order=[s.name for s in specs],
-                    first_shard=settings.first_shard if rules else None, planned_samples=list(sizes), look_confidence=level, rows_available=rows)
-    return Plan(task, reg, settings, specs, samples, seed, threshold, context, rules, unavailable, params, files, search, run_id,
-                datetime.now(timezone.utc).isoformat(timespec="seconds"), environment(), sizes)
+    search = Search(
+        strategy="adaptive" if adaptive else "exhaustive",
+        note=why,
+        order=[s.name for s in specs],
+        first_shard=settings.first_shard if rules else None,
+        planned_samples=list(sizes),
+        look_confidence=level,
+        rows_available=rows,
+    )
+    return Plan(
+        task,
+        reg,
+        settings,
+        specs,
+        samples,
+        seed,
+        threshold,
+        context,
+        rules,
+        unavailable,
+        params,
+        files,
+        search,
+        run_id,
+        datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        environment(),
+        sizes,
+    )
 
 
 def _sizes(task: Task, samples: Samples, settings: Settings) -> tuple[tuple[int, ...], int]:
@@ -208,8 +296,10 @@ def _strategy(settings: Settings) -> tuple[bool, str]:
     if settings.exhaustive:
         return False, "every candidate on every sample, as asked"
     if settings.max_drop is not None and not settings.reference:
-        return False, ("a relative goal without a named reference needs every candidate (the reference is the strongest); "
-                       "name one with --reference to search adaptively")
+        return False, (
+            "a relative goal without a named reference needs every candidate (the reference is the strongest); "
+            "name one with --reference to search adaptively"
+        )
     return True, "cheapest first; dead ends stopped early; no candidate costlier than one that meets the goal is measured"
 
 

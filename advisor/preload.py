@@ -36,8 +36,16 @@ _stderr_to_log()
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-for _module in ("advisor.measure", "advisor.metrics", "advisor.runners.tfidf", "advisor.runners.encoder", "advisor.runners.pipeline",
-                "advisor.runners.prompted", "advisor.runners.generative", "codecarbon"):
+for _module in (
+    "advisor.measure",
+    "advisor.metrics",
+    "advisor.runners.tfidf",
+    "advisor.runners.encoder",
+    "advisor.runners.pipeline",
+    "advisor.runners.prompted",
+    "advisor.runners.generative",
+    "codecarbon",
+):
     try:
         importlib.import_module(_module)
     except Exception:  # noqa: BLE001 - a missing optional library shows up, with its reason, in the candidate that needs it

@@ -48,8 +48,13 @@ def _q(c: CandidateResult) -> str:
     return quality(c.quality, c.quality_ci)
 
 
-def rank(candidates: Sequence[CandidateResult], threshold: float | None, by: str = "energy", metric_label: str = "quality",
-         goal: str | None = None) -> Ranking:
+def rank(
+    candidates: Sequence[CandidateResult],
+    threshold: float | None,
+    by: str = "energy",
+    metric_label: str = "quality",
+    goal: str | None = None,
+) -> Ranking:
     """Pick the candidate with the least cost (``by``) that meets the goal.
 
     A candidate's ``verdict`` (set by :func:`advisor.assess.assess`, with confidence) decides; without
@@ -67,8 +72,13 @@ def rank(candidates: Sequence[CandidateResult], threshold: float | None, by: str
         dropped = [c for c in candidates if c.status == "dropped" and c.quality is not None]
         if dropped:
             top = max(dropped, key=lambda c: c.quality)
-            return Ranking(None, None, f"No candidate meets {goal}: each was stopped early, its quality's upper bound already below the "
-                                       f"threshold (highest: {top.name}, {quality(top.quality)} on {top.samples_evaluated} samples).", names)
+            return Ranking(
+                None,
+                None,
+                f"No candidate meets {goal}: each was stopped early, its quality's upper bound already below the "
+                f"threshold (highest: {top.name}, {quality(top.quality)} on {top.samples_evaluated} samples).",
+                names,
+            )
         return Ranking(None, None, "No candidate was measured successfully.", names)
     best = max(ok, key=lambda c: (c.quality, -key(c)))
     passing = [c for c in order if verdict_of(c, threshold) == "meets"]
@@ -77,7 +87,9 @@ def rank(candidates: Sequence[CandidateResult], threshold: float | None, by: str
         if open_:
             c = open_[0]
             need = f"about {c.samples_needed} samples would decide" if c.samples_needed else "no practical sample size would decide"
-            return Ranking(None, best.name, f"The data cannot decide: {c.name} ({_q(c)}) may or may not meet {goal}; {need}.", names, "undecided")
+            return Ranking(
+                None, best.name, f"The data cannot decide: {c.name} ({_q(c)}) may or may not meet {goal}; {need}.", names, "undecided"
+            )
         return Ranking(None, best.name, f"No candidate meets {goal}; the best is {best.name} ({_q(best)}).", names)
     chosen = passing[0]
     largest = max(passing, key=lambda c: (c.parameters or 0, key(c)))
@@ -101,7 +113,8 @@ def pareto_front(candidates: Sequence[CandidateResult]) -> list[str]:
 
     def dominated(c: CandidateResult) -> bool:
         return any(
-            o.quality >= c.quality and o.energy_per_query_j <= c.energy_per_query_j
+            o.quality >= c.quality
+            and o.energy_per_query_j <= c.energy_per_query_j
             and (o.quality > c.quality or o.energy_per_query_j < c.energy_per_query_j)
             for o in ok
         )

@@ -41,7 +41,9 @@ class Registry:
         if names:
             for n in names:
                 if n not in by_name:
-                    raise SpecError(self.path, "candidates", f"no candidate named '{n}'{did_you_mean(n, by_name)}", f"known: {', '.join(by_name)}")
+                    raise SpecError(
+                        self.path, "candidates", f"no candidate named '{n}'{did_you_mean(n, by_name)}", f"known: {', '.join(by_name)}"
+                    )
             pool = [by_name[n] for n in names]
         else:
             pool = self.candidates
@@ -96,15 +98,28 @@ def expand_variants(cand: CandidateSpec, path: Path, index: int) -> list[Candida
     if not cand.variants:
         return []
     if cand.kind != "encoder-head" or cand.backend != "sentence-transformers":
-        raise SpecError(path, f"candidates[{index}].variants", f"variants are derived from PyTorch sentence encoders (kind encoder-head, backend "
-                        f"sentence-transformers), not {cand.kind}/{cand.backend}", "remove 'variants' from this entry")
+        raise SpecError(
+            path,
+            f"candidates[{index}].variants",
+            f"variants are derived from PyTorch sentence encoders (kind encoder-head, backend "
+            f"sentence-transformers), not {cand.kind}/{cand.backend}",
+            "remove 'variants' from this entry",
+        )
     out = []
     for v in dict.fromkeys(cand.variants):
         backend, options, what = _VARIANTS[v]
-        out.append(cand.model_copy(update={
-            "name": f"{cand.name} [{v}]", "backend": backend, "options": {**cand.options, **options}, "variants": [],
-            "derived_from": cand.name, "description": f"{cand.name}, {what}",
-        }))
+        out.append(
+            cand.model_copy(
+                update={
+                    "name": f"{cand.name} [{v}]",
+                    "backend": backend,
+                    "options": {**cand.options, **options},
+                    "variants": [],
+                    "derived_from": cand.name,
+                    "description": f"{cand.name}, {what}",
+                }
+            )
+        )
     return out
 
 
@@ -118,5 +133,7 @@ def _check_options(cand: CandidateSpec, path: Path, index: int) -> None:
         field = f"candidates[{index}].options.{key}"
         if err["type"] == "extra_forbidden":
             known = list(options_cls.model_fields)
-            raise SpecError(path, field, f"unknown option for kind '{cand.kind}'{did_you_mean(key, known)}", f"known options: {', '.join(known)}") from None
+            raise SpecError(
+                path, field, f"unknown option for kind '{cand.kind}'{did_you_mean(key, known)}", f"known options: {', '.join(known)}"
+            ) from None
         raise SpecError(path, field, err["msg"]) from None

@@ -106,8 +106,11 @@ class Search(_Model):
     order: list[str] = Field(default_factory=list)
     first_shard: int | None = None
     planned_samples: list[int] = Field(default_factory=list, description="the sample sizes the run may look at, in order")
-    look_confidence: float | None = Field(default=None, description="the level of each look's intervals (Bonferroni over the "
-                                          "planned looks), so that the stated confidence holds over all of them")
+    look_confidence: float | None = Field(
+        default=None,
+        description="the level of each look's intervals (Bonferroni over the "
+        "planned looks), so that the stated confidence holds over all of them",
+    )
     rows_available: int | None = Field(default=None, description="rows of the task's data that could be drawn")
     looks: list[Look] = Field(default_factory=list)
     stopped: str | None = Field(default=None, description="why no more samples were drawn")
@@ -117,8 +120,9 @@ class BestBet(_Model):
     """When the data cannot decide: the candidate most likely to meet the goal. Not a confident recommendation."""
 
     name: str
-    likelihood: float = Field(description="approximate probability that its quality meets the threshold (normal approximation "
-                              "of its interval)")
+    likelihood: float = Field(
+        description="approximate probability that its quality meets the threshold (normal approximation of its interval)"
+    )
     note: str
 
 
@@ -212,7 +216,9 @@ class EnergyStats(_Model):
     window_durations_s: list[float]
     per_token_j: float | None = Field(default=None, description="generative runners: energy per generated token, real lengths")
     tokens_per_query: float | None = Field(default=None, description="generative runners: mean generated tokens per query")
-    source: Literal["windows", "quality pass"] = Field(default="windows", description="repeated inference windows, or the one metered quality pass of a dead end")
+    source: Literal["windows", "quality pass"] = Field(
+        default="windows", description="repeated inference windows, or the one metered quality pass of a dead end"
+    )
 
 
 class FitStats(_Model):
@@ -251,8 +257,11 @@ class CandidateResult(_Model):
     phases: dict[str, Phase] = Field(default_factory=dict, description="energy (J) and duration (s) per measured phase")
     cost: Cost | None = Field(default=None, description="what measuring this candidate cost the advisor")
     predictions: list[str] | None = None
-    probabilities: list[float] | None = Field(default=None, validation_alias=AliasChoices("probabilities", "confidence"),
-                                              description="per sample: the probability the model gave its predicted label")
+    probabilities: list[float] | None = Field(
+        default=None,
+        validation_alias=AliasChoices("probabilities", "confidence"),
+        description="per sample: the probability the model gave its predicted label",
+    )
     details: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -304,8 +313,12 @@ class Recommendation(_Model):
     idle_power_w: IdlePower = Field(default_factory=IdlePower)
     environment: Environment = Field(default_factory=Environment)
     registry: RegistryInfo = Field(default_factory=RegistryInfo)
-    advisor_cost: Cost = Field(default_factory=Cost, description="energy (J) and time (s) the run spent, and estimates of an exhaustive run's")
-    distillation: Distillation | None = Field(default=None, description="advisor distill: lineage and how close the student comes to its teacher")
+    advisor_cost: Cost = Field(
+        default_factory=Cost, description="energy (J) and time (s) the run spent, and estimates of an exhaustive run's"
+    )
+    distillation: Distillation | None = Field(
+        default=None, description="advisor distill: lineage and how close the student comes to its teacher"
+    )
     search: Search = Field(default_factory=Search, description="adaptive or exhaustive, the order candidates were measured in, and why")
     samples: SampleSet = Field(default_factory=SampleSet)
 
@@ -350,5 +363,9 @@ SCHEMA_FILE = Path(__file__).with_name("results.schema.json")
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of results.json at this :data:`SCHEMA_VERSION`."""
     schema = Recommendation.model_json_schema(mode="serialization")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": f"advisor-results-{SCHEMA_VERSION}",
-            "title": f"advisor results.json, schema {SCHEMA_VERSION}", **schema}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"advisor-results-{SCHEMA_VERSION}",
+        "title": f"advisor results.json, schema {SCHEMA_VERSION}",
+        **schema,
+    }

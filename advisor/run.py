@@ -33,13 +33,23 @@ class Observer(Protocol):
 class Silent:
     """An observer that ignores everything."""
 
-    def candidate_started(self, spec, index, total): pass
-    def progress(self, spec, phase, done, total): pass
-    def candidate_finished(self, result): pass
+    def candidate_started(self, spec, index, total):
+        pass
+
+    def progress(self, spec, phase, done, total):
+        pass
+
+    def candidate_finished(self, result):
+        pass
 
 
-def execute(plan: Plan, executor: Executor, output: Output, observer: Observer | None = None,
-            annotate: Callable[[Recommendation], Recommendation] | None = None) -> Recommendation:
+def execute(
+    plan: Plan,
+    executor: Executor,
+    output: Output,
+    observer: Observer | None = None,
+    annotate: Callable[[Recommendation], Recommendation] | None = None,
+) -> Recommendation:
     """Measure the plan's candidates one at a time, cheapest first; a candidate the samples cannot decide, and
     whose verdict could change the answer, is measured again on more samples (the next rows of the same draw)
     before any costlier candidate is tried. On any interruption the outputs get what was measured.
@@ -99,10 +109,14 @@ class _State:
         m = _next(plan, spec, self.rec, self.executor, self.observer, self.results.get(spec.name))
         self.spent += m.energy_j
         if self.rec.method.meter is None and m.method:  # the first candidate measured says how energy is obtained
-            self.rec = self.rec.model_copy(update={"method": Method.model_validate(m.method), "idle_power_w": IdlePower.model_validate(m.idle_power_w)})
+            self.rec = self.rec.model_copy(
+                update={"method": Method.model_validate(m.method), "idle_power_w": IdlePower.model_validate(m.idle_power_w)}
+            )
         self.results[spec.name] = m.result
         if m.result.status in ("ok", "dropped"):
-            self.looks.append(Look(samples=len(plan.samples), measured=[spec.name], energy_j=self.spent - j0, duration_s=time.perf_counter() - t0))
+            self.looks.append(
+                Look(samples=len(plan.samples), measured=[spec.name], energy_j=self.spent - j0, duration_s=time.perf_counter() - t0)
+            )
         self._judge("running")
         self.output.update(self.rec)
         return self.rec.candidate(spec.name)
@@ -129,7 +143,9 @@ class _State:
                 return f"the sample size was fixed at {s.sample_size} (--samples); leave it out to let the run draw more"
             if s.max_drop is not None:
                 return "a relative goal (--max-drop) compares candidates on the same samples, so no more are drawn"
-            return f"no more rows to draw (all {rows} used)" if len(plan.samples) >= rows else f"--max-samples reached ({len(plan.samples)})"
+            return (
+                f"no more rows to draw (all {rows} used)" if len(plan.samples) >= rows else f"--max-samples reached ({len(plan.samples)})"
+            )
         extra = [lk for lk in self.looks if lk.samples > len(self.first.samples)]
         if s.budget_j is not None and sum(lk.energy_j for lk in extra) >= s.budget_j:
             return f"the energy budget for more samples ({s.budget_j:g} J) is spent"
@@ -149,8 +165,9 @@ class _State:
         return self.rec
 
 
-def _next(plan: Plan, spec: CandidateSpec, rec: Recommendation, executor: Executor, observer: Observer,
-          previous: CandidateResult | None = None) -> Measured:
+def _next(
+    plan: Plan, spec: CandidateSpec, rec: Recommendation, executor: Executor, observer: Observer, previous: CandidateResult | None = None
+) -> Measured:
     """Measure ``spec`` (reusing what ``previous`` measured on fewer samples where it can), or say why it is not measured."""
     if spec.name in plan.unavailable:
         return Measured(plan.unavailable[spec.name], {}, {}, 0.0)
@@ -171,8 +188,14 @@ def _passed(plan: Plan, rec: Recommendation, spec: CandidateSpec) -> str | None:
         return None
     order = plan.search.order
     before = set(order[: order.index(spec.name)]) if spec.name in order else set(order)
-    return next((c.name for c in rec.candidates if c.status == "ok" and c.verdict == "meets" and c.name in before
-                 and c.name not in (s.reference, s.deployed)), None)
+    return next(
+        (
+            c.name
+            for c in rec.candidates
+            if c.status == "ok" and c.verdict == "meets" and c.name in before and c.name not in (s.reference, s.deployed)
+        ),
+        None,
+    )
 
 
 def _deployed_rank(plan: Plan) -> int | None:
@@ -186,9 +209,13 @@ def _deployed_rank(plan: Plan) -> int | None:
 
 def _pruned(spec: CandidateSpec, passed: str, params: dict[str, int | None], role: str | None = None) -> CandidateResult:
     mine, theirs = params.get(spec.name), params.get(passed)
-    why = f"{human_count(mine)} vs {human_count(theirs)} parameters" if mine is not None and theirs is not None else "later in the cost order"
+    why = (
+        f"{human_count(mine)} vs {human_count(theirs)} parameters" if mine is not None and theirs is not None else "later in the cost order"
+    )
     if role:
         reason = f"not measured: expected to cost more than {role}, {passed} ({why}); --exhaustive measures it"
     else:
-        reason = f"not measured: {passed} already meets the goal and this candidate is expected to cost more ({why}); --exhaustive measures it"
+        reason = (
+            f"not measured: {passed} already meets the goal and this candidate is expected to cost more ({why}); --exhaustive measures it"
+        )
     return base_result(spec, "pruned", reason).model_copy(update={"parameters": mine})

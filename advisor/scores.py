@@ -81,6 +81,7 @@ class MetricDef:
 
 # --- per-sample tables --------------------------------------------------------------------------------
 
+
 def _check_lengths(predictions: Sequence, references: Sequence) -> None:
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions but {len(references)} references; they must pair up one to one")
@@ -97,8 +98,9 @@ def _codes(predictions: Sequence[str], references: Sequence[str], names: Sequenc
     return p, r, len(index)
 
 
-def _correct_table(predictions: Sequence[str], references: Sequence[str], positive_label: str | None = None,
-                   names: Sequence[str] | None = None) -> np.ndarray:
+def _correct_table(
+    predictions: Sequence[str], references: Sequence[str], positive_label: str | None = None, names: Sequence[str] | None = None
+) -> np.ndarray:
     """One column: 1 where the prediction equals the reference."""
     import numpy as np
 
@@ -106,8 +108,9 @@ def _correct_table(predictions: Sequence[str], references: Sequence[str], positi
     return np.fromiter((p == r for p, r in zip(predictions, references)), dtype=np.float64, count=len(references))[:, None]
 
 
-def _per_class_table(predictions: Sequence[str], references: Sequence[str], positive_label: str | None = None,
-                     names: Sequence[str] | None = None) -> np.ndarray:
+def _per_class_table(
+    predictions: Sequence[str], references: Sequence[str], positive_label: str | None = None, names: Sequence[str] | None = None
+) -> np.ndarray:
     """``2K`` columns over the K sorted label names: "predicted + actual" per class, then true positives per class."""
     import numpy as np
 
@@ -121,8 +124,9 @@ def _per_class_table(predictions: Sequence[str], references: Sequence[str], posi
     return out
 
 
-def _positive_table(predictions: Sequence[str], references: Sequence[str], positive_label: str | None = None,
-                    names: Sequence[str] | None = None) -> np.ndarray:
+def _positive_table(
+    predictions: Sequence[str], references: Sequence[str], positive_label: str | None = None, names: Sequence[str] | None = None
+) -> np.ndarray:
     """Two columns for the positive class: "predicted + actual", and true positive."""
     import numpy as np
 
@@ -139,18 +143,21 @@ def sample_score(name: str, prediction: str, reference: str) -> float:
 
 
 def _score_table(name: str) -> Table:
-    def table(predictions: Sequence[str], references: Sequence[str], positive_label: str | None = None,
-              names: Sequence[str] | None = None) -> np.ndarray:
+    def table(
+        predictions: Sequence[str], references: Sequence[str], positive_label: str | None = None, names: Sequence[str] | None = None
+    ) -> np.ndarray:
         import numpy as np
 
         _check_lengths(predictions, references)
-        return np.fromiter((sample_score(name, p, r) for p, r in zip(predictions, references)), dtype=np.float64,
-                           count=len(references))[:, None]
+        return np.fromiter((sample_score(name, p, r) for p, r in zip(predictions, references)), dtype=np.float64, count=len(references))[
+            :, None
+        ]
 
     return table
 
 
 # --- aggregates from column sums --------------------------------------------------------------------
+
 
 def _mean(sums: np.ndarray, n: int) -> np.ndarray:
     """The first column's sum over the sample count (0 for no samples)."""
@@ -190,6 +197,7 @@ def _positive_f1(sums: np.ndarray, n: int) -> np.ndarray:
 
 # --- the registry -----------------------------------------------------------------------------------------
 
+
 def _classification(name: str, label: str, interval: str, description: str, table: Table, aggregate: Aggregate, **kw) -> MetricDef:
     return MetricDef(name, label, "classification", interval, description, table, aggregate, **kw)  # type: ignore[arg-type]
 
@@ -202,18 +210,30 @@ def _rouge(kind: str) -> Callable[[str, str], float]:
     return lambda prediction, reference: textmetrics.rouge_scores([prediction], [reference], types=(kind,))[kind][0]
 
 
-METRICS: dict[str, MetricDef] = {d.name: d for d in (
-    _classification("accuracy", "accuracy", "wilson", "Accuracy: fraction of exact label matches.", _correct_table, _mean),
-    _classification("macro_f1", "macro-F1", "bootstrap", "Macro-averaged F1 over classes.", _per_class_table, _macro_f1,
-                    class_balanced=True),
-    _classification("f1", "F1 of '{positive_label}'", "bootstrap", "F1 of the positive class.", _positive_table, _positive_f1,
-                    needs_positive_label=True, class_balanced=True),
-    _generative("exact_match", "exact match", "Share of answers equal to the reference after normalisation.", textmetrics.exact_match),
-    _generative("token_f1", "token F1", "Mean token-overlap F1 of the answer against the reference.", textmetrics.token_f1),
-    _generative("rouge1", "ROUGE-1", "Mean ROUGE-1 F-measure against the reference.", _rouge("rouge1")),
-    _generative("rouge2", "ROUGE-2", "Mean ROUGE-2 F-measure against the reference.", _rouge("rouge2")),
-    _generative("rougeL", "ROUGE-L", "Mean ROUGE-L F-measure against the reference.", _rouge("rougeL")),
-)}
+METRICS: dict[str, MetricDef] = {
+    d.name: d
+    for d in (
+        _classification("accuracy", "accuracy", "wilson", "Accuracy: fraction of exact label matches.", _correct_table, _mean),
+        _classification(
+            "macro_f1", "macro-F1", "bootstrap", "Macro-averaged F1 over classes.", _per_class_table, _macro_f1, class_balanced=True
+        ),
+        _classification(
+            "f1",
+            "F1 of '{positive_label}'",
+            "bootstrap",
+            "F1 of the positive class.",
+            _positive_table,
+            _positive_f1,
+            needs_positive_label=True,
+            class_balanced=True,
+        ),
+        _generative("exact_match", "exact match", "Share of answers equal to the reference after normalisation.", textmetrics.exact_match),
+        _generative("token_f1", "token F1", "Mean token-overlap F1 of the answer against the reference.", textmetrics.token_f1),
+        _generative("rouge1", "ROUGE-1", "Mean ROUGE-1 F-measure against the reference.", _rouge("rouge1")),
+        _generative("rouge2", "ROUGE-2", "Mean ROUGE-2 F-measure against the reference.", _rouge("rouge2")),
+        _generative("rougeL", "ROUGE-L", "Mean ROUGE-L F-measure against the reference.", _rouge("rougeL")),
+    )
+}
 """Every built-in metric by name, classification metrics first."""
 
 CLASSIFICATION_METRICS: tuple[str, ...] = tuple(n for n, d in METRICS.items() if d.kind == "classification")

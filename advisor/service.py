@@ -82,8 +82,12 @@ class TaskUpload(_Req):
 JOB_FIELDS = ("min_quality", "confidence", "max_drop", "reference", "by", "sample_size", "max_samples", "seed", "exhaustive")
 """The settings a job may choose (how energy is metered, and where, stay the server's choice)."""
 
-_SERVICE_LIMITS = {"sample_size": [annotated_types.Le(MAX_ROWS)], "max_samples": [annotated_types.Le(MAX_ROWS)],
-                   "reference": [annotated_types.MaxLen(200)], "seed": [annotated_types.Ge(0), annotated_types.Le(2**31)]}
+_SERVICE_LIMITS = {
+    "sample_size": [annotated_types.Le(MAX_ROWS)],
+    "max_samples": [annotated_types.Le(MAX_ROWS)],
+    "reference": [annotated_types.MaxLen(200)],
+    "seed": [annotated_types.Ge(0), annotated_types.Le(2**31)],
+}
 """Bounds the service adds to the settings' own, for requests from the network."""
 
 
@@ -95,8 +99,9 @@ def _job_settings() -> type[BaseModel]:
         meta = [*f.metadata, *_SERVICE_LIMITS.get(name, [])]
         annotation = Annotated[(f.annotation, *meta)] if meta else f.annotation
         fields[name] = (annotation, Field(default=f.default, description=f.description))
-    return create_model("JobSettings", __base__=_Req, __doc__="What a job may choose; how energy is metered is the server's choice.",
-                        **fields)
+    return create_model(
+        "JobSettings", __base__=_Req, __doc__="What a job may choose; how energy is metered is the server's choice.", **fields
+    )
 
 
 JobSettings = _job_settings()
@@ -135,6 +140,7 @@ class Job(BaseModel):
 
 # -- the data folder: private whatever the umask ------------------------------------------------------
 
+
 def _private_dir(path: Path) -> Path:
     """``path`` as a folder only its owner can enter (0700), created with its parents when missing."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -165,6 +171,7 @@ def _tighten(data_dir: Path) -> None:
 
 # -- the token -----------------------------------------------------------------------------------------
 
+
 def _check_token(token: str, where: str, fix: str) -> str:
     if len(token) < MIN_TOKEN_CHARS:
         raise AdvisorError(f"{where}: the token has {len(token)} characters, fewer than {MIN_TOKEN_CHARS}; {fix}")
@@ -186,10 +193,14 @@ def token_for(data_dir: Path) -> str:
     if path.is_file():
         mode = path.stat().st_mode & 0o777
         if mode & 0o077:
-            raise AdvisorError(f"{path}: the token file is open to other users (mode {mode:04o}); "
-                               f"make it readable by its owner only: chmod 600 {path}")
-        return _check_token(path.read_text(encoding="utf-8").strip(), str(path),
-                            f"write a longer one ({new} > {path}) or delete the file to have one generated")
+            raise AdvisorError(
+                f"{path}: the token file is open to other users (mode {mode:04o}); make it readable by its owner only: chmod 600 {path}"
+            )
+        return _check_token(
+            path.read_text(encoding="utf-8").strip(),
+            str(path),
+            f"write a longer one ({new} > {path}) or delete the file to have one generated",
+        )
     _private_dir(data_dir)
     token = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -199,6 +210,7 @@ def token_for(data_dir: Path) -> str:
 
 
 # -- the guard: authentication and the body limit, before the application reads anything -------------
+
 
 class _BodyTooLarge(HTTPException):
     def __init__(self) -> None:
@@ -284,6 +296,7 @@ class Guard:
 
 # -- the worker: one job at a time, each in a process of its own ----------------------------------------
 
+
 def _end_group(signum: int, frame: Any = None) -> None:
     """SIGTERM in a worker process: its own children go too (it leads its process group), then it exits."""
     if os.getpgrp() == os.getpid():
@@ -358,8 +371,7 @@ def recover_jobs(store: ResultStore) -> int:
         no_proc = process_cmdline(pid) is None
         fresh = job["heartbeat_at"] is not None and time.time() - job["heartbeat_at"] < 6 * HEARTBEAT_S
         if (_orphaned_worker(pid, job["id"]) or (no_proc and fresh)) and not _kill_tree(pid):
-            print(f"advisor: job {job['id']}: its previous worker (pid {pid}) could not be stopped; the job stays running",
-                      file=sys.stderr)
+            print(f"advisor: job {job['id']}: its previous worker (pid {pid}) could not be stopped; the job stays running", file=sys.stderr)
     return store.requeue_running_jobs()
 
 
@@ -400,8 +412,15 @@ class Worker:
 
     def _run(self, job_id: str, store: ResultStore) -> None:
         me = os.getpid()
-        cmd = [sys.executable, "-m", "advisor.service", str(self.data_dir), job_id,
-               json.dumps({"registry": str(self.registry or ""), **self.server}), str(me)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "advisor.service",
+            str(self.data_dir),
+            job_id,
+            json.dumps({"registry": str(self.registry or ""), **self.server}),
+            str(me),
+        ]
         folder = _private_dir(self.data_dir / "jobs" / job_id)
         try:
             with open(folder / "worker.log", "w", opener=_private_opener) as log:
@@ -427,8 +446,12 @@ class Worker:
         if job.get("status") in ("running", "cancelling") and job.get("owner_pid") in owners:  # it died without saying how it ended
             ended = "cancelled" if job["status"] == "cancelling" else "failed"
             try:
-                store.update_job(job_id, owner=owners, status=ended, error=None if ended == "cancelled" else
-                                 f"worker process exited with code {proc.returncode}")
+                store.update_job(
+                    job_id,
+                    owner=owners,
+                    status=ended,
+                    error=None if ended == "cancelled" else f"worker process exited with code {proc.returncode}",
+                )
             except StaleOwner:
                 pass
 
@@ -457,8 +480,15 @@ def _run_job(store: ResultStore, data_dir: Path, job_id: str, server: dict[str, 
     request = JobRequest.model_validate(store.job(job_id)["request"])
     folder = data_dir / "jobs" / job_id
     task = folder / "task" / "task.yaml" if request.upload else request.task
-    settings = Settings(**request.settings.model_dump(), candidates=request.candidates, store=store.path, reports_dir=folder / "reports",
-                        run_id=f"job-{job_id}", meter=server.get("meter", "codecarbon"), isolate=server.get("isolate", True))
+    settings = Settings(
+        **request.settings.model_dump(),
+        candidates=request.candidates,
+        store=store.path,
+        reports_dir=folder / "reports",
+        run_id=f"job-{job_id}",
+        meter=server.get("meter", "codecarbon"),
+        isolate=server.get("isolate", True),
+    )
 
     class Observer:
         last = 0.0
@@ -495,6 +525,7 @@ def _run_job(store: ResultStore, data_dir: Path, job_id: str, server: dict[str, 
 
 # -- submit-time checks ------------------------------------------------------------------------------------
 
+
 def _write_upload(folder: Path, upload: TaskUpload) -> None:
     """The uploaded task as a task folder under the job's own folder (private), validated like any task file."""
     import yaml
@@ -503,8 +534,14 @@ def _write_upload(folder: Path, upload: TaskUpload) -> None:
 
     task_dir = _private_dir(folder / "task")
     _write_private(task_dir / "samples.jsonl", "".join(json.dumps(s.model_dump()) + "\n" for s in upload.samples))
-    spec = {"name": upload.name, "type": upload.type, "data": {"file": "samples.jsonl", "text_field": "text", "label_field": "label"},
-            "metric": upload.metric, "threshold": upload.threshold, "folds": upload.folds}
+    spec = {
+        "name": upload.name,
+        "type": upload.type,
+        "data": {"file": "samples.jsonl", "text_field": "text", "label_field": "label"},
+        "metric": upload.metric,
+        "threshold": upload.threshold,
+        "folds": upload.folds,
+    }
     if upload.labels is not None:
         spec["labels"] = upload.labels
     if upload.prompt is not None:
@@ -522,8 +559,10 @@ def _unused_labels(upload: TaskUpload) -> str | None:
     if not missing:
         return None
     names = ", ".join(f"'{m}'" for m in missing)
-    return (f"upload.labels: {names} never {'occurs' if len(missing) == 1 else 'occur'} in the samples; "
-            "remove it from labels or add samples with that label")
+    return (
+        f"upload.labels: {names} never {'occurs' if len(missing) == 1 else 'occur'} in the samples; "
+        "remove it from labels or add samples with that label"
+    )
 
 
 class _Registry:
@@ -575,7 +614,9 @@ def _builtin_type(name: str) -> str | None:
         return None
 
 
-def create_app(data_dir: Path, registry: Path | None = None, token: str | None = None, server: dict[str, Any] | None = None, worker: bool = True):
+def create_app(
+    data_dir: Path, registry: Path | None = None, token: str | None = None, server: dict[str, Any] | None = None, worker: bool = True
+):
     """The FastAPI application; ``worker=False`` serves the API without running jobs (for tests of the API alone).
 
     Raises:
@@ -600,18 +641,33 @@ def create_app(data_dir: Path, registry: Path | None = None, token: str | None =
         if runner:
             runner.stop()
 
-    app = FastAPI(title="advisor", version="1.0", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
-                  description="Which is the smallest model that is good enough? Recommendation jobs: submit, poll, fetch results and reports.")
+    app = FastAPI(
+        title="advisor",
+        version="1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        description="Which is the smallest model that is good enough? Recommendation jobs: submit, poll, fetch results and reports.",
+    )
     app.add_middleware(Guard, token=token)
     bearer = HTTPBearer(auto_error=False)
 
     def problem(status: int, title: str, detail: str, headers: dict | None = None) -> JSONResponse:
-        return JSONResponse({"type": "about:blank", "title": title, "status": status, "detail": detail}, status, headers=headers, media_type=PROBLEM)
+        return JSONResponse(
+            {"type": "about:blank", "title": title, "status": status, "detail": detail}, status, headers=headers, media_type=PROBLEM
+        )
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException):
-        titles = {401: "Unauthorized", 404: "Not Found", 409: "Conflict", 413: "Payload Too Large", 422: "Unprocessable Content",
-                  503: "Service Unavailable"}
+        titles = {
+            401: "Unauthorized",
+            404: "Not Found",
+            409: "Conflict",
+            413: "Payload Too Large",
+            422: "Unprocessable Content",
+            503: "Service Unavailable",
+        }
         return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)

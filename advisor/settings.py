@@ -47,25 +47,35 @@ class Settings(BaseModel):
     latency_queries: int = _f(20, "measurement", "Single queries timed for latency p50/p95.", ge=0, le=10_000)
     idle_s: float = _f(1.0, "measurement", "Idle baseline window, in seconds (0: none).", ge=0, le=600)
     meter: Literal["codecarbon", "null"] = _f("codecarbon", "measurement", "Energy meter: codecarbon, or null (time only).")
-    cpu_power_w: float | None = _f(None, "measurement", "State the CPU's power in watts where CodeCarbon cannot identify the CPU (most VMs).",
-                                   gt=0, le=5000)
-    ram_power_w: float | None = _f(None, "measurement", "State the RAM's power in watts instead of CodeCarbon's constant model.", gt=0, le=5000)
-    country: str = _f("USA", "measurement", "ISO 3166 alpha-3 country for CodeCarbon's offline carbon intensity.",
-                      min_length=3, max_length=3)
+    cpu_power_w: float | None = _f(
+        None, "measurement", "State the CPU's power in watts where CodeCarbon cannot identify the CPU (most VMs).", gt=0, le=5000
+    )
+    ram_power_w: float | None = _f(
+        None, "measurement", "State the RAM's power in watts instead of CodeCarbon's constant model.", gt=0, le=5000
+    )
+    country: str = _f(
+        "USA", "measurement", "ISO 3166 alpha-3 country for CodeCarbon's offline carbon intensity.", min_length=3, max_length=3
+    )
 
     # -- search: which candidates are measured, on how many samples --------------------------------
     exhaustive: bool = _f(False, "search", "Measure every candidate on every sample (default: adaptive search, cheapest first).")
     first_shard: int = _f(32, "search", "Adaptive search: samples in the first shard; later shards double.", ge=8)
     fresh: bool = _f(False, "search", "Measure again even when the store holds a matching measurement.")
-    max_samples: int | None = _f(None, "search", "When the samples cannot decide, draw more, up to this many (default: 4x the first "
-                                 "sample, at most the rows available; a fixed --samples never draws more).", ge=2)
+    max_samples: int | None = _f(
+        None,
+        "search",
+        "When the samples cannot decide, draw more, up to this many (default: 4x the first "
+        "sample, at most the rows available; a fixed --samples never draws more).",
+        ge=2,
+    )
     budget_j: float | None = _f(None, "search", "Most energy, in joules, to spend on drawing more samples (default: no limit).", gt=0)
     budget_s: float | None = _f(None, "search", "Most time, in seconds, to spend on drawing more samples (default: no limit).", gt=0)
 
     # -- output: what is written and where ----------------------------------------------------------
     reports_dir: Path = _f(Path("reports"), "output", "Where reports/<run-id>/ are written.")
-    run_id: str | None = _f(None, "output", "The run's id (default: time, a random part and the task name).",
-                            pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+    run_id: str | None = _f(
+        None, "output", "The run's id (default: time, a random part and the task name).", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+    )
     keep_texts: bool = _f(True, "output", "Keep the samples' texts in results.json (labels and predictions are always kept).")
     queries_per_day: float | None = _f(None, "output", "Expected volume, for yearly savings in the report.", gt=0)
     price_per_kwh: float | None = _f(None, "output", "Electricity price per kWh, for yearly savings in money.", ge=0)
@@ -76,7 +86,9 @@ class Settings(BaseModel):
     isolate: bool = _f(True, "infrastructure", "Measure each candidate in a fresh process of its own.")
     executor: Literal["local", "ray"] = _f("local", "infrastructure", "Where candidates run: local, or ray (one Ray task per candidate).")
     ray_address: str | None = _f(None, "infrastructure", "An existing Ray cluster's address (default: a local Ray instance).")
-    store: Path | None = _f(None, "infrastructure", "Result store (SQLite) reused across runs (default: results.sqlite in the cache folder).")
+    store: Path | None = _f(
+        None, "infrastructure", "Result store (SQLite) reused across runs (default: results.sqlite in the cache folder)."
+    )
 
     @classmethod
     def merged(cls, base: Settings | None = None, **values: Any) -> Settings:

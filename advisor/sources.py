@@ -185,6 +185,7 @@ def file_identity(path: Path, limit_files: int = 10_000) -> str:
 
 # --- parameter counts from the weights files' headers (nothing is loaded) ---------------------------
 
+
 def _safetensors_parameters(path: Path) -> int:
     with path.open("rb") as f:
         (size,) = struct.unpack("<Q", f.read(8))

@@ -73,6 +73,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
 
 # --- resampling ---------------------------------------------------------------------------------------
 
+
 def resample_indices(n: int, n_boot: int = N_BOOT, seed: int = 0) -> Iterator[np.ndarray]:
     """The bootstrap's resample indices, a chunk of rows at a time.
 
@@ -125,7 +126,7 @@ def resampled_sums(tables: Sequence[np.ndarray], n_boot: int = N_BOOT, seed: int
     row = 0
     with _one_blas_thread():
         for w in resample_counts(n, n_boot, seed):
-            sums[row:row + len(w)] = w @ joined if w.dtype == joined.dtype else w.astype(joined.dtype) @ joined
+            sums[row : row + len(w)] = w @ joined if w.dtype == joined.dtype else w.astype(joined.dtype) @ joined
             row += len(w)
     return np.split(sums, np.cumsum([t.shape[1] for t in tables])[:-1], axis=1)
 
@@ -144,8 +145,9 @@ def _one_blas_thread():
     return controller.limit(limits=1, user_api="blas") if controller is not None else contextlib.nullcontext()
 
 
-def bootstrap_values(predictions: Sequence[str], references: Sequence[str], metric: Resampled, n_boot: int = N_BOOT,
-                     seed: int = 0) -> np.ndarray:
+def bootstrap_values(
+    predictions: Sequence[str], references: Sequence[str], metric: Resampled, n_boot: int = N_BOOT, seed: int = 0
+) -> np.ndarray:
     """The metric on each of ``n_boot`` resamples of the samples."""
     table = metric.table(predictions, references)
     return metric.from_sums(resampled_sums([table], n_boot, seed)[0], len(table))
@@ -156,8 +158,9 @@ def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
     return float(np.quantile(values, a)), float(np.quantile(values, 1 - a))
 
 
-def bootstrap_interval(predictions: Sequence[str], references: Sequence[str], metric: Resampled, confidence: float = 0.95,
-                       n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float]:
+def bootstrap_interval(
+    predictions: Sequence[str], references: Sequence[str], metric: Resampled, confidence: float = 0.95, n_boot: int = N_BOOT, seed: int = 0
+) -> tuple[float, float]:
     """Percentile bootstrap interval of ``metric`` over resampled samples.
 
     Raises:
@@ -166,8 +169,15 @@ def bootstrap_interval(predictions: Sequence[str], references: Sequence[str], me
     return _percentiles(bootstrap_values(predictions, references, metric, n_boot, seed), confidence)
 
 
-def paired_bootstrap_difference(pred_a: Sequence[str], pred_b: Sequence[str], references: Sequence[str], metric: Resampled,
-                                confidence: float = 0.95, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float, float]:
+def paired_bootstrap_difference(
+    pred_a: Sequence[str],
+    pred_b: Sequence[str],
+    references: Sequence[str],
+    metric: Resampled,
+    confidence: float = 0.95,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+) -> tuple[float, float, float]:
     """Observed ``metric(a) - metric(b)`` and its paired percentile bootstrap interval (same resampled samples for both).
 
     Raises:
@@ -181,6 +191,7 @@ def paired_bootstrap_difference(pred_a: Sequence[str], pred_b: Sequence[str], re
 
 
 # --- paired test, sample sizes, repeated measurements -----------------------------------------------
+
 
 @dataclass(frozen=True)
 class McNemar:

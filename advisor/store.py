@@ -111,11 +111,12 @@ def _is_busy(exc: sqlite3.Error) -> bool:
 
 # -- processes -------------------------------------------------------------------------------------
 
+
 def process_stat(pid: int) -> tuple[str, int, float] | None:
     """``(state, parent pid, start time as epoch seconds)`` from ``/proc`` (Linux), or None where it cannot be read."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
-        fields = raw[raw.rindex(")") + 2:].split()  # the command name may hold spaces and parentheses
+        fields = raw[raw.rindex(")") + 2 :].split()  # the command name may hold spaces and parentheses
         state, ppid, start_ticks = fields[0], int(fields[1]), int(fields[19])
         boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
         return state, ppid, boot + start_ticks / os.sysconf("SC_CLK_TCK")
@@ -169,8 +170,13 @@ class Heartbeat:
             measure()
     """
 
-    def __init__(self, path: str | Path, beat: Callable[[ResultStore], bool], interval_s: float = HEARTBEAT_S,
-                 on_lost: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        beat: Callable[[ResultStore], bool],
+        interval_s: float = HEARTBEAT_S,
+        on_lost: Callable[[], None] | None = None,
+    ):
         self.path, self.beat, self.interval_s, self.on_lost = Path(path), beat, interval_s, on_lost
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="advisor-heartbeat", daemon=True)
@@ -322,9 +328,12 @@ class ResultStore:
         text = json.dumps(payload)
 
         def put(c: sqlite3.Connection) -> None:
-            c.execute("INSERT OR REPLACE INTO measurements (key, run_id, candidate, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-                      (key, run_id, candidate_name, text, _now()))
+            c.execute(
+                "INSERT OR REPLACE INTO measurements (key, run_id, candidate, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+                (key, run_id, candidate_name, text, _now()),
+            )
             c.execute("DELETE FROM claims WHERE key = ?", (key,))
+
         self._run(put)
 
     # -- measurement claims: two runs sharing a store do not measure one candidate at once -----------
@@ -346,9 +355,12 @@ class ResultStore:
             row = c.execute("SELECT run_id, owner_pid, heartbeat_at FROM claims WHERE key = ?", (key,)).fetchone()
             if row is not None and (row[0], row[1]) != (run_id, me) and _claim_live(row[1], row[2], stale_s, now):
                 return False
-            c.execute("INSERT OR REPLACE INTO claims (key, run_id, owner_pid, heartbeat_at, created_at) VALUES (?, ?, ?, ?, ?)",
-                      (key, run_id, me, now, _now()))
+            c.execute(
+                "INSERT OR REPLACE INTO claims (key, run_id, owner_pid, heartbeat_at, created_at) VALUES (?, ?, ?, ?, ?)",
+                (key, run_id, me, now, _now()),
+            )
             return True
+
         return self._run(claim)
 
     def release_measurement(self, key: str, run_id: str | None = None) -> bool:
@@ -364,12 +376,15 @@ class ResultStore:
 
     def measurement_claim(self, key: str) -> dict[str, Any] | None:
         """The claim held on ``key`` (``run_id``, ``owner_pid``, ``heartbeat_at``, ``created_at``), or None."""
-        row = self._run(lambda c: c.execute("SELECT run_id, owner_pid, heartbeat_at, created_at FROM claims WHERE key = ?",
-                                            (key,)).fetchone(), write=False)
+        row = self._run(
+            lambda c: c.execute("SELECT run_id, owner_pid, heartbeat_at, created_at FROM claims WHERE key = ?", (key,)).fetchone(),
+            write=False,
+        )
         return dict(zip(("run_id", "owner_pid", "heartbeat_at", "created_at"), row)) if row else None
 
-    def wait_for_measurement(self, key: str, timeout_s: float, poll_s: float = 0.5,
-                             stale_s: float = CLAIM_STALE_S) -> dict[str, Any] | None:
+    def wait_for_measurement(
+        self, key: str, timeout_s: float, poll_s: float = 0.5, stale_s: float = CLAIM_STALE_S
+    ) -> dict[str, Any] | None:
         """Wait while another run holds the claim on ``key``; the payload as soon as one is stored under ``key``.
 
         None, without waiting further, when no measurement came and the claim was released, its owner
@@ -396,13 +411,15 @@ class ResultStore:
 
         Starting a stored run again (a resume) keeps its partial results and takes it over.
         """
-        self._run(lambda c: c.execute(
-            "INSERT INTO runs (run_id, task, status, settings, created_at, updated_at, owner_pid, heartbeat_at) "
-            "VALUES (?, ?, 'running', ?, ?, ?, ?, ?) "
-            "ON CONFLICT (run_id) DO UPDATE SET task = excluded.task, status = 'running', settings = excluded.settings, "
-            "updated_at = excluded.updated_at, owner_pid = excluded.owner_pid, heartbeat_at = excluded.heartbeat_at",
-            (run_id, task_name, json.dumps(settings, default=str), created_at, _now(), os.getpid(), time.time()),
-        ))
+        self._run(
+            lambda c: c.execute(
+                "INSERT INTO runs (run_id, task, status, settings, created_at, updated_at, owner_pid, heartbeat_at) "
+                "VALUES (?, ?, 'running', ?, ?, ?, ?, ?) "
+                "ON CONFLICT (run_id) DO UPDATE SET task = excluded.task, status = 'running', settings = excluded.settings, "
+                "updated_at = excluded.updated_at, owner_pid = excluded.owner_pid, heartbeat_at = excluded.heartbeat_at",
+                (run_id, task_name, json.dumps(settings, default=str), created_at, _now(), os.getpid(), time.time()),
+            )
+        )
 
     def update_run(self, run_id: str, status: str, recommendation: dict[str, Any]) -> None:
         """Store the run's whole recommendation and its status (a heartbeat too, when this process owns the run).
@@ -412,11 +429,13 @@ class ResultStore:
         """
         text = json.dumps(recommendation)
         n = len(recommendation.get("candidates") or [])
-        cur = self._run(lambda c: c.execute(
-            "UPDATE runs SET status = ?, model = ?, n_candidates = ?, recommendation = ?, updated_at = ?, "
-            "heartbeat_at = CASE WHEN owner_pid = ? THEN ? ELSE heartbeat_at END WHERE run_id = ?",
-            (status, recommendation.get("model"), n, text, _now(), os.getpid(), time.time(), run_id),
-        ))
+        cur = self._run(
+            lambda c: c.execute(
+                "UPDATE runs SET status = ?, model = ?, n_candidates = ?, recommendation = ?, updated_at = ?, "
+                "heartbeat_at = CASE WHEN owner_pid = ? THEN ? ELSE heartbeat_at END WHERE run_id = ?",
+                (status, recommendation.get("model"), n, text, _now(), os.getpid(), time.time(), run_id),
+            )
+        )
         if cur.rowcount == 0:
             raise StoreError(f"{self.path}: run '{run_id}' was never started in this store; call start_run first")
 
@@ -430,12 +449,14 @@ class ResultStore:
         def beat(c: sqlite3.Connection) -> bool:
             c.execute("UPDATE claims SET heartbeat_at = ? WHERE run_id = ? AND owner_pid = ?", (now, run_id, me))
             return c.execute("UPDATE runs SET heartbeat_at = ? WHERE run_id = ? AND owner_pid = ?", (now, run_id, me)).rowcount > 0
+
         return self._run(beat)
 
     def run_owner(self, run_id: str) -> dict[str, Any] | None:
         """``{"status", "owner_pid", "heartbeat_at"}`` of ``run_id``, or None when no such run."""
-        row = self._run(lambda c: c.execute("SELECT status, owner_pid, heartbeat_at FROM runs WHERE run_id = ?", (run_id,)).fetchone(),
-                        write=False)
+        row = self._run(
+            lambda c: c.execute("SELECT status, owner_pid, heartbeat_at FROM runs WHERE run_id = ?", (run_id,)).fetchone(), write=False
+        )
         return dict(zip(("status", "owner_pid", "heartbeat_at"), row)) if row else None
 
     def mark_orphaned_runs(self) -> list[str]:
@@ -445,8 +466,9 @@ class ResultStore:
         an older advisor cannot open a store of this schema. The stored recommendation's status
         changes too, so reports and ``history`` agree.
         """
-        rows = self._run(lambda c: c.execute("SELECT run_id, owner_pid, heartbeat_at FROM runs WHERE status = 'running'").fetchall(),
-                         write=False)
+        rows = self._run(
+            lambda c: c.execute("SELECT run_id, owner_pid, heartbeat_at FROM runs WHERE status = 'running'").fetchall(), write=False
+        )
         dead = [(run_id, pid) for run_id, pid, beat in rows if not owner_alive(pid, beat)]
         if not dead:
             return []
@@ -454,8 +476,9 @@ class ResultStore:
         def mark(c: sqlite3.Connection) -> list[str]:
             done = []
             for run_id, pid in dead:  # only if still running under the same owner (not resumed meanwhile)
-                row = c.execute("SELECT recommendation FROM runs WHERE run_id = ? AND status = 'running' AND owner_pid IS ?",
-                                (run_id, pid)).fetchone()
+                row = c.execute(
+                    "SELECT recommendation FROM runs WHERE run_id = ? AND status = 'running' AND owner_pid IS ?", (run_id, pid)
+                ).fetchone()
                 if row is None:
                     continue
                 rec = row[0]
@@ -466,17 +489,20 @@ class ResultStore:
                             rec = json.dumps({**data, "status": "interrupted"})
                     except ValueError:
                         pass
-                c.execute("UPDATE runs SET status = 'interrupted', recommendation = ?, updated_at = ? WHERE run_id = ?",
-                          (rec, _now(), run_id))
+                c.execute(
+                    "UPDATE runs SET status = 'interrupted', recommendation = ?, updated_at = ? WHERE run_id = ?", (rec, _now(), run_id)
+                )
                 done.append(run_id)
             return done
+
         return self._run(mark)
 
     def runs(self, limit: int = 50) -> list[RunRow]:
         """The newest ``limit`` runs, newest first."""
-        rows = self._run(lambda c: c.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
-        ).fetchall(), write=False)
+        rows = self._run(
+            lambda c: c.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)).fetchall(),
+            write=False,
+        )
         return [RunRow(*r) for r in rows]
 
     def latest_run(self, task_name: str, status: str | None = None) -> RunRow | None:
@@ -510,8 +536,12 @@ class ResultStore:
     def add_job(self, job_id: str, request: dict[str, Any]) -> None:
         """Queue a job."""
         now = _now()
-        self._run(lambda c: c.execute("INSERT INTO jobs (job_id, status, request, created_at, updated_at) VALUES (?, 'queued', ?, ?, ?)",
-                                      (job_id, json.dumps(request), now, now)))
+        self._run(
+            lambda c: c.execute(
+                "INSERT INTO jobs (job_id, status, request, created_at, updated_at) VALUES (?, 'queued', ?, ?, ?)",
+                (job_id, json.dumps(request), now, now),
+            )
+        )
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         """One job as a dict (request and progress decoded, with ``owner_pid`` and ``heartbeat_at``), or None."""
@@ -520,14 +550,20 @@ class ResultStore:
 
     def jobs(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest ``limit`` jobs, newest first."""
-        rows = self._run(lambda c: c.execute(f"SELECT {_JOB_COLUMNS} FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)).fetchall(),
-                         write=False)
+        rows = self._run(
+            lambda c: c.execute(f"SELECT {_JOB_COLUMNS} FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)).fetchall(),
+            write=False,
+        )
         return [_job(r) for r in rows]
 
     def unfinished_jobs(self) -> list[dict[str, Any]]:
         """Jobs left ``running`` or ``cancelling``, oldest first (to recover after a restart)."""
-        rows = self._run(lambda c: c.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN ('running', 'cancelling') "
-                                             "ORDER BY created_at, rowid").fetchall(), write=False)
+        rows = self._run(
+            lambda c: c.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN ('running', 'cancelling') ORDER BY created_at, rowid"
+            ).fetchall(),
+            write=False,
+        )
         return [_job(r) for r in rows]
 
     def claim_next_job(self, owner_pid: int | None = None) -> dict[str, Any] | None:
@@ -542,9 +578,12 @@ class ResultStore:
             if row is None:
                 return None
             now = time.time()
-            c.execute("UPDATE jobs SET status = 'running', owner_pid = ?, heartbeat_at = ?, updated_at = ? WHERE job_id = ?",
-                      (owner, now, _now(), row[0]))
+            c.execute(
+                "UPDATE jobs SET status = 'running', owner_pid = ?, heartbeat_at = ?, updated_at = ? WHERE job_id = ?",
+                (owner, now, _now(), row[0]),
+            )
             return _job(row) | {"status": "running", "owner_pid": owner, "heartbeat_at": now}
+
         return self._run(claim)
 
     def take_job(self, job_id: str, owner_pid: int, from_pid: int | None = None) -> bool:
@@ -553,21 +592,25 @@ class ResultStore:
         With ``from_pid`` None the job is taken only when its owner is gone. False (nothing changed)
         when the job is not running or someone else owns it.
         """
+
         def take(c: sqlite3.Connection) -> bool:
             row = c.execute("SELECT status, owner_pid, heartbeat_at FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
             if row is None or row[0] != "running":
                 return False
             if row[1] != owner_pid and (row[1] != from_pid if from_pid is not None else owner_alive(row[1], row[2])):
                 return False
-            c.execute("UPDATE jobs SET owner_pid = ?, heartbeat_at = ?, updated_at = ? WHERE job_id = ?",
-                      (owner_pid, time.time(), _now(), job_id))
+            c.execute(
+                "UPDATE jobs SET owner_pid = ?, heartbeat_at = ?, updated_at = ? WHERE job_id = ?", (owner_pid, time.time(), _now(), job_id)
+            )
             return True
+
         return self._run(take)
 
     def heartbeat_job(self, job_id: str, owner_pid: int) -> bool:
         """Refresh the job's heartbeat if ``owner_pid`` still owns it; False otherwise (the owner should stop working on it)."""
-        cur = self._run(lambda c: c.execute("UPDATE jobs SET heartbeat_at = ? WHERE job_id = ? AND owner_pid = ?",
-                                            (time.time(), job_id, owner_pid)))
+        cur = self._run(
+            lambda c: c.execute("UPDATE jobs SET heartbeat_at = ? WHERE job_id = ? AND owner_pid = ?", (time.time(), job_id, owner_pid))
+        )
         return cur.rowcount > 0
 
     def update_job(self, job_id: str, owner: int | Iterable[int] | None = None, **fields: Any) -> None:
@@ -592,16 +635,20 @@ class ResultStore:
         sql = f"UPDATE jobs SET {sets}heartbeat_at = ?, updated_at = ? WHERE job_id = ? AND owner_pid IN ({marks})"
         cur = self._run(lambda c: c.execute(sql, (*values.values(), time.time(), _now(), job_id, *owners)))
         if cur.rowcount == 0:
-            raise StaleOwner(f"{self.path}: job '{job_id}' is no longer owned by process {' or '.join(map(str, owners))}; "
-                             "its write was refused (the job was requeued or taken over)")
+            raise StaleOwner(
+                f"{self.path}: job '{job_id}' is no longer owned by process {' or '.join(map(str, owners))}; "
+                "its write was refused (the job was requeued or taken over)"
+            )
 
     def requeue_job(self, job_id: str, owner: int | Iterable[int] | None = None) -> bool:
         """Put a running job back in the queue (a cancelling one becomes cancelled), dropping its owner.
 
         With ``owner``, only while one of those processes owns it. Returns whether the job changed.
         """
-        sql = ("UPDATE jobs SET status = CASE status WHEN 'cancelling' THEN 'cancelled' ELSE 'queued' END, owner_pid = NULL, "
-               "heartbeat_at = NULL, updated_at = ? WHERE job_id = ? AND status IN ('running', 'cancelling')")
+        sql = (
+            "UPDATE jobs SET status = CASE status WHEN 'cancelling' THEN 'cancelled' ELSE 'queued' END, owner_pid = NULL, "
+            "heartbeat_at = NULL, updated_at = ? WHERE job_id = ? AND status IN ('running', 'cancelling')"
+        )
         args: list[Any] = [_now(), job_id]
         if owner is not None:
             owners = [owner] if isinstance(owner, int) else [int(o) for o in owner]
@@ -615,8 +662,11 @@ class ResultStore:
         A job whose owner still lives is left alone (the server kills its own orphaned workers first,
         so two workers never measure one job); one left ``cancelling`` by a dead owner becomes cancelled.
         """
-        return sum(self.requeue_job(j["id"], owner=j["owner_pid"]) if j["owner_pid"] is not None else self.requeue_job(j["id"])
-                   for j in self.unfinished_jobs() if not owner_alive(j["owner_pid"], j["heartbeat_at"]))
+        return sum(
+            self.requeue_job(j["id"], owner=j["owner_pid"]) if j["owner_pid"] is not None else self.requeue_job(j["id"])
+            for j in self.unfinished_jobs()
+            if not owner_alive(j["owner_pid"], j["heartbeat_at"])
+        )
 
 
 def _claim_live(pid: int | None, heartbeat_at: float | None, stale_s: float, now: float) -> bool:
@@ -628,6 +678,15 @@ _JOB_COLUMNS = "job_id, status, request, progress, run_id, error, created_at, up
 
 def _job(row: tuple) -> dict[str, Any]:
     job_id, status, request, progress, run_id, error, created, updated, owner_pid, heartbeat_at = row
-    return {"id": job_id, "status": status, "request": json.loads(request), "progress": json.loads(progress) if progress else None,
-            "run_id": run_id, "error": error, "created_at": created, "updated_at": updated,
-            "owner_pid": owner_pid, "heartbeat_at": heartbeat_at}
+    return {
+        "id": job_id,
+        "status": status,
+        "request": json.loads(request),
+        "progress": json.loads(progress) if progress else None,
+        "run_id": run_id,
+        "error": error,
+        "created_at": created,
+        "updated_at": updated,
+        "owner_pid": owner_pid,
+        "heartbeat_at": heartbeat_at,
+    }

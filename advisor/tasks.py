@@ -98,4 +98,3 @@ def load_task(ref: str | Path) -> Task:
         f = known[str(ref)]
     spec = parse(TaskSpec, read_yaml(f), f)
     return Task(spec=spec, path=f.resolve())
-

@@ -43,8 +43,13 @@ def is_live(console: Console) -> bool:
     return console.is_terminal or console.is_jupyter
 
 
-def print_table(console: Console, title: str | None, columns: Sequence[Column], rows: Sequence[Sequence[Cell]],
-                styles: Sequence[str | None] | None = None) -> None:
+def print_table(
+    console: Console,
+    title: str | None,
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[Cell]],
+    styles: Sequence[str | None] | None = None,
+) -> None:
     """Print a table: a Rich table on a terminal, plain aligned lines (one per row, never wrapped) otherwise.
 
     Args:
@@ -104,8 +109,9 @@ def _say(console: Console, text: str, style: str = "") -> None:
 
 def render_table(rec: Recommendation, console: Console) -> None:
     """Print every candidate's figures, the answer sentence and where the results are."""
-    title = (f"{rec.task.name}: {goal_of(rec)} on {rec.task.samples} samples, {percent(rec.confidence)} intervals "
-             f"(ranked by {rec.ranked_by})")
+    title = (
+        f"{rec.task.name}: {goal_of(rec)} on {rec.task.samples} samples, {percent(rec.confidence)} intervals (ranked by {rec.ranked_by})"
+    )
     tokens = any(c.energy and c.energy.per_token_j for c in rec.candidates)
     columns: list[Column] = ["candidate", "tier", (rec.task.metric_label, "right"), ("J/query", "right"), ("marginal J/q", "right")]
     columns += [("J/token", "right"), ("tokens/q", "right")] if tokens else []
@@ -114,9 +120,21 @@ def render_table(rec: Recommendation, console: Console) -> None:
     for c in rec.candidates:
         e = c.energy
         per_token = [joules(e and e.per_token_j, ""), number(e and e.tokens_per_query, ".1f")] if tokens else []
-        rows.append([c.name, c.tier, quality_of(c, rec.task.samples), energy_cell(e),
-                     joules(e and e.marginal_per_query_j, ""), *per_token, milliseconds(c.latency_p50_ms, ""),
-                     milliseconds(c.latency_p95_ms, ""), megabytes(c.peak_rss_mb, ""), human_count(c.parameters), _status(c, rec)])
+        rows.append(
+            [
+                c.name,
+                c.tier,
+                quality_of(c, rec.task.samples),
+                energy_cell(e),
+                joules(e and e.marginal_per_query_j, ""),
+                *per_token,
+                milliseconds(c.latency_p50_ms, ""),
+                milliseconds(c.latency_p95_ms, ""),
+                megabytes(c.peak_rss_mb, ""),
+                human_count(c.parameters),
+                _status(c, rec),
+            ]
+        )
     print_table(console, title, columns, rows, ["bold" if c.name == rec.model else None for c in rec.candidates])
     _say(console, rec.summary, {"recommended": "green", "undecided": "yellow"}.get(rec.decision, "red"))
     for line in outcome_lines(rec):

@@ -21,8 +21,15 @@ DASH = "–"
 # -- the goal --------------------------------------------------------------------------------------
 
 
-def goal_text(metric_label: str, threshold: float | None, max_drop: float | None = None, reference: str | None = None,
-              confidence: float | None = None, *, ge: str = ">=") -> str:
+def goal_text(
+    metric_label: str,
+    threshold: float | None,
+    max_drop: float | None = None,
+    reference: str | None = None,
+    confidence: float | None = None,
+    *,
+    ge: str = ">=",
+) -> str:
     """The quality goal in words, e.g. ``accuracy >= 0.80 with 95% confidence``.
 
     Handles an absolute threshold, a largest drop against a reference, or both; with neither it is
@@ -169,8 +176,10 @@ def energy_note(rec: Recommendation) -> str:
     m = rec.method
     if m.energy == "estimated":
         hint = "" if m.cpu_power_w is not None else " Where CodeCarbon cannot identify the CPU (most VMs), state it with --cpu-power-w."
-        return (f"Energy is ESTIMATED by CodeCarbon {m.codecarbon_version}, not measured (no RAPL/NVML counters here): "
-                f"CPU {m.cpu}; RAM {m.ram}. Idle baseline {watts(rec.idle_power_w.total)}; 'marginal' subtracts it.{hint}")
+        return (
+            f"Energy is ESTIMATED by CodeCarbon {m.codecarbon_version}, not measured (no RAPL/NVML counters here): "
+            f"CPU {m.cpu}; RAM {m.ram}. Idle baseline {watts(rec.idle_power_w.total)}; 'marginal' subtracts it.{hint}"
+        )
     if m.energy == "measured":
         return f"Energy is MEASURED by CodeCarbon {m.codecarbon_version}: {m.cpu}; {m.gpu}; {m.ram}."
     return f"Energy: {m.energy}."
@@ -183,8 +192,12 @@ def savings_lines(rec: Recommendation) -> list[str]:
         if rec.model and (rec.reference or rec.best) == rec.model:
             return [f"{rec.model} is also the reference (highest quality): there is no larger model to save against."]
         return []
-    lines = [(f"Against {sv.reference}: {joules(sv.saved_per_query_j)} less per query ({percent(sv.saved_share)} saved) "
-             f"for {quality_change(sv.quality_change)} {rec.task.metric_label}.")]
+    lines = [
+        (
+            f"Against {sv.reference}: {joules(sv.saved_per_query_j)} less per query ({percent(sv.saved_share)} saved) "
+            f"for {quality_change(sv.quality_change)} {rec.task.metric_label}."
+        )
+    ]
     if sv.queries_per_day:
         parts = [f"{sv.saved_kwh_per_year:,.2f} kWh"]
         if sv.saved_kg_co2e_per_year is not None:
@@ -203,9 +216,11 @@ def cascade_line(rec: Recommendation) -> str | None:
     c = rec.cascade
     if c is None:
         return None
-    return (f"Cascade: {c.small} answers when its confidence is >= {c.gate:.3f}, else {c.large} "
-            f"({percent(c.deferred_share)} deferred): {rec.task.metric_label} {quality(c.quality, c.quality_ci)}, "
-            f"at {joules(c.energy_per_query_j, ' J/query')}. The gate was chosen on these samples: confirm it on fresh ones.")
+    return (
+        f"Cascade: {c.small} answers when its confidence is >= {c.gate:.3f}, else {c.large} "
+        f"({percent(c.deferred_share)} deferred): {rec.task.metric_label} {quality(c.quality, c.quality_ci)}, "
+        f"at {joules(c.energy_per_query_j, ' J/query')}. The gate was chosen on these samples: confirm it on fresh ones."
+    )
 
 
 def distillation_lines(rec: Recommendation) -> list[str]:
@@ -227,8 +242,11 @@ def cost_line(rec: Recommendation) -> str:
     cost = rec.advisor_cost
     line = f"This run ({rec.search.strategy}): {duration(cost.duration_s)}, {joules(cost.energy_j)} (same method)."
     if cost.exhaustive_estimate_j:
-        line += (f" Measuring every candidate on every sample: about {joules(cost.exhaustive_estimate_j)} and "
-                 f"{duration(cost.exhaustive_estimate_s)} (estimated; this run spent {percent(cost.energy_j / cost.exhaustive_estimate_j)} of it).")
+        line += (
+            f" Measuring every candidate on every sample: about {joules(cost.exhaustive_estimate_j)} and "
+            f"{duration(cost.exhaustive_estimate_s)} (estimated; this run spent "
+            f"{percent(cost.energy_j / cost.exhaustive_estimate_j)} of it)."
+        )
     return line
 
 

@@ -19,9 +19,16 @@ def _is_file_store(uri: str) -> bool:
 
 
 def _candidate_metrics(c: CandidateResult) -> dict[str, float]:
-    m = {"quality": c.quality, "energy_per_query_j": c.energy_per_query_j, "latency_p50_ms": c.latency_p50_ms,
-         "latency_p95_ms": c.latency_p95_ms, "throughput_qps": c.throughput_qps, "peak_rss_mb": c.peak_rss_mb,
-         "parameters": c.parameters, "size_bytes": c.size_bytes}
+    m = {
+        "quality": c.quality,
+        "energy_per_query_j": c.energy_per_query_j,
+        "latency_p50_ms": c.latency_p50_ms,
+        "latency_p95_ms": c.latency_p95_ms,
+        "throughput_qps": c.throughput_qps,
+        "peak_rss_mb": c.peak_rss_mb,
+        "parameters": c.parameters,
+        "size_bytes": c.size_bytes,
+    }
     if c.quality_ci:
         m["quality_ci_low"], m["quality_ci_high"] = c.quality_ci
     if c.energy is not None:
@@ -45,20 +52,41 @@ def log_run(rec: Recommendation, folder: Path, uri: str, experiment: str | None 
     mlflow.set_experiment(experiment or f"advisor-{rec.task.name}")
     energy = rec.method.energy
     with mlflow.start_run(run_name=rec.run_id) as parent:
-        mlflow.log_params({"task": rec.task.name, "metric": rec.task.metric_label, "threshold": rec.threshold, "confidence": rec.confidence,
-                           "max_drop": rec.max_drop, "samples": rec.task.samples, "seed": rec.task.seed, "data_sha256": rec.task.data_sha256,
-                           "strategy": rec.search.strategy, "ranked_by": rec.ranked_by})
-        mlflow.set_tags({"advisor.decision": rec.decision, "advisor.model": rec.model or "", "advisor.energy": energy, "advisor.status": rec.status})
+        mlflow.log_params(
+            {
+                "task": rec.task.name,
+                "metric": rec.task.metric_label,
+                "threshold": rec.threshold,
+                "confidence": rec.confidence,
+                "max_drop": rec.max_drop,
+                "samples": rec.task.samples,
+                "seed": rec.task.seed,
+                "data_sha256": rec.task.data_sha256,
+                "strategy": rec.search.strategy,
+                "ranked_by": rec.ranked_by,
+            }
+        )
+        mlflow.set_tags(
+            {"advisor.decision": rec.decision, "advisor.model": rec.model or "", "advisor.energy": energy, "advisor.status": rec.status}
+        )
         mlflow.log_metrics({f"advisor_{k}": float(v) for k, v in rec.advisor_cost.to_dict().items() if v is not None})
         for name in ("results.json", "report.html", "report.md"):
             if (folder / name).is_file():
                 mlflow.log_artifact(str(folder / name))
         for c in rec.candidates:
             with mlflow.start_run(run_name=c.name, nested=True):
-                mlflow.log_params({"name": c.name, "tier": c.tier, "kind": c.kind, "backend": c.backend, "source": c.source[:500],
-                                   "license": c.license})
-                mlflow.set_tags({"advisor.status": c.status, "advisor.verdict": c.verdict or "", "advisor.reason": (c.reason or "")[:5000],
-                                 "advisor.recommended": str(c.name == rec.model).lower(), "advisor.energy": energy})
+                mlflow.log_params(
+                    {"name": c.name, "tier": c.tier, "kind": c.kind, "backend": c.backend, "source": c.source[:500], "license": c.license}
+                )
+                mlflow.set_tags(
+                    {
+                        "advisor.status": c.status,
+                        "advisor.verdict": c.verdict or "",
+                        "advisor.reason": (c.reason or "")[:5000],
+                        "advisor.recommended": str(c.name == rec.model).lower(),
+                        "advisor.energy": energy,
+                    }
+                )
                 metrics = _candidate_metrics(c)
                 if metrics:
                     mlflow.log_metrics(metrics)

@@ -20,13 +20,15 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
         key = loader.construct_object(key_node, deep=deep)
         if not isinstance(key, (str, int, float, bool)) and key is not None:
             line = key_node.start_mark.line + 1
-            raise SpecError(loader.name, None, f"a mapping key on line {line} is a {type(key).__name__}, not a name",
-                            "write keys as plain names (no '? [a, b]' keys)")
+            raise SpecError(
+                loader.name,
+                None,
+                f"a mapping key on line {line} is a {type(key).__name__}, not a name",
+                "write keys as plain names (no '? [a, b]' keys)",
+            )
         if key in mapping:
             line = key_node.start_mark.line + 1
-            raise SpecError(
-                loader.name, str(key), f"duplicate key on line {line}", "keep only one of them"
-            )
+            raise SpecError(loader.name, str(key), f"duplicate key on line {line}", "keep only one of them")
         mapping[key] = loader.construct_object(value_node, deep=deep)
     return mapping
 
@@ -46,7 +48,9 @@ def read_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise SpecError(path, None, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} on line {line})", "save the file as UTF-8") from None
+        raise SpecError(
+            path, None, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} on line {line})", "save the file as UTF-8"
+        ) from None
     except OSError as exc:
         raise SpecError(path, None, f"cannot be read ({exc.strerror})", "check the file's permissions") from None
     loader = _StrictLoader(text)

@@ -47,7 +47,7 @@ def _measure(task: str, exhaustive: bool) -> Path:
 
 
 def _phase(c: CandidateResult, name: str, key: str) -> float:
-    v = c.phases.get(name, {}).get(key)
+    v = getattr(c.phases.get(name), key, None)
     return float(v or 0.0)
 
 
@@ -55,11 +55,13 @@ class Costs:
     """A candidate's measured cost split by phase, in joules and seconds."""
 
     def __init__(self, c: CandidateResult):
-        self.total_j, self.total_s = (c.cost or {}).get("energy_j", 0.0), (c.cost or {}).get("duration_s", 0.0)
+        self.total_j, self.total_s = (c.cost.energy_j if c.cost else 0.0), (c.cost.duration_s if c.cost else 0.0)
         watts = self.total_j / self.total_s if self.total_s else 0.0
         self.quality = (_phase(c, "quality", "energy_j"), _phase(c, "quality", "duration_s"))
-        self.tail = (_phase(c, "energy", "energy_j") + watts * _phase(c, "latency", "duration_s"),
-                     _phase(c, "energy", "duration_s") + _phase(c, "latency", "duration_s"))  # windows + latency queries
+        self.tail = (
+            _phase(c, "energy", "energy_j") + watts * _phase(c, "latency", "duration_s"),
+            _phase(c, "energy", "duration_s") + _phase(c, "latency", "duration_s"),
+        )  # windows + latency queries
         self.fixed = (self.total_j - self.quality[0] - self.tail[0], self.total_s - self.quality[1] - self.tail[1])
 
     def partial(self, share: float, tail: bool) -> tuple[float, float]:
@@ -82,10 +84,10 @@ def replay(rec: Recommendation, seed: int) -> dict:
     from advisor.metrics import score
 
     metric = MetricSpec.model_validate(rec.task.spec["metric"])
-    n = len(rec.samples["labels"])
+    n = len(rec.samples.labels)
     idx = np.arange(n) if seed < 0 else np.random.default_rng(seed).integers(0, n, n)
-    labels = [rec.samples["labels"][i] for i in idx]
-    order = {name: i for i, name in enumerate(rec.search.get("order", []))}
+    labels = [rec.samples.labels[i] for i in idx]
+    order = {name: i for i, name in enumerate(rec.search.order)}
     cands = sorted(rec.candidates, key=lambda c: order.get(c.name, len(order)))
     ok = [c for c in cands if c.status == "ok" and c.predictions]
     world = {c.name: _world(c, idx).model_copy(update={"quality": score(metric, [c.predictions[i] for i in idx], labels)}) for c in ok}
@@ -120,32 +122,48 @@ def replay(rec: Recommendation, seed: int) -> dict:
             assessed, _ = _decide(rec, metric, done, labels)
             passed = next((a.name for a in assessed if a.verdict == "meets"), None)
     _, ad_rank = _decide(rec, metric, done, labels) if done else (None, None)
-    return {"full_j": full_j, "full_s": full_s, "adaptive_j": spent_j, "adaptive_s": spent_s,
-            "full_model": full_rank.model, "adaptive_model": ad_rank.model if ad_rank else None,
-            "full_decision": full_rank.decision, "adaptive_decision": ad_rank.decision if ad_rank else "none"}
+    return {
+        "full_j": full_j,
+        "full_s": full_s,
+        "adaptive_j": spent_j,
+        "adaptive_s": spent_s,
+        "full_model": full_rank.model,
+        "adaptive_model": ad_rank.model if ad_rank else None,
+        "full_decision": full_rank.decision,
+        "adaptive_decision": ad_rank.decision if ad_rank else "none",
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--exhaustive", nargs="*", type=Path, help="results.json of exhaustive runs (default: measure both built-in tasks now)")
-    ap.add_argument("--adaptive", nargs="*", type=Path, default=[], help="results.json of real adaptive runs on the same samples, to check the replay")
+    ap.add_argument(
+        "--adaptive", nargs="*", type=Path, default=[], help="results.json of real adaptive runs on the same samples, to check the replay"
+    )
     ap.add_argument("--seeds", type=int, default=20)
     args = ap.parse_args()
     if not args.exhaustive:
         args.exhaustive = [_measure(t, True) for t in TASKS]
         args.adaptive = [_measure(t, False) for t in TASKS]
     real = {Recommendation.load(p).task.name: Recommendation.load(p) for p in args.adaptive}
-    print(f"{'task':<10} {'seed':>4} {'exhaustive J':>13} {'adaptive J':>11} {'ratio':>6} {'exh. s':>7} {'adapt. s':>8}  same answer  (exhaustive -> adaptive)")
+    print(
+        f"{'task':<10} {'seed':>4} {'exhaustive J':>13} {'adaptive J':>11} {'ratio':>6} {'exh. s':>7} {'adapt. s':>8}"
+        "  same answer  (exhaustive -> adaptive)"
+    )
     grand = {"full_j": 0.0, "adaptive_j": 0.0, "full_s": 0.0, "adaptive_s": 0.0, "same": 0, "n": 0}
     for path in args.exhaustive:
         rec = Recommendation.load(path)
-        if rec.search.get("strategy") != "exhaustive":
-            sys.exit(f"{path}: not an exhaustive run (strategy {rec.search.get('strategy')}); run it with --exhaustive")
+        if rec.search.strategy != "exhaustive":
+            sys.exit(f"{path}: not an exhaustive run (strategy {rec.search.strategy}); run it with --exhaustive")
         rows = [replay(rec, s) for s in range(args.seeds)]
         for s, r in enumerate(rows):
             same = r["full_model"] == r["adaptive_model"]
-            print(f"{rec.task.name:<10} {s:>4} {r['full_j']:>13.0f} {r['adaptive_j']:>11.0f} {r['adaptive_j'] / r['full_j']:>6.2f} {r['full_s']:>7.0f} {r['adaptive_s']:>8.0f}"
-                  f"  {'yes' if same else 'NO ':<11}  ({r['full_model'] or r['full_decision']} -> {r['adaptive_model'] or r['adaptive_decision']})")
+            print(
+                f"{rec.task.name:<10} {s:>4} {r['full_j']:>13.0f} {r['adaptive_j']:>11.0f} {r['adaptive_j'] / r['full_j']:>6.2f}"
+                f" {r['full_s']:>7.0f} {r['adaptive_s']:>8.0f}"
+                f"  {'yes' if same else 'NO ':<11}"
+                f"  ({r['full_model'] or r['full_decision']} -> {r['adaptive_model'] or r['adaptive_decision']})"
+            )
             for k in ("full_j", "adaptive_j", "full_s", "adaptive_s"):
                 grand[k] += r[k]
             grand["same"] += same
@@ -155,13 +173,22 @@ def main() -> None:
         print(f"{rec.task.name}: adaptive energy {task_j:.0%} of exhaustive, same answer in {agree:.0%} of {len(rows)} worlds")
         if rec.task.name in real:
             ident, r = replay(rec, -1), real[rec.task.name]
-            print(f"  check, the samples as drawn: replayed adaptive {ident['adaptive_j']:.0f} J / {ident['adaptive_s']:.0f} s -> {ident['adaptive_model']};"
-                  f" real adaptive run {r.advisor_cost.get('energy_j', 0):.0f} J / {r.advisor_cost.get('duration_s', 0):.0f} s -> {r.model or r.decision};"
-                  f" its own estimate of exhaustive {r.advisor_cost.get('exhaustive_estimate_j', 0):.0f} J vs measured {ident['full_j']:.0f} J")
-    print(f"ALL: adaptive energy {grand['adaptive_j'] / grand['full_j']:.0%} of exhaustive (target <= 35%), time {grand['adaptive_s'] / grand['full_s']:.0%};"
-          f" same recommendation in {grand['same']}/{grand['n']} = {grand['same'] / grand['n']:.0%} (target >= 95%)")
+            print(
+                f"  check, the samples as drawn: replayed adaptive {ident['adaptive_j']:.0f} J / {ident['adaptive_s']:.0f} s"
+                f" -> {ident['adaptive_model']}; real adaptive run {r.advisor_cost.energy_j:.0f} J / {r.advisor_cost.duration_s:.0f} s"
+                f" -> {r.model or r.decision}; its own estimate of exhaustive {(r.advisor_cost.exhaustive_estimate_j or 0):.0f} J"
+                f" vs measured {ident['full_j']:.0f} J"
+            )
+    print(
+        f"ALL: adaptive energy {grand['adaptive_j'] / grand['full_j']:.0%} of exhaustive (target <= 35%),"
+        f" time {grand['adaptive_s'] / grand['full_s']:.0%};"
+        f" same recommendation in {grand['same']}/{grand['n']} = {grand['same'] / grand['n']:.0%} (target >= 95%)"
+    )
     meta = Recommendation.load(args.exhaustive[0])
-    print(f"energy {meta.method.get('energy', 'unknown')} by CodeCarbon {meta.method.get('codecarbon_version', '')}; replayed worlds are bootstrap resamples of each run's samples")
+    print(
+        f"energy {meta.method.energy} by CodeCarbon {meta.method.codecarbon_version or ''};"
+        " replayed worlds are bootstrap resamples of each run's samples"
+    )
 
 
 if __name__ == "__main__":

@@ -38,11 +38,32 @@ def candidates(n: int, k: int, count: int, seed: int = 0) -> tuple[list[Candidat
         pred = np.where(right, y, (y + rng.integers(1, k, n)) % k)
         prob = np.clip(np.where(right, rng.beta(5, 2, n), rng.beta(2, 4, n)), 1e-6, 1.0)
         e = 0.001 * 3.0**j
-        energy = EnergyStats(per_query_j=e, cpu_per_query_j=e, ram_per_query_j=0.0, gpu_per_query_j=0.0, marginal_per_query_j=e,
-                             repeats_per_query_j=[e * 0.98, e, e * 1.02], window_queries=100, window_durations_s=[2.0, 2.0, 2.0])
-        out.append(CandidateResult(name=f"model-{j}", tier="small", kind="tfidf-logreg", backend="sklearn", source="synthetic",
-                                   license="MIT", status="ok", predictions=[classes[i] for i in pred], probabilities=prob.tolist(),
-                                   energy=energy, parameters=10**(j + 3), latency_p50_ms=1.0 + j))
+        energy = EnergyStats(
+            per_query_j=e,
+            cpu_per_query_j=e,
+            ram_per_query_j=0.0,
+            gpu_per_query_j=0.0,
+            marginal_per_query_j=e,
+            repeats_per_query_j=[e * 0.98, e, e * 1.02],
+            window_queries=100,
+            window_durations_s=[2.0, 2.0, 2.0],
+        )
+        out.append(
+            CandidateResult(
+                name=f"model-{j}",
+                tier="small",
+                kind="tfidf-logreg",
+                backend="sklearn",
+                source="synthetic",
+                license="MIT",
+                status="ok",
+                predictions=[classes[i] for i in pred],
+                probabilities=prob.tolist(),
+                energy=energy,
+                parameters=10 ** (j + 3),
+                latency_p50_ms=1.0 + j,
+            )
+        )
     return out, labels
 
 
@@ -63,8 +84,11 @@ def decide(cands: list[CandidateResult], labels: list[str], spec: MetricSpec) ->
     def interval(preds: Sequence[str]) -> list[float] | None:
         return quality_interval(large.model_copy(update={"predictions": list(preds)}), labels, spec, CONFIDENCE, SEED)
 
-    found = [cascade(small, large, labels, score, THRESHOLD, interval) for small in assessed
-             if small.name != large.name and small.energy.per_query_j < large.energy.per_query_j]
+    found = [
+        cascade(small, large, labels, score, THRESHOLD, interval)
+        for small in assessed
+        if small.name != large.name and small.energy.per_query_j < large.energy.per_query_j
+    ]
     t3 = time.perf_counter()
     times.update({"assess": t1 - t0, "rank + pareto": t2 - t1, "cascade": t3 - t2, "total": t3 - t0})
     times["_cascades"] = sum(f is not None for f in found)
@@ -72,6 +96,7 @@ def decide(cands: list[CandidateResult], labels: list[str], spec: MetricSpec) ->
 
 
 # --- the old implementation, for the ratio ----------------------------------------------------------
+
 
 def _f1_of(label: str, predictions: Sequence[str], references: Sequence[str]) -> float:
     tp = sum(1 for p, r in zip(predictions, references) if p == label and r == label)
@@ -135,8 +160,10 @@ def main() -> None:
     ap.add_argument("--no-old", action="store_true", help="skip timing the old pure-Python bootstrap (about 10-30 s for macro-F1)")
     args = ap.parse_args()
     cands, labels = candidates(args.samples, args.classes, args.candidates)
-    print(f"{args.candidates} candidates x {args.samples} samples x {args.classes} classes; threshold {THRESHOLD}, max_drop {MAX_DROP}, "
-          f"{CONFIDENCE:.0%} intervals, 1,000 resamples")
+    print(
+        f"{args.candidates} candidates x {args.samples} samples x {args.classes} classes; threshold {THRESHOLD}, max_drop {MAX_DROP}, "
+        f"{CONFIDENCE:.0%} intervals, 1,000 resamples"
+    )
     for name in ("macro_f1", "accuracy"):
         spec = MetricSpec(name=name)
         from advisor import stats
@@ -149,8 +176,10 @@ def main() -> None:
             print(f"  {step:<14} {best[step]:8.3f} s   (first run {first[step]:.3f} s)")
         if not args.no_old:
             what, old_s, new_s, same = old_versus_new(cands, labels, spec)
-            print(f"  {what}: old pure-Python {old_s:.3f} s, vectorised {new_s:.4f} s, "
-                  f"{old_s / max(new_s, 1e-9):,.0f}x faster; same values: {'yes' if same else 'NO'}")
+            print(
+                f"  {what}: old pure-Python {old_s:.3f} s, vectorised {new_s:.4f} s, "
+                f"{old_s / max(new_s, 1e-9):,.0f}x faster; same values: {'yes' if same else 'NO'}"
+            )
 
 
 if __name__ == "__main__":

@@ -57,21 +57,37 @@ def whole_run(task: str) -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "advisor.cli", "recommend", "--task", task, "--json", "--reports-dir", tmp, "--store", f"{tmp}/s.sqlite"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "advisor.cli",
+            "recommend",
+            "--task",
+            task,
+            "--json",
+            "--reports-dir",
+            tmp,
+            "--store",
+            f"{tmp}/s.sqlite",
+        ]
         t0 = time.perf_counter()
         out = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.perf_counter() - t0
     rec = json.loads(out.stdout)
     work = sum(p["duration_s"] for c in rec["candidates"] for k, p in c["phases"].items() if k in ("load", "quality", "energy", "latency"))
     starts = [(c["name"], c["phases"]["startup"]["duration_s"]) for c in rec["candidates"] if "startup" in c["phases"]]
-    print(f"whole run: advisor recommend --task {task}: {wall:.0f} s wall, decision '{rec['decision']}' on {rec['task']['samples']} samples")
+    print(
+        f"whole run: advisor recommend --task {task}: {wall:.0f} s wall, decision '{rec['decision']}' on {rec['task']['samples']} samples"
+    )
     print(f"  share of wall time in load/quality/energy/latency: {work / wall:.0%} ({work:.0f} s; target >= 80%)")
     for name, s in starts:
         print(f"  worker start-up {name}: {s:.2f} s")
     if starts:
         later = [s for _, s in starts[1:]]
-        print(f"  first worker (waits for the server's one-off imports): {starts[0][1]:.1f} s; later workers: "
-              f"{statistics.median(later) if later else float('nan'):.2f} s median (target <= 2 s)")
+        print(
+            f"  first worker (waits for the server's one-off imports): {starts[0][1]:.1f} s; later workers: "
+            f"{statistics.median(later) if later else float('nan'):.2f} s median (target <= 2 s)"
+        )
     print(f"  energy {rec['method'].get('energy')} by {rec['method'].get('meter')}")
 
 

@@ -56,7 +56,9 @@ def test_no_candidate_meets_an_impossible_threshold(toy_task, tfidf_registry, tm
 def test_a_broken_candidate_is_recorded_and_the_others_finish(toy_task, tfidf_registry, tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not an onnx graph")
-    text = tfidf_registry.read_text() + f"""
+    text = (
+        tfidf_registry.read_text()
+        + f"""
   - name: broken
     tier: small
     kind: encoder-head
@@ -69,10 +71,11 @@ def test_a_broken_candidate_is_recorded_and_the_others_finish(toy_task, tfidf_re
     tier: small
     kind: encoder-head
     backend: onnx
-    source: {{local: {tmp_path / 'nowhere'}}}
+    source: {{local: {tmp_path / "nowhere"}}}
     task_types: [text-classification]
     license: MIT
 """
+    )
     tfidf_registry.write_text(text)
     rec = run(toy_task, tfidf_registry, tmp_path)
     by = {c.name: c for c in rec.candidates}
@@ -83,8 +86,12 @@ def test_a_broken_candidate_is_recorded_and_the_others_finish(toy_task, tfidf_re
 
 def test_an_interrupted_run_keeps_what_was_measured(toy_task, tfidf_registry, tmp_path):
     class StopAfterFirst:
-        def candidate_started(self, spec, i, n): pass
-        def progress(self, spec, phase, done, total): pass
+        def candidate_started(self, spec, i, n):
+            pass
+
+        def progress(self, spec, phase, done, total):
+            pass
+
         def candidate_finished(self, result):
             raise KeyboardInterrupt
 
@@ -106,7 +113,14 @@ def test_each_candidate_in_its_own_process(toy_task, tfidf_registry, tmp_path):
 
 
 def test_keyword_overrides_map_onto_settings(toy_task, tfidf_registry, tmp_path):
-    rec = advisor.recommend(task=toy_task, registry=tfidf_registry, reports_dir=tmp_path, candidates=["tfidf-large"], by="params", **{k: v for k, v in FAST.items()})
+    rec = advisor.recommend(
+        task=toy_task,
+        registry=tfidf_registry,
+        reports_dir=tmp_path,
+        candidates=["tfidf-large"],
+        by="params",
+        **{k: v for k, v in FAST.items()},
+    )
     assert [c.name for c in rec.candidates] == ["tfidf-large"] and rec.ranked_by == "params"
     assert rec.settings["batch_size"] == 8
 
@@ -120,10 +134,14 @@ def test_max_drop_goal_savings_and_pareto_in_results(toy_task, tfidf_registry, t
         assert rec.savings is None
     else:
         assert rec.savings.reference == rec.reference and rec.savings.queries_per_day == 1000
-        assert rec.savings.saved_per_query_j == pytest.approx(rec.candidate(rec.reference).energy_per_query_j - rec.candidate(rec.model).energy_per_query_j)
+        assert rec.savings.saved_per_query_j == pytest.approx(
+            rec.candidate(rec.reference).energy_per_query_j - rec.candidate(rec.model).energy_per_query_j
+        )
     data = json.loads((tmp_path / "reports" / rec.run_id / "results.json").read_text())
     assert data["max_drop"] == 0.5 and data["pareto"] == rec.pareto
-    assert data["savings"] == (rec.savings.to_dict() if rec.savings else None) and data["cascade"] == (rec.cascade.to_dict() if rec.cascade else None)
+    assert data["savings"] == (rec.savings.to_dict() if rec.savings else None) and data["cascade"] == (
+        rec.cascade.to_dict() if rec.cascade else None
+    )
 
 
 def test_an_unknown_reference_is_a_clear_error(toy_task, tfidf_registry, tmp_path):

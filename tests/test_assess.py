@@ -17,8 +17,13 @@ ACC = MetricSpec(name="accuracy")
 
 def with_predictions(c: CandidateResult, correct: np.ndarray, labels: list[str], confidence=None) -> CandidateResult:
     preds = [y if ok else ("b" if y == "a" else "a") for y, ok in zip(labels, correct)]
-    return c.model_copy(update={"predictions": preds, "quality": float(np.mean(correct)),
-                                "probabilities": list(confidence) if confidence is not None else None})
+    return c.model_copy(
+        update={
+            "predictions": preds,
+            "quality": float(np.mean(correct)),
+            "probabilities": list(confidence) if confidence is not None else None,
+        }
+    )
 
 
 def simulate(rng, true_acc, n, labels):
@@ -67,8 +72,11 @@ def test_max_drop_is_a_paired_decision_against_the_reference():
     near[np.flatnonzero(ref_correct)[:4]] = False  # 1 point worse, same samples
     far = ref_correct.copy()
     far[np.flatnonzero(ref_correct)[:40]] = False  # 10 points worse
-    pool = [with_predictions(cand("ref", 0, 1.0, 1000), ref_correct, labels), with_predictions(cand("near", 0, 0.1, 10), near, labels),
-            with_predictions(cand("far", 0, 0.01, 1), far, labels)]
+    pool = [
+        with_predictions(cand("ref", 0, 1.0, 1000), ref_correct, labels),
+        with_predictions(cand("near", 0, 0.1, 10), near, labels),
+        with_predictions(cand("far", 0, 0.01, 1), far, labels),
+    ]
     out, ref = assess(pool, labels, ACC, threshold=None, max_drop=0.03)
     by = {c.name: c for c in out}
     assert ref == "ref" and by["ref"].verdict == "meets"

@@ -12,11 +12,15 @@ FAST = ["--in-process", "--repeats", "2", "--batch-size", "8"]
 
 def cli(*args, cwd=None) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "250"}
-    return subprocess.run([sys.executable, "-m", "advisor.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "advisor.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300, env=env
+    )
 
 
 def test_recommend_prints_the_table_and_json(toy_task, tfidf_registry, tmp_path):
-    r = cli("recommend", "--task", toy_task, "--registry", tfidf_registry, "--min-quality", "0.5", "--reports-dir", tmp_path, "--json", *FAST)
+    r = cli(
+        "recommend", "--task", toy_task, "--registry", tfidf_registry, "--min-quality", "0.5", "--reports-dir", tmp_path, "--json", *FAST
+    )
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["model"] in {"tfidf-small", "tfidf-large"} and data["threshold"] == 0.5
@@ -34,7 +38,9 @@ def test_no_candidate_meets_exits_2(toy_task, tfidf_registry, tmp_path):
 
 def test_bad_input_is_one_line_without_traceback(tmp_path):
     bad = tmp_path / "task.yaml"
-    bad.write_text("name: x\ntype: text-classification\nmetric: {name: accuracy}\nthreshold: 0.5\ndata: {file: a.jsonl}\nfolds: 3\nsampel: {}\n")
+    bad.write_text(
+        "name: x\ntype: text-classification\nmetric: {name: accuracy}\nthreshold: 0.5\ndata: {file: a.jsonl}\nfolds: 3\nsampel: {}\n"
+    )
     r = cli("recommend", "--task", bad)
     assert r.returncode == 1
     assert "Traceback" not in r.stderr
@@ -54,7 +60,9 @@ def test_invalid_option_value():
 
 def test_unknown_option_is_a_usage_line_not_a_traceback():
     r = cli("recommend", "--min-windw", "1")
-    assert r.returncode == 1 and "No such option" in r.stderr  # a usage error is bad input (2 means "none meets") and "Traceback" not in r.stderr and len(r.stderr.splitlines()) < 8
+    assert (
+        r.returncode == 1 and "No such option" in r.stderr
+    )  # a usage error is bad input (2 means "none meets") and "Traceback" not in r.stderr and len(r.stderr.splitlines()) < 8
 
 
 def test_ls_and_validate():
@@ -68,7 +76,10 @@ def test_ls_and_validate():
 
 def test_validate_reports_a_broken_registry(tmp_path):
     reg = tmp_path / "registry.yaml"
-    reg.write_text("version: 1\ncandidates:\n  - name: a\n    tier: small\n    kind: tfidf-logreg\n    backend: sklearn\n    task_types: [text-classification]\n")
+    reg.write_text(
+        "version: 1\ncandidates:\n  - name: a\n    tier: small\n    kind: tfidf-logreg\n    backend: sklearn\n"
+        "    task_types: [text-classification]\n"
+    )
     r = cli("validate", "--registry", reg)
     assert r.returncode == 1 and "candidates[0].license" in r.stderr and "Traceback" not in r.stderr
 
@@ -78,8 +89,18 @@ def test_ctrl_c_saves_what_was_measured_and_exits_130(toy_task, tfidf_registry, 
     import time
 
     env = {**os.environ, "COLUMNS": "250"}
-    args = [sys.executable, "-m", "advisor.cli", "recommend", "--task", str(toy_task), "--registry", str(tfidf_registry),
-            "--reports-dir", str(tmp_path / "r")]  # one worker process per candidate: seconds each
+    args = [
+        sys.executable,
+        "-m",
+        "advisor.cli",
+        "recommend",
+        "--task",
+        str(toy_task),
+        "--registry",
+        str(tfidf_registry),
+        "--reports-dir",
+        str(tmp_path / "r"),
+    ]  # one worker process per candidate: seconds each
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
     first = p.stderr.readline()  # "[1/2] tfidf-small: measuring": the first worker is starting
     assert "measuring" in first, first

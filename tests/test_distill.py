@@ -44,8 +44,15 @@ def reg(tmp_path):
 
 @pytest.mark.parametrize("student", ["tiny-student", "enc-student"])
 def test_a_student_learns_the_teachers_labels_and_is_measured_beside_it(tmp_path, toy_task, reg, student):
-    rec, lineage = distill(toy_task, "teacher", student, registry=reg, unlabelled=_unlabelled(tmp_path), out=tmp_path / "out",
-                           settings=Settings(reports_dir=tmp_path / "r", min_quality=0.5, **FAST))
+    rec, lineage = distill(
+        toy_task,
+        "teacher",
+        student,
+        registry=reg,
+        unlabelled=_unlabelled(tmp_path),
+        out=tmp_path / "out",
+        settings=Settings(reports_dir=tmp_path / "r", min_quality=0.5, **FAST),
+    )
     name = f"{student} distilled from teacher"
     assert [c.name for c in rec.candidates if c.status == "ok"].count(name) == 1
     d = rec.candidate(name)

@@ -119,8 +119,7 @@ def test_chat_template_used_when_present_and_can_be_turned_off(chat_lm_dir):
     gen.load()
     prompt = gen.build_prompt("i love it")
     assert prompt == (
-        "user : Answer briefly.\n\nis it good ? [SEP] assistant : good [SEP] "
-        "user : Answer briefly.\n\ni love it [SEP] assistant :"
+        "user : Answer briefly.\n\nis it good ? [SEP] assistant : good [SEP] user : Answer briefly.\n\ni love it [SEP] assistant :"
     )
     assert len(gen.generate(["i love it"])) == 1
     plain = Generator(chat_lm_dir, options=GenerationOptions(use_chat_template=False))

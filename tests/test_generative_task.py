@@ -22,8 +22,16 @@ def qa_task(folder, metric="token_f1", type_="question-answering", rows=24, **ex
     folder.mkdir(parents=True, exist_ok=True)
     data = [{"q": f"{WORDS[i % 10]} {WORDS[(i * 3) % 10]} ?", "a": WORDS[(i * 7) % 10]} for i in range(rows)]
     (folder / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in data))
-    spec = {"name": "toy-qa", "type": type_, "data": {"file": "qa.jsonl", "text_field": "q", "label_field": "a"},
-            "metric": {"name": metric}, "threshold": 0.5, "sample": {"size": rows - 4, "seed": 0}, "prompt": {"few_shot": 2}, **extra}
+    spec = {
+        "name": "toy-qa",
+        "type": type_,
+        "data": {"file": "qa.jsonl", "text_field": "q", "label_field": "a"},
+        "metric": {"name": metric},
+        "threshold": 0.5,
+        "sample": {"size": rows - 4, "seed": 0},
+        "prompt": {"few_shot": 2},
+        **extra,
+    }
     (folder / "task.yaml").write_text(yaml.safe_dump(spec))
     return folder / "task.yaml"
 
@@ -56,7 +64,9 @@ candidates:
     return path
 
 
-@pytest.mark.parametrize("type_, metric", [("question-answering", "token_f1"), ("question-answering", "exact_match"), ("summarization", "rougeL")])
+@pytest.mark.parametrize(
+    "type_, metric", [("question-answering", "token_f1"), ("question-answering", "exact_match"), ("summarization", "rougeL")]
+)
 def test_generative_ladder_end_to_end(tmp_path, lm, type_, metric):
     task = qa_task(tmp_path / "t", metric=metric, type_=type_)
     rec = advisor.recommend(task=task, registry=registry(tmp_path, lm), settings=Settings(reports_dir=tmp_path / "r", **FAST))
@@ -81,7 +91,9 @@ def test_a_model_that_never_stops_is_cut_at_the_limit_and_scored(tmp_path):
     cfg.suppress_tokens = [cfg.eos_token_id]  # it can never end by itself
     cfg.save_pretrained(str(lm))
     task = qa_task(tmp_path / "t")
-    rec = advisor.recommend(task=task, registry=registry(tmp_path, lm, max_new_tokens=5), settings=Settings(reports_dir=tmp_path / "r", **FAST))
+    rec = advisor.recommend(
+        task=task, registry=registry(tmp_path, lm, max_new_tokens=5), settings=Settings(reports_dir=tmp_path / "r", **FAST)
+    )
     c = rec.candidate("tiny-generator")
     assert c.status == "ok" and c.details["truncated_share"] == 1.0 and c.details["generated_tokens_max"] == 5
     assert c.energy.tokens_per_query == 5

@@ -22,8 +22,14 @@ FAST = dict(isolate=False, idle_s=0, repeats=1, min_window_s=0.05, latency_queri
 
 
 def cli(*args, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "advisor.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300,
-                          env={**os.environ, "COLUMNS": "250"})
+    return subprocess.run(
+        [sys.executable, "-m", "advisor.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "250"},
+    )
 
 
 def _one_line_error(r: subprocess.CompletedProcess, *needles: str) -> None:
@@ -42,8 +48,13 @@ def test_a_task_name_never_writes_outside_the_reports_folder(tmp_path, tfidf_reg
     folder = reports / rec.run_id
     assert (folder / "results.json").is_file() and folder.resolve().parent == reports.resolve()
     expected = {(tmp_path / "t").resolve(), reports.resolve()}
-    stray = [p for p in tmp_path.rglob("*") if p.is_file() and not p.name.startswith(("s.sqlite", "registry.yaml"))
-             and not any(parent in expected for parent in p.resolve().parents)]
+    stray = [
+        p
+        for p in tmp_path.rglob("*")
+        if p.is_file()
+        and not p.name.startswith(("s.sqlite", "registry.yaml"))
+        and not any(parent in expected for parent in p.resolve().parents)
+    ]
     assert stray == [], stray
 
 
@@ -98,15 +109,19 @@ def test_more_samples_than_rows_warns_and_uses_every_row(tmp_path, caplog):
 
 def test_validate_checks_that_local_sources_exist(tmp_path):
     reg = tmp_path / "registry.yaml"
-    reg.write_text("version: 1\ncandidates:\n  - {name: m, tier: small, kind: encoder-head, backend: onnx, source: {local: ./nope},"
-                   " task_types: [text-classification], license: MIT}\n")
+    reg.write_text(
+        "version: 1\ncandidates:\n  - {name: m, tier: small, kind: encoder-head, backend: onnx, source: {local: ./nope},"
+        " task_types: [text-classification], license: MIT}\n"
+    )
     _one_line_error(cli("validate", "--registry", reg), str(reg), "candidates[0].source.local", "does not exist")
 
 
 def test_a_bracketed_name_in_an_error_is_printed_whole(tmp_path):
     reg = tmp_path / "registry.yaml"
-    reg.write_text("version: 1\ncandidates:\n  - {name: 'm [onnx-int8]', tier: small, kind: tfidf-logreg, backend: sklearn,"
-                   " task_types: [text-classification], license: MIT, options: {ngram_maxx: 2}}\n")
+    reg.write_text(
+        "version: 1\ncandidates:\n  - {name: 'm [onnx-int8]', tier: small, kind: tfidf-logreg, backend: sklearn,"
+        " task_types: [text-classification], license: MIT, options: {ngram_maxx: 2}}\n"
+    )
     _one_line_error(cli("validate", "--registry", reg), "options.ngram_maxx", "did you mean 'ngram_max'")
 
 

@@ -57,10 +57,21 @@ def _die(job, out):
 
 
 def test_a_worker_that_dies_becomes_a_failed_result():
-    spec = CandidateSpec(name="doomed", tier="small", kind="tfidf-logreg", backend="sklearn", task_types=["text-classification"],
-                         license="MIT")
+    spec = CandidateSpec(
+        name="doomed", tier="small", kind="tfidf-logreg", backend="sklearn", task_types=["text-classification"], license="MIT"
+    )
     ctx = RunContext(label_names=["a", "b"], prompt=PromptSpec())
-    job = Job(spec=spec, registry_dir=None, texts=["x"] * 4, labels=["a", "b"] * 2, label_names=["a", "b"],
-              metric=MetricSpec(name="accuracy"), folds=2, seed=0, settings=Settings(meter="null"), context=ctx)
+    job = Job(
+        spec=spec,
+        registry_dir=None,
+        texts=["x"] * 4,
+        labels=["a", "b"] * 2,
+        label_names=["a", "b"],
+        metric=MetricSpec(name="accuracy"),
+        folds=2,
+        seed=0,
+        settings=Settings(meter="null"),
+        context=ctx,
+    )
     m = SubprocessExecutor(target=_die).run(job, lambda *a: None)
     assert m.result.status == "failed" and "signal 9" in m.result.reason and m.result.name == "doomed"

@@ -72,6 +72,7 @@ def test_combine_works_offline():
 
 # --- the registry is the one source of names, labels and errors -------------------------------------------
 
+
 def test_schema_names_are_the_registry_names():
     assert set(CLASSIFICATION_METRICS) | set(GENERATIVE_METRICS) == set(METRICS)
     assert all(METRICS[n].kind == "classification" for n in CLASSIFICATION_METRICS)
@@ -85,11 +86,15 @@ def test_schema_names_are_the_registry_names():
 def test_an_unknown_metric_names_the_file_suggests_and_lists_the_registry():
     with pytest.raises(SpecError) as err:
         parse(MetricSpec, {"name": "macro-f1"}, "tasks/x/task.yaml", "metric")
-    assert str(err.value) == ("tasks/x/task.yaml: metric.name: unknown metric 'macro-f1' (did you mean 'macro_f1'?). "
-                              f"Available: {', '.join(METRICS)}")
+    assert str(err.value) == (
+        f"tasks/x/task.yaml: metric.name: unknown metric 'macro-f1' (did you mean 'macro_f1'?). Available: {', '.join(METRICS)}"
+    )
     with pytest.raises(SpecError, match=r"metric.name: unknown metric 'bleu'\. Available: accuracy, macro_f1, f1, exact_match"):
-        parse(TaskSpec, {"name": "t", "type": "text-classification", "data": {"file": "d.csv"}, "metric": {"name": "bleu"},
-                         "threshold": 0.8}, "task.yaml")
+        parse(
+            TaskSpec,
+            {"name": "t", "type": "text-classification", "data": {"file": "d.csv"}, "metric": {"name": "bleu"}, "threshold": 0.8},
+            "task.yaml",
+        )
     with pytest.raises(KeyError, match="unknown metric 'acuracy' \\(did you mean 'accuracy'\\?\\)"):
         metric_def("acuracy")
 
@@ -102,7 +107,9 @@ def test_positive_label_rules_come_from_the_registry():
 
 
 def test_the_registry_imports_nothing_heavy():
-    code = ("import sys, advisor.schema, advisor.scores; "
-            "print(sorted(m for m in ('numpy', 'scipy', 'evaluate', 'datasets', 'sklearn', 'torch') if m in sys.modules))")
+    code = (
+        "import sys, advisor.schema, advisor.scores; "
+        "print(sorted(m for m in ('numpy', 'scipy', 'evaluate', 'datasets', 'sklearn', 'torch') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"

@@ -79,8 +79,21 @@ def _alive(pid: int) -> bool:
 
 def test_a_run_killed_with_sigkill_leaves_no_process_and_is_marked_interrupted(toy_task, tfidf_registry, tmp_path):
     store = tmp_path / "s.sqlite"
-    args = [sys.executable, "-m", "advisor.cli", "recommend", "--task", str(toy_task), "--registry", str(tfidf_registry),
-            "--reports-dir", str(tmp_path / "r"), "--store", str(store), "--exhaustive"]
+    args = [
+        sys.executable,
+        "-m",
+        "advisor.cli",
+        "recommend",
+        "--task",
+        str(toy_task),
+        "--registry",
+        str(tfidf_registry),
+        "--reports-dir",
+        str(tmp_path / "r"),
+        "--store",
+        str(store),
+        "--exhaustive",
+    ]
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert "measuring" in p.stderr.readline()
     deadline = time.monotonic() + 60

@@ -28,20 +28,25 @@ def run(task, registry, tmp_path, **kw):
 
 def cli(*args, **popen) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "250"}
-    return subprocess.run([sys.executable, "-m", "advisor.cli", *map(str, args)], capture_output=True, text=True, timeout=300, env=env, **popen)
+    return subprocess.run(
+        [sys.executable, "-m", "advisor.cli", *map(str, args)], capture_output=True, text=True, timeout=300, env=env, **popen
+    )
 
 
 def three_tfidf(tmp_path):
     path = tmp_path / "three.yaml"
-    entries = "".join(f"""
+    entries = "".join(
+        f"""
   - name: tfidf-{i}
     tier: small
     kind: tfidf-logreg
     backend: sklearn
     task_types: [text-classification]
     license: BSD-3-Clause
-    options: {{max_features: {50 * 10 ** i}, ngram_max: {i + 1}}}
-""" for i in range(3))
+    options: {{max_features: {50 * 10**i}, ngram_max: {i + 1}}}
+"""
+        for i in range(3)
+    )
     path.write_text("version: 1\ncandidates:" + entries)
     return path
 
@@ -100,9 +105,28 @@ def test_a_killed_run_resumes_with_nothing_lost_and_nothing_measured_twice(tmp_p
 
 def test_two_runs_on_one_store_at_once_both_finish(toy_task, tmp_path):
     reg, store = three_tfidf(tmp_path), tmp_path / "shared.sqlite"
-    args = [sys.executable, "-m", "advisor.cli", "recommend", "--task", str(toy_task), "--registry", str(reg), *CLI_FAST, "--store", str(store)]
-    procs = [subprocess.Popen([*args, "--reports-dir", str(tmp_path / f"r{i}"), "--seed", str(i)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True) for i in range(2)]
+    args = [
+        sys.executable,
+        "-m",
+        "advisor.cli",
+        "recommend",
+        "--task",
+        str(toy_task),
+        "--registry",
+        str(reg),
+        *CLI_FAST,
+        "--store",
+        str(store),
+    ]
+    procs = [
+        subprocess.Popen(
+            [*args, "--reports-dir", str(tmp_path / f"r{i}"), "--seed", str(i)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0] or all(p.returncode in (0, 2, 3) for p in procs), [o[1][-500:] for o in outs]
     assert len(_stored(store)) == 6  # 3 candidates x 2 different samples
@@ -135,8 +159,20 @@ def test_check_verdicts_from_results():
 
 def test_check_cli_exit_codes_and_baseline(toy_task, tmp_path):
     reg, store = three_tfidf(tmp_path), tmp_path / "store.sqlite"
-    common = ["check", "--task", toy_task, "--registry", reg, "--deployed", "tfidf-2", "--store", store, "--in-process",
-              "--reports-dir", tmp_path / "r"]
+    common = [
+        "check",
+        "--task",
+        toy_task,
+        "--registry",
+        reg,
+        "--deployed",
+        "tfidf-2",
+        "--store",
+        store,
+        "--in-process",
+        "--reports-dir",
+        tmp_path / "r",
+    ]
     below = cli(*common, "--min-quality", "0.99", "--json")
     assert below.returncode == 5, below.stderr
     assert json.loads(below.stdout)["verdict"] == "below-goal"

@@ -16,7 +16,7 @@ def test_pairs_from_conversations_recovers_a_flattened_entry():
     conversations = [
         ["Who was the 37th President of the United States?", "Richard Nixon"],
         ["What year?", 1963],
-        'In bingo, which number is "two little ducks"? - \'22\'',
+        "In bingo, which number is \"two little ducks\"? - '22'",
         ["only a question"],
         None,
         ["  spaced   out ", "  'quoted'  "],

@@ -9,10 +9,29 @@ from advisor.results import CandidateResult, EnergyStats
 def cand(name, quality, energy, params, latency=10.0, status="ok") -> CandidateResult:
     e = None
     if energy is not None:
-        e = EnergyStats(per_query_j=energy, cpu_per_query_j=energy, ram_per_query_j=0, gpu_per_query_j=0, marginal_per_query_j=energy,
-                        repeats_per_query_j=[energy], window_queries=10, window_durations_s=[1.0])
-    return CandidateResult(name=name, tier="small", kind="tfidf-logreg", backend="sklearn", source="x", license="MIT", status=status,
-                           quality=quality, energy=e, parameters=params, latency_p50_ms=latency)
+        e = EnergyStats(
+            per_query_j=energy,
+            cpu_per_query_j=energy,
+            ram_per_query_j=0,
+            gpu_per_query_j=0,
+            marginal_per_query_j=energy,
+            repeats_per_query_j=[energy],
+            window_queries=10,
+            window_durations_s=[1.0],
+        )
+    return CandidateResult(
+        name=name,
+        tier="small",
+        kind="tfidf-logreg",
+        backend="sklearn",
+        source="x",
+        license="MIT",
+        status=status,
+        quality=quality,
+        energy=e,
+        parameters=params,
+        latency_p50_ms=latency,
+    )
 
 
 POOL = [

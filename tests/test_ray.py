@@ -15,13 +15,16 @@ FAST = dict(idle_s=0, repeats=2, min_window_s=0.05, latency_queries=3, batch_siz
 @pytest.fixture(scope="module")
 def ray_local():
     import ray  # installed by the dev extra: a missing ray is a failure, not a skip
+
     yield ray
     ray.shutdown()
 
 
 def test_ray_tasks_give_the_same_results_as_local_processes(toy_task, tfidf_registry, tmp_path, ray_local):
     here = advisor.recommend(task=toy_task, registry=tfidf_registry, settings=Settings(reports_dir=tmp_path / "a", isolate=False, **FAST))
-    on_ray = advisor.recommend(task=toy_task, registry=tfidf_registry, settings=Settings(reports_dir=tmp_path / "b", executor="ray", **FAST))
+    on_ray = advisor.recommend(
+        task=toy_task, registry=tfidf_registry, settings=Settings(reports_dir=tmp_path / "b", executor="ray", **FAST)
+    )
     a, b = ({c.name: c for c in r.candidates} for r in (here, on_ray))
     assert set(a) == set(b) == {"tfidf-small", "tfidf-large"}
     for name in a:

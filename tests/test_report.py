@@ -108,13 +108,19 @@ def scrub(text: str) -> str:
 
 
 def test_scrub_hides_only_what_varies():
-    kept = ('0.800 (0.65–0.90) | 1.082 J less (91% saved), 10.97 kWh, 100,000 queries, 5.3B params, 16.4 min, #e6f4ea, local:/m/3, '
-            'data-energy="0.0054880000000000005" data-params="11622614670000"')
+    kept = (
+        "0.800 (0.65–0.90) | 1.082 J less (91% saved), 10.97 kWh, 100,000 queries, 5.3B params, 16.4 min, #e6f4ea, local:/m/3, "
+        'data-energy="0.0054880000000000005" data-params="11622614670000"'
+    )
     assert scrub(kept) == kept
-    varying = ("at 2026-01-01T00:00:00+00:00 run 20260101-000000-toy with codecarbon 3.3.2, Python 3.11.7 "
-               "in /tmp/pytest-of-x/report.html sha256 9f86d081884c7d65…, sha256 0000000000000000…, commit 3f2c1e0b9a7d")
-    assert scrub(varying) == ("at <TIMESTAMP> run <RUN-ID>-toy with codecarbon <VERSION>, Python <VERSION> "
-                              "in <PATH> sha256 <HASH>…, sha256 <HASH>…, commit <HASH>")
+    varying = (
+        "at 2026-01-01T00:00:00+00:00 run 20260101-000000-toy with codecarbon 3.3.2, Python 3.11.7 "
+        "in /tmp/pytest-of-x/report.html sha256 9f86d081884c7d65…, sha256 0000000000000000…, commit 3f2c1e0b9a7d"
+    )
+    assert scrub(varying) == (
+        "at <TIMESTAMP> run <RUN-ID>-toy with codecarbon <VERSION>, Python <VERSION> "
+        "in <PATH> sha256 <HASH>…, sha256 <HASH>…, commit <HASH>"
+    )
     assert scrub('<figure><svg width="1"><g id="p21b863add5"/></svg></figure>') == "<figure><svg/></figure>"
 
 
@@ -129,8 +135,11 @@ def test_golden_file(rec, name):
     if got != want:
         diff = list(difflib.unified_diff(want.splitlines(), got.splitlines(), f"golden/{name}", "rendered", lineterm="", n=1))
         shown = "\n".join(diff[:80]) + (f"\n... {len(diff) - 80} more diff lines" if len(diff) > 80 else "")
-        pytest.fail(f"{name} differs from tests/golden/{name}; if the change is intended, regenerate with\n"
-                    f"    {UPDATE_ENV}=1 .venv/bin/pytest tests/test_report.py -k golden\n{shown}", pytrace=False)
+        pytest.fail(
+            f"{name} differs from tests/golden/{name}; if the change is intended, regenerate with\n"
+            f"    {UPDATE_ENV}=1 .venv/bin/pytest tests/test_report.py -k golden\n{shown}",
+            pytrace=False,
+        )
 
 
 def test_rerendering_from_results_json_is_identical(rec, tmp_path):
@@ -139,8 +148,9 @@ def test_rerendering_from_results_json_is_identical(rec, tmp_path):
     html_path, md_path = write_reports(rec, folder)
     first = html_path.read_text()
     html_path.unlink()
-    r = subprocess.run([sys.executable, "-m", "advisor.cli", "report", str(folder / "results.json")], capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "advisor.cli", "report", str(folder / "results.json")], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     assert html_path.read_text() == first and md_path.is_file()
 
@@ -166,8 +176,17 @@ def test_in_headless_chromium(rec, tmp_path):
     html_path, _ = write_reports(rec, tmp_path)
     problems, requests = [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                                                     "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         try:
             pg = browser.new_page(viewport={"width": 1280, "height": 900})
             pg.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)

@@ -49,11 +49,17 @@ NO_ANSWER = "zebra"  # not in the tiny vocabulary: the model can never produce i
 MAX_NEW_TOKENS = 4
 
 
-def spec(kind: str, backend: str, local: Path | str | None = None, name: str | None = None, task_types: list[str] | None = None,
-         **options: Any) -> CandidateSpec:
+def spec(
+    kind: str, backend: str, local: Path | str | None = None, name: str | None = None, task_types: list[str] | None = None, **options: Any
+) -> CandidateSpec:
     data: dict[str, Any] = {
-        "name": name or f"tiny-{kind}-{backend}", "tier": "small", "kind": kind, "backend": backend,
-        "task_types": task_types or ["text-classification"], "license": "apache-2.0", "options": options,
+        "name": name or f"tiny-{kind}-{backend}",
+        "tier": "small",
+        "kind": kind,
+        "backend": backend,
+        "task_types": task_types or ["text-classification"],
+        "license": "apache-2.0",
+        "options": options,
     }
     if local is not None:
         data["source"] = {"local": str(local)}
@@ -70,8 +76,16 @@ QA_CONTEXT = RunContext(label_names=[], prompt=PromptSpec(), seed=0, batch_size=
 def job(candidate: CandidateSpec, prompt: PromptSpec | None = None, label_names: list[str] | None = None) -> Job:
     names = label_names or LABELS
     return Job(
-        spec=candidate, registry_dir=None, texts=TEXTS, labels=TRUE, label_names=names,
-        metric=MetricSpec(name="accuracy"), folds=FOLDS, seed=0, settings=SETTINGS, context=context(prompt, names),
+        spec=candidate,
+        registry_dir=None,
+        texts=TEXTS,
+        labels=TRUE,
+        label_names=names,
+        metric=MetricSpec(name="accuracy"),
+        folds=FOLDS,
+        seed=0,
+        settings=SETTINGS,
+        context=context(prompt, names),
     )
 
 
@@ -151,8 +165,18 @@ class Case:
     generative: bool = False
 
     def job(self) -> Job:
-        return Job(spec=self.candidate, registry_dir=None, texts=self.texts, labels=self.truth, label_names=self.ctx.label_names,
-                   metric=MetricSpec(name=self.metric), folds=FOLDS, seed=0, settings=SETTINGS, context=self.ctx)
+        return Job(
+            spec=self.candidate,
+            registry_dir=None,
+            texts=self.texts,
+            labels=self.truth,
+            label_names=self.ctx.label_names,
+            metric=MetricSpec(name=self.metric),
+            folds=FOLDS,
+            seed=0,
+            settings=SETTINGS,
+            context=self.ctx,
+        )
 
     def valid_output(self, prediction: str) -> bool:
         """A task label for a classifier; for a generator, text made of the tiny vocabulary's words (or nothing)."""
@@ -164,8 +188,13 @@ def _tfidf(request) -> Case:
 
     vocabulary = len(TfidfVectorizer(ngram_range=(1, 2)).fit(TEXTS).vocabulary_)
     # binary head: coef of shape (1, V) plus one intercept; the pickled pipeline holds at least the idf and coef float64 arrays
-    return Case(spec("tfidf-logreg", "sklearn"), parameters=vocabulary + 1, size_bytes=(2 * 8 * vocabulary, 64 * 1024), trainable=True,
-                details={"vocabulary": vocabulary})
+    return Case(
+        spec("tfidf-logreg", "sklearn"),
+        parameters=vocabulary + 1,
+        size_bytes=(2 * 8 * vocabulary, 64 * 1024),
+        trainable=True,
+        details={"vocabulary": vocabulary},
+    )
 
 
 HEAD = tm.HIDDEN + 1  # binary logistic head on HIDDEN-dim embeddings
@@ -182,8 +211,13 @@ def _prompted_details(chat: bool) -> dict[str, Any]:
 def _encoder_st(request) -> Case:
     path = request.getfixturevalue("st_encoder")
     encoder = safetensors_parameters(path)
-    return Case(spec("encoder-head", "sentence-transformers", path), encoder + HEAD, (path / "model.safetensors").stat().st_size,
-                trainable=True, details=_encoder_details(encoder, "sentence-transformers"))
+    return Case(
+        spec("encoder-head", "sentence-transformers", path),
+        encoder + HEAD,
+        (path / "model.safetensors").stat().st_size,
+        trainable=True,
+        details=_encoder_details(encoder, "sentence-transformers"),
+    )
 
 
 def _onnx_parameters() -> int:
@@ -194,32 +228,57 @@ def _onnx_parameters() -> int:
 
 def _encoder_onnx(request) -> Case:
     path = request.getfixturevalue("onnx_encoder")
-    return Case(spec("encoder-head", "onnx", path), _onnx_parameters() + HEAD, (path / "model.onnx").stat().st_size,
-                trainable=True, details=_encoder_details(_onnx_parameters(), "onnx"))
+    return Case(
+        spec("encoder-head", "onnx", path),
+        _onnx_parameters() + HEAD,
+        (path / "model.onnx").stat().st_size,
+        trainable=True,
+        details=_encoder_details(_onnx_parameters(), "onnx"),
+    )
 
 
 def _encoder_onnx_file(request) -> Case:
     path = request.getfixturevalue("onnx_encoder") / "model.onnx"
-    return Case(spec("encoder-head", "onnx", path), _onnx_parameters() + HEAD, path.stat().st_size,
-                trainable=True, details=_encoder_details(_onnx_parameters(), "onnx"))
+    return Case(
+        spec("encoder-head", "onnx", path),
+        _onnx_parameters() + HEAD,
+        path.stat().st_size,
+        trainable=True,
+        details=_encoder_details(_onnx_parameters(), "onnx"),
+    )
 
 
 def _prompted(request) -> Case:
     path = request.getfixturevalue("causal_lm")
-    return Case(spec("prompted", "transformers", path), safetensors_parameters(path), (path / "model.safetensors").stat().st_size,
-                trainable=False, details=_prompted_details(chat=False))
+    return Case(
+        spec("prompted", "transformers", path),
+        safetensors_parameters(path),
+        (path / "model.safetensors").stat().st_size,
+        trainable=False,
+        details=_prompted_details(chat=False),
+    )
 
 
 def _prompted_chat(request) -> Case:
     path = request.getfixturevalue("chat_lm")
-    return Case(spec("prompted", "transformers", path), safetensors_parameters(path), (path / "model.safetensors").stat().st_size,
-                trainable=False, details=_prompted_details(chat=True))
+    return Case(
+        spec("prompted", "transformers", path),
+        safetensors_parameters(path),
+        (path / "model.safetensors").stat().st_size,
+        trainable=False,
+        details=_prompted_details(chat=True),
+    )
 
 
 def _pipeline(request) -> Case:
     path = request.getfixturevalue("classifier")
-    return Case(spec("hf-pipeline", "transformers", path), safetensors_parameters(path), (path / "model.safetensors").stat().st_size,
-                trainable=False, details={"label_map": {"NEGATIVE": "negative", "POSITIVE": "positive"}})
+    return Case(
+        spec("hf-pipeline", "transformers", path),
+        safetensors_parameters(path),
+        (path / "model.safetensors").stat().st_size,
+        trainable=False,
+        details={"label_map": {"NEGATIVE": "negative", "POSITIVE": "positive"}},
+    )
 
 
 def _generator(request) -> Case:
@@ -235,10 +294,27 @@ def _generator(request) -> Case:
         runner.close()
     assert any(answers), "the fixture model answers with words, so the vocabulary check below is not vacuous"
     truth = [a if i % 2 == 0 else NO_ANSWER for i, a in enumerate(answers)]
-    details = {"format": "transformers", "chat_template": False, "decoding": "greedy", "max_new_tokens": MAX_NEW_TOKENS, "few_shot": 0,
-               "stops_after_first_line": True, "answer_parser": "first_line"}
-    return Case(candidate, safetensors_parameters(path), (path / "model.safetensors").stat().st_size, trainable=False, details=details,
-                texts=QUESTIONS, truth=truth, ctx=QA_CONTEXT, metric="exact_match", generative=True)
+    details = {
+        "format": "transformers",
+        "chat_template": False,
+        "decoding": "greedy",
+        "max_new_tokens": MAX_NEW_TOKENS,
+        "few_shot": 0,
+        "stops_after_first_line": True,
+        "answer_parser": "first_line",
+    }
+    return Case(
+        candidate,
+        safetensors_parameters(path),
+        (path / "model.safetensors").stat().st_size,
+        trainable=False,
+        details=details,
+        texts=QUESTIONS,
+        truth=truth,
+        ctx=QA_CONTEXT,
+        metric="exact_match",
+        generative=True,
+    )
 
 
 CASES = {  # id: ((kind, backend), case builder)
@@ -385,9 +461,15 @@ def test_predict_returns_one_output_per_input_and_info_counts_the_parameters(mea
 # ---------------------------------------------------------------- skipped and failed candidates
 
 
-@pytest.mark.parametrize("kind,backend", [
-    ("encoder-head", "sentence-transformers"), ("encoder-head", "onnx"), ("prompted", "transformers"), ("hf-pipeline", "transformers"),
-])
+@pytest.mark.parametrize(
+    "kind,backend",
+    [
+        ("encoder-head", "sentence-transformers"),
+        ("encoder-head", "onnx"),
+        ("prompted", "transformers"),
+        ("hf-pipeline", "transformers"),
+    ],
+)
 def test_missing_local_source_is_skipped(tmp_path, kind, backend):
     missing = tmp_path / "no-such-model"
     r = measure(job(spec(kind, backend, missing)), FakeMeter())
@@ -452,8 +534,9 @@ def test_pipeline_label_map_renames_model_labels(tmp_path):
 
 def _loaded(path: Path, prompt: PromptSpec | None = None, texts: list[str] | None = None, labels: list[str] | None = None, **options):
     cls = runner_class("prompted")
-    ctx = RunContext(label_names=LABELS, prompt=prompt or PromptSpec(), seed=0, batch_size=8,
-                     few_shot_texts=texts or [], few_shot_labels=labels or [])
+    ctx = RunContext(
+        label_names=LABELS, prompt=prompt or PromptSpec(), seed=0, batch_size=8, few_shot_texts=texts or [], few_shot_labels=labels or []
+    )
     runner = cls(spec("prompted", "transformers", path, **options), path, ctx)
     runner.load()
     return runner

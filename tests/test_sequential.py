@@ -37,10 +37,25 @@ class BernoulliExecutor:
         preds = [y if random.Random(f"{self.seed}/{job.spec.name}/{t}").random() < p else wrong[y] for t, y in zip(job.texts, job.labels)]
         quality = sum(a == b for a, b in zip(preds, job.labels)) / len(preds)
         per = {"tfidf-small": 0.001, "tfidf-large": 0.01}[job.spec.name]
-        energy = EnergyStats(per_query_j=per, cpu_per_query_j=per, ram_per_query_j=0, gpu_per_query_j=0, marginal_per_query_j=per,
-                             repeats_per_query_j=[per, per], window_queries=16, window_durations_s=[1.0, 1.0])
-        result = base_result(job.spec, "ok").model_copy(update={
-            "quality": quality, "predictions": preds, "probabilities": [0.9] * len(preds), "energy": energy, "samples_evaluated": len(preds)})
+        energy = EnergyStats(
+            per_query_j=per,
+            cpu_per_query_j=per,
+            ram_per_query_j=0,
+            gpu_per_query_j=0,
+            marginal_per_query_j=per,
+            repeats_per_query_j=[per, per],
+            window_queries=16,
+            window_durations_s=[1.0, 1.0],
+        )
+        result = base_result(job.spec, "ok").model_copy(
+            update={
+                "quality": quality,
+                "predictions": preds,
+                "probabilities": [0.9] * len(preds),
+                "energy": energy,
+                "samples_evaluated": len(preds),
+            }
+        )
         return Measured(result, {"energy": "fake", "meter": "fake"}, {"total": 0.0}, 1.0)
 
     def close(self) -> float:
@@ -111,8 +126,15 @@ def test_an_encoder_measured_on_more_samples_embeds_only_the_new_ones_and_keeps_
     from tests import tiny_models as tm
 
     path = tm.make_bert_encoder(tmp_path / "enc")
-    spec = CandidateSpec(name="enc", tier="small", kind="encoder-head", backend="sentence-transformers", source={"local": str(path)},
-                         task_types=["text-classification"], license="MIT")
+    spec = CandidateSpec(
+        name="enc",
+        tier="small",
+        kind="encoder-head",
+        backend="sentence-transformers",
+        source={"local": str(path)},
+        task_types=["text-classification"],
+        license="MIT",
+    )
     rows = _rows(80)
     texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
     ctx = RunContext(label_names=["neg", "pos"], prompt=PromptSpec(), batch_size=8, work_dir=str(tmp_path / "work"))
@@ -126,9 +148,21 @@ def test_an_encoder_measured_on_more_samples_embeds_only_the_new_ones_and_keeps_
 
     EncoderHead.embed = counting
     try:
+
         def job(n, previous=None):
-            return Job(spec=spec, registry_dir=None, texts=texts[:n], labels=labels[:n], label_names=["neg", "pos"], metric=MetricSpec(name="accuracy"),
-                       folds=3, seed=0, settings=settings, context=ctx, previous=previous)
+            return Job(
+                spec=spec,
+                registry_dir=None,
+                texts=texts[:n],
+                labels=labels[:n],
+                label_names=["neg", "pos"],
+                metric=MetricSpec(name="accuracy"),
+                folds=3,
+                seed=0,
+                settings=settings,
+                context=ctx,
+                previous=previous,
+            )
 
         first = measure(job(40), FakeMeter())
         quality_pass = 40

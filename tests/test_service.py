@@ -33,11 +33,31 @@ class Server:
 
     def start(self) -> Server:
         env = {**{k: v for k, v in os.environ.items() if k != "ADVISOR_TOKEN"}, **self.env}
-        args = [sys.executable, "-m", "advisor.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
-                "--registry", str(self.registry), "--meter", "null", "--in-process"]
+        args = [
+            sys.executable,
+            "-m",
+            "advisor.cli",
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            "--registry",
+            str(self.registry),
+            "--meter",
+            "null",
+            "--in-process",
+        ]
         umask = self.umask
-        self.proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                                     preexec_fn=None if umask is None else lambda: os.umask(umask))
+        self.proc = subprocess.Popen(
+            args,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            preexec_fn=None if umask is None else lambda: os.umask(umask),
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -78,8 +98,16 @@ def server(tmp_path, tfidf_registry):
 
 def upload(rows=None, **extra):
     rows = rows or toy_rows(60)
-    return {"upload": {"name": "toy", "threshold": 0.6, "labels": ["neg", "pos"], "folds": 3,
-                       "samples": [{"text": r["text"], "label": r["label"]} for r in rows], **extra}}
+    return {
+        "upload": {
+            "name": "toy",
+            "threshold": 0.6,
+            "labels": ["neg", "pos"],
+            "folds": 3,
+            "samples": [{"text": r["text"], "label": r["label"]} for r in rows],
+            **extra,
+        }
+    }
 
 
 def test_the_job_cycle_over_http(server):
@@ -110,7 +138,13 @@ def test_a_built_in_task_by_name_and_cancelling(server):
 
 def test_auth_is_required_everywhere_but_health(server):
     assert server.call("GET", "/health", token=None).status_code == 200
-    for method, path in [("GET", "/jobs"), ("POST", "/jobs"), ("GET", "/jobs/" + "0" * 32), ("GET", "/openapi.json"), ("DELETE", "/jobs/" + "0" * 32)]:
+    for method, path in [
+        ("GET", "/jobs"),
+        ("POST", "/jobs"),
+        ("GET", "/jobs/" + "0" * 32),
+        ("GET", "/openapi.json"),
+        ("DELETE", "/jobs/" + "0" * 32),
+    ]:
         for token in (None, "wrong"):
             r = server.call(method, path, token=token, json={})
             assert r.status_code == 401, (method, path, token, r.status_code)
@@ -178,8 +212,10 @@ def test_fuzz_never_a_server_error(tmp_path):
     from schemathesis.checks import not_a_server_error
 
     reg = tmp_path / "registry.yaml"
-    reg.write_text("version: 1\ncandidates:\n  - {name: tfidf, tier: small, kind: tfidf-logreg, backend: sklearn, "
-                   "task_types: [text-classification], license: MIT}\n")
+    reg.write_text(
+        "version: 1\ncandidates:\n  - {name: tfidf, tier: small, kind: tfidf-logreg, backend: sklearn, "
+        "task_types: [text-classification], license: MIT}\n"
+    )
     s = Server(tmp_path / "service", reg).start()
     auth = {"Authorization": f"Bearer {TOKEN}"}
     try:
@@ -187,6 +223,7 @@ def test_fuzz_never_a_server_error(tmp_path):
         operations = [op.ok() for op in schema.get_all_operations()]
         assert len(operations) >= 6
         for op in operations:
+
             @given(case=op.as_strategy())
             @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
             def fuzz(case):

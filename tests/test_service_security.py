@@ -57,6 +57,7 @@ def _stream(port: int, total: int, token: str | None, chunk: int = 2**16, wait_a
             sock.sendall(b"0\r\n\r\n")
     except (BrokenPipeError, ConnectionResetError, socket.timeout):
         pass  # the server stopped reading: its answer is what counts
+
     def complete(raw: bytes) -> bool:
         head, sep, body = raw.partition(b"\r\n\r\n")
         length = next((int(x.split(b":")[1]) for x in head.lower().split(b"\r\n") if x.startswith(b"content-length:")), 0)
@@ -95,8 +96,9 @@ def test_a_streamed_body_over_the_limit_is_cut_off_with_413(server):
     assert r.status_code == 413 and r.json()["title"] == "Payload Too Large"
     # a streamed body within the limit is read as usual
     body = json.dumps(upload()).encode()
-    ok = server.call("POST", "/jobs", data=iter([body[i:i + 1000] for i in range(0, len(body), 1000)]),
-                     headers={"Content-Type": "application/json"})
+    ok = server.call(
+        "POST", "/jobs", data=iter([body[i : i + 1000] for i in range(0, len(body), 1000)]), headers={"Content-Type": "application/json"}
+    )
     assert ok.status_code == 202, ok.text
     assert server.call("GET", "/health").status_code == 200
 
@@ -145,8 +147,15 @@ def test_the_data_folder_is_private_whatever_the_umask(tmp_path, tfidf_registry)
     finally:
         s.stop()
     names = set(modes)
-    assert {"token", "store.sqlite", "store.sqlite-wal", "store.sqlite-shm", f"jobs/{job_id}/task/samples.jsonl",
-            f"jobs/{job_id}/task/task.yaml", f"jobs/{job_id}/worker.log"} <= names
+    assert {
+        "token",
+        "store.sqlite",
+        "store.sqlite-wal",
+        "store.sqlite-shm",
+        f"jobs/{job_id}/task/samples.jsonl",
+        f"jobs/{job_id}/task/task.yaml",
+        f"jobs/{job_id}/worker.log",
+    } <= names
     assert any(n.endswith("results.json") for n in names) and any(n.endswith("report.html") for n in names)
     opened = {n: oct(m) for n, m in modes.items() if m != (0o700 if (data / n).is_dir() else 0o600)}
     assert opened == {}
@@ -199,8 +208,13 @@ def test_serve_with_a_weak_token_exits_1_with_one_line(tmp_path):
     (data / "token").write_text("t" * 40)
     (data / "token").chmod(0o644)
     env = {k: v for k, v in os.environ.items() if k != "ADVISOR_TOKEN"}
-    r = subprocess.run([sys.executable, "-m", "advisor.cli", "serve", "--data-dir", str(data), "--port", "1"],
-                       env=env, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "advisor.cli", "serve", "--data-dir", str(data), "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert r.returncode == 1 and len(lines) == 1 and "chmod 600" in lines[0], r.stderr
 
@@ -208,14 +222,17 @@ def test_serve_with_a_weak_token_exits_1_with_one_line(tmp_path):
 # ---------------------------------------------------------------- uploads are checked at submit
 def test_uploads_that_cannot_work_are_refused_at_submit(server):
     cases = [
-        ({"upload": {**upload()["upload"], "labels": ["neg", "pos", "neutral"]}},
-         "upload.labels: 'neutral' never occurs in the samples"),
+        ({"upload": {**upload()["upload"], "labels": ["neg", "pos", "neutral"]}}, "upload.labels: 'neutral' never occurs in the samples"),
         ({**upload(), "candidates": ["tfidf-smal"]}, "candidates: no candidate named 'tfidf-smal' (did you mean 'tfidf-small'?)"),
         ({"task": "spam", "candidates": ["tfidf-small", "bert-huge"]}, "candidates: no candidate named 'bert-huge'"),
-        ({**upload(), "settings": {"reference": "tfidf-larg"}},
-         "settings.reference: no candidate named 'tfidf-larg' (did you mean 'tfidf-large'?)"),
-        ({"upload": {**upload()["upload"], "type": "summarization", "labels": None, "metric": {"name": "rougeL"}}},
-         "serves task type 'summarization'"),
+        (
+            {**upload(), "settings": {"reference": "tfidf-larg"}},
+            "settings.reference: no candidate named 'tfidf-larg' (did you mean 'tfidf-large'?)",
+        ),
+        (
+            {"upload": {**upload()["upload"], "type": "summarization", "labels": None, "metric": {"name": "rougeL"}}},
+            "serves task type 'summarization'",
+        ),
     ]
     for body, needle in cases:
         r = server.call("POST", "/jobs", json=body)
@@ -238,8 +255,10 @@ class _Sleeps:
 def slow_registry(tmp_path) -> Path:
     (tmp_path / "slow.pkl").write_bytes(pickle.dumps(_Sleeps()))
     path = tmp_path / "slow-registry.yaml"
-    path.write_text("version: 1\ncandidates:\n  - {name: slow, tier: small, kind: tfidf-logreg, backend: sklearn, "
-                    "task_types: [text-classification], license: MIT, options: {fitted: slow.pkl}}\n")
+    path.write_text(
+        "version: 1\ncandidates:\n  - {name: slow, tier: small, kind: tfidf-logreg, backend: sklearn, "
+        "task_types: [text-classification], license: MIT, options: {fitted: slow.pkl}}\n"
+    )
     return path
 
 
@@ -341,8 +360,10 @@ def test_a_live_orphan_worker_is_stopped_before_its_job_is_requeued(tmp_path, tf
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     # what a worker left by a dead server looks like: its arguments name the job and a server that is gone; it keeps measuring
-    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "-m", "advisor.service", str(data), job_id, "{}",
-                               str(gone.pid)], start_new_session=True)
+    orphan = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)", "-m", "advisor.service", str(data), job_id, "{}", str(gone.pid)],
+        start_new_session=True,
+    )
     try:
         with ResultStore(data / "store.sqlite") as store:
             store.add_job(job_id, {"task": "spam", "candidates": ["tfidf-small"], "settings": {"sample_size": 40}})

@@ -28,8 +28,12 @@ def _heavy_after(*args: str) -> dict:
 
 
 def test_importing_the_cli_loads_nothing_heavy():
-    out = subprocess.run([sys.executable, "-c", f"import sys, advisor.cli; print([m for m in {HEAVY!r} if m in sys.modules])"],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", f"import sys, advisor.cli; print([m for m in {HEAVY!r} if m in sys.modules])"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 

@@ -70,7 +70,12 @@ def test_runs_round_trip(tmp_path):
         r1 = store.runs()[2]
         assert isinstance(r1, RunRow)
         assert (r1.task, r1.status, r1.model, r1.n_candidates, r1.created_at) == (
-            "sentiment", "complete", "tiny", 3, "2025-01-01T00:00:00+00:00")
+            "sentiment",
+            "complete",
+            "tiny",
+            3,
+            "2025-01-01T00:00:00+00:00",
+        )
         assert r1.updated_at >= "2025"
         assert store.runs()[0].status == "running" and store.runs()[0].model is None
 
@@ -212,11 +217,15 @@ def test_a_version_2_store_is_upgraded_in_place_and_stays_readable(tmp_path):
         for sql in _V2_SCHEMA:
             conn.execute(sql)
         conn.execute("INSERT INTO measurements VALUES ('k', 'r1', 'tiny', '{\"energy_j\": 1.0}', '2025-01-01T00:00:00+00:00')")
-        conn.execute("INSERT INTO runs (run_id, task, status, settings, recommendation, created_at, updated_at) VALUES "
-                     "('r1', 'toy', 'complete', '{}', '{\"model\": \"tiny\"}', '2025-01-01T00:00:00+00:00', '2025-01-01T00:00:00+00:00')")
-        conn.execute("INSERT INTO runs (run_id, task, status, settings, recommendation, created_at, updated_at) VALUES "
-                     "('r2', 'toy', 'running', '{}', '{\"status\": \"running\"}', "
-                     "'2025-01-02T00:00:00+00:00', '2025-01-02T00:00:00+00:00')")
+        conn.execute(
+            "INSERT INTO runs (run_id, task, status, settings, recommendation, created_at, updated_at) VALUES "
+            "('r1', 'toy', 'complete', '{}', '{\"model\": \"tiny\"}', '2025-01-01T00:00:00+00:00', '2025-01-01T00:00:00+00:00')"
+        )
+        conn.execute(
+            "INSERT INTO runs (run_id, task, status, settings, recommendation, created_at, updated_at) VALUES "
+            "('r2', 'toy', 'running', '{}', '{\"status\": \"running\"}', "
+            "'2025-01-02T00:00:00+00:00', '2025-01-02T00:00:00+00:00')"
+        )
         conn.execute("INSERT INTO jobs VALUES ('j1', 'queued', '{\"task\": \"spam\"}', NULL, NULL, NULL, '2025-01-01', '2025-01-01')")
     with ResultStore(path) as store:
         assert store.get_measurement("k") == {"energy_j": 1.0}

@@ -12,33 +12,91 @@ from advisor.report import render_html, render_markdown
 from advisor.results import CandidateResult, EnergyStats, Recommendation, SampleSet, TaskInfo
 from advisor.terminal import plain_table, print_table, render_table
 
-LONG = ["all-MiniLM-L6-v2 [onnx-int8]", "paraphrase-multilingual-MiniLM-L12-v2 [int8-dynamic]", "sentence-transformers/all-mpnet-base-v2 [onnx]"]
+LONG = [
+    "all-MiniLM-L6-v2 [onnx-int8]",
+    "paraphrase-multilingual-MiniLM-L12-v2 [int8-dynamic]",
+    "sentence-transformers/all-mpnet-base-v2 [onnx]",
+]
 
 
 def _energy(j: float) -> EnergyStats:
-    return EnergyStats(per_query_j=j, cpu_per_query_j=j / 2, ram_per_query_j=j / 2, gpu_per_query_j=0.0, marginal_per_query_j=j / 3,
-                       repeats_per_query_j=[j, j], window_queries=16, window_durations_s=[1.0, 1.0])
+    return EnergyStats(
+        per_query_j=j,
+        cpu_per_query_j=j / 2,
+        ram_per_query_j=j / 2,
+        gpu_per_query_j=0.0,
+        marginal_per_query_j=j / 3,
+        repeats_per_query_j=[j, j],
+        window_queries=16,
+        window_durations_s=[1.0, 1.0],
+    )
 
 
 def _rec(texts: bool = True) -> Recommendation:
     labels = ["pos", "neg"] * 5
     cands = [
-        CandidateResult(name=name, tier="small", kind="encoder-head", backend="onnx", source="hub:x", license="MIT", status="ok",
-                        quality=0.8 + 0.05 * i, quality_ci=[0.75 + 0.05 * i, 0.85 + 0.05 * i], verdict="meets" if i else "fails",
-                        energy=_energy(0.01 * (i + 1)), latency_p50_ms=1.0 + i, latency_p95_ms=2.0 + i, peak_rss_mb=300.0, parameters=22_700_000,
-                        predictions=["neg"] * 10, probabilities=[0.9] * 10)
+        CandidateResult(
+            name=name,
+            tier="small",
+            kind="encoder-head",
+            backend="onnx",
+            source="hub:x",
+            license="MIT",
+            status="ok",
+            quality=0.8 + 0.05 * i,
+            quality_ci=[0.75 + 0.05 * i, 0.85 + 0.05 * i],
+            verdict="meets" if i else "fails",
+            energy=_energy(0.01 * (i + 1)),
+            latency_p50_ms=1.0 + i,
+            latency_p95_ms=2.0 + i,
+            peak_rss_mb=300.0,
+            parameters=22_700_000,
+            predictions=["neg"] * 10,
+            probabilities=[0.9] * 10,
+        )
         for i, name in enumerate(LONG)
     ]
-    cands.append(CandidateResult(name="tfidf-logreg [calibrated]", tier="tiny", kind="tfidf", backend="sklearn", source="built in",
-                                 license="MIT", status="dropped", reason="upper bound of quality below the threshold on the first shard " * 2,
-                                 quality=0.6, samples_evaluated=100))
-    task = TaskInfo(name="sentiment", path="/t.yaml", type="text-classification", metric="accuracy", metric_label="accuracy", samples=10,
-                    source_rows=100, seed=1, folds=3, data_sha256="0" * 64, spec={})
-    return Recommendation(run_id="r1", created_at="2026-01-01T00:00:00+00:00", task=task, threshold=0.8, ranked_by="energy",
-                          decision="recommended", model=LONG[1], best=LONG[2],
-                          summary=f"{LONG[1]} meets accuracy >= 0.80 (0.850, CI 0.800–0.900) at 1/2 of the energy per query of {LONG[2]}.",
-                          candidates=cands, settings={"reports_dir": "reports"},
-                          samples=SampleSet(texts=[f"text {i}" for i in range(10)] if texts else None, labels=labels))
+    cands.append(
+        CandidateResult(
+            name="tfidf-logreg [calibrated]",
+            tier="tiny",
+            kind="tfidf",
+            backend="sklearn",
+            source="built in",
+            license="MIT",
+            status="dropped",
+            reason="upper bound of quality below the threshold on the first shard " * 2,
+            quality=0.6,
+            samples_evaluated=100,
+        )
+    )
+    task = TaskInfo(
+        name="sentiment",
+        path="/t.yaml",
+        type="text-classification",
+        metric="accuracy",
+        metric_label="accuracy",
+        samples=10,
+        source_rows=100,
+        seed=1,
+        folds=3,
+        data_sha256="0" * 64,
+        spec={},
+    )
+    return Recommendation(
+        run_id="r1",
+        created_at="2026-01-01T00:00:00+00:00",
+        task=task,
+        threshold=0.8,
+        ranked_by="energy",
+        decision="recommended",
+        model=LONG[1],
+        best=LONG[2],
+        summary=f"{LONG[1]} meets accuracy >= 0.80 (0.850, CI 0.800–0.900) at 1/2 of the energy per query of {LONG[2]}.",
+        candidates=cands,
+        settings={"reports_dir": "reports"},
+        samples=SampleSet(texts=[f"text {i}" for i in range(10)] if texts else None, labels=labels),
+    )
 
 
 def _log(width: int = 80) -> Console:
@@ -76,7 +134,9 @@ def test_on_a_terminal_a_rich_table_keeps_bracketed_names():
 
 
 def test_print_table_for_other_commands():
-    rows = [["all-MiniLM-L6-v2 [onnx-int8]", "small", "hub:sentence-transformers/all-MiniLM-L6-v2@8b3219a92973c328a8e22fadcfa821b5dc75636a"]]
+    rows = [
+        ["all-MiniLM-L6-v2 [onnx-int8]", "small", "hub:sentence-transformers/all-MiniLM-L6-v2@8b3219a92973c328a8e22fadcfa821b5dc75636a"]
+    ]
     console = _log(40)
     print_table(console, "registry.yaml", ["name", "tier", "source"], rows)
     lines = console.file.getvalue().splitlines()
@@ -88,7 +148,9 @@ def test_print_table_for_other_commands():
 
 def test_diff_is_data_printed_like_any_table():
     a = _rec()
-    b = a.model_copy(update={"run_id": "r2", "candidates": a.candidates[:2] + [a.candidates[2].model_copy(update={"energy": _energy(0.06)})]})
+    b = a.model_copy(
+        update={"run_id": "r2", "candidates": a.candidates[:2] + [a.candidates[2].model_copy(update={"energy": _energy(0.06)})]}
+    )
     d = compare(a, b)
     assert isinstance(d, Diff) and d.title == f"r1 -> r2: recommended {LONG[1]} -> {LONG[1]}"
     rows = {r[0]: r for r in d.rows}
@@ -96,7 +158,9 @@ def test_diff_is_data_printed_like_any_table():
     assert rows["tfidf-logreg [calibrated]"][1:] == ["0.600", "–", "–", "–", "–", "dropped -> absent"]
     console = _log()
     print_table(console, d.title, d.columns, d.rows)
-    assert any(line.startswith("tfidf-logreg [calibrated]") and line.endswith("dropped -> absent") for line in console.file.getvalue().splitlines())
+    assert any(
+        line.startswith("tfidf-logreg [calibrated]") and line.endswith("dropped -> absent") for line in console.file.getvalue().splitlines()
+    )
 
 
 def test_report_without_sample_texts_still_lists_the_misclassified():

@@ -21,19 +21,49 @@ from advisor.text import DASH
 
 
 def _rec(**update) -> Recommendation:
-    task = TaskInfo(name="toy", path="/t.yaml", type="text-classification", metric="accuracy", metric_label="accuracy", samples=40,
-                    source_rows=100, seed=1, folds=3, data_sha256="0" * 64, spec={})
-    base = {"run_id": "r1", "created_at": "2026-01-01T00:00:00+00:00", "task": task, "threshold": 0.8, "ranked_by": "energy",
-            "candidates": [], "settings": {"reports_dir": "reports"}}
+    task = TaskInfo(
+        name="toy",
+        path="/t.yaml",
+        type="text-classification",
+        metric="accuracy",
+        metric_label="accuracy",
+        samples=40,
+        source_rows=100,
+        seed=1,
+        folds=3,
+        data_sha256="0" * 64,
+        spec={},
+    )
+    base = {
+        "run_id": "r1",
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "task": task,
+        "threshold": 0.8,
+        "ranked_by": "energy",
+        "candidates": [],
+        "settings": {"reports_dir": "reports"},
+    }
     return Recommendation(**{**base, **update})
 
 
 def _cand(name: str, **update) -> CandidateResult:
-    return CandidateResult(**{"name": name, "tier": "small", "kind": "tfidf", "backend": "sklearn", "source": "built in", "license": "MIT",
-                              "status": "ok", "quality": 0.9, **update})
+    return CandidateResult(
+        **{
+            "name": name,
+            "tier": "small",
+            "kind": "tfidf",
+            "backend": "sklearn",
+            "source": "built in",
+            "license": "MIT",
+            "status": "ok",
+            "quality": 0.9,
+            **update,
+        }
+    )
 
 
 # -- the goal ---------------------------------------------------------------------------------------
+
 
 def test_goal_threshold_max_drop_both_and_neither():
     assert text.goal_text("accuracy", 0.8) == "accuracy >= 0.80"
@@ -55,7 +85,10 @@ def test_ranking_and_check_use_the_same_goal_sentence():
     from advisor.gate import judge
     from advisor.ranking import rank
 
-    assert "No candidate meets accuracy >= 0.95" in rank([_cand("a", quality=0.9, energy=None, parameters=5)], 0.95, "params", "accuracy").summary
+    assert (
+        "No candidate meets accuracy >= 0.95"
+        in rank([_cand("a", quality=0.9, energy=None, parameters=5)], 0.95, "params", "accuracy").summary
+    )
     rec = _rec(threshold=0.8, max_drop=0.02, reference="big", candidates=[_cand("small", quality=0.7, verdict="fails")])
     result = judge(rec, "small", 0.2, None, "r.json")
     assert result.verdict == "below-goal"
@@ -64,10 +97,23 @@ def test_ranking_and_check_use_the_same_goal_sentence():
 
 # -- numbers ----------------------------------------------------------------------------------------
 
+
 def test_dash_is_one_character_for_every_absent_value():
     assert len(DASH) == 1 and DASH != "-"
-    formatters = [text.quality, text.quality_cell, text.quality_change, text.joules, text.watts, text.milliseconds, text.megabytes,
-                  text.percent, text.change, text.human_count, text.human_bytes, text.duration]
+    formatters = [
+        text.quality,
+        text.quality_cell,
+        text.quality_change,
+        text.joules,
+        text.watts,
+        text.milliseconds,
+        text.megabytes,
+        text.percent,
+        text.change,
+        text.human_count,
+        text.human_bytes,
+        text.duration,
+    ]
     for f in formatters:
         assert f(None) == DASH, f.__name__
     assert text.number(None, ".2f", " GB") == DASH
@@ -83,9 +129,18 @@ def test_quality_with_and_without_interval():
     assert text.quality_change(-0.0123) == "-0.012" and text.quality_change(0.01) == "+0.010"
 
 
-@pytest.mark.parametrize("value, expected", [
-    (0.0123456, "0.01235 J"), (2.5, "2.5 J"), (0.0, "0 J"), (123.456, "123.5 J"), (1234.0, "1,234 J"), (123456.7, "123,457 J"), (2.3e-06, "2.3e-06 J"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (0.0123456, "0.01235 J"),
+        (2.5, "2.5 J"),
+        (0.0, "0 J"),
+        (123.456, "123.5 J"),
+        (1234.0, "1,234 J"),
+        (123456.7, "123,457 J"),
+        (2.3e-06, "2.3e-06 J"),
+    ],
+)
 def test_joules_four_significant_digits_no_exponent_for_large_values(value, expected):
     assert text.joules(value) == expected
 
@@ -107,25 +162,49 @@ def test_counts_bytes_percentages_and_changes():
     assert text.relative_change(2.0, 3.0) == "+50%"
 
 
-@pytest.mark.parametrize("seconds, expected", [
-    (0.5, "0.5 s"), (3.456, "3.5 s"), (45.2, "45 s"), (99, "1.65 min"), (5400, "1.5 h"), (3 * 86400, "3 days"),
-])
+@pytest.mark.parametrize(
+    "seconds, expected",
+    [
+        (0.5, "0.5 s"),
+        (3.456, "3.5 s"),
+        (45.2, "45 s"),
+        (99, "1.65 min"),
+        (5400, "1.5 h"),
+        (3 * 86400, "3 days"),
+    ],
+)
 def test_durations_in_the_unit_that_reads_best(seconds, expected):
     assert text.duration(seconds) == expected
 
 
 # -- shared sentences -------------------------------------------------------------------------------
 
+
 def test_savings_sentences_from_the_typed_model():
-    sv = Savings(reference="big", chosen="small", saved_per_query_j=0.0123, saved_share=0.9, quality_change=-0.01, country="USA",
-                 queries_per_day=100_000, saved_kwh_per_year=124.5, carbon_intensity_g_per_kwh=369, saved_kg_co2e_per_year=45.9,
-                 saved_money_per_year=24.9, price_per_kwh=0.2, advisor_payback_days=0.5)
+    sv = Savings(
+        reference="big",
+        chosen="small",
+        saved_per_query_j=0.0123,
+        saved_share=0.9,
+        quality_change=-0.01,
+        country="USA",
+        queries_per_day=100_000,
+        saved_kwh_per_year=124.5,
+        carbon_intensity_g_per_kwh=369,
+        saved_kg_co2e_per_year=45.9,
+        saved_money_per_year=24.9,
+        price_per_kwh=0.2,
+        advisor_payback_days=0.5,
+    )
     lines = text.savings_lines(_rec(model="small", savings=sv))
     assert lines[0] == "Against big: 0.0123 J less per query (90% saved) for -0.010 accuracy."
-    assert lines[1] == ("At 100,000 queries a day: 124.50 kWh, 45.90 kg CO2e (369 g/kWh, USA), 24.90 at 0.2/kWh saved a year on this hardware; "
-                        "this run's own energy is paid back in 12 h.")
+    assert lines[1] == (
+        "At 100,000 queries a day: 124.50 kWh, 45.90 kg CO2e (369 g/kWh, USA), 24.90 at 0.2/kWh saved a year on this hardware; "
+        "this run's own energy is paid back in 12 h."
+    )
     assert text.savings_lines(_rec(model="big", best="big")) == [
-        "big is also the reference (highest quality): there is no larger model to save against."]
+        "big is also the reference (highest quality): there is no larger model to save against."
+    ]
     assert text.savings_lines(_rec()) == []
 
 
@@ -134,14 +213,28 @@ def test_cascade_distillation_cost_and_energy_sentences():
     line = text.cascade_line(_rec(cascade=c))
     assert "s answers when its confidence is >= 0.900, else l (25% deferred): accuracy 0.912, CI 0.880–0.940, at 0.05 J/query." in line
     assert text.cascade_line(_rec()) is None
-    d = Distillation(name="d", teacher="t", student="st", task="toy", task_samples_sha256="0", unlabelled="the task's unused rows", texts=500,
-                     state="/x", caveat="the teacher saw the samples", note="agrees on 95%")
+    d = Distillation(
+        name="d",
+        teacher="t",
+        student="st",
+        task="toy",
+        task_samples_sha256="0",
+        unlabelled="the task's unused rows",
+        texts=500,
+        state="/x",
+        caveat="the teacher saw the samples",
+        note="agrees on 95%",
+    )
     assert text.distillation_lines(_rec(distillation=d)) == [
-        "Distilled: st trained on 500 texts labelled by t (the task's unused rows).", "agrees on 95%", "Caveat: the teacher saw the samples."]
+        "Distilled: st trained on 500 texts labelled by t (the task's unused rows).",
+        "agrees on 95%",
+        "Caveat: the teacher saw the samples.",
+    ]
     cost = Cost(energy_j=1234.0, duration_s=99.0, exhaustive_estimate_j=4936.0, exhaustive_estimate_s=400.0)
     assert text.cost_line(_rec(advisor_cost=cost, search=Search(strategy="adaptive"))) == (
         "This run (adaptive): 1.65 min, 1,234 J (same method). Measuring every candidate on every sample: about 4,936 J and 6.67 min "
-        "(estimated; this run spent 25% of it).")
+        "(estimated; this run spent 25% of it)."
+    )
     assert text.cost_line(_rec()) == "This run (exhaustive): 0 s, 0 J (same method)."
     est = Method(energy="estimated", codecarbon_version="3.3.2", cpu="load x TDP", cpu_tdp_w=8, ram="constant RAM power model")
     note = text.energy_note(_rec(method=est, idle_power_w=IdlePower(total=10.0)))

@@ -12,8 +12,11 @@ def test_each_candidate_becomes_a_nested_mlflow_run_with_the_report_as_artifact(
     from mlflow.tracking import MlflowClient
 
     uri = (tmp_path / "mlruns").as_uri()
-    rec = advisor.recommend(task=toy_task, registry=tfidf_registry,
-                            settings=Settings(reports_dir=tmp_path / "reports", mlflow=uri, mlflow_experiment="toy-exp", min_quality=0.6, **FAST))
+    rec = advisor.recommend(
+        task=toy_task,
+        registry=tfidf_registry,
+        settings=Settings(reports_dir=tmp_path / "reports", mlflow=uri, mlflow_experiment="toy-exp", min_quality=0.6, **FAST),
+    )
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name("toy-exp")
     runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}

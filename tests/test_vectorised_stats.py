@@ -108,6 +108,7 @@ def ref_cascade(small, large, labels, metric, threshold, interval, max_checks=25
 
 # --- data -------------------------------------------------------------------------------------------------
 
+
 def classified(n: int, k: int, acc: float, seed: int) -> tuple[list[str], list[str]]:
     rng = np.random.default_rng(seed)
     y = rng.integers(0, k, n)
@@ -125,6 +126,7 @@ def answered(n: int, seed: int) -> tuple[list[str], list[str]]:
 
 # --- equality with the reference ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["accuracy", "macro_f1", "f1"])
 @pytest.mark.parametrize("n,k,seed", [(1, 2, 0), (9, 3, 1), (120, 10, 2), (400, 4, 3)])
 def test_classification_values_equal_the_reference_to_the_last_bit(name, n, k, seed):
@@ -133,8 +135,9 @@ def test_classification_values_equal_the_reference_to_the_last_bit(name, n, k, s
     metric, ref = scorer(name), REFERENCE[name]
     assert metric(preds, refs) == ref(preds, refs)
     assert bootstrap_interval(preds, refs, metric, 0.9, n_boot=300, seed=seed) == ref_bootstrap_interval(preds, refs, ref, 0.9, 300, seed)
-    assert paired_bootstrap_difference(preds, other, refs, metric, 0.95, n_boot=300, seed=seed) == ref_paired(preds, other, refs, ref, 0.95,
-                                                                                                                300, seed)
+    assert paired_bootstrap_difference(preds, other, refs, metric, 0.95, n_boot=300, seed=seed) == ref_paired(
+        preds, other, refs, ref, 0.95, 300, seed
+    )
 
 
 @pytest.mark.parametrize("name", ["exact_match", "token_f1"])
@@ -144,10 +147,12 @@ def test_generative_values_equal_the_reference_up_to_rounding(name):
     metric, ref = scorer(name), REFERENCE[name]
     assert metric(preds, refs) == ref(preds, refs)  # the point value adds in the same order
     # resampled sums add in another order: equal to ~1e-16, not to the bit
-    assert bootstrap_interval(preds, refs, metric, n_boot=300, seed=7) == pytest.approx(ref_bootstrap_interval(preds, refs, ref, 0.95, 300, 7),
-                                                                                       abs=1e-12)
+    assert bootstrap_interval(preds, refs, metric, n_boot=300, seed=7) == pytest.approx(
+        ref_bootstrap_interval(preds, refs, ref, 0.95, 300, 7), abs=1e-12
+    )
     assert paired_bootstrap_difference(preds, other, refs, metric, n_boot=300, seed=7) == pytest.approx(
-        ref_paired(preds, other, refs, ref, 0.95, 300, 7), abs=1e-12)
+        ref_paired(preds, other, refs, ref, 0.95, 300, 7), abs=1e-12
+    )
 
 
 def test_many_small_chunks_and_no_cache_give_the_same_values(monkeypatch):
@@ -199,11 +204,30 @@ def test_property_resampled_sums_are_sums_over_the_drawn_samples(n, m, seed):
 
 # --- the cascade search -------------------------------------------------------------------------------------
 
+
 def _model(name: str, preds: list[str], energy: float, probabilities=None) -> CandidateResult:
-    e = EnergyStats(per_query_j=energy, cpu_per_query_j=energy, ram_per_query_j=0, gpu_per_query_j=0, marginal_per_query_j=energy,
-                    repeats_per_query_j=[energy], window_queries=10, window_durations_s=[1.0])
-    return CandidateResult(name=name, tier="small", kind="tfidf-logreg", backend="sklearn", source="x", license="MIT", status="ok",
-                           predictions=preds, probabilities=probabilities, energy=e)
+    e = EnergyStats(
+        per_query_j=energy,
+        cpu_per_query_j=energy,
+        ram_per_query_j=0,
+        gpu_per_query_j=0,
+        marginal_per_query_j=energy,
+        repeats_per_query_j=[energy],
+        window_queries=10,
+        window_durations_s=[1.0],
+    )
+    return CandidateResult(
+        name=name,
+        tier="small",
+        kind="tfidf-logreg",
+        backend="sklearn",
+        source="x",
+        license="MIT",
+        status="ok",
+        predictions=preds,
+        probabilities=probabilities,
+        energy=e,
+    )
 
 
 @pytest.mark.parametrize("name,threshold", [("macro_f1", 0.78), ("accuracy", 0.8), ("f1", 0.7), ("macro_f1", 0.99)])
@@ -222,6 +246,7 @@ def test_cascade_search_equals_the_reference_gate_for_gate(name, threshold):
         def fn(preds):
             seen[key].append(list(preds))
             return bootstrap_interval(preds, labels, metric, n_boot=200)
+
         return fn
 
     got = cascade(small, large, labels, metric, threshold, interval("new"))
@@ -234,6 +259,7 @@ def test_cascade_search_equals_the_reference_gate_for_gate(name, threshold):
 
 
 # --- Ctrl-C and imports -------------------------------------------------------------------------------------
+
 
 def test_ctrl_c_during_a_long_bootstrap_is_seen_between_chunks():
     preds, refs = classified(300_000, 10, 0.8, 0)  # undisturbed, 1,000 resamples of 300,000 samples take several seconds here
@@ -250,7 +276,9 @@ def test_ctrl_c_during_a_long_bootstrap_is_seen_between_chunks():
 
 
 def test_the_statistics_import_no_scipy():
-    code = ("import sys; from advisor.stats import mcnemar, mean_interval, wilson_interval, z_value; "
-            "mcnemar(3, 9); mcnemar(40, 20); mean_interval([1.0, 2.0, 4.0]); wilson_interval(3, 10); "
-            "print('scipy' in sys.modules)")
+    code = (
+        "import sys; from advisor.stats import mcnemar, mean_interval, wilson_interval, z_value; "
+        "mcnemar(3, 9); mcnemar(40, 20); mean_interval([1.0, 2.0, 4.0]); wilson_interval(3, 10); "
+        "print('scipy' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

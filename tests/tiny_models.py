@@ -12,10 +12,55 @@ from pathlib import Path
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 WORDS = [
-    "good", "bad", "great", "awful", "spam", "free", "win", "positive", "negative", "ham", "normal",
-    "the", "a", "is", "it", "this", "that", "movie", "film", "was", "very", "not", "and", "i", "you",
-    "money", "now", "click", "here", "prize", "meeting", "today", "see", "lunch", "love", "hate",
-    "text", "answer", "options", "classify", "label", "x", "user", "assistant", ":", ",", ".", "!", "?",
+    "good",
+    "bad",
+    "great",
+    "awful",
+    "spam",
+    "free",
+    "win",
+    "positive",
+    "negative",
+    "ham",
+    "normal",
+    "the",
+    "a",
+    "is",
+    "it",
+    "this",
+    "that",
+    "movie",
+    "film",
+    "was",
+    "very",
+    "not",
+    "and",
+    "i",
+    "you",
+    "money",
+    "now",
+    "click",
+    "here",
+    "prize",
+    "meeting",
+    "today",
+    "see",
+    "lunch",
+    "love",
+    "hate",
+    "text",
+    "answer",
+    "options",
+    "classify",
+    "label",
+    "x",
+    "user",
+    "assistant",
+    ":",
+    ",",
+    ".",
+    "!",
+    "?",
 ]
 VOCAB = SPECIAL + WORDS
 
@@ -26,8 +71,7 @@ INTERMEDIATE = 32
 MAX_POSITIONS = 64
 
 CHAT_TEMPLATE = (
-    "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} [SEP] {% endfor %}"
-    "{% if add_generation_prompt %}assistant :{% endif %}"
+    "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} [SEP] {% endfor %}{% if add_generation_prompt %}assistant :{% endif %}"
 )
 
 
@@ -56,8 +100,9 @@ def make_tokenizer(eos: bool = False, token_type_ids: bool | None = None):
             pair="[CLS] $A [SEP] $B:1 [SEP]:1",
             special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
         )
-    kwargs = dict(unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
-                  model_max_length=MAX_POSITIONS)
+    kwargs = dict(
+        unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]", model_max_length=MAX_POSITIONS
+    )
     if eos:
         kwargs["eos_token"] = "[SEP]"
         kwargs["bos_token"] = "[CLS]"
@@ -79,8 +124,14 @@ def _bert_config(**extra):
     from transformers import BertConfig
 
     return BertConfig(
-        vocab_size=len(VOCAB), hidden_size=HIDDEN, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
-        intermediate_size=INTERMEDIATE, max_position_embeddings=MAX_POSITIONS, pad_token_id=0, **extra,
+        vocab_size=len(VOCAB),
+        hidden_size=HIDDEN,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        intermediate_size=INTERMEDIATE,
+        max_position_embeddings=MAX_POSITIONS,
+        pad_token_id=0,
+        **extra,
     )
 
 
@@ -145,10 +196,14 @@ def make_onnx_encoder(path: str | Path, seed: int = 0, token_type_ids: bool = Tr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model, (ids, mask, types), str(path / "model.onnx"),
-            input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["last_hidden_state"],
+            model,
+            (ids, mask, types),
+            str(path / "model.onnx"),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"],
             dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "last_hidden_state": axes},
-            opset_version=17, dynamo=False,
+            opset_version=17,
+            dynamo=False,
         )
     return path
 
@@ -165,8 +220,14 @@ def make_metaspace_tokenizer():
     tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="first")
     trainer = trainers.BpeTrainer(vocab_size=200, special_tokens=["<unk>", "<s>", "</s>", "<pad>"], show_progress=False)
     tok.train_from_iterator(corpus, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                                   model_input_names=["input_ids", "attention_mask"])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        model_input_names=["input_ids", "attention_mask"],
+    )
 
 
 def make_causal_lm(path: str | Path, seed: int = 0, chat_template: bool = False, tokenizer: str = "wordlevel") -> Path:
@@ -185,9 +246,16 @@ def make_causal_lm(path: str | Path, seed: int = 0, chat_template: bool = False,
     tok.save_pretrained(str(path))
     _seed(seed)
     config = LlamaConfig(
-        vocab_size=len(tok), hidden_size=HIDDEN, intermediate_size=INTERMEDIATE, num_hidden_layers=LAYERS,
-        num_attention_heads=HEADS, num_key_value_heads=HEADS, max_position_embeddings=256,
-        pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        vocab_size=len(tok),
+        hidden_size=HIDDEN,
+        intermediate_size=INTERMEDIATE,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        num_key_value_heads=HEADS,
+        max_position_embeddings=256,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
         tie_word_embeddings=False,
     )
     LlamaForCausalLM(config).eval().save_pretrained(str(path))

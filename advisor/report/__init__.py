@@ -22,8 +22,13 @@ def _md(text: object) -> str:
 
 
 def _env() -> Environment:
-    env = Environment(loader=PackageLoader("advisor.report", "templates"), autoescape=select_autoescape(["html", "j2"], default_for_string=True),
-                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = Environment(
+        loader=PackageLoader("advisor.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"], default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     env.filters["md"] = _md
     return env
 

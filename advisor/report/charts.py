@@ -19,7 +19,7 @@ def _svg(fig) -> str:
 
     plt.close(fig)
     text = buf.getvalue()
-    return text[text.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inlined in HTML
+    return text[text.index("<svg") :]  # drop the XML prolog and doctype: the SVG is inlined in HTML
 
 
 def _measured(rec: Recommendation) -> list[CandidateResult]:
@@ -61,8 +61,15 @@ def quality_energy_chart(rec: Recommendation, front: list[str]) -> str | None:
             if chosen:
                 ax.scatter([x], [y], s=260, marker="*", c="#1b7f3b", zorder=4)
             right_side = ((math.log10(x) if log and x > 0 else x) - lo_x) / span > 0.6  # label leftwards near the right edge
-            ax.annotate(c.name + (" (recommended)" if chosen else ""), (x, y), textcoords="offset points", xytext=(-6 if right_side else 6, 5),
-                        ha="right" if right_side else "left", fontsize=8, fontweight="bold" if chosen else "normal")
+            ax.annotate(
+                c.name + (" (recommended)" if chosen else ""),
+                (x, y),
+                textcoords="offset points",
+                xytext=(-6 if right_side else 6, 5),
+                ha="right" if right_side else "left",
+                fontsize=8,
+                fontweight="bold" if chosen else "normal",
+            )
         by_name = {c.name: c for c in points}
         fx = [by_name[n].energy.per_query_j for n in front if n in by_name]
         fy = [by_name[n].quality for n in front if n in by_name]

@@ -81,8 +81,18 @@ class ReportView:
 
 
 COLUMNS = [
-    ("quality", "quality"), ("energy", "J/query"), ("cpu", "CPU J"), ("ram", "RAM J"), ("gpu", "GPU J"), ("marginal", "marginal J"),
-    ("p50", "p50 ms"), ("p95", "p95 ms"), ("throughput", "queries/s"), ("memory", "peak MB"), ("params", "params"), ("size", "size"),
+    ("quality", "quality"),
+    ("energy", "J/query"),
+    ("cpu", "CPU J"),
+    ("ram", "RAM J"),
+    ("gpu", "GPU J"),
+    ("marginal", "marginal J"),
+    ("p50", "p50 ms"),
+    ("p95", "p95 ms"),
+    ("throughput", "queries/s"),
+    ("memory", "peak MB"),
+    ("params", "params"),
+    ("size", "size"),
 ]
 
 
@@ -92,23 +102,49 @@ TOKEN_COLUMNS = [("per_token", "J/token"), ("tokens", "tokens/query")]  # genera
 def _row(c: CandidateResult, rec: Recommendation, front: list[str]) -> Row:
     e = c.energy
     cells = {
-        "quality": quality_of(c, rec.task.samples), "energy": energy_cell(e), "cpu": joules(e and e.cpu_per_query_j, ""),
-        "ram": joules(e and e.ram_per_query_j, ""), "gpu": joules(e and e.gpu_per_query_j, ""), "marginal": joules(e and e.marginal_per_query_j, ""),
-        "p50": milliseconds(c.latency_p50_ms, ""), "p95": milliseconds(c.latency_p95_ms, ""), "throughput": number(c.throughput_qps, ".1f"),
-        "memory": megabytes(c.peak_rss_mb, ""), "params": human_count(c.parameters), "size": human_bytes(c.size_bytes),
-        "per_token": joules(e and e.per_token_j, ""), "tokens": number(e and e.tokens_per_query, ".1f"),
+        "quality": quality_of(c, rec.task.samples),
+        "energy": energy_cell(e),
+        "cpu": joules(e and e.cpu_per_query_j, ""),
+        "ram": joules(e and e.ram_per_query_j, ""),
+        "gpu": joules(e and e.gpu_per_query_j, ""),
+        "marginal": joules(e and e.marginal_per_query_j, ""),
+        "p50": milliseconds(c.latency_p50_ms, ""),
+        "p95": milliseconds(c.latency_p95_ms, ""),
+        "throughput": number(c.throughput_qps, ".1f"),
+        "memory": megabytes(c.peak_rss_mb, ""),
+        "params": human_count(c.parameters),
+        "size": human_bytes(c.size_bytes),
+        "per_token": joules(e and e.per_token_j, ""),
+        "tokens": number(e and e.tokens_per_query, ".1f"),
     }
     sort = {
-        "quality": c.quality, "energy": e and e.per_query_j, "cpu": e and e.cpu_per_query_j, "ram": e and e.ram_per_query_j,
-        "gpu": e and e.gpu_per_query_j, "marginal": e and e.marginal_per_query_j, "p50": c.latency_p50_ms, "p95": c.latency_p95_ms,
-        "throughput": c.throughput_qps, "memory": c.peak_rss_mb, "params": c.parameters, "size": c.size_bytes,
-        "per_token": e and e.per_token_j, "tokens": e and e.tokens_per_query,
+        "quality": c.quality,
+        "energy": e and e.per_query_j,
+        "cpu": e and e.cpu_per_query_j,
+        "ram": e and e.ram_per_query_j,
+        "gpu": e and e.gpu_per_query_j,
+        "marginal": e and e.marginal_per_query_j,
+        "p50": c.latency_p50_ms,
+        "p95": c.latency_p95_ms,
+        "throughput": c.throughput_qps,
+        "memory": c.peak_rss_mb,
+        "params": c.parameters,
+        "size": c.size_bytes,
+        "per_token": e and e.per_token_j,
+        "tokens": e and e.tokens_per_query,
     }
     return Row(
-        name=c.name, tier=c.tier, kind=f"{c.kind} / {c.backend}", status=c.status, reason=c.reason or "", cells=cells,
-        sort={k: ("" if v is None else v) for k, v in sort.items()}, recommended=c.name == rec.model,
+        name=c.name,
+        tier=c.tier,
+        kind=f"{c.kind} / {c.backend}",
+        status=c.status,
+        reason=c.reason or "",
+        cells=cells,
+        sort={k: ("" if v is None else v) for k, v in sort.items()},
+        recommended=c.name == rec.model,
         meets=c.status == "ok" and verdict_of(c, rec.threshold) == "meets",
-        on_front=c.name in front, status_text=verdict_text(c, rec, verdict_of(c, rec.threshold)) if c.status == "ok" else c.status,
+        on_front=c.name in front,
+        status_text=verdict_text(c, rec, verdict_of(c, rec.threshold)) if c.status == "ok" else c.status,
     )
 
 
@@ -123,8 +159,16 @@ def _misclassified(rec: Recommendation, limit: int = 8) -> list[Sample]:
         return []
     c, labels, texts = rec.candidate(rec.model), rec.samples.labels, rec.samples.texts
     wrong = [i for i, (p, y) in enumerate(zip(c.predictions or [], labels)) if p != y][:limit]
-    return [Sample(i, texts[i] if texts is not None and i < len(texts) else None, labels[i], c.predictions[i],
-                   number(c.probabilities[i] if c.probabilities else None, ".2f")) for i in wrong]
+    return [
+        Sample(
+            i,
+            texts[i] if texts is not None and i < len(texts) else None,
+            labels[i],
+            c.predictions[i],
+            number(c.probabilities[i] if c.probabilities else None, ".2f"),
+        )
+        for i in wrong
+    ]
 
 
 def build_view(rec: Recommendation) -> ReportView:
@@ -134,28 +178,63 @@ def build_view(rec: Recommendation) -> ReportView:
     versions = ", ".join(f"{k} {v}" for k, v in env.versions.items() if v)
     method = [
         ("Energy", m.energy + (" (CodeCarbon load model, not hardware counters)" if m.energy == "estimated" else "")),
-        ("CPU", m.cpu or DASH), ("RAM", m.ram or DASH), ("GPU", m.gpu or DASH),
+        ("CPU", m.cpu or DASH),
+        ("RAM", m.ram or DASH),
+        ("GPU", m.gpu or DASH),
         ("CodeCarbon", f"{m.codecarbon_version or DASH}, {m.tracking_mode or DASH} tracking"),
         ("Idle baseline", watts(rec.idle_power_w.total)),
-        ("Hardware", (f"{m.cpu_model or env.processor or DASH}, {number(m.cpu_count, 'd')} CPUs, {number(m.ram_total_gb, '.1f', ' GB')} RAM, "
-                     f"GPU: {m.gpu_model or 'none'}")),
-        ("Software", f"Python {env.python or DASH}; {versions}"), ("Platform", env.platform or DASH),
-        ("Windows", (f"batch size {s.get('batch_size')}, {s.get('repeats')} repeats of ≥ {s.get('min_window_s')} s after "
-                    f"{s.get('warmup_batches')} warm-up batches")),
+        (
+            "Hardware",
+            (
+                f"{m.cpu_model or env.processor or DASH}, {number(m.cpu_count, 'd')} CPUs, {number(m.ram_total_gb, '.1f', ' GB')} RAM, "
+                f"GPU: {m.gpu_model or 'none'}"
+            ),
+        ),
+        ("Software", f"Python {env.python or DASH}; {versions}"),
+        ("Platform", env.platform or DASH),
+        (
+            "Windows",
+            (
+                f"batch size {s.get('batch_size')}, {s.get('repeats')} repeats of ≥ {s.get('min_window_s')} s after "
+                f"{s.get('warmup_batches')} warm-up batches"
+            ),
+        ),
         ("Latency", f"{s.get('latency_queries')} single queries (batch 1)"),
-        ("Samples", (f"{rec.task.samples} of {rec.task.source_rows} rows, seed {rec.task.seed}, {rec.task.folds}-fold cross-fitting; "
-                    f"sha256 {rec.task.data_sha256[:16]}…")),
+        (
+            "Samples",
+            (
+                f"{rec.task.samples} of {rec.task.source_rows} rows, seed {rec.task.seed}, {rec.task.folds}-fold cross-fitting; "
+                f"sha256 {rec.task.data_sha256[:16]}…"
+            ),
+        ),
         ("Search", f"{rec.search.strategy}: {rec.search.note or 'every candidate on every sample'}"),
         ("Advisor's own cost", f"{cost_line(rec)} Energy {m.energy}."),
     ]
-    run = [("Run", rec.run_id), ("Created", rec.created_at), ("Status", rec.status), ("Ranked by", rec.ranked_by),
-           ("Registry", rec.registry.path or DASH)]
+    run = [
+        ("Run", rec.run_id),
+        ("Created", rec.created_at),
+        ("Status", rec.status),
+        ("Ranked by", rec.ranked_by),
+        ("Registry", rec.registry.path or DASH),
+    ]
     tokens = any(c.energy and c.energy.per_token_j for c in rec.candidates)
     return ReportView(
-        title=f"{rec.task.name}: which model is good enough?", answer=rec.summary, recommended=rec.model is not None,
-        threshold=goal(rec), savings=outcome_lines(rec), energy_note=energy_note(rec), estimated=m.energy == "estimated",
-        quality_chart=quality_energy_chart(rec, front), energy_chart=energy_breakdown_chart(rec),
-        columns=COLUMNS + (TOKEN_COLUMNS if tokens else []), rows=[_row(c, rec, front) for c in rec.candidates], front=front, method=method,
-        misclassified=_misclassified(rec), texts_kept=rec.samples.texts is not None,
-        task_json=json.dumps(rec.task.spec, indent=2), registry_json=json.dumps(rec.registry.candidates, indent=2), run=run,
+        title=f"{rec.task.name}: which model is good enough?",
+        answer=rec.summary,
+        recommended=rec.model is not None,
+        threshold=goal(rec),
+        savings=outcome_lines(rec),
+        energy_note=energy_note(rec),
+        estimated=m.energy == "estimated",
+        quality_chart=quality_energy_chart(rec, front),
+        energy_chart=energy_breakdown_chart(rec),
+        columns=COLUMNS + (TOKEN_COLUMNS if tokens else []),
+        rows=[_row(c, rec, front) for c in rec.candidates],
+        front=front,
+        method=method,
+        misclassified=_misclassified(rec),
+        texts_kept=rec.samples.texts is not None,
+        task_json=json.dumps(rec.task.spec, indent=2),
+        registry_json=json.dumps(rec.registry.candidates, indent=2),
+        run=run,
     )

@@ -36,7 +36,9 @@ class Prediction:
         labels = [label for p in parts for label in p.labels]
         conf = np.concatenate([p.confidence for p in parts]) if parts else np.zeros(0)
         if parts and all(p.tokens is not None for p in parts):
-            return cls(labels, conf, [t for p in parts for t in p.tokens], [x for p in parts for x in (p.truncated or [False] * len(p.labels))])
+            return cls(
+                labels, conf, [t for p in parts for t in p.tokens], [x for p in parts for x in (p.truncated or [False] * len(p.labels))]
+            )
         return cls(labels, conf)
 
 

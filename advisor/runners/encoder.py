@@ -42,8 +42,16 @@ def exported_onnx(folder: Path, precision: str) -> Path:
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         axes = {k: {0: "batch", 1: "tokens"} for k in [*names, "token_embeddings"]}
-        torch.onnx.export(TokenEmbeddings(encoder), tuple(enc[k] for k in names), str(fp32), input_names=names,
-                          output_names=["token_embeddings"], dynamic_axes=axes, opset_version=17, dynamo=False)
+        torch.onnx.export(
+            TokenEmbeddings(encoder),
+            tuple(enc[k] for k in names),
+            str(fp32),
+            input_names=names,
+            output_names=["token_embeddings"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
         out = fp32
         if precision == "int8":
             from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -124,7 +132,13 @@ class EncoderHead(Runner):
         """Sentence embeddings of one batch, shape (n, dim)."""
         texts = list(texts)
         if self.spec.backend != "onnx":
-            return self.model.encode(texts, batch_size=len(texts) or 1, convert_to_numpy=True, normalize_embeddings=self.options.normalize, show_progress_bar=False)
+            return self.model.encode(
+                texts,
+                batch_size=len(texts) or 1,
+                convert_to_numpy=True,
+                normalize_embeddings=self.options.normalize,
+                show_progress_bar=False,
+            )
         enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.options.max_length, return_tensors="np")
         feeds = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids") if k in self._inputs and k in enc}
         if "token_type_ids" in self._inputs and "token_type_ids" not in feeds:
@@ -179,7 +193,7 @@ class EncoderHead(Runner):
                     known = d["vectors"]
         if progress and len(known):
             progress(len(known))
-        rest = self.embed_all(texts[len(known):], progress) if len(known) < len(texts) else np.zeros((0, known.shape[1]), known.dtype)
+        rest = self.embed_all(texts[len(known) :], progress) if len(known) < len(texts) else np.zeros((0, known.shape[1]), known.dtype)
         vectors = np.concatenate([known, rest]) if len(known) else rest
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{len(texts)}.tmp.npz"
@@ -207,8 +221,12 @@ class EncoderHead(Runner):
         return ModelInfo(
             parameters=int(self._params + head),
             size_bytes=sum(weights_size(f) for f in files),
-            details={"encoder_parameters": int(self._params), "head_parameters": head, "runtime": self.spec.backend,
-                     "derived": self.options.quantize or (f"onnx export {self.options.export}" if self.options.export else None),
-                     "head_C": self.head.chosen_c if self.head is not None else None,
-                     "class_weight": self.head.class_weight if self.head is not None else None},
+            details={
+                "encoder_parameters": int(self._params),
+                "head_parameters": head,
+                "runtime": self.spec.backend,
+                "derived": self.options.quantize or (f"onnx export {self.options.export}" if self.options.export else None),
+                "head_C": self.head.chosen_c if self.head is not None else None,
+                "class_weight": self.head.class_weight if self.head is not None else None,
+            },
         )

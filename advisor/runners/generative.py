@@ -160,8 +160,13 @@ class Generator:
     def _decoding(self) -> dict:
         """Keyword arguments for ``generate`` that fix the decoding, overriding the model's defaults."""
         o = self.options
-        kwargs = dict(max_new_tokens=o.max_new_tokens, do_sample=o.do_sample, eos_token_id=self._eos,
-                      pad_token_id=self.tokenizer.pad_token_id, num_beams=1)
+        kwargs = dict(
+            max_new_tokens=o.max_new_tokens,
+            do_sample=o.do_sample,
+            eos_token_id=self._eos,
+            pad_token_id=self.tokenizer.pad_token_id,
+            num_beams=1,
+        )
         if o.do_sample:
             kwargs.update(temperature=o.temperature)
         else:  # keep sampling knobs from the model's generation config out of a greedy run
@@ -250,8 +255,17 @@ class GenerativeRunner(Runner):
         prompt = ctx.prompt
         shots = list(zip(ctx.few_shot_texts, ctx.few_shot_labels))[: prompt.few_shot]
         labels = TASK_TYPES[ctx.task_type].fields
-        self.generator = Generator(path, prompt.instruction_for(ctx.task_type), shots, self.options, device=ctx.device, tokenizer_path=tokenizer_path,
-                                   input_label=labels[0], output_label=labels[1], stop_after_line=prompt.answer.strategy == "first_line")
+        self.generator = Generator(
+            path,
+            prompt.instruction_for(ctx.task_type),
+            shots,
+            self.options,
+            device=ctx.device,
+            tokenizer_path=tokenizer_path,
+            input_label=labels[0],
+            output_label=labels[1],
+            stop_after_line=prompt.answer.strategy == "first_line",
+        )
 
     @classmethod
     def not_applicable(cls, spec: CandidateSpec, ctx: RunContext) -> str | None:

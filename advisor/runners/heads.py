@@ -40,7 +40,9 @@ class Head(ClassifierMixin, BaseEstimator):
         folds = int(min(3, counts.min()))
         if self.c is None and folds >= 2:
             cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
-            model = LogisticRegressionCV(Cs=C_GRID, cv=cv, scoring="neg_log_loss", max_iter=3000, class_weight=self.class_weight, random_state=self.seed)
+            model = LogisticRegressionCV(
+                Cs=C_GRID, cv=cv, scoring="neg_log_loss", max_iter=3000, class_weight=self.class_weight, random_state=self.seed
+            )
         else:
             model = LogisticRegression(C=self.c or 1.0, max_iter=3000, class_weight=self.class_weight, random_state=self.seed)
         with warnings.catch_warnings():
@@ -67,7 +69,9 @@ class Head(ClassifierMixin, BaseEstimator):
         return int(self.model_.coef_.size + self.model_.intercept_.size)
 
 
-def cross_fit_features(features: np.ndarray, labels: Sequence[str], folds: int, seed: int, make_head, progress: Progress | None = None) -> Prediction:
+def cross_fit_features(
+    features: np.ndarray, labels: Sequence[str], folds: int, seed: int, make_head, progress: Progress | None = None
+) -> Prediction:
     """Out-of-fold head predictions on precomputed features (the encoder runs once per sample)."""
     y = np.asarray(labels)
     out_labels = np.empty(len(y), dtype=object)

@@ -23,7 +23,9 @@ class EncoderOptions(RunnerOptions):
     output: str | None = Field(default=None, description="ONNX output holding token embeddings (default: first rank-3 output)")
     threads: int | None = Field(default=None, ge=1)
     quantize: Literal["int8-dynamic"] | None = Field(default=None, description="PyTorch: dynamic int8 quantisation of the Linear layers")
-    export: Literal["fp32", "int8"] | None = Field(default=None, description="ONNX backend: export this PyTorch sentence encoder first (cached)")
+    export: Literal["fp32", "int8"] | None = Field(
+        default=None, description="ONNX backend: export this PyTorch sentence encoder first (cached)"
+    )
     fitted: str | None = Field(default=None, description="a saved fitted head (advisor distill): used as is, never refitted")
 
 

@@ -33,7 +33,9 @@ class HfPipelineClassifier(Runner):
         for model_label in self.pipe.model.config.id2label.values():
             target = self.options.label_map.get(model_label) or task_labels.get(model_label.lower())
             if target is None or target not in self.ctx.label_names:
-                raise ValueError(f"model label '{model_label}' has no task label; set options.label_map (task labels: {', '.join(self.ctx.label_names)})")
+                raise ValueError(
+                    f"model label '{model_label}' has no task label; set options.label_map (task labels: {', '.join(self.ctx.label_names)})"
+                )
             mapping[model_label] = target
         self._mapping = mapping
 

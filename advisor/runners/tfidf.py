@@ -37,10 +37,17 @@ class TfidfLogReg(Runner):
 
     def _new(self) -> Pipeline:
         o = self.options
-        return Pipeline([
-            ("tfidf", TfidfVectorizer(max_features=o.max_features, ngram_range=(1, o.ngram_max), min_df=o.min_df, sublinear_tf=o.sublinear_tf)),
-            ("head", Head(o.C, self.ctx.seed, resolve_class_weight(o.class_weight, self.ctx.class_weight))),
-        ])
+        return Pipeline(
+            [
+                (
+                    "tfidf",
+                    TfidfVectorizer(
+                        max_features=o.max_features, ngram_range=(1, o.ngram_max), min_df=o.min_df, sublinear_tf=o.sublinear_tf
+                    ),
+                ),
+                ("head", Head(o.C, self.ctx.seed, resolve_class_weight(o.class_weight, self.ctx.class_weight))),
+            ]
+        )
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
         self.pipeline = self._new().fit(list(texts), list(labels))
@@ -58,5 +65,10 @@ class TfidfLogReg(Runner):
         return ModelInfo(
             parameters=head.parameters(),
             size_bytes=len(pickle.dumps(self.pipeline)),
-            details={"vocabulary": vocab, "size_note": "pickled fitted pipeline", "head_C": head.chosen_c, "class_weight": head.class_weight},
+            details={
+                "vocabulary": vocab,
+                "size_note": "pickled fitted pipeline",
+                "head_C": head.chosen_c,
+                "class_weight": head.class_weight,
+            },
         )
