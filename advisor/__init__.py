@@ -68,7 +68,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs only
-    from advisor.api import recommend, validate_all
+    from advisor.api import recommend
     from advisor.errors import AdvisorError, SpecError
     from advisor.executor import Executor, make_executor
     from advisor.gate import EXIT_CODES, CheckResult, check
@@ -82,3 +82,4 @@ if TYPE_CHECKING:  # for type checkers and IDEs only
     from advisor.settings import Settings
     from advisor.store import ResultStore, StoreError
     from advisor.tasks import Samples, Task, available_tasks, load_task
+    from advisor.validate import validate_all

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from advisor.cache import CachedExecutor
-from advisor.errors import SpecError
 from advisor.executor import Executor, make_executor
 from advisor.outputs import Output, standard_outputs
 from advisor.plan import make_plan
@@ -16,7 +15,7 @@ from advisor.results import Recommendation
 from advisor.run import Observer, execute
 from advisor.settings import Settings
 from advisor.store import Heartbeat, ResultStore
-from advisor.tasks import Task, available_tasks, load_task
+from advisor.tasks import Task, load_task
 
 
 def recommend(
@@ -61,43 +60,3 @@ def recommend(
     with ResultStore(settings.store) as store, Heartbeat(store.path, lambda s: s.heartbeat_run(plan.run_id)):
         out = output if output is not None else standard_outputs(plan.folder, settings, store)
         return execute(plan, CachedExecutor(executor, store, plan.run_id, fresh=settings.fresh), out, observer, annotate)
-
-
-def _installed(package: str) -> bool:
-    from importlib import metadata
-
-    try:
-        metadata.distribution(package)
-        return True
-    except metadata.PackageNotFoundError:
-        return False
-
-
-def validate_all(registry: str | Path | None = None, tasks: list[str] | None = None) -> list[str]:
-    """Load the registry and tasks (reading no data). Returns one line per file checked.
-
-    Raises:
-        SpecError: on the first invalid file.
-    """
-    reg = load_registry(registry)
-    if not reg.candidates:
-        raise SpecError(reg.path, "candidates", "empty")
-    lines = [f"{reg.path}: {len(reg.candidates)} candidates ok"]
-    for i, c in enumerate(reg.spec.candidates):
-        for field, source in (("source", c.source), ("tokenizer", c.tokenizer)):
-            if source is not None and source.local:
-                path = Path(source.local).expanduser()
-                path = path if path.is_absolute() else reg.path.parent / path
-                if not path.exists():
-                    raise SpecError(
-                        reg.path,
-                        f"candidates[{i}].{field}.local",
-                        f"'{path}' does not exist",
-                        "fix the path (relative to the registry file)",
-                    )
-            elif source is not None and source.package and not _installed(source.package):
-                lines.append(f"{reg.path}: {c.name}: package '{source.package}' is not installed here; the run will skip it")
-    for name in tasks or sorted(available_tasks()):
-        t = load_task(name)
-        lines.append(f"{t.path}: task '{t.name}' ok")
-    return lines

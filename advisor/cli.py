@@ -466,7 +466,7 @@ def validate(
     tasks: Annotated[Optional[list[str]], typer.Argument(help="Tasks to check, as arguments (same as --task).")] = None,
 ) -> None:
     """Check the registry and task files without loading models or data."""
-    from advisor.api import validate_all
+    from advisor.validate import validate_all
 
     for line in validate_all(registry, [*(task or []), *(tasks or [])] or None):
         Console().print(f"[green]ok[/] {line}", highlight=False, soft_wrap=True)

@@ -96,6 +96,7 @@ class Look(_Model):
     measured: list[str] = Field(default_factory=list)
     energy_j: float = 0.0
     duration_s: float = 0.0
+    phases: dict[str, Phase] = Field(default_factory=dict, description="what each phase of this measurement took")
 
 
 class Search(_Model):

@@ -115,7 +115,13 @@ class _State:
         self.results[spec.name] = m.result
         if m.result.status in ("ok", "dropped"):
             self.looks.append(
-                Look(samples=len(plan.samples), measured=[spec.name], energy_j=self.spent - j0, duration_s=time.perf_counter() - t0)
+                Look(
+                    samples=len(plan.samples),
+                    measured=[spec.name],
+                    energy_j=self.spent - j0,
+                    duration_s=time.perf_counter() - t0,
+                    phases=m.result.phases,
+                )
             )
         self._judge("running")
         self.output.update(self.rec)

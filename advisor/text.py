@@ -232,9 +232,23 @@ def distillation_lines(rec: Recommendation) -> list[str]:
     return lines + [x for x in (d.note, d.caveat and f"Caveat: {d.caveat}.") if x]
 
 
+def samples_line(rec: Recommendation) -> str | None:
+    """When more samples were drawn: how many the answer rests on, and what the extra samples cost."""
+    looks, first = rec.search.looks, min((lk.samples for lk in rec.search.looks), default=None)
+    extra = [lk for lk in looks if first is not None and lk.samples > first]
+    if not extra:
+        return None
+    names = ", ".join(dict.fromkeys(n for lk in extra for n in lk.measured))
+    return (
+        f"Decided on up to {max(lk.samples for lk in extra)} samples (the first {first}, then more for {names}): the extra samples "
+        f"cost {joules(sum(lk.energy_j for lk in extra))} and {duration(sum(lk.duration_s for lk in extra))}"
+        f" (rows available: {rec.search.rows_available})."
+    )
+
+
 def outcome_lines(rec: Recommendation) -> list[str]:
-    """Savings, the cascade and the distillation, in that order: the sentences that follow the answer."""
-    return savings_lines(rec) + [x for x in [cascade_line(rec)] if x] + distillation_lines(rec)
+    """More samples, savings, the cascade and the distillation, in that order: the sentences that follow the answer."""
+    return [x for x in [samples_line(rec)] if x] + savings_lines(rec) + [x for x in [cascade_line(rec)] if x] + distillation_lines(rec)
 
 
 def cost_line(rec: Recommendation) -> str:

@@ -28,9 +28,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--task", default="sentiment", help="task of the whole run (part 3)")
     ap.add_argument("--skip-run", action="store_true", help="skip part 3 (minutes)")
+    ap.add_argument("--only-run", action="store_true", help="only part 3")
     args = ap.parse_args()
-    inference_ratio(args)
-    startup()
+    if not args.only_run:
+        inference_ratio(args)
+        startup()
     if not args.skip_run:
         whole_run(args.task)
 
@@ -74,18 +76,21 @@ def whole_run(task: str) -> None:
         out = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.perf_counter() - t0
     rec = json.loads(out.stdout)
-    work = sum(p["duration_s"] for c in rec["candidates"] for k, p in c["phases"].items() if k in ("load", "quality", "energy", "latency"))
-    starts = [(c["name"], c["phases"]["startup"]["duration_s"]) for c in rec["candidates"] if "startup" in c["phases"]]
+    looks = rec["search"]["looks"]  # every measurement of the run, more samples included
+    work = sum(p["duration_s"] for lk in looks for k, p in lk["phases"].items() if k in ("load", "quality", "energy", "latency"))
+    starts = [
+        (", ".join(lk["measured"]), lk["samples"], lk["phases"]["startup"]["duration_s"]) for lk in looks if "startup" in lk["phases"]
+    ]
     print(
         f"whole run: advisor recommend --task {task}: {wall:.0f} s wall, decision '{rec['decision']}' on {rec['task']['samples']} samples"
     )
     print(f"  share of wall time in load/quality/energy/latency: {work / wall:.0%} ({work:.0f} s; target >= 80%)")
-    for name, s in starts:
-        print(f"  worker start-up {name}: {s:.2f} s")
+    for name, n, s in starts:
+        print(f"  worker start-up {name} ({n} samples): {s:.2f} s")
     if starts:
-        later = [s for _, s in starts[1:]]
+        later = [s for *_, s in starts[1:]]
         print(
-            f"  first worker (waits for the server's one-off imports): {starts[0][1]:.1f} s; later workers: "
+            f"  first worker (waits for the server's one-off imports): {starts[0][2]:.1f} s; later workers: "
             f"{statistics.median(later) if later else float('nan'):.2f} s median (target <= 2 s)"
         )
     print(f"  energy {rec['method'].get('energy')} by {rec['method'].get('meter')}")

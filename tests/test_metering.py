@@ -75,3 +75,34 @@ def test_a_worker_that_dies_becomes_a_failed_result():
     )
     m = SubprocessExecutor(target=_die).run(job, lambda *a: None)
     assert m.result.status == "failed" and "signal 9" in m.result.reason and m.result.name == "doomed"
+
+
+def test_the_replay_meter_replays_recorded_powers_in_turn():
+    import time
+
+    from advisor.metering import ReplayMeter
+
+    m = ReplayMeter([(10.0, 2.0, 0.0), (20.0, 2.0, 5.0)])
+    readings = []
+    for _ in range(3):
+        with m.window("w") as w:
+            time.sleep(0.02)
+        readings.append(w.reading)
+    powers = [round(r.cpu_j / r.duration_s, 6) for r in readings]
+    assert powers == [10.0, 20.0, 10.0] and readings[1].gpu_j > 0 == readings[0].gpu_j
+    assert m.method()["energy"] == "fake" and m.stop() == sum(r.energy_j for r in readings)
+
+
+def test_the_test_meter_hook_and_user_meters(monkeypatch):
+    import pytest
+    from pydantic import ValidationError
+
+    from advisor.metering import TEST_METER_ENV, FakeMeter, ReplayMeter, make_meter
+    from advisor.settings import Settings
+
+    with pytest.raises(ValidationError):
+        Settings(meter="fake")  # not a user-facing meter
+    monkeypatch.setenv(TEST_METER_ENV, "replay:5/1/0,7/1/0")
+    assert isinstance(make_meter("codecarbon"), ReplayMeter)
+    monkeypatch.setenv(TEST_METER_ENV, "fake")
+    assert type(make_meter("codecarbon")) is FakeMeter

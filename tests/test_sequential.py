@@ -88,6 +88,10 @@ def test_undecided_candidates_get_more_samples_and_decided_ones_do_not(big_task,
     small = rec.candidate("tfidf-small")
     assert small.samples_evaluated == small_looks[-1] and len(small.predictions) == small.samples_evaluated
     assert rec.task.samples == max(n for n, _ in looks)
+    from advisor.text import samples_line
+
+    line = samples_line(rec)
+    assert line.startswith(f"Decided on up to {rec.task.samples} samples (the first 100, then more for tfidf-small)") and " J and " in line
 
 
 def test_a_fixed_sample_size_never_draws_more(big_task, tfidf_registry, tmp_path):
