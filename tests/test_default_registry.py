@@ -11,7 +11,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.hardware]  # real models, the real m
 
 
 def test_default_registry_on_sentiment(tmp_path):
-    settings = Settings(reports_dir=tmp_path, sample_size=150, repeats=3, latency_queries=5, min_quality=0.6, exhaustive=True)
+    settings = Settings(
+        reports_dir=tmp_path, store=tmp_path / "s.sqlite", sample_size=150, repeats=3, latency_queries=5, min_quality=0.6, exhaustive=True
+    )
     rec = advisor.recommend(task="sentiment", settings=settings)
     by = {c.name: c for c in rec.candidates}
     offline_kinds = {"tfidf-logreg", "encoder-head", "prompted"}
@@ -31,5 +33,5 @@ def test_default_registry_on_sentiment(tmp_path):
     # a larger encoder costs more energy per query than a smaller one on the same runtime
     assert by["all-mpnet-base-v2"].energy_per_query_j > by["all-MiniLM-L6-v2"].energy_per_query_j
     assert by["tfidf-logreg"].energy_per_query_j < by["paraphrase-MiniLM-L3-v2 (onnx)"].energy_per_query_j
-    assert rec.method["meter"] == "codecarbon" and rec.method["energy"] in {"estimated", "measured"}
+    assert rec.method.meter == "codecarbon" and rec.method.energy in {"estimated", "measured"}
     assert rec.status == "complete" and (tmp_path / rec.run_id / "results.json").is_file()
