@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from advisor.measure import Job, ProgressFn, base_result, idle_power, measure
-from advisor.metering import Meter, make_meter
+from advisor.metering import Meter, make_meter, test_meter_hook
 from advisor.procs import die_with_parent
 from advisor.results import CandidateResult, Cost, Phase
 from advisor.settings import Settings
@@ -53,8 +53,8 @@ def make_executor(settings: Settings) -> Executor:
     return InProcessExecutor(_meter(settings), settings.idle_s)
 
 
-def _meter(settings: Settings) -> Meter:
-    return make_meter(settings.meter, settings.country, settings.cpu_power_w, settings.ram_power_w)
+def _meter(settings: Settings, hook: str | None = None) -> Meter:
+    return make_meter(settings.meter, settings.country, settings.cpu_power_w, settings.ram_power_w, hook)
 
 
 def _costed(m: Measured, t0: float) -> Measured:
@@ -104,7 +104,7 @@ def _measure_alone(job: Job, progress: ProgressFn | None = None, ready=None) -> 
     worker of the same run, on the same machine, with the same meter). ``ready()`` is called once the
     meter runs, to time the worker's start-up.
     """
-    meter = _meter(job.settings)
+    meter = _meter(job.settings, job.meter_hook)
     meter.start()
     if ready is not None:
         ready()
@@ -179,6 +179,7 @@ class SubprocessExecutor:
     def run(self, job: Job, progress: ProgressFn) -> Measured:
         t0 = time.perf_counter()
         started = time.time()
+        job = replace(job, meter_hook=test_meter_hook())  # the worker server may have started under another environment
         if self._idle:
             job = replace(job, idle_power_w=self._idle)
         out = self._ctx.Queue()
@@ -280,7 +281,7 @@ class RayExecutor:
             self._task = self._ray.remote(max_retries=0)(_measure_remote).options(**self._resources())
         progress("measuring on ray", 0, 1)
         t0 = time.perf_counter()
-        self._running = self._task.remote(job)
+        self._running = self._task.remote(replace(job, meter_hook=test_meter_hook()))
         try:
             result, method, idle, energy = self._ray.get(self._running)
         except Exception as exc:  # noqa: BLE001 - a worker that died, a node that left: a failed row, not a failed run

@@ -49,6 +49,7 @@ class Job:
     rules: Rules | None = None  # adaptive search: stop a dead end early (None: measure everything)
     identity: dict = field(default_factory=dict)  # the files, samples and machine behind this job (for the result store's key)
     previous: CandidateResult | None = None  # this candidate measured on a prefix of these samples (a ready model reuses it)
+    meter_hook: str | None = None  # the test meter hook of the process that made the job (None: the worker's own)
 
 
 def base_result(spec: CandidateSpec, status: str, reason: str | None = None) -> CandidateResult:

@@ -280,11 +280,19 @@ TEST_METER_ENV = "ADVISOR_TEST_METER"
 the run (workers inherit the environment). Never set it for real measurements: results then say ``fake``."""
 
 
-def make_meter(kind: str, country: str = "USA", cpu_power_w: float | None = None, ram_power_w: float | None = None) -> Meter:
-    """A meter by name: ``codecarbon`` or ``null`` (see :data:`TEST_METER_ENV` for the test meters)."""
+def test_meter_hook() -> str:
+    """The test hook in force in this process (``""`` when none): a run reads it once and hands it to its workers,
+    which may have been forked from a server started under another environment."""
     import os
 
-    hook = os.environ.get(TEST_METER_ENV, "")
+    return os.environ.get(TEST_METER_ENV, "")
+
+
+def make_meter(
+    kind: str, country: str = "USA", cpu_power_w: float | None = None, ram_power_w: float | None = None, hook: str | None = None
+) -> Meter:
+    """A meter by name: ``codecarbon`` or ``null``; ``hook`` (default: :func:`test_meter_hook`) may replace it in tests."""
+    hook = test_meter_hook() if hook is None else hook
     if hook == "fake":
         return FakeMeter()
     if hook.startswith("replay:"):

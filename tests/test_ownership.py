@@ -110,3 +110,20 @@ def test_a_run_killed_with_sigkill_leaves_no_process_and_is_marked_interrupted(t
     assert not left, f"processes of the killed run survived it: {left}"
     with ResultStore(store) as s:  # opening the store marks a run whose owner died
         assert [r.status for r in s.runs()] == ["interrupted"]
+
+
+def test_workers_use_the_meter_of_the_run_not_of_the_worker_servers_start(toy_task, tfidf_registry, tmp_path, monkeypatch):
+    """The worker server outlives one run (and one test): each job carries the meter its own run asked for."""
+    from advisor.executor import SubprocessExecutor
+    from advisor.metering import TEST_METER_ENV
+
+    plan = make_plan(toy_task, str(tfidf_registry), Settings(reports_dir=tmp_path / "r", candidates=["tfidf-small"], idle_s=0))
+    job = plan.job(plan.specs[0])
+    watts = []
+    for power in ("3", "40"):
+        monkeypatch.setenv(TEST_METER_ENV, f"replay:{power}/0/0")
+        m = SubprocessExecutor(settings=plan.settings).run(job, lambda *a: None)
+        assert m.result.status == "ok", m.result.reason
+        e = m.result.energy
+        watts.append(e.cpu_per_query_j * e.window_queries / (sum(e.window_durations_s) / len(e.window_durations_s)))
+    assert watts[0] < 4 and watts[1] > 30, watts
