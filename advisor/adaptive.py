@@ -94,25 +94,33 @@ def _full_cost(c, n: int, settings) -> tuple[float, float] | None:
     return spent_j + watts * extra_s, spent_s + extra_s
 
 
-def exhaustive_estimate(results: Sequence, n: int, settings) -> tuple[float, float]:
-    """Energy (J) and time (s) an exhaustive run would have spent, estimated from an adaptive run's results.
+def exhaustive_estimate(results: Sequence, n: int, settings) -> tuple[float, float, list[str]]:
+    """Energy (J) and time (s) an exhaustive run would have spent, estimated from an adaptive run's results,
+    and the pruned candidates it could not estimate.
 
     Measured candidates count at their real cost, or extrapolated from their measured quality pass
     when cut short. A pruned candidate was never loaded: it is scaled from the fully measured
-    candidate of nearest parameter count by the ratio of parameters (rough, and said so).
+    candidate of the same kind and nearest parameter count by the ratio of parameters (rough, and
+    said so). With no measured candidate of its kind (a TF-IDF model says nothing of a transformer's
+    cost) it is left out and named.
     """
     full = {c.name: _full_cost(c, n, settings) for c in results}
     measured = [c for c in results if c.status == "ok" and "energy" in c.phases and full[c.name]]
     total_j = total_s = 0.0
+    left_out = []
     for c in results:
-        if c.status == "pruned" and measured:
-            peer = min(measured, key=lambda m: (m.kind != c.kind, _log_distance(c.parameters, m.parameters)))
-            ratio = c.parameters / peer.parameters if c.parameters and peer.parameters else 1.0
+        if c.status == "pruned":
+            peers = [m for m in measured if m.kind == c.kind]
+            if not peers:
+                left_out.append(c.name)
+                continue
+            peer = min(peers, key=lambda m: _log_distance(c.parameters, m.parameters))
             j, s = full[peer.name]
+            ratio = c.parameters / peer.parameters if c.parameters and peer.parameters else 1.0  # same kind, size unknown: as the peer
             total_j, total_s = total_j + j * ratio, total_s + s * ratio
         elif full.get(c.name):
             total_j, total_s = total_j + full[c.name][0], total_s + full[c.name][1]
-    return total_j, total_s
+    return total_j, total_s, left_out
 
 
 def _log_distance(a: int | None, b: int | None) -> float:

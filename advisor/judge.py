@@ -50,8 +50,8 @@ def judge(
     order = {n: i for i, n in enumerate(ranking.order)}
     ordered = sorted(assessed, key=lambda r: order.get(r.name, len(order))) + pending
     if plan.search.strategy == "adaptive":
-        est_j, est_s = exhaustive_estimate(results, len(labels), s)
-        cost = cost.model_copy(update={"exhaustive_estimate_j": est_j, "exhaustive_estimate_s": est_s})
+        est_j, est_s, left_out = exhaustive_estimate(results, len(labels), s)
+        cost = cost.model_copy(update={"exhaustive_estimate_j": est_j, "exhaustive_estimate_s": est_s, "not_estimated": left_out})
     model, best = ranking.model, ranking.best
     search = plan.search.model_copy(update={"looks": list(looks), "stopped": stopped})
     summary, bet = ranking.summary, None

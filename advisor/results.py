@@ -48,6 +48,9 @@ class Cost(_Model):
     duration_s: float = 0.0
     exhaustive_estimate_j: float | None = Field(default=None, description="adaptive runs: estimated energy of measuring everything")
     exhaustive_estimate_s: float | None = Field(default=None, description="adaptive runs: estimated time of measuring everything")
+    not_estimated: list[str] = Field(
+        default_factory=list, description="pruned candidates left out of the estimate (no measured peer of their kind)"
+    )
 
 
 class Comparison(_Model):

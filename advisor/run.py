@@ -215,9 +215,7 @@ def _deployed_rank(plan: Plan) -> int | None:
 
 def _pruned(spec: CandidateSpec, passed: str, params: dict[str, int | None], role: str | None = None) -> CandidateResult:
     mine, theirs = params.get(spec.name), params.get(passed)
-    why = (
-        f"{human_count(mine)} vs {human_count(theirs)} parameters" if mine is not None and theirs is not None else "later in the cost order"
-    )
+    why = f"{human_count(mine)} vs {human_count(theirs)} parameters" if mine and theirs else "later in the cost order"
     if role:
         reason = f"not measured: expected to cost more than {role}, {passed} ({why}); --exhaustive measures it"
     else:

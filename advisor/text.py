@@ -261,6 +261,8 @@ def cost_line(rec: Recommendation) -> str:
             f"{duration(cost.exhaustive_estimate_s)} (estimated; this run spent "
             f"{percent(cost.energy_j / cost.exhaustive_estimate_j)} of it)."
         )
+    if cost.not_estimated:
+        line += f" Not in that estimate, having no measured candidate of their kind to scale from: {', '.join(cost.not_estimated)}."
     return line
 
 

@@ -126,3 +126,35 @@ def test_a_relative_goal_without_a_named_reference_runs_everything(toy_task, tfi
     assert all(c.status == "ok" for c in rec.candidates)
     named = run(toy_task, tfidf_registry, tmp_path, max_drop=0.5, reference="tfidf-large", run_id="named")
     assert named.search.order[0] == "tfidf-large" and named.search.strategy == "adaptive"
+
+
+def test_the_exhaustive_estimate_never_scales_a_transformer_from_a_tfidf_model():
+    from advisor.adaptive import exhaustive_estimate
+    from advisor.results import CandidateResult, Cost, EnergyStats, Phase
+
+    e = EnergyStats(
+        per_query_j=0.001,
+        cpu_per_query_j=0.001,
+        ram_per_query_j=0,
+        gpu_per_query_j=0,
+        marginal_per_query_j=0.001,
+        repeats_per_query_j=[0.001],
+        window_queries=16,
+        window_durations_s=[1.0],
+    )
+    base = dict(tier="small", backend="sklearn", source="built in", license="MIT")
+    tfidf = CandidateResult(
+        name="tfidf",
+        kind="tfidf-logreg",
+        status="ok",
+        quality=0.9,
+        energy=e,
+        parameters=7_800,
+        samples_evaluated=100,
+        phases={"quality": Phase(energy_j=5.0, duration_s=1.0), "energy": Phase(energy_j=2.0, duration_s=1.0)},
+        cost=Cost(energy_j=10.0, duration_s=3.0),
+        **base,
+    )
+    big = CandidateResult(name="big", kind="encoder-head", status="pruned", parameters=109_000_000, **base)
+    j, s, left_out = exhaustive_estimate([tfidf, big], 100, Settings())
+    assert (j, s) == (10.0, 3.0) and left_out == ["big"]
