@@ -69,7 +69,7 @@ def log_run(rec: Recommendation, folder: Path, uri: str, experiment: str | None 
         mlflow.set_tags(
             {"advisor.decision": rec.decision, "advisor.model": rec.model or "", "advisor.energy": energy, "advisor.status": rec.status}
         )
-        mlflow.log_metrics({f"advisor_{k}": float(v) for k, v in rec.advisor_cost.to_dict().items() if v is not None})
+        mlflow.log_metrics({f"advisor_{k}": float(v) for k, v in rec.advisor_cost.to_dict().items() if isinstance(v, (int, float))})
         for name in ("results.json", "report.html", "report.md"):
             if (folder / name).is_file():
                 mlflow.log_artifact(str(folder / name))
