@@ -175,10 +175,7 @@ def load_samples(task: Task, size: int | None = None, seed: int | None = None) -
             f"'{spec.metric.positive_label}' is not a label of this task{did_you_mean(spec.metric.positive_label, names)}",
             f"labels are: {', '.join(names)}",
         )
-    wanted = size or spec.sample.size
-    if wanted is not None and wanted > len(frame):
-        _fewer_rows(task, wanted, len(frame), "size" if size else "sample.size")
-    chosen, pool = _draw(frame, wanted, spec.sample.seed if seed is None else seed, spec.sample.stratify)
+    chosen, pool = _sample(task, frame, size, seed, spec.sample.stratify)
     _check_folds(task, chosen)
     return Samples(
         texts=list(chosen["_text"]),
@@ -208,10 +205,7 @@ def _generative_samples(task: Task, frame: pd.DataFrame, size: int | None, seed:
     frame = frame.assign(_label=refs.astype(str))
     if spec.data.dedupe:
         frame = frame.drop_duplicates(subset="_text", keep="first")
-    wanted = size or spec.sample.size
-    if wanted is not None and wanted > len(frame):
-        _fewer_rows(task, wanted, len(frame), "size" if size else "sample.size")
-    chosen, pool = _draw(frame, wanted, spec.sample.seed if seed is None else seed, stratify=False)
+    chosen, pool = _sample(task, frame, size, seed, stratify=False)
     return Samples(
         texts=list(chosen["_text"]),
         labels=list(chosen["_label"]),
@@ -264,6 +258,16 @@ def draw_order(labels: list[str], seed: int, stratify: bool = True) -> list[int]
         rows = np.asarray(by_class[y])[rng.permutation(len(by_class[y]))]
         keys[rows] = (np.arange(len(rows)) + rng.random(len(rows))) / len(rows)
     return [int(i) for i in np.lexsort((rng.random(n), keys))]
+
+
+def _sample(task: Task, frame: pd.DataFrame, size: int | None, seed: int | None, stratify: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The task's sample (``size`` or ``sample.size``, with ``seed`` or ``sample.seed``) and the rows left, warning
+    when more samples are asked for than the data holds."""
+    spec = task.spec
+    wanted = size or spec.sample.size
+    if wanted is not None and wanted > len(frame):
+        _fewer_rows(task, wanted, len(frame), "size" if size else "sample.size")
+    return _draw(frame, wanted, spec.sample.seed if seed is None else seed, stratify)
 
 
 def _draw(frame: pd.DataFrame, size: int | None, seed: int, stratify: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
