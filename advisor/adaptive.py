@@ -4,7 +4,14 @@ Three rules, each chosen so that it cannot change the answer an exhaustive run w
 through the documented cost ordering:
 
 * **Order.** Candidates run in order of expected cost: the parameter count read from the weights
-  files' headers (:func:`advisor.sources.parameter_count`; no model is loaded), then size on disk. A TF-IDF model costs nothing.
+  files' headers (:func:`advisor.sources.parameter_count`; no model is loaded), then the cost of
+  making it (a model whose body is trained on the samples comes after a frozen one of the same
+  size), then size on disk. A TF-IDF model costs nothing.
+* **Fine-tune only where it can matter.** Fine-tuning a sentence encoder costs several trainings
+  (one per fold and the deployed model), so a fine-tuned variant is measured only once its frozen
+  parent has been, and only when the parent's quality is below the goal by no more than
+  ``finetune_within`` (default 0.10): further away, fine-tuning is not expected to close the gap;
+  a parent that meets the goal already is cheaper (same inference, nothing to train).
 * **Drop.** A candidate whose predictions do not depend on how many samples it has seen (a
   zero-/few-shot or ready-made classifier) is scored in shards of doubling size; after each shard it
   is dropped when the *upper* bound of its quality is below the threshold. Looking several times
@@ -71,10 +78,11 @@ def cost_rank(names: Sequence[str], params: dict[str, int | None], name: str) ->
     return sum(1 for n in names if n != name and params.get(n) is not None and params[n] <= mine)
 
 
-def cost_order(names: Sequence[str], params: dict[str, int | None], sizes: dict[str, int]) -> list[str]:
-    """Names sorted by expected cost: known parameter counts first (ascending), then size on disk; ties keep their order."""
+def cost_order(names: Sequence[str], params: dict[str, int | None], sizes: dict[str, int], trained: Sequence[str] = ()) -> list[str]:
+    """Names sorted by expected cost: known parameter counts first (ascending), then those ``trained`` (whose body is
+    trained on the samples) after the others of the same count, then size on disk; ties keep their order."""
     big = float("inf")
-    return sorted(names, key=lambda n: (params.get(n) if params.get(n) is not None else big, sizes.get(n, 0)))
+    return sorted(names, key=lambda n: (params.get(n) if params.get(n) is not None else big, n in trained, sizes.get(n, 0)))
 
 
 # --- what an exhaustive run would have cost -----------------------------------------------------------

@@ -161,6 +161,7 @@ def recommend(
     candidates: Annotated[Optional[str], typer.Option(help="Comma-separated registry names to run (default: all).")] = None,
     samples: Annotated[Optional[int], opt("sample_size", "--samples")] = None,
     max_samples: Annotated[Optional[int], opt("max_samples")] = None,
+    finetune_within: Annotated[float, opt("finetune_within")] = DEFAULTS.finetune_within,
     budget: Annotated[
         Optional[str],
         typer.Option(
@@ -204,6 +205,7 @@ def recommend(
         ram_power_w=ram_power_w,
         queries_per_day=queries_per_day,
         max_samples=max_samples,
+        finetune_within=finetune_within,
         **parse_budget(budget),
         price_per_kwh=price_per_kwh,
         meter=meter,
@@ -301,7 +303,9 @@ def check(
 @app.command()
 def distill(
     teacher: Annotated[str, typer.Option(help="Registry name of the model whose labels are learnt.")],
-    student: Annotated[str, typer.Option(help="Registry name of the small model to train (tfidf-logreg or encoder-head).")],
+    student: Annotated[
+        str, typer.Option(help="Registry name of the small model to train (tfidf-logreg, encoder-head, encoder-finetuned or static-head).")
+    ],
     task: TaskOpt = "sentiment",
     registry: RegistryOpt = None,
     unlabelled: Annotated[

@@ -28,7 +28,7 @@ from advisor.schema import CandidateSpec, SourceSpec
 from advisor.settings import Settings
 from advisor.tasks import Task, load_task
 
-STUDENT_KINDS = ("tfidf-logreg", "encoder-head")
+STUDENT_KINDS = ("tfidf-logreg", "encoder-head", "encoder-finetuned", "static-head")
 MIN_TEXTS = 20
 
 
@@ -139,6 +139,7 @@ def distill(
     folder = (out or Path(settings.reports_dir) / "distilled") / name.replace(" ", "_").replace("/", "_")
     folder.mkdir(parents=True, exist_ok=True)
     state = s_run.save_state(folder / "state.joblib")
+    deployed = s_run.deployed_spec(state.resolve()) if hasattr(s_run, "deployed_spec") else {}  # e.g. a fine-tuned body
     s_run.close()
     lineage = {
         "name": name,
@@ -165,6 +166,7 @@ def distill(
             "tokenizer": _absolute(s_spec.tokenizer, reg.path.parent),
             "options": {**s_spec.options, "fitted": str(state.resolve())},
             "description": f"{student} trained on {len(texts)} texts labelled by {teacher}",
+            **{k: SourceSpec(**v) if k == "source" else v for k, v in deployed.items()},
         }
     )
     (folder / "registry.yaml").write_text(_entry_yaml(distilled), encoding="utf-8")

@@ -57,6 +57,7 @@ def judge(
     summary, bet = ranking.summary, None
     if ranking.decision == "undecided" and stopped is not None:
         summary, bet = _undecided(summary, assessed, plan, stopped)
+    ordered = _paybacks(ordered, model, ranking.order)
     return rec.model_copy(
         update={
             "candidates": ordered,
@@ -102,6 +103,52 @@ def _undecided(summary: str, results: Sequence[CandidateResult], plan: Plan, sto
         f"(normal approximation of its interval; {'the cheapest at even odds or better' if likely else 'none reaches even odds'})."
     )
     return f"{summary} {note}", BestBet(name=pick.name, likelihood=p, note=note)
+
+
+def _paybacks(results: list[CandidateResult], model: str | None, order: Sequence[str]) -> list[CandidateResult]:
+    """For each bespoke model, after how many queries the energy of making it is repaid by a lower energy per query
+    than the candidate it would replace: the recommendation (or, when it is the recommendation, what would be
+    recommended without it), else its parent."""
+    ok = _measured(results)
+    out = []
+    for c in results:
+        mk = c.making
+        if mk is None or c.name not in ok:
+            out.append(c)
+            continue
+        if c.name == model:
+            others = [n for n in order if n != c.name and n in ok and ok[n].verdict == "meets"]
+            against = others[0] if others else None
+        else:
+            against = model if model in ok else (c.derived_from if c.derived_from in ok else None)
+        out.append(c.model_copy(update={"making": mk.model_copy(update=_payback(mk, ok[c.name], ok.get(against or "")))}))
+    return out
+
+
+def _payback(mk, mine: CandidateResult, other: CandidateResult | None) -> dict:
+    if other is None:
+        return {"payback_queries": None, "payback_against": None, "payback_note": "no measured candidate it would replace"}
+    if mk.energy_j is None:
+        return {"payback_queries": None, "payback_against": other.name, "payback_note": "the energy of making it is unknown"}
+    saved = other.energy_per_query_j - mine.energy_per_query_j
+    if _overlap(mine, other):
+        note = (
+            f"uses about as much energy per query as {other.name} (the intervals overlap): "
+            f"the {mk.energy_j:.4g} J of making it buys quality, not energy"
+        )
+        return {"payback_queries": None, "payback_against": other.name, "payback_note": note}
+    if saved <= 0:
+        note = f"never repays the {mk.energy_j:.4g} J of making it against {other.name}: it uses as much energy per query or more"
+        return {"payback_queries": None, "payback_against": other.name, "payback_note": note}
+    n = mk.energy_j / saved
+    note = f"repays the {mk.energy_j:.4g} J of making it after {n:,.0f} queries against {other.name} ({saved:.3g} J less per query)"
+    return {"payback_queries": n, "payback_against": other.name, "payback_note": note}
+
+
+def _overlap(a: CandidateResult, b: CandidateResult) -> bool:
+    """Whether the energy-per-query intervals of ``a`` and ``b`` overlap (False when either has none)."""
+    ia, ib = a.energy.ci_per_query_j, b.energy.ci_per_query_j
+    return bool(ia and ib and ia[0] <= ib[1] and ib[0] <= ia[1])
 
 
 def _measured(results: Sequence[CandidateResult], samples: int | None = None) -> dict[str, CandidateResult]:

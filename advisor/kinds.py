@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from advisor.runners.options import EncoderOptions, GenerationOptions, PipelineOptions, PromptedOptions, RunnerOptions, TfidfOptions
+from advisor.runners.options import (
+    EncoderOptions,
+    FineTuneOptions,
+    GenerationOptions,
+    PipelineOptions,
+    PromptedOptions,
+    RunnerOptions,
+    StaticOptions,
+    TfidfOptions,
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,7 @@ class CandidateKind:
     runner: str  # "module:Class"
     needs_source: bool = True
     description: str = ""
+    trains_body: bool = False  # the model itself is trained on the samples (not only a head): costly to make
 
 
 TASK_TYPES: dict[str, TaskType] = {
@@ -59,6 +69,21 @@ KINDS: dict[str, CandidateKind] = {
             EncoderOptions,
             "advisor.runners.encoder:EncoderHead",
             description="a frozen sentence encoder with a logistic-regression head",
+        ),
+        CandidateKind(
+            "encoder-finetuned",
+            ("sentence-transformers",),
+            FineTuneOptions,
+            "advisor.runners.finetune:FineTunedEncoder",
+            trains_body=True,
+            description="a sentence encoder fine-tuned on the samples (SetFit: contrastive pairs), then a logistic-regression head",
+        ),
+        CandidateKind(
+            "static-head",
+            ("model2vec",),
+            StaticOptions,
+            "advisor.runners.static:StaticHead",
+            description="static token embeddings (model2vec; distilled from a sentence encoder) with a logistic-regression head",
         ),
         CandidateKind(
             "prompted",

@@ -17,7 +17,7 @@ import numpy as np
 
 from advisor.adaptive import Rules
 from advisor.metering import Meter, Reading
-from advisor.results import CandidateResult, EnergyStats, FitStats, Phase
+from advisor.results import CandidateResult, EnergyStats, FitStats, Making, MakingStep, Phase
 from advisor.runners import Prediction, RunContext, Runner, runner_class
 from advisor.schema import CandidateSpec, MetricSpec
 from advisor.settings import Settings
@@ -26,7 +26,7 @@ from advisor.sources import SourceUnavailable, resolve
 ProgressFn = Callable[[str, int, int], None]
 """Called as ``progress(phase, done, total)``."""
 
-METHOD_VERSION = 2
+METHOD_VERSION = 3
 """Version of what :func:`measure` measures and how. Part of every stored measurement's key: bump it
 whenever a figure would be obtained differently, so that no measurement made the old way is reused."""
 
@@ -53,9 +53,10 @@ class Job:
 
 
 def base_result(spec: CandidateSpec, status: str, reason: str | None = None) -> CandidateResult:
-    """A result that carries only the candidate's identity, a status and the reason."""
+    """A result that carries only the candidate's identity (and its parent, if derived), a status and the reason."""
     return CandidateResult(
         name=spec.name,
+        derived_from=spec.derived_from,
         tier=spec.tier,
         kind=spec.kind,
         backend=spec.backend,
@@ -90,19 +91,26 @@ def predict_all(runner: Runner, texts: Sequence[str], bs: int, progress: Progres
     return Prediction.concat(parts)
 
 
-def _quality_pass(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) -> tuple[Prediction, FitStats | None, Reading]:
+def _quality_pass(
+    runner: Runner, job: Job, meter: Meter, progress: ProgressFn
+) -> tuple[Prediction, FitStats | None, Reading, Reading | None]:
     """Out-of-fold predictions (trainable) or plain predictions; with adaptive rules, possibly on a prefix only.
 
     For a ready model the reading covers the predictions only (the looks between shards are not
-    metered), so it is pure inference at the run's batch size.
+    metered), so it is pure inference at the run's batch size. A trainable model's cross-fitting and
+    the training of its deployed model (on all samples) are metered apart: the second is the one-off
+    cost of making what would be deployed.
+
+    Returns:
+        The predictions, the fitting cost, the quality pass's reading and the deployed model's training reading.
     """
     if not runner.trainable:
         if job.rules is None:
             with meter.window("evaluate") as w:
                 pred = predict_all(runner, job.texts, job.settings.batch_size, progress, "evaluate")
-            return pred, None, w.reading
+            return pred, None, w.reading, None
         pred, reading = _predict_in_shards(runner, job, meter, progress)
-        return pred, None, reading
+        return pred, None, reading, None
     done = [0]
 
     def tick(n: int) -> None:
@@ -111,11 +119,12 @@ def _quality_pass(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) 
 
     with meter.window("fit") as w:
         oof = runner.cross_fit(job.texts, job.labels, job.folds, job.seed, tick)
-        if hasattr(runner, "fit_features"):
-            runner.fit_features(job.labels)
-        else:
-            runner.fit(job.texts, job.labels)
-    return oof, FitStats(energy_j=w.reading.energy_j, duration_s=w.reading.duration_s), w.reading
+    progress("train", 0, 1)
+    with meter.window("train") as t:
+        runner.fit_deployed(job.texts, job.labels)
+    progress("train", 1, 1)
+    both = w.reading + t.reading
+    return oof, FitStats(energy_j=both.energy_j, duration_s=both.duration_s), w.reading, t.reading
 
 
 def _predict_in_shards(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) -> tuple[Prediction, Reading]:
@@ -261,13 +270,15 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
     phases: dict[str, list[float]] = {}
     try:
         progress("load", 0, 1)
-        t0 = time.perf_counter()
-        runner.load()
-        load_s = time.perf_counter() - t0
-        phases["load"] = [float("nan"), load_s]
+        with meter.window("load") as lw:
+            runner.load()
+        load_s = lw.reading.duration_s
+        phases["load"] = [lw.reading.energy_j, load_s]
         phase = "quality"
-        oof, fit, qr = _quality_pass(runner, job, meter, progress)
+        oof, fit, qr, tr = _quality_pass(runner, job, meter, progress)
         phases["quality"] = [qr.energy_j, qr.duration_s]
+        if tr is not None:
+            phases["train"] = [tr.energy_j, tr.duration_s]
         n_seen = len(oof.labels)
         quality = score(job.metric, oof.labels, job.labels[:n_seen])
         cut = job.rules is not None and (n_seen < len(job.texts) or job.rules.clearly_fails(oof.labels, job.labels))
@@ -288,6 +299,7 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
             p50, p95 = _latency(runner, job.texts, job.settings.latency_queries)
             phases["latency"] = [float("nan"), time.perf_counter() - t1]
         info = runner.info()
+        making = _making(runner, lw.reading, tr, meter.method())
     except Exception as exc:  # noqa: BLE001 - a broken model must not stop the run
         last = traceback.extract_tb(exc.__traceback__)[-1]
         first = str(exc).splitlines()[0] if str(exc) else ""
@@ -312,6 +324,7 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
             "size_bytes": info.size_bytes,
             "load_s": load_s,
             "fit": fit,
+            "making": making,
             "predictions": oof.labels,
             "samples_evaluated": n_seen,
             "probabilities": [round(float(c), 4) for c in oof.confidence],
@@ -319,6 +332,41 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
             "phases": {k: Phase(energy_j=None if math.isnan(v[0]) else v[0], duration_s=v[1]) for k, v in phases.items()},
             "peak_rss_mb": prev.peak_rss_mb if kept else None,
         }
+    )
+
+
+def _making(runner: Runner, load: Reading, train: Reading | None, method: dict) -> Making | None:
+    """How a bespoke model was made and what it cost, for a runner that makes one (else None).
+
+    A fine-tuned model is made when its deployed model is trained (the ``train`` window); a distilled
+    one when it loads (the distillation runs once per parent; later loads reuse it). A step an earlier
+    run did is reported with that run's recorded figures and marked so. The cost measured now is
+    added to the made model's lineage.
+    """
+    made = runner.made() if runner.making else None
+    if made is None:
+        return None
+    from advisor.runners import bespoke
+
+    main = train if runner.making == "fine-tuned" else load
+    what = "fine-tune the deployed model on all samples, then fit its head" if runner.making == "fine-tuned" else "distil the parent"
+    earlier = made.get("earlier")
+    if earlier is not None:
+        cost = earlier.get("cost") or {}
+        steps = [MakingStep(what=what, energy_j=cost.get("energy_j"), duration_s=cost.get("duration_s"), earlier=True)]
+    else:
+        steps = [MakingStep(what=what, energy_j=main.energy_j, duration_s=main.duration_s)]
+        bespoke.record_cost(Path(made["path"]), main.energy_j, main.duration_s, str(method.get("energy", "unknown")))
+    if runner.making != "fine-tuned" and train is not None:
+        steps.append(MakingStep(what="fit the head on all samples", energy_j=train.energy_j, duration_s=train.duration_s))
+    known = all(st.energy_j is not None for st in steps)
+    return Making(
+        parent=runner.spec.derived_from or (earlier or {}).get("parent") or str(runner.path),
+        method=made["method"],
+        path=made.get("path"),
+        steps=steps,
+        energy_j=sum(st.energy_j for st in steps) if known else None,
+        duration_s=sum(st.duration_s for st in steps) if all(st.duration_s is not None for st in steps) else None,
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from advisor.adaptive import Rules, cost_order
 from advisor.errors import SpecError, did_you_mean
+from advisor.kinds import KINDS
 from advisor.measure import Job, resolved_sources
 from advisor.paths import cache_dir
 from advisor.registry import Registry, load_registry
@@ -20,7 +21,7 @@ from advisor.results import CandidateResult, Environment, Recommendation, Sample
 from advisor.runners import RunContext
 from advisor.schema import CandidateSpec
 from advisor.settings import Settings
-from advisor.sources import file_identity, parameter_count, size_on_disk
+from advisor.sources import file_identity, parameter_count, size_on_disk, static_parameters
 from advisor.tasks import Samples, Task, load_task
 
 _VERSIONS = (
@@ -313,10 +314,10 @@ def _order(specs: list[CandidateSpec], reg: Registry, context: RunContext) -> tu
             continue
         files[spec.name] = [file_identity(p) if p is not None else None for p in found]
         path = found[0]
-        params[spec.name] = parameter_count(path)
+        params[spec.name] = static_parameters(path, spec.options.get("dims", 256)) if spec.kind == "static-head" else parameter_count(path)
         sizes[spec.name] = size_on_disk(path) if path is not None else 0
     by_name = {s.name: s for s in specs}
-    ordered = cost_order(list(params), params, sizes)
+    ordered = cost_order(list(params), params, sizes, [s.name for s in specs if KINDS[s.kind].trains_body])
     return [by_name[n] for n in ordered] + [s for s in specs if s.name in unavailable], unavailable, params, files
 
 

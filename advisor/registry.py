@@ -73,12 +73,21 @@ def load_registry(path: str | Path | None = None) -> Registry:
     return Registry(spec=spec.model_copy(update={"candidates": expanded}), path=path.resolve())
 
 
-# What each variant changes: backend and options. Only PyTorch sentence encoders can be derived today.
+# What each variant changes: kind, backend and options. Only PyTorch sentence encoders can be derived today.
 _VARIANTS = {
-    "int8-dynamic": ("sentence-transformers", {"quantize": "int8-dynamic"}, "dynamic int8 quantisation of the Linear layers (PyTorch)"),
-    "onnx": ("onnx", {"export": "fp32"}, "exported to ONNX, run by ONNX Runtime"),
-    "onnx-int8": ("onnx", {"export": "int8"}, "exported to ONNX and dynamically quantised to int8 (ONNX Runtime)"),
+    "int8-dynamic": (
+        "encoder-head",
+        "sentence-transformers",
+        {"quantize": "int8-dynamic"},
+        "dynamic int8 quantisation of the Linear layers (PyTorch)",
+    ),
+    "onnx": ("encoder-head", "onnx", {"export": "fp32"}, "exported to ONNX, run by ONNX Runtime"),
+    "onnx-int8": ("encoder-head", "onnx", {"export": "int8"}, "exported to ONNX and dynamically quantised to int8 (ONNX Runtime)"),
+    "fine-tuned": ("encoder-finetuned", "sentence-transformers", {}, "its body fine-tuned on the task's samples (SetFit), then a head"),
+    "static": ("static-head", "model2vec", {}, "distilled to static token embeddings (model2vec), then a head"),
 }
+# Options of the parent that a variant of another kind keeps (the rest belong to the parent's kind only).
+_KEPT = {"static-head": ("C", "class_weight", "max_length")}
 
 
 def _fitted_absolute(cand: CandidateSpec, base: Path) -> CandidateSpec:
@@ -101,19 +110,21 @@ def expand_variants(cand: CandidateSpec, path: Path, index: int) -> list[Candida
         raise SpecError(
             path,
             f"candidates[{index}].variants",
-            f"variants are derived from PyTorch sentence encoders (kind encoder-head, backend "
+            f"variants ({', '.join(cand.variants)}) are derived from PyTorch sentence encoders (kind encoder-head, backend "
             f"sentence-transformers), not {cand.kind}/{cand.backend}",
             "remove 'variants' from this entry",
         )
     out = []
     for v in dict.fromkeys(cand.variants):
-        backend, options, what = _VARIANTS[v]
+        kind, backend, options, what = _VARIANTS[v]
+        kept = cand.options if kind not in _KEPT else {k: x for k, x in cand.options.items() if k in _KEPT[kind]}
         out.append(
             cand.model_copy(
                 update={
                     "name": f"{cand.name} [{v}]",
+                    "kind": kind,
                     "backend": backend,
-                    "options": {**cand.options, **options},
+                    "options": {**kept, **options},
                     "variants": [],
                     "derived_from": cand.name,
                     "description": f"{cand.name}, {what}",

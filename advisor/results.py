@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 """Major.minor: a reader reads every file of its major version; fields it does not know are ignored."""
 
 Status = Literal["ok", "dropped", "pruned", "skipped", "failed", "not run"]
@@ -226,10 +226,35 @@ class EnergyStats(_Model):
 
 
 class FitStats(_Model):
-    """Cost of fitting the trainable head by cross-fitting plus the final fit (apart from inference)."""
+    """Cost of training by cross-fitting plus the final fit of the deployed model (apart from inference)."""
 
     energy_j: float
     duration_s: float
+
+
+class MakingStep(_Model):
+    """One step of making a bespoke model (e.g. distilling, fine-tuning, fitting the head)."""
+
+    what: str
+    energy_j: float | None = None
+    duration_s: float | None = None
+    earlier: bool = Field(default=False, description="made by an earlier run and reused: the figures are that run's")
+
+
+class Making(_Model):
+    """How a bespoke model was made from its parent, and what making it cost (one-off, apart from inference)."""
+
+    parent: str | None = Field(description="the candidate (or model folder) it was made from")
+    method: str
+    path: str | None = Field(default=None, description="the made model's folder in the cache (with its lineage.json)")
+    steps: list[MakingStep] = Field(default_factory=list)
+    energy_j: float | None = Field(default=None, description="all steps together (None when a step's cost is unknown)")
+    duration_s: float | None = None
+    payback_queries: float | None = Field(
+        default=None, description="queries after which the energy of making it is repaid by its lower energy per query"
+    )
+    payback_against: str | None = Field(default=None, description="the candidate it would replace, for the payback")
+    payback_note: str | None = None
 
 
 class CandidateResult(_Model):
@@ -257,6 +282,8 @@ class CandidateResult(_Model):
     size_bytes: int | None = None
     load_s: float | None = None
     fit: FitStats | None = None
+    derived_from: str | None = Field(default=None, description="a derived candidate's parent in the registry")
+    making: Making | None = Field(default=None, description="a bespoke model: how it was made and the one-off cost")
     samples_evaluated: int | None = Field(default=None, description="samples scored (fewer than the task's when dropped early)")
     phases: dict[str, Phase] = Field(default_factory=dict, description="energy (J) and duration (s) per measured phase")
     cost: Cost | None = Field(default=None, description="what measuring this candidate cost the advisor")

@@ -14,6 +14,7 @@ from typing import Protocol
 from advisor.adaptive import cost_rank
 from advisor.executor import Executor, Measured
 from advisor.judge import judge
+from advisor.kinds import KINDS
 from advisor.measure import base_result
 from advisor.outputs import Output
 from advisor.plan import Plan
@@ -184,6 +185,9 @@ def _next(
     limit = _deployed_rank(plan)
     if limit is not None and plan.specs.index(spec) > limit:
         return Measured(_pruned(spec, s.deployed, plan.params, "the deployed model"), {}, {}, 0.0)
+    far = _too_far_to_tune(plan, rec, spec)
+    if far is not None:
+        return Measured(base_result(spec, "pruned", far).model_copy(update={"parameters": plan.params.get(spec.name)}), {}, {}, 0.0)
     return executor.run(plan.job(spec, previous), lambda ph, d, t: observer.progress(spec, ph, d, t))
 
 
@@ -202,6 +206,27 @@ def _passed(plan: Plan, rec: Recommendation, spec: CandidateSpec) -> str | None:
         ),
         None,
     )
+
+
+def _too_far_to_tune(plan: Plan, rec: Recommendation, spec: CandidateSpec) -> str | None:
+    """Adaptive search: why a model whose body would be trained on the samples is not worth making (its frozen
+    parent failed, or scored more than ``finetune_within`` below the goal), or None to measure it."""
+    s = plan.settings
+    if plan.rules is None or plan.threshold is None or not KINDS[spec.kind].trains_body or not spec.derived_from:
+        return None
+    parent = next((c for c in rec.candidates if c.name == spec.derived_from), None)
+    if parent is None:
+        return None  # the parent is not in this run: nothing to judge by
+    tail = "; --exhaustive measures it"
+    if parent.status != "ok" or parent.quality is None:
+        return f"not measured: its parent {parent.name} was not measured in full ({parent.status}){tail}"
+    gap = plan.threshold - parent.quality
+    if gap > s.finetune_within:
+        return (
+            f"not measured: its frozen parent {parent.name} scored {parent.quality:.3f}, {gap:.3f} below the goal {plan.threshold:g}; "
+            f"fine-tuning is tried within {s.finetune_within:g} of the goal (--finetune-within){tail}"
+        )
+    return None
 
 
 def _deployed_rank(plan: Plan) -> int | None:

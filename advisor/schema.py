@@ -22,7 +22,7 @@ SUPPORTED_TASK_TYPES = tuple(TASK_TYPES)
 Tier = Literal["small", "distilled", "large"]
 Kind = Literal[tuple(KINDS)]
 Backend = Literal[BACKENDS]
-Variant = Literal["int8-dynamic", "onnx", "onnx-int8"]
+Variant = Literal["int8-dynamic", "onnx", "onnx-int8", "fine-tuned", "static"]
 MetricName = Literal[tuple(METRICS)]  # type: ignore[valid-type]  # the registry's names (CLASSIFICATION_METRICS, GENERATIVE_METRICS)
 
 

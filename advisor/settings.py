@@ -68,6 +68,13 @@ class Settings(BaseModel):
         "sample, at most the rows available; a fixed --samples never draws more).",
         ge=2,
     )
+    finetune_within: float = _f(
+        0.10,
+        "search",
+        "Adaptive search: fine-tune a sentence encoder only when its frozen parent's quality is at most this far below the goal.",
+        ge=0,
+        le=1,
+    )
     budget_j: float | None = _f(None, "search", "Most energy, in joules, to spend on drawing more samples (default: no limit).", gt=0)
     budget_s: float | None = _f(None, "search", "Most time, in seconds, to spend on drawing more samples (default: no limit).", gt=0)
 

@@ -206,6 +206,21 @@ def _gguf_parameters(path: Path) -> int:
     return sum(int(t.n_elements) for t in GGUFReader(str(path)).tensors)
 
 
+def static_parameters(path: Path | None, dims: int | None) -> int | None:
+    """Parameters of static token embeddings: a ready model2vec folder's own, or for a sentence encoder still to be
+    distilled, its vocabulary times the dimensions kept (read from its ``config.json``; nothing is loaded)."""
+    if path is None or not path.is_dir():
+        return None
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if config.get("model_type") == "model2vec":
+        return parameter_count(path)
+    vocab, hidden = config.get("vocab_size"), config.get("hidden_size")
+    return int(vocab * min(dims or hidden, hidden)) if isinstance(vocab, int) and isinstance(hidden, int) else None
+
+
 def parameter_count(path: Path | None) -> int | None:
     """Parameters of the model at ``path`` from file headers, without loading it; None when unknown.
 

@@ -22,6 +22,7 @@ from advisor.text import (
     goal_of,
     human_count,
     joules,
+    lineage_lines,
     megabytes,
     milliseconds,
     number,
@@ -139,6 +140,8 @@ def render_table(rec: Recommendation, console: Console) -> None:
     _say(console, rec.summary, {"recommended": "green", "undecided": "yellow"}.get(rec.decision, "red"))
     for line in outcome_lines(rec):
         _say(console, line)
+    for line in lineage_lines(rec):
+        _say(console, f"Derived: {line}")
     if len(rec.pareto) > 1:
         _say(console, f"Pareto frontier (quality vs energy, cheapest first): {' -> '.join(rec.pareto)}")
     _say(console, energy_note(rec), "dim")

@@ -232,6 +232,26 @@ def distillation_lines(rec: Recommendation) -> list[str]:
     return lines + [x for x in (d.note, d.caveat and f"Caveat: {d.caveat}.") if x]
 
 
+def lineage_lines(rec: Recommendation) -> list[str]:
+    """One line per derived candidate: its parent, how it was made and, for a bespoke model, the one-off cost of
+    making it (apart from inference) and when that is repaid."""
+    lines = []
+    for c in rec.candidates:
+        mk = c.making
+        if mk is None and not c.derived_from:
+            continue
+        how = mk.method if mk else c.details.get("derived") or "derived"
+        line = f"{c.name}, from {mk.parent if mk and mk.parent else c.derived_from}: {how}"
+        if mk is not None:
+            earlier = any(st.earlier for st in mk.steps)
+            line += f"; making it cost {joules(mk.energy_j)} and {duration(mk.duration_s)}" + (
+                " (partly by an earlier run, reused)" if earlier else ""
+            )
+            line += f"; {mk.payback_note}" if mk.payback_note else ""
+        lines.append(line + ".")
+    return lines
+
+
 def samples_line(rec: Recommendation) -> str | None:
     """When more samples were drawn: how many the answer rests on, and what the extra samples cost."""
     looks, first = rec.search.looks, min((lk.samples for lk in rec.search.looks), default=None)

@@ -220,6 +220,37 @@ def _encoder_st(request) -> Case:
     )
 
 
+def _encoder_finetuned(request) -> Case:
+    path = request.getfixturevalue("st_encoder")
+    encoder = safetensors_parameters(path)
+    return Case(
+        spec("encoder-finetuned", "sentence-transformers", path, pairs=16, pair_batch_size=8),
+        encoder + HEAD,
+        (path / "model.safetensors").stat().st_size,
+        trainable=True,
+        details=_encoder_details(encoder, "sentence-transformers"),
+    )
+
+
+def _static(request) -> Case:
+    """Static embeddings distilled from the tiny encoder; the count is read from the distilled file's header."""
+    path = request.getfixturevalue("st_encoder")
+    candidate = spec("static-head", "model2vec", path, dims=None)
+    runner = loaded(candidate, context())
+    try:
+        folder = Path(runner.made()["path"])
+    finally:
+        runner.close()
+    vectors = safetensors_parameters(folder)
+    return Case(
+        candidate,
+        vectors + HEAD,
+        (1, (folder / "model.safetensors").stat().st_size + 2**20),  # the vectors plus the tokenizer file
+        trainable=True,
+        details={"encoder_parameters": vectors, "head_parameters": HEAD, "runtime": "model2vec", "dimensions": tm.HIDDEN},
+    )
+
+
 def _onnx_parameters() -> int:
     # The exported graph holds the encoder without BERT's pooler (only last_hidden_state is an output).
     bert = tm.tiny_bert()
@@ -322,6 +353,8 @@ CASES = {  # id: ((kind, backend), case builder)
     "encoder-head-sentence-transformers": (("encoder-head", "sentence-transformers"), _encoder_st),
     "encoder-head-onnx": (("encoder-head", "onnx"), _encoder_onnx),
     "encoder-head-onnx-file": (("encoder-head", "onnx"), _encoder_onnx_file),
+    "encoder-finetuned": (("encoder-finetuned", "sentence-transformers"), _encoder_finetuned),
+    "static-head": (("static-head", "model2vec"), _static),
     "prompted": (("prompted", "transformers"), _prompted),
     "prompted-chat-template": (("prompted", "transformers"), _prompted_chat),
     "hf-pipeline": (("hf-pipeline", "transformers"), _pipeline),
@@ -428,7 +461,7 @@ def test_fit_stats_only_for_trainable_kinds(measured):
 def test_details(measured):
     case, r = measured
     assert {k: r.details.get(k) for k in case.details} == case.details
-    if case.candidate.kind == "encoder-head":
+    if case.candidate.kind in ("encoder-head", "encoder-finetuned", "static-head"):
         assert r.details["encoder_parameters"] + r.details["head_parameters"] == r.parameters
 
 

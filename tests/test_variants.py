@@ -61,7 +61,7 @@ def test_variants_only_for_pytorch_sentence_encoders(tmp_path, kind, backend):
     path = _registry(tmp_path, tmp_path, "[onnx]", kind, backend)
     if kind == "tfidf-logreg":
         path.write_text(path.read_text().replace(f"    source: {{local: {tmp_path}}}\n", ""))
-    with pytest.raises(SpecError, match=r"candidates\[0\]\.variants: variants are derived from PyTorch sentence encoders"):
+    with pytest.raises(SpecError, match=r"candidates\[0\]\.variants: variants \(onnx\) are derived from PyTorch sentence encoders"):
         load_registry(path)
 
 

@@ -71,6 +71,18 @@ def quality_energy_chart(rec: Recommendation, front: list[str]) -> str | None:
                 fontweight="bold" if chosen else "normal",
             )
         by_name = {c.name: c for c in points}
+        for c in points:  # a derived candidate is joined to its parent: what deriving it changed
+            parent = by_name.get(c.derived_from or "")
+            if parent is not None:
+                ax.annotate(
+                    "",
+                    (c.energy.per_query_j, c.quality),
+                    xytext=(parent.energy.per_query_j, parent.quality),
+                    arrowprops={"arrowstyle": "->", "color": "#9f7aea", "lw": 1, "alpha": 0.8, "shrinkA": 4, "shrinkB": 4},
+                    zorder=2,
+                )
+        if any(by_name.get(c.derived_from or "") for c in points):
+            ax.plot([], [], color="#9f7aea", lw=1, label="parent -> derived")
         fx = [by_name[n].energy.per_query_j for n in front if n in by_name]
         fy = [by_name[n].quality for n in front if n in by_name]
         if len(fx) > 1:

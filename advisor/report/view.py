@@ -11,12 +11,14 @@ from advisor.results import CandidateResult, Recommendation
 from advisor.text import (
     DASH,
     cost_line,
+    duration,
     energy_cell,
     energy_note,
     goal_of,
     human_bytes,
     human_count,
     joules,
+    lineage_lines,
     megabytes,
     milliseconds,
     number,
@@ -43,6 +45,7 @@ class Row:
     meets: bool
     on_front: bool
     status_text: str = ""
+    derived: str = ""  # a derived candidate: its parent and how it was made
 
 
 @dataclass
@@ -78,6 +81,7 @@ class ReportView:
     task_json: str
     registry_json: str
     run: list[tuple[str, str]] = field(default_factory=list)
+    lineage: list[str] = field(default_factory=list)  # derived and bespoke candidates: parent, method, making cost, payback
 
 
 COLUMNS = [
@@ -145,7 +149,16 @@ def _row(c: CandidateResult, rec: Recommendation, front: list[str]) -> Row:
         meets=c.status == "ok" and verdict_of(c, rec.threshold) == "meets",
         on_front=c.name in front,
         status_text=verdict_text(c, rec, verdict_of(c, rec.threshold)) if c.status == "ok" else c.status,
+        derived=_derived(c),
     )
+
+
+def _derived(c: CandidateResult) -> str:
+    if c.making is not None:
+        return f"from {c.making.parent}: {c.making.method}; making it: {joules(c.making.energy_j)}, {duration(c.making.duration_s)}"
+    if c.derived_from:
+        return f"from {c.derived_from}: {c.details.get('derived') or 'derived'}"
+    return ""
 
 
 def goal(rec: Recommendation) -> str:
@@ -237,4 +250,5 @@ def build_view(rec: Recommendation) -> ReportView:
         task_json=json.dumps(rec.task.spec, indent=2),
         registry_json=json.dumps(rec.registry.candidates, indent=2),
         run=run,
+        lineage=lineage_lines(rec),
     )

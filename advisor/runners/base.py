@@ -79,6 +79,9 @@ class Runner:
     inference_fixed: ClassVar[bool] = False
     """True when training on more samples cannot change the cost of inference (a frozen encoder and a small
     head): a measurement on more samples then keeps the earlier inference figures."""
+    making: ClassVar[str | None] = None
+    """Set by runners that make a bespoke model (fine-tuned on the samples, distilled from a parent): what making is
+    called. Its one-off cost is measured and reported apart from inference."""
 
     def __init__(self, spec: CandidateSpec, path: Path | None, ctx: RunContext, tokenizer_path: Path | None = None):
         self.spec = spec
@@ -99,6 +102,15 @@ class Runner:
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
         """Train the trainable part on labelled texts."""
         raise NotImplementedError(f"{type(self).__name__} is not trainable")
+
+    def fit_deployed(self, texts: Sequence[str], labels: Sequence[str]) -> None:
+        """Train the model that is deployed, on all samples, after :meth:`cross_fit` (which it may reuse)."""
+        self.fit(texts, labels)
+
+    def made(self) -> dict | None:
+        """For a model the advisor makes (``making`` set): how it was made, its folder and, when an earlier run made
+        it, that run's lineage (``earlier``); else None."""
+        return None
 
     def predict(self, texts: Sequence[str]) -> Prediction:
         """Predict labels for one batch of texts."""

@@ -206,9 +206,12 @@ class EncoderHead(Runner):
         self._features = features
         return cross_fit_features(features, labels, folds, seed, self._new_head)
 
-    def fit_features(self, labels: Sequence[str]) -> None:
+    def fit_deployed(self, texts: Sequence[str], labels: Sequence[str]) -> None:
         """Fit the deployed head on the embeddings kept from :meth:`cross_fit` (no second encoder pass)."""
-        self.head = self._new_head().fit(self._features, list(labels))
+        features = getattr(self, "_features", None)
+        if features is None or len(features) != len(labels):
+            return self.fit(texts, labels)
+        self.head = self._new_head().fit(features, list(labels))
 
     def predict(self, texts: Sequence[str]) -> Prediction:
         if self.head is None:

@@ -29,6 +29,26 @@ class EncoderOptions(RunnerOptions):
     fitted: str | None = Field(default=None, description="a saved fitted head (advisor distill): used as is, never refitted")
 
 
+class FineTuneOptions(EncoderOptions):
+    """A sentence encoder whose body is fine-tuned on the task's samples (SetFit: contrastive pairs), then a head."""
+
+    pairs: int = Field(default=640, ge=16, le=1_000_000, description="contrastive pairs per fine-tuning (each fold and the deployed model)")
+    learning_rate: float = Field(default=2e-5, gt=0, lt=1, description="the body's learning rate")
+    pair_batch_size: int = Field(default=16, ge=2, le=1024, description="pairs per training step")
+
+
+class StaticOptions(RunnerOptions):
+    """Static token embeddings (model2vec) and a logistic-regression head."""
+
+    dims: int | None = Field(
+        default=256, ge=2, description="distilling a sentence encoder: PCA dimensions of the static embeddings (None: the encoder's own)"
+    )
+    max_length: int | None = Field(default=512, ge=8, description="longer texts are cut to this many tokens")
+    C: float | None = Field(default=None, gt=0, description="head regularisation; None: chosen by inner cross-validation")
+    class_weight: Literal["auto", "balanced", "none"] = "auto"
+    fitted: str | None = Field(default=None, description="a saved fitted head (advisor distill): used as is, never refitted")
+
+
 class GenerationOptions(RunnerOptions):
     """Decoding and prompting settings."""
 
