@@ -15,6 +15,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from advisor import exits
 from advisor.errors import AdvisorError
@@ -102,28 +103,28 @@ class _Bars:
         self.tasks: dict[str, int] = {}
 
     def candidate_started(self, spec, index, total):
-        self.tasks[spec.name] = self.p.add_task(f"[{index + 1}/{total}] {spec.name}", total=None, phase="starting")
+        self.tasks[spec.name] = self.p.add_task(escape(f"[{index + 1}/{total}] {spec.name}"), total=None, phase="starting")
 
     def progress(self, spec, phase, done, total):
         self.p.update(self.tasks[spec.name], completed=done, total=total, phase=phase)
 
     def candidate_finished(self, result):
         note = (result.status if result.status == "ok" else f"{result.status}: {result.reason}") + _reused(result)
-        self.p.update(self.tasks[result.name], completed=1, total=1, phase=note[:70])
+        self.p.update(self.tasks[result.name], completed=1, total=1, phase=escape(note[:70]))
 
 
 class _Lines:
     """Plain progress lines for logs and CI (no live bars when stderr is not a terminal)."""
 
     def candidate_started(self, spec, index, total):
-        err.print(f"[{index + 1}/{total}] {spec.name}: measuring", highlight=False, soft_wrap=True)
+        err.print(escape(f"[{index + 1}/{total}] {spec.name}: measuring"), highlight=False, soft_wrap=True)
 
     def progress(self, spec, phase, done, total):
         pass
 
     def candidate_finished(self, result):
         note = f"quality {result.quality:.3f}" if result.status == "ok" else f"{result.status}: {result.reason}"
-        err.print(f"      {result.name}: {note}{_reused(result)}", highlight=False, soft_wrap=True)
+        err.print(escape(f"      {result.name}: {note}{_reused(result)}"), highlight=False, soft_wrap=True)
 
 
 def _observed(run):
@@ -492,8 +493,6 @@ def main() -> None:
             _interrupted()
         sys.exit(code if isinstance(code, int) else exits.OK)
     except AdvisorError as exc:
-        from rich.markup import escape
-
         err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exits.BAD_INPUT)
     except KeyboardInterrupt:

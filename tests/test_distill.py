@@ -33,6 +33,10 @@ candidates:
      options: {{max_features: 30, ngram_max: 1}}}}
   - {{name: enc-student, tier: small, kind: encoder-head, backend: sentence-transformers, source: {{local: {encoder}}},
      task_types: [text-classification], license: MIT}}
+  - {{name: tuned-student, tier: small, kind: encoder-finetuned, backend: sentence-transformers, source: {{local: {encoder}}},
+     task_types: [text-classification], license: MIT, options: {{pairs: 32, pair_batch_size: 8}}}}
+  - {{name: static-student, tier: small, kind: static-head, backend: model2vec, source: {{local: {encoder}}},
+     task_types: [text-classification], license: MIT, options: {{dims: null}}}}
 """)
     return path
 
@@ -42,7 +46,7 @@ def reg(tmp_path):
     return _registry(tmp_path, tm.make_bert_encoder(tmp_path / "enc"))
 
 
-@pytest.mark.parametrize("student", ["tiny-student", "enc-student"])
+@pytest.mark.parametrize("student", ["tiny-student", "enc-student", "tuned-student", "static-student"])
 def test_a_student_learns_the_teachers_labels_and_is_measured_beside_it(tmp_path, toy_task, reg, student):
     rec, lineage = distill(
         toy_task,
@@ -66,6 +70,10 @@ def test_a_student_learns_the_teachers_labels_and_is_measured_beside_it(tmp_path
     # the saved entry is a registry of its own: it loads and names its origin
     again = load_registry(folder / "registry.yaml")
     assert again.candidates[0].derived_from == student and again.candidates[0].options["fitted"].endswith("state.joblib")
+    if student == "tuned-student":  # deployed as a frozen encoder: the body fine-tuned on the teacher's labels, saved beside the head
+        assert again.candidates[0].kind == "encoder-head" and again.candidates[0].source.local == str((folder / "body").resolve())
+    if student == "static-student":  # the static vectors (distilled once, cached) copied beside the head learned from the teacher
+        assert again.candidates[0].kind == "static-head" and again.candidates[0].source.local == str((folder / "vectors").resolve())
     assert "Distilled" in (tmp_path / "r" / rec.run_id / "report.md").read_text()
 
 

@@ -49,7 +49,10 @@ class FineTunedEncoder(EncoderHead):
     @property
     def method(self) -> str:
         o, pairs = self.options, self._steps() * self.options.pair_batch_size
-        return f"fine-tuned on the samples ({METHOD}: {pairs} contrastive pairs, learning rate {o.learning_rate:g})"
+        return (
+            f"fine-tuned on the samples ({METHOD}: {pairs} contrastive pairs of up to {o.train_max_length} tokens, "
+            f"learning rate {o.learning_rate:g})"
+        )
 
     def _steps(self) -> int:
         return max(1, math.ceil(self.options.pairs / self.options.pair_batch_size))
@@ -62,6 +65,7 @@ class FineTunedEncoder(EncoderHead):
         texts, labels = list(texts), list(labels)
         self.trained_on.append(texts)
         body = copy.deepcopy(self._parent)
+        body.max_seq_length = min(body.max_seq_length or self.options.train_max_length, self.options.train_max_length)
         classes = sorted(set(labels))
         index = {c: i for i, c in enumerate(classes)}
         set_seed(self.ctx.seed)
@@ -80,6 +84,7 @@ class FineTunedEncoder(EncoderHead):
             )
             trainer = Trainer(model=SetFitModel(model_body=body), args=args)
             trainer.train_embeddings(x_train=texts, y_train=[index[lab] for lab in labels], args=args)
+        body.max_seq_length = self._parent.max_seq_length  # inference reads as much of a text as the parent does
         return body.eval()
 
     def _embed_with(self, body, texts: Sequence[str]) -> np.ndarray:

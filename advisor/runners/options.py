@@ -35,6 +35,9 @@ class FineTuneOptions(EncoderOptions):
     pairs: int = Field(default=640, ge=16, le=1_000_000, description="contrastive pairs per fine-tuning (each fold and the deployed model)")
     learning_rate: float = Field(default=2e-5, gt=0, lt=1, description="the body's learning rate")
     pair_batch_size: int = Field(default=16, ge=2, le=1024, description="pairs per training step")
+    train_max_length: int = Field(
+        default=128, ge=8, description="tokens of each text the fine-tuning sees (inference keeps max_length): bounds its cost"
+    )
 
 
 class StaticOptions(RunnerOptions):

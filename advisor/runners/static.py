@@ -89,9 +89,16 @@ class StaticHead(EncoderHead):
         kw = {"max_length": self.options.max_length} if self.options.max_length else {}
         return np.asarray(self.model.encode(list(texts), batch_size=max(1, len(texts)), use_multiprocessing=False, **kw))
 
+    def save_state(self, path: Path) -> Path:
+        """For a student (``advisor distill``): the head, with a copy of the static vectors beside it (not only in the cache)."""
+        import shutil
+
+        shutil.copytree(self._folder, path.parent / "vectors", dirs_exist_ok=True)
+        return super().save_state(path)
+
     def deployed_spec(self, state: Path) -> dict:
-        """Registry fields of a saved student: the static vectors (their cached folder) with the fitted head."""
-        return {"source": {"local": str(Path(self._folder).resolve())}, "options": {**self.spec.options, "fitted": str(state)}}
+        """Registry fields of a saved student: the static vectors saved beside it, with the fitted head."""
+        return {"source": {"local": str((state.parent / "vectors").resolve())}, "options": {**self.spec.options, "fitted": str(state)}}
 
     def info(self) -> ModelInfo:
         head = self.head.parameters() if self.head is not None else 0
