@@ -125,6 +125,16 @@ class Runner:
         """Parameter count and size on disk, measured from what is loaded."""
         raise NotImplementedError
 
+    def set_threads(self, threads: int) -> None:
+        """Serve with ``threads`` intra-op threads (the serving sweep): PyTorch's and the BLAS libraries' thread pools."""
+        import sys
+
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+
     def close(self) -> None:
         """Release the model's memory."""
         for attr in list(vars(self)):
