@@ -343,6 +343,8 @@ def check(
         sys.stdout.write(result.to_json() + "\n")
     else:
         Console().print(f"{result.verdict}: {result.message}", highlight=False, soft_wrap=True)
+        if result.serving:
+            Console().print(f"How to serve it: {result.serving}", highlight=False, soft_wrap=True)
         Console().print(f"[dim]Energy {result.energy_method}. Results: {result.results}[/]", highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
 

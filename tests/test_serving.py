@@ -261,6 +261,24 @@ def test_cuda_without_a_gpu_is_one_line(monkeypatch):
     assert resolve_device("auto") in {"cpu", "cuda:0"}
 
 
+def test_check_reports_how_to_serve_the_recommended_model(toy_task, tfidf_registry, tmp_path):
+    from advisor.gate import check
+
+    result = check(
+        toy_task,
+        "tfidf-large",
+        registry=tfidf_registry,
+        min_quality=0.5,
+        reports_dir=tmp_path,
+        store=tmp_path / "s.sqlite",
+        **{**FAST, "exhaustive": False},
+        serve_batches=[1, 8],
+        max_latency_ms=1e-6,  # no configuration can answer in a nanosecond
+    )
+    assert result.serving is not None and result.serving.startswith("No configuration of")
+    assert "how to serve it" in result.to_markdown()
+
+
 def test_the_service_and_check_accept_the_latency_goal():
     from advisor.service import JobSettings
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from advisor.ranking import pareto_front, verdict_of
 from advisor.report.charts import energy_breakdown_chart, quality_energy_chart
+from advisor.report.serving import ServingView, serving_view
 from advisor.results import CandidateResult, Recommendation
 from advisor.text import (
     DASH,
@@ -78,6 +79,7 @@ class ReportView:
     task_json: str
     registry_json: str
     run: list[tuple[str, str]] = field(default_factory=list)
+    serving: ServingView | None = None  # the serving sweep, when the run had one
 
 
 COLUMNS = [
@@ -237,4 +239,5 @@ def build_view(rec: Recommendation) -> ReportView:
         task_json=json.dumps(rec.task.spec, indent=2),
         registry_json=json.dumps(rec.registry.candidates, indent=2),
         run=run,
+        serving=serving_view(rec),
     )
