@@ -44,7 +44,17 @@ def resolve_device(requested: str) -> str:
 
 
 def onnx_providers(device: str) -> list:
-    """ONNX Runtime execution providers for a torch device string (CUDA first, the CPU as fallback)."""
-    if device.startswith("cuda"):
-        return [("CUDAExecutionProvider", {"device_id": int(device.partition(":")[2] or 0)}), "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
+    """ONNX Runtime execution providers for a torch device string (CUDA first, the CPU for operators it lacks).
+
+    Raises:
+        RuntimeError: a CUDA device, but this ONNX Runtime has no CUDA provider (it would silently run on the CPU).
+    """
+    if not device.startswith("cuda"):
+        return ["CPUExecutionProvider"]
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        raise RuntimeError(
+            f"onnxruntime {ort.__version__} here has no CUDA provider for {device}; install onnxruntime-gpu or use --device cpu"
+        )
+    return [("CUDAExecutionProvider", {"device_id": int(device.partition(":")[2] or 0)}), "CPUExecutionProvider"]

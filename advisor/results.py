@@ -304,7 +304,7 @@ class CandidateServing(_Model):
     reason: str = ""
     not_measured: list[str] = Field(default_factory=list, description="configurations left out and why (adaptive grid, runtimes)")
     failed: str | None = None
-    cost: Cost = Field(default_factory=Cost)
+    cost: Cost = Field(default_factory=Cost, description="wall time, and the energy of its metered windows (loading, each configuration)")
 
 
 class Serving(_Model):
@@ -318,7 +318,7 @@ class Serving(_Model):
     model: str | None = Field(default=None, description="the model chosen with its configuration (None: no configuration meets the goal)")
     point: ServingPoint | None = None
     answer: str = Field(default="", description="which model and configuration, and why, in one sentence")
-    cost: Cost = Field(default_factory=Cost, description="what the sweep cost (energy, time); not part of advisor_cost")
+    cost: Cost = Field(default_factory=Cost, description="what the whole sweep cost (the meter's total, wall time); not in advisor_cost")
 
 
 class TaskInfo(_Model):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -162,7 +163,9 @@ def _load(spec: CandidateSpec, job: Job, head=None, runtime: str | None = None) 
     else:
         cls = runner_class(spec.kind)
     runner = cls(spec, found[0], job.context, found[1])
-    runner.load()
+    with warnings.catch_warnings():  # an ONNX export's tracer warnings say nothing about serving
+        warnings.simplefilter("ignore")
+        runner.load()
     if runner.trainable:
         if head is not None:
             runner.head = head
@@ -238,7 +241,7 @@ def _sweep_runtime(runner, job, meter, runtime, threads, batches, default, point
             best = min(row, key=lambda p: p.energy.per_query_j) if row else None
             if best is not None and clearly_worse(row[-1], best) and not is_default:
                 why = f"batch {row[-1].batch_size} already used clearly more energy than batch {best.batch_size}"
-                left.append(f"{runtime}, batch {b}, {t} threads: {why}")
+                left.append(f"{runtime}, batch {b}, {_threads(t)}: {why}")
                 continue
             progress(f"serving {runtime} b{b} t{t}", len(points), total)
             p = measure_point(runner, job, meter, runtime, b, t).model_copy(update={"default": is_default})
@@ -252,17 +255,20 @@ def _sweep_runtime(runner, job, meter, runtime, threads, batches, default, point
             if all(fastest_now >= min(p.batch_p95_ms for p in mine if p.threads == e.threads) for e in earlier):
                 rest = [u for u in threads if u > t]
                 if rest:
-                    left.append(
-                        f"{runtime}, {', '.join(map(str, rest))} threads: {t} threads was clearly worse on energy than fewer, and no faster"
-                    )
+                    why = f"{_threads(t)} used clearly more energy than fewer, and was no faster"
+                    left.append(f"{runtime}, {', '.join(map(str, rest))} threads: {why}")
                 break
         if runtime != default[0] and t == threads[0]:
             others = [p for p in points if p.runtime != runtime and p.threads == t]
             if others and all(any(clearly_worse(p, o) and p.batch_p95_ms >= o.batch_p95_ms for o in others) for p in row):
                 if len(threads) > 1:
-                    left.append(f"{runtime}: clearly worse than {default[0]} at {t} thread(s) on every batch size; not pursued")
+                    left.append(f"{runtime}: clearly worse than {default[0]} at {_threads(t)} on every batch size; not pursued")
                 break
     return mine
+
+
+def _threads(n: int) -> str:
+    return f"{n} thread{'s' if n != 1 else ''}"
 
 
 def _torch_threads() -> int | None:
@@ -305,8 +311,11 @@ def wait_note(settings: Settings) -> str:
     )
 
 
-def decide_serving(rec: Recommendation, sweeps: Sequence[CandidateServing], settings: Settings) -> Serving:
-    """The goal applied to every measured point, each model's frontier and choice, and the pair to serve."""
+def decide_serving(rec: Recommendation, sweeps: Sequence[CandidateServing], settings: Settings, total_j: float | None = None) -> Serving:
+    """The goal applied to every measured point, each model's frontier and choice, and the pair to serve.
+
+    ``total_j``: the whole sweep's energy from its meter (default: the sum of the models' metered windows).
+    """
     goal, qps = settings.max_latency_ms, settings.queries_per_second
     done = []
     for sw in sweeps:
@@ -324,7 +333,9 @@ def decide_serving(rec: Recommendation, sweeps: Sequence[CandidateServing], sett
         model=model,
         point=point,
         answer=answer,
-        cost=Cost(energy_j=sum(s.cost.energy_j for s in done), duration_s=sum(s.cost.duration_s for s in done)),
+        cost=Cost(
+            energy_j=total_j if total_j is not None else sum(s.cost.energy_j for s in done), duration_s=sum(s.cost.duration_s for s in done)
+        ),
     )
 
 
@@ -346,21 +357,25 @@ def serving_step(plan, observer=None) -> Callable[[Recommendation], Recommendati
         by_name = {spec.name: spec for spec in plan.specs}
         jobs = [replace(plan.job(by_name[n]), idle_power_w=idle) for n in names if n in by_name]
         try:
-            sweeps = run_sweeps(jobs, observer)
+            sweeps, total_j, _ = run_sweeps(jobs, observer)
         except KeyboardInterrupt:
             answer = "The serving sweep was interrupted; the recommendation above stands."
             return rec.model_copy(update={"serving": Serving(scope=s.serving, max_latency_ms=s.max_latency_ms, answer=answer)})
-        serving = decide_serving(rec, sweeps, s)
+        serving = decide_serving(rec, sweeps, s, total_j)
         summary = f"{rec.summary} {serving.answer}".strip() if s.max_latency_ms is not None else rec.summary
         return rec.model_copy(update={"serving": serving, "summary": summary})
 
     return step
 
 
-def run_sweeps(jobs: Sequence[Job], observer=None) -> list[CandidateServing]:
-    """Sweep each job's candidate: in one fresh worker process (the default), or in this process (``isolate`` off)."""
+def run_sweeps(jobs: Sequence[Job], observer=None) -> tuple[list[CandidateServing], float | None, dict]:
+    """Sweep each job's candidate: in one fresh worker process (the default), or in this process (``isolate`` off).
+
+    Returns:
+        The sweeps, the whole sweep's energy in joules from its meter (None when the worker died) and the meter's method.
+    """
     if not jobs:
-        return []
+        return [], 0.0, {}
     specs = {j.spec.name: j.spec for j in jobs}
 
     def progress(name: str, phase: str, done: int, total: int) -> None:
@@ -372,9 +387,10 @@ def run_sweeps(jobs: Sequence[Job], observer=None) -> list[CandidateServing]:
         meter = _meter(s, jobs[0].meter_hook)
         meter.start()
         try:
-            return [sweep_candidate(j, meter, lambda ph, d, t, n=j.spec.name: progress(n, ph, d, t)) for j in jobs]
+            sweeps = [sweep_candidate(j, meter, lambda ph, d, t, n=j.spec.name: progress(n, ph, d, t)) for j in jobs]
         finally:
-            meter.stop()
+            method, total_j = meter.method(), meter.stop()
+        return sweeps, total_j, method
     return _in_worker(jobs, progress)
 
 
@@ -390,11 +406,11 @@ def _worker(jobs: list[Job], out) -> None:
     for j in jobs:
         sw = sweep_candidate(j, meter, lambda ph, d, t, n=j.spec.name: out.put(("progress", n, ph, d, t)))
         out.put(("sweep", sw.to_dict()))
-    meter.stop()
-    out.put(("done",))
+    method = meter.method()
+    out.put(("done", meter.stop(), method))
 
 
-def _in_worker(jobs: Sequence[Job], progress) -> list[CandidateServing]:
+def _in_worker(jobs: Sequence[Job], progress) -> tuple[list[CandidateServing], float | None, dict]:
     """Run :func:`_worker` in a fresh process (forked from the run's preloaded server where possible)."""
     import queue as queue_mod
 
@@ -407,6 +423,7 @@ def _in_worker(jobs: Sequence[Job], progress) -> list[CandidateServing]:
     else:
         _deaf_to_ctrl_c(proc.start)
     got: list[CandidateServing] = []
+    total_j, method = None, {}
     try:
         while True:
             try:
@@ -423,6 +440,7 @@ def _in_worker(jobs: Sequence[Job], progress) -> list[CandidateServing]:
             elif msg[0] == "sweep":
                 got.append(CandidateServing.model_validate(msg[1]))
             else:
+                total_j, method = msg[1], msg[2]
                 break
         proc.join(timeout=30)
     finally:
@@ -432,6 +450,5 @@ def _in_worker(jobs: Sequence[Job], progress) -> list[CandidateServing]:
     done = {g.name for g in got}
     code = proc.exitcode
     how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-    return got + [
-        CandidateServing(name=j.spec.name, failed=f"the sweep's worker process died ({how})") for j in jobs if j.spec.name not in done
-    ]
+    died = [CandidateServing(name=j.spec.name, failed=f"the sweep's worker process died ({how})") for j in jobs if j.spec.name not in done]
+    return got + died, total_j, method

@@ -2,8 +2,9 @@
 run's own configuration (batch 16, all threads, the model's runtime), both measured in the same sweep, and what
 the sweep itself cost. One run of this script measures everything it prints.
 
-For each model, the sweep loads it once and measures every configuration of batch size x threads x runtime with
-the advisor's repeated metered windows (CodeCarbon; on a machine without RAPL/NVML counters the energy is
+For each model, the sweep runs as the advisor runs it (a fresh worker process with its own meter): it loads the
+model once and measures every configuration of batch size x threads x runtime with the advisor's repeated metered
+windows (CodeCarbon; on a machine without RAPL/NVML counters the energy is
 ESTIMATED, and the table says so). The choice is made twice: with no latency goal (least energy) and with
 ``--max-latency-ms`` (least energy whose p95 meets it, batch fill wait at ``--queries-per-second`` included).
 
@@ -43,24 +44,24 @@ def main() -> None:
     from advisor.results import Method, Recommendation
     from advisor.serving import configuration, energy_label
     from advisor.settings import Settings
-    from advisor.sweep import decide_serving, sweep_candidate
+    from advisor.sweep import decide_serving, run_sweeps
     from advisor.text import duration, joules, milliseconds
 
-    settings = Settings(candidates=args.models, min_window_s=args.min_window_s, repeats=args.repeats, isolate=False)
+    settings = Settings(candidates=args.models, min_window_s=args.min_window_s, repeats=args.repeats)
     plan = make_plan(args.task, None, settings)
-    meter = _meter(settings)
+    meter = _meter(settings)  # the idle baseline, measured once here as a run measures it once
     meter.start()
     idle = idle_power(meter, settings.idle_s)
-    sweeps = []
+    meter.stop()
+    sweeps, totals, method = [], {}, {}
     for spec in plan.specs:
         if spec.name in plan.unavailable:
             print(f"{spec.name}: not available here: {plan.unavailable[spec.name].reason}")
             continue
         t0 = time.perf_counter()
-        sweeps.append(sweep_candidate(replace(plan.job(spec), idle_power_w=idle), meter))
-        print(f"swept {spec.name}: {len(sweeps[-1].points)} configurations in {duration(time.perf_counter() - t0)}", flush=True)
-    method = meter.method()
-    meter.stop()
+        got, totals[spec.name], method = run_sweeps([replace(plan.job(spec), idle_power_w=idle)])
+        sweeps += got
+        print(f"swept {spec.name}: {len(got[0].points)} configurations in {duration(time.perf_counter() - t0)}", flush=True)
     label = energy_label(method.get("energy", ""))
     rec = Recommendation.model_construct(model=None, method=Method.model_validate(method))
     free = decide_serving(rec, sweeps, settings)
@@ -90,7 +91,7 @@ def main() -> None:
                 f"{milliseconds(p.latency_p95_ms, ''):>9} {ratio:>9.2f}x"
             )
         print(
-            f"{'':<32} sweep cost: {duration(c_free.cost.duration_s)}, {joules(c_free.cost.energy_j)} ({label}); "
+            f"{'':<32} sweep cost: {duration(c_free.cost.duration_s)}, {joules(totals[c_free.name])} ({label}, the worker's meter total); "
             f"{len(c_free.points)} configurations measured, {len(c_free.not_measured)} left out"
         )
         for why in c_free.not_measured:
@@ -98,7 +99,7 @@ def main() -> None:
     print()
     print(f"no goal:  {free.answer}")
     print(f"p95 goal: {goal.answer}")
-    print(f"sweep total: {duration(free.cost.duration_s)}, {joules(free.cost.energy_j)} ({label})")
+    print(f"sweep total: {duration(free.cost.duration_s)}, {joules(sum(v or 0.0 for v in totals.values()))} ({label})")
 
 
 if __name__ == "__main__":

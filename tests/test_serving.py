@@ -220,6 +220,25 @@ def test_recommend_reports_how_to_serve_in_results_json(toy_task, tfidf_registry
     assert "How to serve it" in report
 
 
+def test_the_sweep_runs_in_a_worker_process_with_its_own_meter(toy_task, tfidf_registry, tmp_path):
+    from advisor.plan import make_plan
+    from advisor.sweep import run_sweeps
+
+    settings = Settings(**{**FAST, "isolate": True}, reports_dir=tmp_path, serve_batches=[1, 8], serve_threads=[1])
+    plan = make_plan(toy_task, tfidf_registry, settings)
+    seen = []
+
+    class Observer:
+        def progress(self, spec, phase, done, total):
+            seen.append((spec.name, phase))
+
+    sweeps, total_j, method = run_sweeps([plan.job(plan.specs[0])], Observer())
+    assert [s.name for s in sweeps] == [plan.specs[0].name] and sweeps[0].failed is None
+    assert {p.batch_size for p in sweeps[0].points} == {1, 8}
+    assert method["meter"] == "fake" and total_j >= sum(p.energy.per_query_j * p.energy.window_queries for p in sweeps[0].points)
+    assert seen and seen[0] == (plan.specs[0].name, "serving scikit-learn b1 t1")
+
+
 def test_serving_off_measures_nothing_more(toy_task, tfidf_registry, tmp_path):
     rec = recommend(
         toy_task, registry=tfidf_registry, min_quality=0.5, reports_dir=tmp_path, store=tmp_path / "s.sqlite", **FAST, serving="off"
@@ -277,6 +296,19 @@ def test_check_reports_how_to_serve_the_recommended_model(toy_task, tfidf_regist
     )
     assert result.serving is not None and result.serving.startswith("No configuration of")
     assert "how to serve it" in result.to_markdown()
+
+
+def test_onnx_runtime_without_a_cuda_provider_is_refused_not_run_on_the_cpu(monkeypatch):
+    import onnxruntime as ort
+
+    from advisor.device import onnx_providers
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert onnx_providers("cpu") == ["CPUExecutionProvider"]
+    with pytest.raises(RuntimeError, match="no CUDA provider for cuda:0"):
+        onnx_providers("cuda:0")
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert onnx_providers("cuda:1")[0] == ("CUDAExecutionProvider", {"device_id": 1})
 
 
 def test_the_service_and_check_accept_the_latency_goal():
