@@ -150,9 +150,11 @@ def decide(
         if goal
         else "with no latency goal"
     )
+    ties = sum(1 for j, (p, _, _) in enumerate(pairs) if j != i and tied(p, point))
+    tie = f"; tied on energy with {ties} other{'s' if ties > 1 else ''}, intervals overlapping: the fastest of them" if ties else ""
     text = (
         f"Serve {name} with {configuration(point)}: it uses the least energy per query {among} "
-        f"({joules(point.energy.per_query_j)}{label}, p95 {milliseconds(point.latency_p95_ms)})"
+        f"({joules(point.energy.per_query_j)}{label}, p95 {milliseconds(point.latency_p95_ms)}{tie})"
     )
     first = order[0] if order else None
     if goal and first and name != first and any(s.name == first for s in measured):

@@ -64,10 +64,11 @@ def versus_default(s: Serving) -> str | None:
     if s.point == default:
         return f"The run's own configuration ({configuration(default)}) is the one chosen."
     ratio = s.point.energy.per_query_j / default.energy.per_query_j
+    what = ": what meeting the latency goal costs" if ratio > 1 and s.max_latency_ms else ""
     return (
         f"Against the run's own configuration ({configuration(default)}: {joules(default.energy.per_query_j, ' J/query')}, "
         f"p95 {milliseconds(default.latency_p95_ms)}), the chosen one uses {ratio:.2f}x the energy per query "
-        f"(both measured in this sweep, the same way)."
+        f"(both measured in this sweep, the same way){what}."
     )
 
 

@@ -76,6 +76,8 @@ def test_a_tie_on_energy_goes_to_the_faster_and_a_clear_difference_to_the_cheape
     tied = goal([point(1.00, 30.0, batch=16, half=0.05), point(1.02, 8.0, batch=4, half=0.05)], max_ms=100)
     index, why = choose(tied, 100)
     assert index == 1 and "tied on energy with 1 other" in why
+    _, p, answer = decide([CandidateServing(name="m", points=tied)], ["m"], 100, "ESTIMATED")
+    assert p.batch_size == 4 and "tied on energy with 1 other, intervals overlapping: the fastest of them" in answer
     apart = goal([point(1.00, 30.0, batch=16, half=0.005), point(1.02, 8.0, batch=4, half=0.005)], max_ms=100)
     assert choose(apart, 100)[0] == 0
     same = goal([point(1.0, 8.0, batch=4, threads=2), point(1.0, 8.0, batch=4, threads=1)])
