@@ -13,9 +13,9 @@ from advisor.plan import make_plan
 from advisor.registry import Registry, load_registry
 from advisor.results import Recommendation
 from advisor.run import Observer, execute
+from advisor.servingrun import serving_step
 from advisor.settings import Settings
 from advisor.store import Heartbeat, ResultStore
-from advisor.sweep import serving_step
 from advisor.tasks import Task, load_task
 
 

@@ -43,8 +43,8 @@ def main() -> None:
     from advisor.plan import make_plan
     from advisor.results import Method, Recommendation
     from advisor.serving import configuration, energy_label
+    from advisor.servingrun import decide_serving, run_sweeps
     from advisor.settings import Settings
-    from advisor.sweep import decide_serving, run_sweeps
     from advisor.text import duration, joules, milliseconds
 
     settings = Settings(candidates=args.models, min_window_s=args.min_window_s, repeats=args.repeats)

@@ -224,7 +224,7 @@ def test_recommend_reports_how_to_serve_in_results_json(toy_task, tfidf_registry
 
 def test_the_sweep_runs_in_a_worker_process_with_its_own_meter(toy_task, tfidf_registry, tmp_path):
     from advisor.plan import make_plan
-    from advisor.sweep import run_sweeps
+    from advisor.servingrun import run_sweeps
 
     settings = Settings(**{**FAST, "isolate": True}, reports_dir=tmp_path, serve_batches=[1, 8], serve_threads=[1])
     plan = make_plan(toy_task, tfidf_registry, settings)
@@ -267,6 +267,16 @@ def test_bad_serving_settings_are_one_line(args, says, tmp_path):
     r = cli("recommend", "--task", "spam", *args, "--reports-dir", tmp_path, cwd=tmp_path)
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert r.returncode == 1 and "Traceback" not in r.stderr and len(lines) == 1 and says in r.stderr, r.stderr
+
+
+def test_cuda_asked_for_on_a_machine_without_one_is_one_line(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    r = cli("recommend", "--task", "spam", "--device", "cuda", "--reports-dir", tmp_path, "--in-process", cwd=tmp_path)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert r.returncode == 1 and len(lines) == 1 and "device: 'cuda' asked for, but no CUDA GPU is usable here" in r.stderr, r.stderr
 
 
 def test_cuda_without_a_gpu_is_one_line(monkeypatch):
