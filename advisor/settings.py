@@ -88,14 +88,17 @@ class Settings(BaseModel):
     serving: Literal["recommended", "frontier", "off"] = _f(
         "recommended",
         "search",
-        "Serving sweep (batch size, threads, runtime): of the recommended model, of every Pareto-frontier candidate "
-        "that meets the goal (model and configuration ranked together), or off.",
+        "Serving sweep (batch size, threads, runtime): recommended (the recommended model), frontier (every Pareto-frontier "
+        "candidate that meets the goal; model and configuration ranked together) or off.",
     )
     serve_batches: list[Annotated[int, Field(ge=1, le=4096)]] = _f(
-        [1, 4, 16, 64], "search", "Batch sizes the serving sweep tries.", min_length=1, max_length=16
+        [1, 4, 16, 64], "search", "Batch sizes the serving sweep tries, comma-separated (default: 1,4,16,64).", min_length=1, max_length=16
     )
     serve_threads: list[Annotated[int, Field(ge=1)]] | None = _f(
-        None, "search", "Intra-op thread counts the serving sweep tries (default: 1, doubling, up to the cores).", min_length=1
+        None,
+        "search",
+        "Intra-op thread counts the serving sweep tries, comma-separated (default: 1, doubling, up to the cores).",
+        min_length=1,
     )
     serve_runtimes: list[Literal[RUNTIMES]] | None = _f(  # type: ignore[valid-type]
         None, "search", "Runtimes the serving sweep tries: pytorch, onnxruntime, openvino (default: all the model can run on)."

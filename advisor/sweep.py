@@ -127,7 +127,7 @@ def measure_point(runner: Runner, job: Job, meter: Meter, runtime: str, batch: i
         runtime=runtime,
         batch_size=batch,
         threads=threads,
-        device=job.context.device,
+        device=job.context.device if runtime in ("pytorch", "onnxruntime") else "cpu",  # scikit-learn and OpenVINO: the CPU
         energy=energy,
         throughput_qps=qps,
         batch_p50_ms=_percentile(times, 50),
