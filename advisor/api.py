@@ -13,6 +13,7 @@ from advisor.plan import make_plan
 from advisor.registry import Registry, load_registry
 from advisor.results import Recommendation
 from advisor.run import Observer, execute
+from advisor.servingrun import serving_step
 from advisor.settings import Settings
 from advisor.store import Heartbeat, ResultStore
 from advisor.tasks import Task, load_task
@@ -59,4 +60,10 @@ def recommend(
         raise
     with ResultStore(settings.store) as store, Heartbeat(store.path, lambda s: s.heartbeat_run(plan.run_id)):
         out = output if output is not None else standard_outputs(plan.folder, settings, store)
-        return execute(plan, CachedExecutor(executor, store, plan.run_id, fresh=settings.fresh), out, observer, annotate)
+        serve = serving_step(plan, observer)  # how to serve the recommended model: measured once the recommendation is complete
+
+        def finish(rec: Recommendation) -> Recommendation:
+            rec = serve(rec)
+            return annotate(rec) if annotate is not None else rec
+
+        return execute(plan, CachedExecutor(executor, store, plan.run_id, fresh=settings.fresh), out, observer, finish)

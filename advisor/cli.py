@@ -74,6 +74,39 @@ def _csv(value: Optional[str]) -> Optional[list[str]]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def _ints(value: Optional[str], field: str) -> Optional[list[int]]:
+    """A comma-separated list of whole numbers for a Settings field (``1,4,16``)."""
+    try:
+        return [int(v) for v in _csv(value)] if value else None
+    except ValueError:
+        raise AdvisorError(f"invalid option {flag(field)}: '{value}' is not a comma-separated list of whole numbers, e.g. 1,4,16") from None
+
+
+class Serve:
+    """The serving options (latency goal, sweep, device), shared by ``recommend`` and ``check``."""
+
+    MaxLatency = Annotated[Optional[float], opt("max_latency_ms")]
+    Rate = Annotated[Optional[float], opt("queries_per_second")]
+    Scope = Annotated[str, opt("serving")]
+    Batches = Annotated[Optional[str], opt("serve_batches")]
+    Threads = Annotated[Optional[str], opt("serve_threads")]
+    Runtimes = Annotated[Optional[str], opt("serve_runtimes")]
+    Device = Annotated[str, opt("device")]
+
+    @staticmethod
+    def values(max_latency_ms, queries_per_second, serving, serve_batches, serve_threads, serve_runtimes, device) -> dict[str, Any]:
+        """The Settings fields of the serving options."""
+        return {
+            "max_latency_ms": max_latency_ms,
+            "queries_per_second": queries_per_second,
+            "serving": serving,
+            "serve_batches": _ints(serve_batches, "serve_batches"),
+            "serve_threads": _ints(serve_threads, "serve_threads"),
+            "serve_runtimes": _csv(serve_runtimes),
+            "device": device,
+        }
+
+
 def settings_from(**values: Any) -> Settings:
     """The run's Settings from CLI values; a bad value is one line naming the option."""
     from pydantic import ValidationError
@@ -187,6 +220,13 @@ def recommend(
     mlflow: Annotated[Optional[str], opt("mlflow")] = None,
     executor: Annotated[str, opt("executor")] = DEFAULTS.executor,
     ray_address: Annotated[Optional[str], opt("ray_address")] = None,
+    max_latency_ms: Serve.MaxLatency = None,
+    queries_per_second: Serve.Rate = None,
+    serving: Serve.Scope = DEFAULTS.serving,
+    serve_batches: Serve.Batches = None,
+    serve_threads: Serve.Threads = None,
+    serve_runtimes: Serve.Runtimes = None,
+    device: Serve.Device = DEFAULTS.device,
     as_json: Annotated[bool, typer.Option("--json", help="Print results JSON on stdout (tables go to stderr).")] = False,
 ) -> None:
     """Measure the candidates on the task and recommend the least costly one that meets the goal."""
@@ -219,6 +259,7 @@ def recommend(
         mlflow=mlflow,
         executor=executor,
         ray_address=ray_address,
+        **Serve.values(max_latency_ms, queries_per_second, serving, serve_batches, serve_threads, serve_runtimes, device),
     )
     from advisor.api import recommend as run
     from advisor.terminal import render_table
@@ -270,6 +311,13 @@ def check(
     reports_dir: Annotated[Path, opt("reports_dir")] = DEFAULTS.reports_dir,
     as_json: Annotated[bool, typer.Option("--json", help="Print the check result as JSON on stdout.")] = False,
     markdown: Annotated[Optional[Path], typer.Option(help="Append a Markdown summary to this file (e.g. $GITHUB_STEP_SUMMARY).")] = None,
+    max_latency_ms: Serve.MaxLatency = None,
+    queries_per_second: Serve.Rate = None,
+    serving: Serve.Scope = DEFAULTS.serving,
+    serve_batches: Serve.Batches = None,
+    serve_threads: Serve.Threads = None,
+    serve_runtimes: Serve.Runtimes = None,
+    device: Serve.Device = DEFAULTS.device,
 ) -> None:
     """CI gate: is the deployed model right-sized? Exit 0 right-sized, 3 undecided, 4 oversized, 5 below goal, 6 energy regression."""
     settings = settings_from(
@@ -284,6 +332,7 @@ def check(
         reports_dir=reports_dir,
         store=store,
         fresh=fresh,
+        **Serve.values(max_latency_ms, queries_per_second, serving, serve_batches, serve_threads, serve_runtimes, device),
     )
     from advisor.gate import check as run_check
 
@@ -297,6 +346,8 @@ def check(
         sys.stdout.write(result.to_json() + "\n")
     else:
         Console().print(f"{result.verdict}: {result.message}", highlight=False, soft_wrap=True)
+        if result.serving:
+            Console().print(f"How to serve it: {result.serving}", highlight=False, soft_wrap=True)
         Console().print(f"[dim]Energy {result.energy_method}. Results: {result.results}[/]", highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
 

@@ -270,15 +270,16 @@ class RayExecutor:
         self._task = None
         self._running = None
 
-    def _resources(self) -> dict:
-        """A whole node's CPUs. No GPU is reserved: every runner measures on the CPU today."""
+    def _resources(self, gpu: bool = False) -> dict:
+        """A whole node's CPUs, and one GPU when the run's device is a GPU (``--device cuda``)."""
         nodes = [n for n in self._ray.nodes() if n.get("Alive")]
         cpus = min(int(n["Resources"].get("CPU", 1)) for n in nodes)
-        return {"num_cpus": max(1, cpus), "num_gpus": 0}
+        return {"num_cpus": max(1, cpus), "num_gpus": 1 if gpu else 0}
 
     def run(self, job: Job, progress: ProgressFn) -> Measured:
         if self._task is None:
-            self._task = self._ray.remote(max_retries=0)(_measure_remote).options(**self._resources())
+            gpu = job.context.device != "cpu"
+            self._task = self._ray.remote(max_retries=0)(_measure_remote).options(**self._resources(gpu))
         progress("measuring on ray", 0, 1)
         t0 = time.perf_counter()
         self._running = self._task.remote(replace(job, meter_hook=test_meter_hook()))

@@ -55,6 +55,7 @@ class CheckResult(_Model):
     run_id: str
     results: str = Field(description="path of the run's results.json")
     energy_method: str = "unknown"
+    serving: str | None = Field(default=None, description="how to serve the recommended model (the serving sweep's answer), when swept")
 
     def to_markdown(self) -> str:
         """A summary for a CI job page (e.g. ``$GITHUB_STEP_SUMMARY``)."""
@@ -77,6 +78,8 @@ class CheckResult(_Model):
                     ),
                 )
             )
+        if self.serving:
+            rows.append(("how to serve it", self.serving))
         table = "\n".join(f"| {k} | {v} |" for k, v in rows)
         return (
             f"### {icon} advisor check: {self.verdict}\n\n{self.message}\n\n| | |\n|---|---|\n{table}\n\nFull results: `{self.results}`\n"
@@ -158,6 +161,7 @@ def judge(rec: Recommendation, deployed: str, max_energy_increase: float, baseli
         run_id=rec.run_id,
         results=results,
         energy_method=rec.method.energy,
+        serving=rec.serving.answer if rec.serving and rec.serving.candidates else None,
     )
 
 

@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 from advisor.adaptive import Rules, cost_order
+from advisor.device import resolve_device
 from advisor.errors import SpecError, did_you_mean
 from advisor.kinds import KINDS
 from advisor.measure import Job, resolved_sources
@@ -98,6 +99,7 @@ def run_context(task: Task, samples: Samples, settings: Settings, seed: int, wor
         class_weight="balanced" if task.spec.metric.definition.class_balanced else None,
         task_type=task.spec.type,
         work_dir=str(work_dir) if work_dir else None,
+        device=resolve_device(settings.device),
     )
 
 
@@ -159,6 +161,7 @@ class Plan:
             "fitted": file_identity(Path(fitted)) if fitted and Path(fitted).exists() else None,
             "samples": self.samples.sha256,
             "machine": {**self.environment.model_dump(mode="json"), "cpus": os.cpu_count()},
+            **({"device": self.context.device} if self.context.device != "cpu" else {}),  # CPU keys stay as they were
         }
         return Job(
             spec=spec,

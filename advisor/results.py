@@ -301,6 +301,53 @@ class CandidateResult(_Model):
         return self.energy.per_query_j if self.energy else None
 
 
+class ServingPoint(_Model):
+    """One serving configuration of a model, measured with the same repeated metered windows as the candidates."""
+
+    runtime: str = Field(description="pytorch, onnxruntime, openvino, scikit-learn or model2vec")
+    batch_size: int
+    threads: int = Field(description="intra-op threads")
+    device: str = "cpu"
+    energy: EnergyStats = Field(description="energy per query at this configuration (repeated windows, Student-t interval)")
+    throughput_qps: float = Field(description="queries per second at this configuration, back to back")
+    batch_p50_ms: float = Field(description="compute time of one batch, median over the windows' batches")
+    batch_p95_ms: float
+    fill_wait_ms: float = Field(default=0.0, description="a request's longest wait for its batch to fill: (batch - 1) / queries_per_second")
+    latency_p50_ms: float = Field(description="one request: its batch's compute time plus the fill wait")
+    latency_p95_ms: float
+    latency_batches: int = Field(description="batches timed for the latency percentiles")
+    keeps_up: bool | None = Field(default=None, description="throughput at least queries_per_second (None: no rate given)")
+    meets_goal: bool | None = Field(default=None, description="p95 within max_latency_ms and keeps up (None: no latency goal)")
+    default: bool = Field(default=False, description="the run's own configuration (its batch size, all threads, the model's runtime)")
+
+
+class CandidateServing(_Model):
+    """The serving sweep of one model: every configuration measured, the frontier and the choice."""
+
+    name: str
+    points: list[ServingPoint] = Field(default_factory=list)
+    frontier: list[int] = Field(default_factory=list, description="indices of points not beaten on both energy and p95, fastest first")
+    chosen: int | None = Field(default=None, description="index of the chosen point (None: none meets the goal)")
+    reason: str = ""
+    not_measured: list[str] = Field(default_factory=list, description="configurations left out and why (adaptive grid, runtimes)")
+    failed: str | None = None
+    cost: Cost = Field(default_factory=Cost, description="wall time, and the energy of its metered windows (loading, each configuration)")
+
+
+class Serving(_Model):
+    """How to serve: the serving sweep, the latency goal and the (model, configuration) chosen."""
+
+    scope: Literal["recommended", "frontier"]
+    max_latency_ms: float | None = None
+    queries_per_second: float | None = None
+    wait_note: str = Field(default="", description="how a request's wait for its batch is counted")
+    candidates: list[CandidateServing] = Field(default_factory=list)
+    model: str | None = Field(default=None, description="the model chosen with its configuration (None: no configuration meets the goal)")
+    point: ServingPoint | None = None
+    answer: str = Field(default="", description="which model and configuration, and why, in one sentence")
+    cost: Cost = Field(default_factory=Cost, description="what the whole sweep cost (the meter's total, wall time); not in advisor_cost")
+
+
 class TaskInfo(_Model):
     """The task as used in the run."""
 
@@ -350,6 +397,7 @@ class Recommendation(_Model):
     distillation: Distillation | None = Field(
         default=None, description="advisor distill: lineage and how close the student comes to its teacher"
     )
+    serving: Serving | None = Field(default=None, description="how to serve the recommended model (serving sweep), when run")
     search: Search = Field(default_factory=Search, description="adaptive or exhaustive, the order candidates were measured in, and why")
     samples: SampleSet = Field(default_factory=SampleSet)
 

@@ -7,12 +7,16 @@ derived from these fields, so a default or a bound is written once, here.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 GROUPS = ("goal", "measurement", "search", "output", "infrastructure")
+
+RUNTIMES = ("pytorch", "onnxruntime", "openvino", "scikit-learn", "model2vec")
+"""Runtimes the serving sweep knows; a candidate is swept on those it can run on (see :mod:`advisor.sweep`)."""
 
 USER_METERS = ("codecarbon", "null")
 """Meters a user may choose. Tests and benches use a fake or replay meter through
@@ -35,6 +39,16 @@ class Settings(BaseModel):
     confidence: float = _f(0.95, "goal", "Confidence level of the intervals and decisions.", gt=0.5, lt=1)
     by: Literal["energy", "params", "latency"] = _f("energy", "goal", "Rank candidates that meet the goal by: energy, params or latency.")
     deployed: str | None = _f(None, "goal", "The model in production (advisor check): measured first; nothing costlier is measured.")
+    max_latency_ms: float | None = _f(
+        None,
+        "goal",
+        "Serving goal: p95 latency of one request in ms, its batch's wait to fill included (at --queries-per-second); "
+        "picks the least-energy serving configuration that meets it.",
+        gt=0,
+    )
+    queries_per_second: float | None = _f(
+        None, "goal", "Expected request rate: a request waits for its batch to fill, and a configuration must keep up.", gt=0
+    )
 
     # -- measurement: what is measured and how ------------------------------------------------------
     candidates: list[str] | None = _f(None, "measurement", "Only these registry names (default: all that serve the task).")
@@ -78,6 +92,25 @@ class Settings(BaseModel):
     budget_j: float | None = _f(None, "search", "Most energy, in joules, to spend on drawing more samples (default: no limit).", gt=0)
     budget_s: float | None = _f(None, "search", "Most time, in seconds, to spend on drawing more samples (default: no limit).", gt=0)
 
+    serving: Literal["recommended", "frontier", "off"] = _f(
+        "recommended",
+        "search",
+        "Serving sweep (batch size, threads, runtime): recommended (the recommended model), frontier (every Pareto-frontier "
+        "candidate that meets the goal; model and configuration ranked together) or off.",
+    )
+    serve_batches: list[Annotated[int, Field(ge=1, le=4096)]] = _f(
+        [1, 4, 16, 64], "search", "Batch sizes the serving sweep tries, comma-separated (default: 1,4,16,64).", min_length=1, max_length=16
+    )
+    serve_threads: list[Annotated[int, Field(ge=1)]] | None = _f(
+        None,
+        "search",
+        "Intra-op thread counts the serving sweep tries, comma-separated (default: 1, doubling, up to the cores).",
+        min_length=1,
+    )
+    serve_runtimes: list[Literal[RUNTIMES]] | None = _f(  # type: ignore[valid-type]
+        None, "search", "Runtimes the serving sweep tries: pytorch, onnxruntime, openvino (default: all the model can run on)."
+    )
+
     # -- output: what is written and where ----------------------------------------------------------
     reports_dir: Path = _f(Path("reports"), "output", "Where reports/<run-id>/ are written.")
     run_id: str | None = _f(
@@ -96,6 +129,20 @@ class Settings(BaseModel):
     store: Path | None = _f(
         None, "infrastructure", "Result store (SQLite) reused across runs (default: results.sqlite in the cache folder)."
     )
+    device: str = _f(
+        "auto",
+        "infrastructure",
+        "Where models run: auto (a CUDA GPU when there is one), cpu, cuda or cuda:N.",
+        pattern=r"^(auto|cpu|cuda(:[0-9]+)?)$",
+    )
+
+    @field_validator("serve_threads")
+    @classmethod
+    def _threads_within_cores(cls, value: list[int] | None) -> list[int] | None:
+        cores = os.cpu_count() or 1
+        if value and max(value) > cores:
+            raise ValueError(f"{max(value)} threads is more than the {cores} cores of this machine")
+        return value
 
     @classmethod
     def merged(cls, base: Settings | None = None, **values: Any) -> Settings:

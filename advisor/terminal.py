@@ -144,5 +144,23 @@ def render_table(rec: Recommendation, console: Console) -> None:
         _say(console, f"Derived: {line}")
     if len(rec.pareto) > 1:
         _say(console, f"Pareto frontier (quality vs energy, cheapest first): {' -> '.join(rec.pareto)}")
+    if rec.serving is not None:
+        render_serving(rec, console)
     _say(console, energy_note(rec), "dim")
     _say(console, f"{cost_line(rec)} Results: {rec.settings.get('reports_dir')}/{rec.run_id}/results.json, report.html, report.md", "dim")
+
+
+def render_serving(rec: Recommendation, console: Console) -> None:
+    """The "how to serve it" part: each swept model's frontier, its choice and the run's configuration, then the answer."""
+    from advisor import servingtext
+    from advisor.serving import energy_label
+
+    s = rec.serving
+    goal = f"p95 <= {milliseconds(s.max_latency_ms)}" if s.max_latency_ms else "no latency goal (energy-latency frontier)"
+    rate = f", {s.queries_per_second:g} queries/s" if s.queries_per_second else ""
+    if s.candidates:
+        print_table(console, f"How to serve it: {goal}{rate}", servingtext.COLUMNS, servingtext.rows(s))
+    else:
+        _say(console, "How to serve it:", "bold")
+    for i, line in enumerate(servingtext.lines(s, energy_label(rec.method.energy))):
+        _say(console, line, "bold" if i == 0 else "")

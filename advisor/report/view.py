@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from advisor.ranking import pareto_front, verdict_of
 from advisor.report.charts import energy_breakdown_chart, quality_energy_chart
+from advisor.report.serving import ServingView, serving_view
 from advisor.results import CandidateResult, Recommendation
 from advisor.text import (
     DASH,
@@ -82,6 +83,7 @@ class ReportView:
     registry_json: str
     run: list[tuple[str, str]] = field(default_factory=list)
     lineage: list[str] = field(default_factory=list)  # derived and bespoke candidates: parent, method, making cost, payback
+    serving: ServingView | None = None  # the serving sweep, when the run had one
 
 
 COLUMNS = [
@@ -251,4 +253,5 @@ def build_view(rec: Recommendation) -> ReportView:
         registry_json=json.dumps(rec.registry.candidates, indent=2),
         run=run,
         lineage=lineage_lines(rec),
+        serving=serving_view(rec),
     )

@@ -107,6 +107,10 @@ class Runner:
         """Train the model that is deployed, on all samples, after :meth:`cross_fit` (which it may reuse)."""
         self.fit(texts, labels)
 
+    def fit_for_serving(self, texts: Sequence[str], labels: Sequence[str]) -> None:
+        """Make the model answer for a serving sweep, as cheaply as gives the deployed model's inference cost."""
+        self.fit(texts, labels)
+
     def made(self) -> dict | None:
         """For a model the advisor makes (``making`` set): how it was made, its folder and, when an earlier run made
         it, that run's lineage (``earlier``); else None."""
@@ -136,6 +140,16 @@ class Runner:
     def info(self) -> ModelInfo:
         """Parameter count and size on disk, measured from what is loaded."""
         raise NotImplementedError
+
+    def set_threads(self, threads: int) -> None:
+        """Serve with ``threads`` intra-op threads (the serving sweep): PyTorch's and the BLAS libraries' thread pools."""
+        import sys
+
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
 
     def close(self) -> None:
         """Release the model's memory."""

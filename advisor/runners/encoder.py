@@ -94,7 +94,7 @@ class EncoderHead(Runner):
         else:
             from sentence_transformers import SentenceTransformer
 
-            self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+            self.model = SentenceTransformer(str(self.path), device=self.ctx.device, local_files_only=True)
             self.model.max_seq_length = min(self.model.max_seq_length or self.options.max_length, self.options.max_length)
             self._params = sum(p.numel() for p in self.model.parameters())
             if self.options.quantize == "int8-dynamic":
@@ -103,7 +103,6 @@ class EncoderHead(Runner):
                 self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
 
     def _load_onnx(self) -> None:
-        import onnxruntime as ort
         from transformers import AutoTokenizer
 
         if self.options.export:
@@ -112,10 +111,7 @@ class EncoderHead(Runner):
             model_file = self.path if self.path.is_file() else _find_onnx(self.path)
         self._model_file = model_file
         self._params = onnx_parameters(model_file)
-        opts = ort.SessionOptions()
-        if self.options.threads:
-            opts.intra_op_num_threads = self.options.threads
-        self.session = ort.InferenceSession(str(model_file), opts, providers=["CPUExecutionProvider"])
+        self._new_session(self.options.threads)
         self._inputs = {i.name for i in self.session.get_inputs()}
         outputs = self.session.get_outputs()
         if self.options.output:
@@ -127,6 +123,24 @@ class EncoderHead(Runner):
             self._output = rank3[0]
         tok_dir = self.tokenizer_path or (self.path if self.path.is_dir() else self.path.parent)  # an export keeps its source's tokenizer
         self.tokenizer = AutoTokenizer.from_pretrained(str(tok_dir), local_files_only=True)
+
+    def _new_session(self, threads: int | None) -> None:
+        """An ONNX Runtime session on the run's device, with ``threads`` intra-op threads (None: the runtime's choice)."""
+        import onnxruntime as ort
+
+        from advisor.device import onnx_providers
+
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(self._model_file), opts, providers=onnx_providers(self.ctx.device))
+
+    def set_threads(self, threads: int) -> None:
+        """Serve with ``threads`` intra-op threads: a new ONNX Runtime session, or PyTorch's thread count."""
+        if self.spec.backend == "onnx":
+            self._new_session(threads)
+        else:
+            super().set_threads(threads)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Sentence embeddings of one batch, shape (n, dim)."""

@@ -146,6 +146,10 @@ class FineTunedEncoder(EncoderHead):
     def fit_deployed(self, texts: Sequence[str], labels: Sequence[str]) -> None:
         self.fit(texts, labels)
 
+    def fit_for_serving(self, texts: Sequence[str], labels: Sequence[str]) -> None:
+        """A head on the parent body: fine-tuning changes the weights, not what a query costs, so the sweep trains nothing."""
+        EncoderHead.fit(self, texts, labels)
+
     def made(self) -> dict | None:
         """How the deployed model was made: the method, its folder and, when made by an earlier run, that run's lineage."""
         return {"method": self.method, **self._made} if self._made else None

@@ -27,7 +27,7 @@ class HfPipelineClassifier(Runner):
         from transformers import pipeline
 
         tokenizer = self.tokenizer_path or self.path
-        self.pipe = pipeline("text-classification", model=str(self.path), tokenizer=str(tokenizer), device=-1)
+        self.pipe = pipeline("text-classification", model=str(self.path), tokenizer=str(tokenizer), device=self.ctx.device)
         task_labels = {label.lower(): label for label in self.ctx.label_names}
         mapping = {}
         for model_label in self.pipe.model.config.id2label.values():

@@ -32,7 +32,8 @@ class PromptedClassifier(Runner):
         self._gguf = path if path.is_file() and path.suffix == ".gguf" else None
         model_dir = dequantised_copy(path) if self._gguf else path
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-        self.model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True, dtype=torch.float32).eval()
+        model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True, dtype=torch.float32)
+        self.model = model.to(self.ctx.device).eval()
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.padding_side = "left"
@@ -92,7 +93,8 @@ class PromptedClassifier(Runner):
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
         position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
         with torch.inference_mode():
-            return self.model(input_ids=ids, attention_mask=mask, position_ids=position_ids).logits
+            dev = self.ctx.device
+            return self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=position_ids.to(dev)).logits.cpu()
 
     def _label_scores(self, texts: Sequence[str]):
         """Log-scores of each label word as the answer for each text, shape (n, labels)."""
