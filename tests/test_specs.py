@@ -22,7 +22,7 @@ def test_every_shipped_task_and_the_registry_load():
     assert types["sentiment"] == types["spam"] == "text-classification" and types["trivia"] == "question-answering"
     reg = load_registry(REPO_ROOT / "registry.yaml")
     kinds = {c.kind for c in reg.candidates}
-    assert kinds == {"tfidf-logreg", "encoder-head", "prompted", "hf-pipeline", "generator"}
+    assert kinds == {"tfidf-logreg", "encoder-head", "static-head", "prompted", "hf-pipeline", "generator"}
     for name, type_ in types.items():  # every shipped task has candidates
         assert reg.select(type_), name
     hub = [c for c in reg.candidates if c.source and c.source.hub]
