@@ -51,6 +51,10 @@ def judge(
     ordered = sorted(assessed, key=lambda r: order.get(r.name, len(order))) + pending
     if plan.search.strategy == "adaptive":
         est_j, est_s, left_out = exhaustive_estimate(results, len(labels), s)
+        last = {n: i for i, lk in enumerate(looks) for n in lk.measured}  # each candidate's final measurement
+        earlier = [lk for i, lk in enumerate(looks) if any(last[n] != i for n in lk.measured)]
+        est_j += sum(lk.energy_j for lk in earlier)  # an exhaustive run draws more samples for the same candidates too
+        est_s += sum(lk.duration_s for lk in earlier)
         cost = cost.model_copy(update={"exhaustive_estimate_j": est_j, "exhaustive_estimate_s": est_s, "not_estimated": left_out})
     model, best = ranking.model, ranking.best
     search = plan.search.model_copy(update={"looks": list(looks), "stopped": stopped})
