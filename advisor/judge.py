@@ -11,6 +11,7 @@ from statistics import NormalDist
 from advisor.adaptive import exhaustive_estimate
 from advisor.assess import assess, metric_fn, quality_interval
 from advisor.impact import cascade, savings
+from advisor.kinds import KINDS
 from advisor.measure import base_result
 from advisor.plan import Plan
 from advisor.ranking import pareto_front, rank
@@ -125,7 +126,15 @@ def _paybacks(results: list[CandidateResult], model: str | None, order: Sequence
             against = others[0] if others else None
         else:
             against = model if model in ok else (c.derived_from if c.derived_from in ok else None)
-        out.append(c.model_copy(update={"making": mk.model_copy(update=_payback(mk, ok[c.name], ok.get(against or "")))}))
+        if against is not None and against == c.derived_from and KINDS[c.kind].trains_body:
+            note = (
+                f"has the architecture of its parent {against}, so a query costs the same (figures that differ are the machine's "
+                f"noise): the {mk.energy_j or 0:.4g} J of making it buys quality, not energy"
+            )
+            update = {"payback_queries": None, "payback_against": against, "payback_note": note}
+        else:
+            update = _payback(mk, ok[c.name], ok.get(against or ""))
+        out.append(c.model_copy(update={"making": mk.model_copy(update=update)}))
     return out
 
 

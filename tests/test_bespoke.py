@@ -184,7 +184,9 @@ def test_a_variant_asked_of_a_candidate_that_cannot_take_it_is_one_clear_line(tm
     assert "candidates[0].variants" in text and "tfidf-logreg/sklearn" in text
 
 
-def _result(name: str, j: float, ci: list[float] | None = None, making: Making | None = None, **kw) -> CandidateResult:
+def _result(
+    name: str, j: float, ci: list[float] | None = None, making: Making | None = None, kind: str = "encoder-head", **kw
+) -> CandidateResult:
     energy = EnergyStats(
         per_query_j=j,
         cpu_per_query_j=j,
@@ -197,7 +199,7 @@ def _result(name: str, j: float, ci: list[float] | None = None, making: Making |
         window_durations_s=[1],
     )
     return CandidateResult(
-        name=name, tier="s", kind="k", backend="b", source="s", license="l", status="ok", quality=0.9, energy=energy, making=making, **kw
+        name=name, tier="s", kind=kind, backend="b", source="s", license="l", status="ok", quality=0.9, energy=energy, making=making, **kw
     )
 
 
@@ -206,12 +208,17 @@ def test_payback_is_against_what_it_replaces_and_honest_about_overlap():
 
     made = Making(parent="small", method="fine-tuned", energy_j=100.0, duration_s=10.0)
     big = _result("big", 0.30, [0.29, 0.31], verdict="meets")
-    tuned = _result("small [fine-tuned]", 0.05, [0.049, 0.051], made, derived_from="small", verdict="meets")
+    tuned = _result("small [fine-tuned]", 0.05, [0.049, 0.051], made, kind="encoder-finetuned", derived_from="small", verdict="meets")
     small = _result("small", 0.05, [0.048, 0.052], verdict="fails")
     out = {c.name: c for c in _paybacks([tuned, big, small], "small [fine-tuned]", ["small [fine-tuned]", "big", "small"])}
     mk = out["small [fine-tuned]"].making
     assert mk.payback_against == "big" and mk.payback_queries == pytest.approx(100 / 0.25)  # what would be recommended without it
-    # not recommended: against its parent, whose energy per query is the same within the intervals
-    out = {c.name: c for c in _paybacks([tuned, small], None, ["small", "small [fine-tuned]"])}
+    # not recommended: against its parent, whose architecture it shares (a measured difference is noise)
+    noisy = tuned.model_copy(update={"kind": "encoder-finetuned"})
+    out = {c.name: c for c in _paybacks([noisy, small.model_copy(update={"energy": big.energy})], None, ["small", "small [fine-tuned]"])}
     mk = out["small [fine-tuned]"].making
-    assert mk.payback_queries is None and mk.payback_against == "small" and "buys quality, not energy" in mk.payback_note
+    assert mk.payback_queries is None and mk.payback_against == "small" and "architecture of its parent" in mk.payback_note
+    # a static model against its parent, clearly cheaper per query: repaid after making / saving queries
+    static = _result("small [static]", 0.01, [0.009, 0.011], made, derived_from="small", kind="static-head")
+    out = {c.name: c for c in _paybacks([static, small], None, ["small [static]", "small"])}
+    assert out["small [static]"].making.payback_queries == pytest.approx(100 / 0.04)
