@@ -178,3 +178,14 @@ def test_an_encoder_measured_on_more_samples_embeds_only_the_new_ones_and_keeps_
     assert second.status == "ok" and second.samples_evaluated == 80
     assert sum(embedded) == 40, "only the 40 new samples are embedded; no new windows or latency queries"
     assert second.energy == first.energy and second.latency_p50_ms == first.latency_p50_ms and second.details["inference_from"] == 40
+
+
+def test_the_exhaustive_estimate_counts_the_looks_before_each_candidates_last(big_task, tfidf_registry, tmp_path):
+    """An exhaustive run would draw the same extra samples, so an adaptive run's estimate of it counts those looks too."""
+    plan = make_plan(big_task, str(tfidf_registry), Settings(reports_dir=tmp_path / "r"))
+    rec = execute(plan, BernoulliExecutor({"tfidf-small": 0.84, "tfidf-large": 0.99}, seed=1), Outputs())
+    small = [lk for lk in rec.search.looks if lk.measured == ["tfidf-small"]]
+    assert len(small) >= 2, rec.search.looks  # measured again on more samples
+    # the executor reports no per-candidate cost, so the estimate is exactly the earlier looks' energy
+    earlier = sum(lk.energy_j for lk in small[:-1])
+    assert earlier > 0 and rec.advisor_cost.exhaustive_estimate_j == pytest.approx(earlier)
