@@ -338,18 +338,18 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
 def _making(runner: Runner, load: Reading, train: Reading | None, method: dict) -> Making | None:
     """How a bespoke model was made and what it cost, for a runner that makes one (else None).
 
-    A fine-tuned model is made when its deployed model is trained (the ``train`` window); a distilled
-    one when it loads (the distillation runs once per parent; later loads reuse it). A step an earlier
-    run did is reported with that run's recorded figures and marked so. The cost measured now is
-    added to the made model's lineage.
+    The runner says in which phase the model was made (:meth:`Runner.made`): a fine-tuned model when its
+    deployed model is trained (the ``train`` window), a distilled one when it loads (once per parent;
+    later loads reuse it). A step an earlier run did is reported with that run's recorded figures and
+    marked so. The cost measured now is added to the made model's lineage. A model made at load still
+    has its head fitted on all samples: that step is listed too.
     """
-    made = runner.made() if runner.making else None
+    made = runner.made()
     if made is None:
         return None
     from advisor.runners import bespoke
 
-    main = train if runner.making == "fine-tuned" else load
-    what = "fine-tune the deployed model on all samples, then fit its head" if runner.making == "fine-tuned" else "distil the parent"
+    main, what = {"load": load, "train": train}[made["during"]], made["what"]
     earlier = made.get("earlier")
     if earlier is not None:
         cost = earlier.get("cost") or {}
@@ -357,7 +357,7 @@ def _making(runner: Runner, load: Reading, train: Reading | None, method: dict) 
     else:
         steps = [MakingStep(what=what, energy_j=main.energy_j, duration_s=main.duration_s)]
         bespoke.record_cost(Path(made["path"]), main.energy_j, main.duration_s, str(method.get("energy", "unknown")))
-    if runner.making != "fine-tuned" and train is not None:
+    if made["during"] != "train" and train is not None:
         steps.append(MakingStep(what="fit the head on all samples", energy_j=train.energy_j, duration_s=train.duration_s))
     known = all(st.energy_j is not None for st in steps)
     return Making(

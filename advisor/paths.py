@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -16,3 +17,12 @@ def cache_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "advisor"
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def slug(text: str, limit: int = 64) -> str:
+    """``text`` as one safe path component: letters, digits, ``_ . -`` only, never ``.`` or ``..``."""
+    out = _UNSAFE.sub("-", text).strip(".-")[:limit].strip(".-")
+    return out or "task"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -16,7 +15,7 @@ from advisor.device import resolve_device
 from advisor.errors import SpecError, did_you_mean
 from advisor.kinds import KINDS
 from advisor.measure import Job, resolved_sources
-from advisor.paths import cache_dir
+from advisor.paths import cache_dir, slug
 from advisor.registry import Registry, load_registry
 from advisor.results import CandidateResult, Environment, Recommendation, SampleSet, Search, TaskInfo
 from advisor.runners import RunContext
@@ -36,7 +35,6 @@ _VERSIONS = (
     "datasets",
     "evaluate",
 )
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def environment() -> Environment:
@@ -54,12 +52,6 @@ def environment() -> Environment:
         processor=platform.processor(),
         versions=versions,
     )
-
-
-def slug(text: str, limit: int = 64) -> str:
-    """``text`` as one safe path component: letters, digits, ``_ . -`` only, never ``.`` or ``..``."""
-    out = _UNSAFE.sub("-", text).strip(".-")[:limit].strip(".-")
-    return out or "task"
 
 
 def new_run_id(task_name: str) -> str:

@@ -79,9 +79,6 @@ class Runner:
     inference_fixed: ClassVar[bool] = False
     """True when training on more samples cannot change the cost of inference (a frozen encoder and a small
     head): a measurement on more samples then keeps the earlier inference figures."""
-    making: ClassVar[str | None] = None
-    """Set by runners that make a bespoke model (fine-tuned on the samples, distilled from a parent): what making is
-    called. Its one-off cost is measured and reported apart from inference."""
 
     def __init__(self, spec: CandidateSpec, path: Path | None, ctx: RunContext, tokenizer_path: Path | None = None):
         self.spec = spec
@@ -112,9 +109,10 @@ class Runner:
         self.fit(texts, labels)
 
     def made(self) -> dict | None:
-        """For a model the advisor makes (``making`` set): how it was made, its folder and, when an earlier run made
-        it, that run's lineage (``earlier``); else None."""
-        return None
+        """For a model the runner made (fine-tuned on the samples, distilled from a parent), else None: ``method``,
+        the step (``what``), the phase it ran in (``during``: ``load`` or ``train``, whose metered reading is its
+        cost), its cached ``path`` and, when an earlier run made it, that run's lineage (``earlier``)."""
+        return getattr(self, "_made", None)
 
     def predict(self, texts: Sequence[str]) -> Prediction:
         """Predict labels for one batch of texts."""

@@ -23,8 +23,7 @@ LINEAGE = "lineage.json"
 
 def made_folder(what: str, name: str, key: Any) -> Path:
     """Where a model made as ``what`` (e.g. ``fine-tuned``) from ``name`` with everything in ``key`` is kept."""
-    from advisor.paths import cache_dir
-    from advisor.plan import slug
+    from advisor.paths import cache_dir, slug
 
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
     return cache_dir() / "made" / what / f"{slug(name, 48)}-{digest}"

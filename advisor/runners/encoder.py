@@ -82,13 +82,17 @@ class EncoderHead(Runner):
     trainable = True
     inference_fixed = True
 
-    def load(self) -> None:
+    def _load_fitted_head(self) -> None:
+        """The saved head of a ``fitted:`` candidate (advisor distill), if any."""
         self.head = None
         if self.options.fitted:
             import joblib
 
             self.head = joblib.load(self.options.fitted)
             self.trainable = False  # a frozen model: scored on the samples, not cross-fitted on their labels
+
+    def load(self) -> None:
+        self._load_fitted_head()
         if self.spec.backend == "onnx":
             self._load_onnx()
         else:

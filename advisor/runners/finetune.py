@@ -38,7 +38,6 @@ class FineTunedEncoder(EncoderHead):
     Options = FineTuneOptions
     trainable = True
     inference_fixed = True  # fine-tuning changes the weights, not the architecture: inference costs the same
-    making = "fine-tuned"
 
     def load(self) -> None:
         super().load()
@@ -131,7 +130,8 @@ class FineTunedEncoder(EncoderHead):
             joblib.dump(self.head, folder / "head.joblib")
 
         folder, earlier = bespoke.cached(bespoke.made_folder("fine-tuned", self.spec.name, key), make, facts)
-        self._made = {"path": str(folder), "earlier": earlier}
+        what = "fine-tune the deployed model on all samples, then fit its head"
+        self._made = {"method": self.method, "what": what, "during": "train", "path": str(folder), "earlier": earlier}
         if earlier is not None:
             self._load_made(folder)
 
@@ -150,17 +150,10 @@ class FineTunedEncoder(EncoderHead):
         """A head on the parent body: fine-tuning changes the weights, not what a query costs, so the sweep trains nothing."""
         EncoderHead.fit(self, texts, labels)
 
-    def made(self) -> dict | None:
-        """How the deployed model was made: the method, its folder and, when made by an earlier run, that run's lineage."""
-        return {"method": self.method, **self._made} if self._made else None
-
     def save_state(self, path: Path) -> Path:
         """For a student (``advisor distill``): the fine-tuned body beside the head, as a frozen encoder-head candidate."""
-        import joblib
-
         self.model.save(str(path.parent / "body"))
-        joblib.dump(self.head, path)
-        return path
+        return super().save_state(path)
 
     def deployed_spec(self, state: Path) -> dict:
         """Registry fields of the saved student: a frozen encoder (the fine-tuned body) with its fitted head."""

@@ -34,7 +34,6 @@ class StaticHead(EncoderHead):
     Options = StaticOptions
     trainable = True
     inference_fixed = True
-    making = "distilled"
 
     @property
     def method(self) -> str:
@@ -43,22 +42,21 @@ class StaticHead(EncoderHead):
         return f"distilled to static token embeddings (model2vec, {dims})"
 
     def load(self) -> None:
-        import joblib
         from model2vec import StaticModel
 
-        self.head, self._made = None, None
-        if self.options.fitted:
-            self.head = joblib.load(self.options.fitted)
-            self.trainable = False
-        folder = Path(self.path)
-        if not is_static(folder):
-            folder = self._distilled(folder)
+        self._made = None
+        self._load_fitted_head()
+        ready = is_static(Path(self.path))
+        folder, earlier = (Path(self.path), None) if ready else self._distilled(Path(self.path))
         self._folder = folder
         self.model = StaticModel.from_pretrained(str(folder), force_download=False)
         self._params = int(self.model.embedding.size)
+        if not ready:  # distilled here or by an earlier run; the method names the dimensions it has
+            self._made = {"method": self.method, "what": "distil the parent", "during": "load", "path": str(folder), "earlier": earlier}
 
-    def _distilled(self, parent: Path) -> Path:
-        """The parent sentence encoder distilled to static embeddings, made once and cached."""
+    def _distilled(self, parent: Path) -> tuple[Path, dict | None]:
+        """The parent sentence encoder distilled to static embeddings, made once and cached, and the lineage of an
+        earlier run's distillation (None when made now)."""
         from advisor.runners import bespoke
         from advisor.sources import file_identity
 
@@ -79,11 +77,7 @@ class StaticHead(EncoderHead):
             folder, earlier = bespoke.cached(bespoke.made_folder("static", parent.name, key), make, facts)
         except ImportError as exc:
             raise RuntimeError(f"distillation needs model2vec's extra: pip install 'model2vec[distill]' ({exc})") from None
-        self._made = {"path": str(folder), "earlier": earlier}
-        return folder
-
-    def made(self) -> dict | None:
-        return {"method": self.method, **self._made} if self._made else None
+        return folder, earlier
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         kw = {"max_length": self.options.max_length} if self.options.max_length else {}
