@@ -41,7 +41,7 @@ def savings(
         "reference": reference.name,
         "chosen": chosen.name,
         "saved_per_query_j": saved_j,
-        "saved_share": saved_j / reference.energy.per_query_j if reference.energy.per_query_j else 0.0,
+        "saved_share": saved_j / reference.energy.per_query_j if reference.energy.per_query_j > 0 else None,
         "quality_change": (chosen.quality or 0) - (reference.quality or 0),
         "country": country,
     }

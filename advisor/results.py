@@ -68,7 +68,9 @@ class Savings(_Model):
     reference: str
     chosen: str
     saved_per_query_j: float
-    saved_share: float = Field(description="share of the reference's energy per query saved (0..1)")
+    saved_share: float | None = Field(
+        description="share of the reference's energy per query saved (0..1); null when the reference's energy reads zero"
+    )
     quality_change: float
     country: str
     queries_per_day: float | None = None

@@ -152,10 +152,16 @@ def decide(
     )
     ties = sum(1 for j, (p, _, _) in enumerate(pairs) if j != i and tied(p, point))
     tie = f"; tied on energy with {ties} other{'s' if ties > 1 else ''}, intervals overlapping: the fastest of them" if ties else ""
-    text = (
-        f"Serve {name} with {configuration(point)}: it uses the least energy per query {among} "
-        f"({joules(point.energy.per_query_j)}{label}, p95 {milliseconds(point.latency_p95_ms)}{tie})"
-    )
+    if all(p.energy.per_query_j <= 0 for p, _, _ in pairs):  # a null meter, or windows too short to read: every point ties
+        text = (
+            f"Serve {name} with {configuration(point)}: energy was not measured (every configuration reads 0 J), so this is "
+            f"the fastest {among} (p95 {milliseconds(point.latency_p95_ms)})"
+        )
+    else:
+        text = (
+            f"Serve {name} with {configuration(point)}: it uses the least energy per query {among} "
+            f"({joules(point.energy.per_query_j)}{label}, p95 {milliseconds(point.latency_p95_ms)}{tie})"
+        )
     first = order[0] if order else None
     if goal and first and name != first and any(s.name == first for s in measured):
         theirs = [p for p, _, n in pairs if n == first]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from advisor.results import CandidateServing, Serving, ServingPoint
 from advisor.serving import configuration
-from advisor.text import DASH, duration, joules, milliseconds, number
+from advisor.text import DASH, duration, joules, milliseconds, number, ratio, times
 
 COLUMNS = ["model", "runtime", ("batch", "right"), ("threads", "right"), ("J/query", "right"), ("±", "right")]
 COLUMNS += [("p50 ms", "right"), ("p95 ms", "right"), ("q/s", "right"), "note"]
@@ -63,13 +63,13 @@ def versus_default(s: Serving) -> str | None:
         return None
     if s.point == default:
         return f"The run's own configuration ({configuration(default)}) is the one chosen."
-    ratio = s.point.energy.per_query_j / default.energy.per_query_j
-    what = ": what meeting the latency goal costs" if ratio > 1 and s.max_latency_ms else ""
-    return (
-        f"Against the run's own configuration ({configuration(default)}: {joules(default.energy.per_query_j, ' J/query')}, "
-        f"p95 {milliseconds(default.latency_p95_ms)}), the chosen one uses {ratio:.2f}x the energy per query "
-        f"(both measured in this sweep, the same way){what}."
-    )
+    against = f"Against the run's own configuration ({configuration(default)}: {joules(default.energy.per_query_j, ' J/query')}, "
+    against += f"p95 {milliseconds(default.latency_p95_ms)}), the chosen one "
+    r = ratio(s.point.energy.per_query_j, default.energy.per_query_j)
+    if r is None:
+        return against + f"has p95 {milliseconds(s.point.latency_p95_ms)}; their energy ratio is not measured (zero energy)."
+    what = ": what meeting the latency goal costs" if r > 1 and s.max_latency_ms else ""
+    return against + f"uses {times(r)} the energy per query (both measured in this sweep, the same way){what}."
 
 
 def lines(s: Serving, energy_label: str = "") -> list[str]:
@@ -86,7 +86,7 @@ def lines(s: Serving, energy_label: str = "") -> list[str]:
         if c.not_measured:
             out.append(f"{c.name}: {len(c.not_measured)} configuration(s) or runtime(s) not measured: {'; '.join(c.not_measured)}")
     if s.candidates:
-        label = f", energy {energy_label}" if energy_label else ""
+        label = f", {energy_label}" if energy_label.startswith("energy") else f", energy {energy_label}" if energy_label else ""
         out.append(
             f"The sweep cost {duration(s.cost.duration_s)} and {joules(s.cost.energy_j)} (same meter{label}; not in the run's cost)."
         )

@@ -126,6 +126,23 @@ def percent(share: float | None) -> str:
     return number(share, ".0%")
 
 
+def ratio(num: float | None, den: float | None) -> float | None:
+    """``num / den``, or None when either is missing or ``den`` is not positive (zero is a legal energy: never divide by it)."""
+    if num is None or den is None or den <= 0:
+        return None
+    return num / den
+
+
+def share_of(share: float | None, what: str) -> str:
+    """``42% saved``, or ``share not measured`` when the share could not be computed (a zero reference)."""
+    return f"{percent(share)} {what}" if share is not None else f"share {what} not measured (zero energy)"
+
+
+def times(x: float | None) -> str:
+    """A ratio as ``0.63x``, or ``not measured`` when there is none (a zero denominator)."""
+    return f"{x:.2f}x" if x is not None else "not measured"
+
+
 def change(x: float | None) -> str:
     """A relative change as a signed percentage: ``+12%``."""
     return number(x, "+.0%")
@@ -194,7 +211,7 @@ def savings_lines(rec: Recommendation) -> list[str]:
         return []
     lines = [
         (
-            f"Against {sv.reference}: {joules(sv.saved_per_query_j)} less per query ({percent(sv.saved_share)} saved) "
+            f"Against {sv.reference}: {joules(sv.saved_per_query_j)} less per query ({share_of(sv.saved_share, 'saved')}) "
             f"for {quality_change(sv.quality_change)} {rec.task.metric_label}."
         )
     ]
@@ -232,6 +249,15 @@ def distillation_lines(rec: Recommendation) -> list[str]:
     return lines + [x for x in (d.note, d.caveat and f"Caveat: {d.caveat}.") if x]
 
 
+def derivation(c: CandidateResult) -> str:
+    """How a derived candidate was made (its kind when nothing more is known), or that it was not made and why."""
+    if c.making is not None:
+        return c.making.method
+    if c.details.get("derived"):
+        return str(c.details["derived"])
+    return f"a {c.kind} variant, not made ({c.status})" if c.status != "ok" else f"a {c.kind} variant"
+
+
 def lineage_lines(rec: Recommendation) -> list[str]:
     """One line per derived candidate: its parent, how it was made and, for a bespoke model, the one-off cost of
     making it (apart from inference) and when that is repaid."""
@@ -240,8 +266,7 @@ def lineage_lines(rec: Recommendation) -> list[str]:
         mk = c.making
         if mk is None and not c.derived_from:
             continue
-        how = mk.method if mk else c.details.get("derived") or "derived"
-        line = f"{c.name}, from {mk.parent if mk and mk.parent else c.derived_from}: {how}"
+        line = f"{c.name}, from {mk.parent if mk and mk.parent else c.derived_from}: {derivation(c)}"
         if mk is not None:
             earlier = any(st.earlier for st in mk.steps)
             line += f"; making it cost {joules(mk.energy_j)} and {duration(mk.duration_s)}" + (
@@ -275,13 +300,18 @@ def cost_line(rec: Recommendation) -> str:
     """What the run itself cost, and for an adaptive run what measuring everything would have."""
     cost = rec.advisor_cost
     line = f"This run ({rec.search.strategy}): {duration(cost.duration_s)}, {joules(cost.energy_j)} (same method)."
-    if cost.exhaustive_estimate_j:
+    spent = ratio(cost.energy_j, cost.exhaustive_estimate_j)
+    if spent is not None:
         line += (
             f" Measuring every candidate on every sample: about {joules(cost.exhaustive_estimate_j)} and "
-            f"{duration(cost.exhaustive_estimate_s)} (estimated; this run spent "
-            f"{percent(cost.energy_j / cost.exhaustive_estimate_j)} of it)."
+            f"{duration(cost.exhaustive_estimate_s)} (estimated; this run spent {percent(spent)} of it)."
         )
-    if cost.not_estimated:
+    if cost.not_estimated and spent is None:
+        line += (
+            " What measuring every candidate on every sample would cost is not stated: "
+            f"nothing measured to scale from for {', '.join(cost.not_estimated)}."
+        )
+    elif cost.not_estimated:
         line += f" Not in that estimate, having no measured candidate of their kind to scale from: {', '.join(cost.not_estimated)}."
     return line
 

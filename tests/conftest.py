@@ -23,6 +23,9 @@ os.environ.setdefault(TEST_METER_ENV, "fake")
 
 import pytest  # noqa: E402
 
+FAST = dict(isolate=False, idle_s=0, repeats=2, min_window_s=0.05, latency_queries=3, batch_size=8, serving="off")
+"""Settings for a quick in-process run, the serving sweep off: a test about serving turns it on itself."""
+
 POS = ["good", "great", "fine", "lovely", "superb", "fun"]
 NEG = ["bad", "awful", "poor", "dull", "boring", "weak"]
 FILL = ["the", "film", "was", "a", "plot", "story", "really", "quite", "very", "movie"]

@@ -164,7 +164,9 @@ def _smollm2() -> Path:
 
 
 @pytest.mark.slow
-def test_real_smollm2_gguf_answers_short_questions():
+def test_real_smollm2_gguf_answers_short_questions(tmp_path, monkeypatch):
+    """From an empty cache: the first generator makes the checked copy, the next two reuse it (cold and warm)."""
+    monkeypatch.setenv("ADVISOR_CACHE", str(tmp_path / "cache"))
     questions = ["What is the capital of France?", "What color is the sky on a clear day?", "How many legs does a spider have?"]
     gen = Generator(_smollm2(), options=GenerationOptions(max_new_tokens=16, batch_size=3))
     out = gen.generate(questions)
@@ -182,3 +184,4 @@ def test_real_smollm2_gguf_answers_short_questions():
         assert s.new_tokens <= f.new_tokens and not s.truncated
         assert s.text.strip().splitlines()[0].strip() == f.text.strip().splitlines()[0].strip()
     assert sum(s.new_tokens for s in short) < sum(f.new_tokens for f in free)
+    assert "paris" in free[0].text.lower(), "the reused copy answers as the fresh one did"

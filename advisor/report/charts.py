@@ -124,5 +124,6 @@ def energy_breakdown_chart(rec: Recommendation) -> str | None:
         ax.invert_yaxis()
         ax.set_xlabel("energy per query (J)")
         ax.margins(x=0.12)
-        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, fontsize=8, frameon=False)
+        if ax.get_legend_handles_labels()[0]:  # all-zero energy (a null meter) draws no bars to name
+            ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, fontsize=8, frameon=False)
         return _svg(fig)

@@ -12,6 +12,7 @@ from advisor.results import CandidateResult, Recommendation
 from advisor.text import (
     DASH,
     cost_line,
+    derivation,
     duration,
     energy_cell,
     energy_note,
@@ -159,7 +160,7 @@ def _derived(c: CandidateResult) -> str:
     if c.making is not None:
         return f"from {c.making.parent}: {c.making.method}; making it: {joules(c.making.energy_j)}, {duration(c.making.duration_s)}"
     if c.derived_from:
-        return f"from {c.derived_from}: {c.details.get('derived') or 'derived'}"
+        return f"from {c.derived_from}: {derivation(c)}"
     return ""
 
 

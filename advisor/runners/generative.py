@@ -16,7 +16,7 @@ from pathlib import Path
 
 from advisor.kinds import GENERATIVE_TASK_TYPES, TASK_TYPES
 from advisor.runners.base import ModelInfo, Prediction, Progress, RunContext, Runner
-from advisor.runners.gguf import dequantised_copy
+from advisor.runners.gguf import is_gguf, load_causal_lm
 from advisor.runners.options import GenerationOptions
 from advisor.schema import CandidateSpec
 from advisor.sources import weights_size
@@ -106,14 +106,8 @@ class Generator:
 
     def load(self) -> None:
         """Load tokenizer and weights (dequantising a GGUF file on first use)."""
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        self._gguf = self.path if self.path.is_file() and self.path.suffix == ".gguf" else None
-        model_dir = dequantised_copy(self.path) if self._gguf else self.path
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.tokenizer_path or model_dir), local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True, dtype=torch.float32)
-        self.model = model.to(self.device).eval()
+        self._gguf = self.path if is_gguf(self.path) else None
+        self.tokenizer, self.model = load_causal_lm(self.path, self.device, self.tokenizer_path)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.padding_side = "left"

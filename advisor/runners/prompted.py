@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from advisor.runners.base import ModelInfo, Prediction, Runner
-from advisor.runners.gguf import dequantised_copy
+from advisor.runners.gguf import is_gguf, load_causal_lm
 from advisor.runners.options import PromptedOptions
 from advisor.sources import weights_size
 
@@ -25,15 +25,9 @@ class PromptedClassifier(Runner):
     Options = PromptedOptions
 
     def load(self) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         path = self.path
-        self._gguf = path if path.is_file() and path.suffix == ".gguf" else None
-        model_dir = dequantised_copy(path) if self._gguf else path
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True, dtype=torch.float32)
-        self.model = model.to(self.ctx.device).eval()
+        self._gguf = path if is_gguf(path) else None
+        self.tokenizer, self.model = load_causal_lm(path, self.ctx.device)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.padding_side = "left"
