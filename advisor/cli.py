@@ -268,6 +268,14 @@ def recommend(
     render_table(rec, Console(stderr=as_json))
     if as_json:
         sys.stdout.write(rec.to_json() + "\n")
+    if not any(c.status == "ok" for c in rec.candidates):  # nothing measurable: the registry or the selection, not the goal
+        why = "; ".join(f"{c.name}: {c.status}" + (f" ({c.reason})" if c.reason else "") for c in rec.candidates)
+        err.print(
+            f"[red]error:[/] no candidate could be measured: {escape(why)}; fix those registry entries or choose others with --candidates",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(exits.BAD_INPUT)
     raise typer.Exit(exits.FOR_DECISION.get(rec.decision, exits.NONE_MEETS))
 
 

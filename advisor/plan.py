@@ -16,7 +16,7 @@ from advisor.errors import SpecError, did_you_mean
 from advisor.kinds import KINDS
 from advisor.measure import Job, resolved_sources
 from advisor.paths import cache_dir, slug
-from advisor.registry import Registry, load_registry
+from advisor.registry import Registry, check_local_sources, load_registry
 from advisor.results import CandidateResult, Environment, Recommendation, SampleSet, Search, TaskInfo
 from advisor.runners import RunContext
 from advisor.schema import CandidateSpec
@@ -218,6 +218,7 @@ def make_plan(task: str | Path | Task, registry: str | Path | Registry | None, s
     reg = registry if isinstance(registry, Registry) else load_registry(registry)
     specs = reg.select(task.spec.type, settings.candidates)
     names = [s.name for s in specs]
+    check_local_sources(reg, names)  # a missing or wrong path is bad input, found before anything loads
     for field, name in (("reference", settings.reference), ("deployed", settings.deployed)):
         if name and name not in names:
             raise SpecError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,46 @@ def load_registry(path: str | Path | None = None) -> Registry:
     if clash:
         raise SpecError(path, "candidates", f"the expanded variant name '{clash}' is already taken", "rename that entry")
     return Registry(spec=spec.model_copy(update={"candidates": expanded}), path=path.resolve())
+
+
+MODEL_FILE_SUFFIXES = (".gguf", ".onnx")
+"""A local source may name one of these files; any other local source is a model folder."""
+
+
+def check_local_sources(reg: Registry, names: Iterable[str] | None = None) -> None:
+    """Every ``local`` source (and tokenizer) of the named candidates (default: all) exists and is a model folder
+    or model file. Nothing is loaded.
+
+    Raises:
+        SpecError: naming the registry entry, the field and the fix.
+    """
+    wanted = None if names is None else set(names)
+    index = -1
+    for c in reg.spec.candidates:
+        index += c.derived_from is None  # variants share their parent's entry
+        if wanted is not None and c.name not in wanted:
+            continue
+        for field, source in (("source", c.source), ("tokenizer", c.tokenizer)):
+            if source is None or not source.local:
+                continue
+            path = Path(source.local).expanduser()
+            path = path if path.is_absolute() else reg.path.parent / path
+            where = f"candidates[{index}].{field}.local"
+            fix = "fix the path (relative to the registry file)"
+            if not path.exists():
+                raise SpecError(reg.path, where, f"'{path}' does not exist", fix)
+            if source.file:
+                if not path.is_dir():
+                    raise SpecError(reg.path, where, f"'{path}' is a file, but 'file: {source.file}' names a file inside a folder", fix)
+                if not (path / source.file).is_file():
+                    raise SpecError(reg.path, f"candidates[{index}].{field}.file", f"'{source.file}' not found in '{path}'", fix)
+            elif path.is_file() and (field == "tokenizer" or path.suffix.lower() not in MODEL_FILE_SUFFIXES):
+                raise SpecError(
+                    reg.path,
+                    where,
+                    f"'{path}' is a file, not a model folder",
+                    f"point it at the model's folder (or a {' / '.join(MODEL_FILE_SUFFIXES)} file)",
+                )
 
 
 # What each variant changes: kind, backend and options. Only PyTorch sentence encoders can be derived today.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from advisor.errors import SpecError
-from advisor.registry import load_registry
+from advisor.registry import check_local_sources, load_registry
 from advisor.tasks import available_tasks, load_task
 
 
@@ -29,19 +29,10 @@ def validate_all(registry: str | Path | None = None, tasks: list[str] | None = N
     if not reg.candidates:
         raise SpecError(reg.path, "candidates", "empty")
     lines = [f"{reg.path}: {len(reg.candidates)} candidates ok"]
-    for i, c in enumerate(reg.spec.candidates):
-        for field, source in (("source", c.source), ("tokenizer", c.tokenizer)):
-            if source is not None and source.local:
-                path = Path(source.local).expanduser()
-                path = path if path.is_absolute() else reg.path.parent / path
-                if not path.exists():
-                    raise SpecError(
-                        reg.path,
-                        f"candidates[{i}].{field}.local",
-                        f"'{path}' does not exist",
-                        "fix the path (relative to the registry file)",
-                    )
-            elif source is not None and source.package and not _installed(source.package):
+    check_local_sources(reg)
+    for c in reg.spec.candidates:
+        for source in (c.source, c.tokenizer):
+            if source is not None and source.package and not _installed(source.package):
                 lines.append(f"{reg.path}: {c.name}: package '{source.package}' is not installed here; the run will skip it")
     for name in tasks or sorted(available_tasks()):
         t = load_task(name)

@@ -140,3 +140,31 @@ def test_results_of_a_newer_minor_version_are_read(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="schema_version 2.0"):
         advisor.Recommendation.load(Path(path))
+
+
+@pytest.mark.parametrize(
+    ("local", "says"),
+    [("./nope", "does not exist"), ("../../../../../../etc/passwd", "is a file, not a model folder")],
+)
+def test_recommend_refuses_a_bad_local_source_before_loading_anything(tmp_path, toy_task, local, says):
+    reg = tmp_path / "registry.yaml"
+    reg.write_text(
+        "version: 1\ncandidates:\n  - {name: tf, tier: small, kind: tfidf-logreg, backend: sklearn, task_types: [text-classification],"
+        f" license: MIT}}\n  - {{name: m, tier: small, kind: encoder-head, backend: sentence-transformers, source: {{local: '{local}'}},"
+        " task_types: [text-classification], license: MIT}\n"
+    )
+    r = cli("recommend", "--task", toy_task, "--registry", reg, "--in-process", "--reports-dir", tmp_path / "r", "--serving", "off")
+    _one_line_error(r, str(reg), "candidates[1].source.local", says)
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").rglob("results.json")), "refused before the run began"
+
+
+def test_a_run_where_no_candidate_could_be_measured_is_bad_input_not_none_meets(tmp_path, toy_task):
+    reg = tmp_path / "registry.yaml"
+    reg.write_text(
+        "version: 1\ncandidates:\n  - {name: hubonly, tier: small, kind: hf-pipeline, backend: transformers,"
+        " source: {hub: org/not-here, revision: 0123456789abcdef0123456789abcdef01234567}, task_types: [text-classification],"
+        " license: MIT}\n"
+    )
+    r = cli("recommend", "--task", toy_task, "--registry", reg, "--in-process", "--reports-dir", tmp_path / "r", "--serving", "off")
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "no candidate could be measured: hubonly: skipped" in " ".join(r.stderr.split()) and "Traceback" not in r.stderr

@@ -103,6 +103,37 @@ def test_a_streamed_body_over_the_limit_is_cut_off_with_413(server):
     assert server.call("GET", "/health").status_code == 200
 
 
+def _blind(port: int, total: int, token: str | None) -> tuple[str | None, bytes]:
+    """POST a chunked body of ``total`` bytes whole, then read the answer to the end, as most HTTP libraries do.
+    Returns (the first socket error, if any, and the raw answer)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=15)
+    head = "POST /jobs HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
+    head += f"Authorization: Bearer {token}\r\n" if token else ""
+    error, data = None, b""
+    try:
+        sock.sendall((head + "\r\n").encode())
+        for _ in range(total // 2**16):
+            sock.sendall(b"%x\r\n%s\r\n" % (2**16, b"x" * 2**16))
+        sock.sendall(b"0\r\n\r\n")
+        while part := sock.recv(2**16):
+            data += part
+    except OSError as exc:
+        error = type(exc).__name__
+    finally:
+        sock.close()
+    return error, data
+
+
+@linux_only
+def test_a_client_that_sends_its_whole_body_first_reads_the_status_and_a_clean_close(server):
+    """The refusal is sent whole, the rest of the body discarded (not kept), then the connection closed: no reset, no hang."""
+    for token, status in ((TOKEN, b"413"), (None, b"401")):
+        error, raw = _blind(server.port, 30 * 2**20, token)
+        assert error is None and raw.startswith(b"HTTP/1.1 " + status), (error, raw[:200])
+        assert b"connection: close" in raw.lower()
+    assert server.call("GET", "/health").status_code == 200
+
+
 def test_no_token_is_refused_before_the_body_is_read(server):
     malformed = server.call("POST", "/jobs", token=None, data=b"{not json", headers={"Content-Type": "application/json"})
     assert malformed.status_code == 401 and malformed.headers["content-type"] == "application/problem+json"
