@@ -1,4 +1,4 @@
-"""The library call behind ``advisor recommend``: plan, execute, judge, outputs."""
+"""The library call behind ``advisor recommend``: plan, execute (measure and judge), serve, outputs."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from advisor.plan import make_plan
 from advisor.registry import Registry, load_registry
 from advisor.results import Recommendation
 from advisor.run import Observer, execute
-from advisor.servingrun import serving_step
+from advisor.servingrun import serve
 from advisor.settings import Settings
-from advisor.store import Heartbeat, ResultStore
+from advisor.store import HEARTBEAT_S, ResultStore
+from advisor.supervisor import Heartbeat
 from advisor.tasks import Task, load_task
 
 
@@ -58,12 +59,15 @@ def recommend(
     except BaseException:
         executor.close()
         raise
-    with ResultStore(settings.store) as store, Heartbeat(store.path, lambda s: s.heartbeat_run(plan.run_id)):
+    with (
+        ResultStore(settings.store) as store,
+        Heartbeat(lambda: ResultStore(store.path), lambda s: s.heartbeat_run(plan.run_id), HEARTBEAT_S),
+    ):
         out = output if output is not None else standard_outputs(plan.folder, settings, store)
-        serve = serving_step(plan, observer)  # how to serve the recommended model: measured once the recommendation is complete
-
-        def finish(rec: Recommendation) -> Recommendation:
-            rec = serve(rec)
-            return annotate(rec) if annotate is not None else rec
-
-        return execute(plan, CachedExecutor(executor, store, plan.run_id, fresh=settings.fresh), out, observer, finish)
+        rec = execute(plan, CachedExecutor(executor, store, plan.run_id, fresh=settings.fresh), out, observer)
+        try:
+            rec = serve(plan, rec, observer)  # how to serve the recommended model: measured once the recommendation is complete
+            rec = annotate(rec) if annotate is not None else rec
+        finally:
+            out.finish(rec)
+        return rec

@@ -1,6 +1,8 @@
 """Measure one candidate: load, score quality out of fold, meter inference windows, time latency.
 
-This is the only place that decides *what* is measured; :mod:`advisor.executor` decides *where*.
+This decides what a candidate's measurement is; :mod:`advisor.executor` decides where a job runs. A
+:class:`Job` is one of the job types every executor runs (the serving sweep's :class:`advisor.sweep.SweepJob`
+is another): it runs with a started meter, says what a failure looks like and reads its result back.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import statistics
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +52,46 @@ class Job:
     identity: dict = field(default_factory=dict)  # the files, samples and machine behind this job (for the result store's key)
     previous: CandidateResult | None = None  # this candidate measured on a prefix of these samples (a ready model reuses it)
     meter_hook: str | None = None  # the test meter hook of the process that made the job (None: the worker's own)
+
+    kind = "measure"
+    needs_idle = True
+    """Whether the job's energy figures need the idle baseline (the executor measures it once per run)."""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def replaced(self, **changes) -> Job:
+        """This job with ``meter_hook`` / ``idle_power_w`` changed (what an executor sets before running it)."""
+        return replace(self, **changes)
+
+    def run(self, meter: Meter, progress: ProgressFn | None = None) -> CandidateResult:
+        """Measure the candidate with ``meter`` (started); the result carries this process's peak memory."""
+        result = measure(self, meter, progress)
+        return result.model_copy(update={"peak_rss_mb": peak_rss_mb()}) if result.status == "ok" else result
+
+    def failed(self, why: str) -> CandidateResult:
+        """The result of a job whose worker could not report (it died, a remote task failed)."""
+        return base_result(self.spec, "failed", why)
+
+    @staticmethod
+    def load(payload: dict) -> CandidateResult:
+        """A result sent back from a worker as :meth:`CandidateResult.to_dict`."""
+        return CandidateResult.model_validate(payload)
+
+    @staticmethod
+    def own_energy_j(result: CandidateResult) -> float:
+        """The energy of the job's metered phases, in joules (what a shared meter can attribute to it)."""
+        return sum(p.energy_j or 0.0 for p in result.phases.values())
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB."""
+    import resource
+    import sys
+
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024 if sys.platform != "darwin" else kb / 2**20
 
 
 def base_result(spec: CandidateSpec, status: str, reason: str | None = None) -> CandidateResult:
@@ -154,7 +196,7 @@ SHORT_WINDOWS = 2
 energy is never counted as inference, and two windows still give an interval (a wide one)."""
 
 
-def _energy_windows(runner: Runner, job: Job, meter: Meter, progress: ProgressFn, short: bool = False) -> tuple[EnergyStats, float]:
+def energy_windows(runner: Runner, job: Job, meter: Meter, progress: ProgressFn, short: bool = False) -> tuple[EnergyStats, float]:
     """Repeated metered windows of inference at the run's batch size; ``short``: :data:`SHORT_WINDOWS` half-length
     windows without warm-up (for a candidate already warm from its quality pass)."""
     s = job.settings
@@ -291,7 +333,7 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
             energy, throughput = _from_quality_pass(qr, n_seen, job.idle_power_w, oof.tokens), n_seen / max(qr.duration_s, 1e-9)
         else:  # inference windows, short ones for a trainable dead end (its quality pass was mostly fitting)
             phase = "energy"
-            energy, throughput = _energy_windows(runner, job, meter, progress, short=cut)
+            energy, throughput = energy_windows(runner, job, meter, progress, short=cut)
             phases["energy"] = [sum(r * energy.window_queries for r in energy.repeats_per_query_j), sum(energy.window_durations_s)]
         if not cut:
             phase = "latency"

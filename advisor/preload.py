@@ -13,7 +13,7 @@ import importlib
 import os
 
 from advisor.paths import cache_dir
-from advisor.procs import die_with_parent
+from advisor.supervisor import die_with_parent
 
 die_with_parent()  # the server (and through it the resource tracker) ends with the run that started it
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
 from typing import Protocol
 
 from advisor.adaptive import cost_rank
@@ -44,22 +43,17 @@ class Silent:
         pass
 
 
-def execute(
-    plan: Plan,
-    executor: Executor,
-    output: Output,
-    observer: Observer | None = None,
-    annotate: Callable[[Recommendation], Recommendation] | None = None,
-) -> Recommendation:
-    """Measure the plan's candidates one at a time, cheapest first; a candidate the samples cannot decide, and
-    whose verdict could change the answer, is measured again on more samples (the next rows of the same draw)
-    before any costlier candidate is tried. On any interruption the outputs get what was measured.
+def execute(plan: Plan, executor: Executor, output: Output, observer: Observer | None = None) -> Recommendation:
+    """Measure the plan's candidates one at a time, cheapest first, judging after each; a candidate the samples
+    cannot decide, and whose verdict could change the answer, is measured again on more samples (the next rows
+    of the same draw) before any costlier candidate is tried.
 
-    Args:
-        annotate: applied to the complete recommendation before the outputs finish (e.g. a distillation's lineage).
+    ``output`` is updated after each candidate. On any interruption it is finished with what was measured
+    (status ``interrupted``); on completion finishing it is the caller's, after whatever it adds (the serving
+    sweep, a distillation's lineage).
 
     Returns:
-        The complete recommendation (also given to ``output.finish``).
+        The complete recommendation (status ``complete``).
     """
     state = _State(plan, executor, output, observer or Silent())
     try:
@@ -69,11 +63,7 @@ def execute(
     except BaseException:
         state.finish("interrupted")
         raise
-    rec = state.finish("complete")
-    if annotate is not None:
-        rec = annotate(rec)
-    output.finish(rec)
-    return rec
+    return state.finish("complete")
 
 
 class _State:

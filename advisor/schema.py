@@ -18,7 +18,6 @@ from advisor.kinds import BACKENDS, KINDS, TASK_TYPES
 from advisor.scores import CLASSIFICATION_METRICS, GENERATIVE_METRICS, METRICS, MetricDef, unknown_metric
 
 TaskType = Literal[tuple(TASK_TYPES)]
-SUPPORTED_TASK_TYPES = tuple(TASK_TYPES)
 Tier = Literal["small", "distilled", "large"]
 Kind = Literal[tuple(KINDS)]
 Backend = Literal[BACKENDS]

@@ -47,9 +47,9 @@ from starlette.exceptions import HTTPException
 
 from advisor.errors import AdvisorError, did_you_mean
 from advisor.kinds import TASK_TYPES
-from advisor.procs import die_with_parent
 from advisor.settings import Settings
-from advisor.store import HEARTBEAT_S, Heartbeat, ResultStore, StaleOwner, owner_alive, process_cmdline, process_stat
+from advisor.store import HEARTBEAT_S, ResultStore, StaleOwner
+from advisor.supervisor import Heartbeat, end_group_with_parent, kill_tree, owner_alive, parent_of, process_cmdline
 
 MAX_BODY_BYTES = 5 * 2**20
 MIN_TOKEN_CHARS = 32
@@ -342,48 +342,6 @@ class Guard:
 # -- the worker: one job at a time, each in a process of its own ----------------------------------------
 
 
-def _end_group(signum: int, frame: Any = None) -> None:
-    """SIGTERM in a worker process: its own children go too (it leads its process group), then it exits."""
-    if os.getpgrp() == os.getpid():
-        os.killpg(os.getpid(), signal.SIGKILL)
-    os._exit(128 + signum)
-
-
-def _die_with_parent(parent: int | None) -> None:
-    """In a worker process: receive SIGTERM when the server ends, even by SIGKILL (Linux), and end the whole group on it."""
-    signal.signal(signal.SIGTERM, _end_group)
-    die_with_parent(signal.SIGTERM)
-    if parent is not None and os.getppid() != parent:  # the server died before the signal was asked for
-        _end_group(signal.SIGTERM)
-
-
-def _gone(pid: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while owner_alive(pid):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def _kill_tree(pid: int, grace_s: float = 5.0) -> bool:
-    """SIGTERM, then SIGKILL, to ``pid`` and, when it leads one, its process group; True once it is gone."""
-    try:
-        group = os.getpgid(pid) == pid
-    except ProcessLookupError:
-        return True
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig) if group else os.kill(pid, sig)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        if _gone(pid, grace_s):
-            return True
-    return False
-
-
 def _orphaned_worker(pid: int, job_id: str) -> bool:
     """Whether ``pid`` is a worker process of ``job_id`` whose server is gone (judged from ``/proc``)."""
     args = process_cmdline(pid)
@@ -395,13 +353,8 @@ def _orphaned_worker(pid: int, job_id: str) -> bool:
         parent = int(args[-1])
     except ValueError:
         return True
-    ppid = os.getppid() if pid == os.getpid() else _parent_of(pid)
+    ppid = os.getppid() if pid == os.getpid() else parent_of(pid)
     return not (parent != os.getpid() and ppid == parent and owner_alive(parent))  # a live server's own worker is not orphaned
-
-
-def _parent_of(pid: int) -> int | None:
-    stat = process_stat(pid)
-    return stat[1] if stat else None
 
 
 def recover_jobs(store: ResultStore) -> int:
@@ -415,7 +368,7 @@ def recover_jobs(store: ResultStore) -> int:
             continue
         no_proc = process_cmdline(pid) is None
         fresh = job["heartbeat_at"] is not None and time.time() - job["heartbeat_at"] < 6 * HEARTBEAT_S
-        if (_orphaned_worker(pid, job["id"]) or (no_proc and fresh)) and not _kill_tree(pid):
+        if (_orphaned_worker(pid, job["id"]) or (no_proc and fresh)) and not kill_tree(pid):
             print(f"advisor: job {job['id']}: its previous worker (pid {pid}) could not be stopped; the job stays running", file=sys.stderr)
     return store.requeue_running_jobs()
 
@@ -452,7 +405,7 @@ class Worker:
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            _kill_tree(proc.pid, grace_s=2.0)
+            kill_tree(proc.pid, grace_s=2.0)
             proc.wait()
 
     def _run(self, job_id: str, store: ResultStore) -> None:
@@ -511,7 +464,8 @@ def run_job(data_dir: Path, job_id: str, server: dict[str, Any], parent: int | N
         if not store.take_job(job_id, me, from_pid=parent):
             print(f"job {job_id} is not running under this worker's server; not measuring it", file=sys.stderr)
             return
-        with Heartbeat(store.path, lambda s: s.heartbeat_job(job_id, me), interval_s=HEARTBEAT_S, on_lost=on_lost):
+        beat = Heartbeat(lambda: ResultStore(store.path), lambda s: s.heartbeat_job(job_id, me), HEARTBEAT_S, on_lost=on_lost)
+        with beat:
             try:
                 _run_job(store, data_dir, job_id, server, owner=me)
             except StaleOwner as exc:
@@ -832,7 +786,7 @@ def create_app(
 def _worker_main(argv: list[str]) -> None:
     """``python -m advisor.service DATA_DIR JOB_ID SERVER_JSON [SERVER_PID]``: the worker process of one job."""
     parent = int(argv[4]) if len(argv) > 4 else None
-    _die_with_parent(parent)
+    end_group_with_parent(parent)
     os.umask(0o077)
     run_job(Path(argv[1]), argv[2], json.loads(argv[3]), parent=parent, on_lost=lambda: os.kill(os.getpid(), signal.SIGTERM))
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from advisor.results import CandidateServing, ServingPoint
-from advisor.text import joules, milliseconds
+from advisor.text import joules, latency_goal, milliseconds
 
 
 def energy_label(method_energy: str) -> str:
@@ -97,13 +97,13 @@ def choose(points: Sequence[ServingPoint], max_latency_ms: float | None) -> tupl
         fastest = min(points, key=lambda p: p.latency_p95_ms)
         slow = "" if fastest.keeps_up is not False else ", and it cannot keep up with the request rate"
         return None, (
-            f"no configuration meets p95 <= {milliseconds(max_latency_ms)}: the fastest, {configuration(fastest)}, "
+            f"no configuration meets {latency_goal(max_latency_ms)}: the fastest, {configuration(fastest)}, "
             f"has p95 {milliseconds(fastest.latency_p95_ms)}{slow}"
         )
     best = ok[least_energy([(points[i], 0) for i in ok])]
     p = points[best]
     ties = [i for i in ok if i != best and tied(points[i], p)]
-    among = f"of the {len(ok)} configurations meeting p95 <= {milliseconds(max_latency_ms)}" if max_latency_ms else "with no latency goal"
+    among = f"of the {len(ok)} configurations meeting {latency_goal(max_latency_ms)}" if max_latency_ms else "with no latency goal"
     why = f"least energy per query {among}"
     if ties:
         why += f" (tied on energy with {len(ties)} other{'s' if len(ties) > 1 else ''}, intervals overlapping: the fastest of them)"
@@ -126,7 +126,7 @@ def decide(
         (p, rank.get(s.name, len(rank)), s.name) for s in sweeps if not s.failed for p in s.points if max_latency_ms is None or p.meets_goal
     ]
     label = f" {energy_label}" if energy_label else ""
-    goal = f"p95 <= {milliseconds(max_latency_ms)}" if max_latency_ms else None
+    goal = latency_goal(max_latency_ms) if max_latency_ms else None
     measured = [s for s in sweeps if s.points]
     if not measured:
         return None, None, "no serving configuration could be measured"

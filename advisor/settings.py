@@ -13,14 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-GROUPS = ("goal", "measurement", "search", "output", "infrastructure")
-
 RUNTIMES = ("pytorch", "onnxruntime", "openvino", "scikit-learn", "model2vec")
 """Runtimes the serving sweep knows; a candidate is swept on those it can run on (see :mod:`advisor.sweep`)."""
-
-USER_METERS = ("codecarbon", "null")
-"""Meters a user may choose. Tests and benches use a fake or replay meter through
-:func:`advisor.metering.make_meter`'s test hook instead."""
 
 
 def _f(default: Any, group: str, description: str, **bounds: Any) -> Any:
@@ -158,13 +152,3 @@ class Settings(BaseModel):
     def help(cls, name: str) -> str:
         """The description of field ``name`` (the CLI's help text)."""
         return cls.model_fields[name].description or ""
-
-    @classmethod
-    def default(cls, name: str) -> Any:
-        """The default value of field ``name``."""
-        return cls.model_fields[name].default
-
-    @classmethod
-    def group(cls, group: str) -> list[str]:
-        """The names of the fields in ``group``."""
-        return [n for n, f in cls.model_fields.items() if (f.json_schema_extra or {}).get("group") == group]

@@ -9,10 +9,10 @@ lives in ``PRAGMA user_version`` and is checked on every open. Opening an older 
 in place (missing tables and columns are added; nothing is dropped).
 
 Owners. Runs, jobs and measurement claims record the pid of the process that owns them and a
-heartbeat (``time.time()`` of its last sign of life). An owner is *alive* while its pid exists, is
-not a zombie and (where the process start time can be read, as on Linux) started before its last
-heartbeat, so a pid reused by a newer process is not mistaken for the owner. Opening a store marks
-runs left ``running`` by a dead owner ``interrupted``.
+heartbeat (``time.time()`` of its last sign of life); whether an owner is alive is
+:func:`advisor.supervisor.owner_alive`'s to say (a pid reused by a newer process is not the owner), and
+:class:`advisor.supervisor.Heartbeat` keeps the sign of life fresh. Opening a store marks runs left
+``running`` by a dead owner ``interrupted``.
 
 A new store file is created readable by its owner only (0600, whatever the umask); SQLite gives its
 ``-wal`` and ``-shm`` files the same mode.
@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,12 +33,12 @@ from typing import Any, TypeVar
 
 from advisor.errors import AdvisorError, did_you_mean
 from advisor.paths import cache_dir
+from advisor.supervisor import owner_alive
 
 STORE_SCHEMA_VERSION = 3  # 2: jobs (the service's queue); 3: owners and heartbeats of runs and jobs, measurement claims
 BUSY_TIMEOUT_S = 30.0
 HEARTBEAT_S = 5.0
-"""How often an owner should refresh its heartbeat (see :class:`Heartbeat`)."""
-_START_SLACK_S = 30.0  # /proc start times follow wall-clock steps (NTP, resume): a margin before a pid counts as reused
+"""How often an owner should refresh its heartbeat (see :class:`advisor.supervisor.Heartbeat`)."""
 CLAIM_STALE_S = 120.0
 """A measurement claim whose heartbeat is older than this is stale, even if its owner's pid lives (a hung owner)."""
 
@@ -107,98 +106,6 @@ def _now() -> str:
 def _is_busy(exc: sqlite3.Error) -> bool:
     text = str(exc).lower()
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
-
-
-# -- processes -------------------------------------------------------------------------------------
-
-
-def process_stat(pid: int) -> tuple[str, int, float] | None:
-    """``(state, parent pid, start time as epoch seconds)`` from ``/proc`` (Linux), or None where it cannot be read."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-        fields = raw[raw.rindex(")") + 2 :].split()  # the command name may hold spaces and parentheses
-        state, ppid, start_ticks = fields[0], int(fields[1]), int(fields[19])
-        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
-        return state, ppid, boot + start_ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None
-
-
-def process_cmdline(pid: int) -> list[str] | None:
-    """The process's arguments from ``/proc`` (Linux), or None where they cannot be read."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    return raw.decode("utf-8", "replace").split("\0")[:-1] if raw else []
-
-
-def owner_alive(pid: int | None, heartbeat_at: float | None = None) -> bool:
-    """Whether the process ``pid`` that wrote a heartbeat at ``heartbeat_at`` still runs.
-
-    False when the pid does not exist or is a zombie, and (where start times can be read) when the
-    process now holding that pid started after the heartbeat: a reused pid is not the owner.
-    """
-    if not pid or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # it exists, under another user
-    except OSError:
-        return False
-    stat = process_stat(pid)
-    if stat is not None:
-        state, _, started = stat
-        if state in ("Z", "X", "x"):
-            return False
-        if heartbeat_at is not None and started > heartbeat_at + _START_SLACK_S:
-            return False
-    return True
-
-
-class Heartbeat:
-    """Calls ``beat(store)`` every ``interval_s`` from a daemon thread with its own store connection.
-
-    ``beat`` returns False when the owner lost what it owned (say :meth:`ResultStore.heartbeat_job`
-    found the job taken over); ``on_lost`` is then called once, from the thread, and the beats stop.
-    Use as a context manager around the work::
-
-        with Heartbeat(store.path, lambda s: s.heartbeat_run(run_id)):
-            measure()
-    """
-
-    def __init__(
-        self,
-        path: str | Path,
-        beat: Callable[[ResultStore], bool],
-        interval_s: float = HEARTBEAT_S,
-        on_lost: Callable[[], None] | None = None,
-    ):
-        self.path, self.beat, self.interval_s, self.on_lost = Path(path), beat, interval_s, on_lost
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="advisor-heartbeat", daemon=True)
-
-    def _loop(self) -> None:
-        try:
-            with ResultStore(self.path) as store:
-                while not self._stop.wait(self.interval_s):
-                    if not self.beat(store):
-                        if self.on_lost is not None:
-                            self.on_lost()
-                        return
-        except StoreError:
-            return  # the store went away: the work itself will say so
-
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=BUSY_TIMEOUT_S)
 
 
 class ResultStore:
@@ -347,7 +254,7 @@ class ResultStore:
         taken over. False when another live owner holds a fresh claim: call
         :meth:`wait_for_measurement` and reuse what it stores. The claim ends with
         :meth:`put_measurement` of ``key`` or :meth:`release_measurement`; :meth:`heartbeat_run` of
-        ``run_id`` keeps it fresh, so a measurement longer than ``stale_s`` needs a :class:`Heartbeat`.
+        ``run_id`` keeps it fresh, so a measurement longer than ``stale_s`` needs a :class:`advisor.supervisor.Heartbeat`.
         """
         me, now = os.getpid(), time.time()
 

@@ -1,6 +1,6 @@
 """The serving sweep: a model loaded once, measured over batch sizes, thread counts and runtimes.
 
-Each configuration is measured with the candidates' own method (:func:`advisor.measure._energy_windows`:
+Each configuration is measured with the candidates' own method (:func:`advisor.measure.energy_windows`:
 warm-up, then repeated metered windows of back-to-back batches), so its energy per query has the same
 Student-t interval; the windows' batches are timed for the latency percentiles. The grid is adaptive:
 a larger batch whose energy per query is clearly worse than a smaller one's ends that batch direction
@@ -9,7 +9,8 @@ thread direction; a second runtime whose first thread count is clearly worse eve
 pursued. The run's own configuration (its batch size, all threads, the model's runtime) is always
 measured, as the point of comparison.
 
-:mod:`advisor.servingrun` runs it after a recommendation, in a fresh process by default.
+A sweep is a job like a candidate's measurement (:class:`SweepJob`): the run's executor runs it, in a fresh
+process by default, on Ray with ``--executor ray``; :mod:`advisor.servingrun` chooses what to sweep and decides.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from advisor.measure import Job, ProgressFn, _energy_windows, quiet_libraries, resolved_sources
+from advisor.measure import Job, ProgressFn, energy_windows, quiet_libraries, resolved_sources
 from advisor.metering import Meter
 from advisor.results import CandidateResult, CandidateServing, Cost, ServingPoint
 from advisor.runners import Prediction, Runner, runner_class
@@ -28,6 +29,58 @@ from advisor.schema import CandidateSpec
 from advisor.serving import tied
 from advisor.settings import Settings
 from advisor.stats import mean_interval
+
+
+@dataclass(frozen=True)
+class SweepJob:
+    """The serving sweep of one candidate, as a job any executor runs (the candidate's own measuring job inside)."""
+
+    job: Job
+
+    kind = "sweep"
+    needs_idle = False
+
+    @property
+    def name(self) -> str:
+        return self.job.spec.name
+
+    @property
+    def spec(self) -> CandidateSpec:
+        return self.job.spec
+
+    @property
+    def settings(self) -> Settings:
+        return self.job.settings
+
+    @property
+    def context(self):
+        return self.job.context
+
+    @property
+    def meter_hook(self) -> str | None:
+        return self.job.meter_hook
+
+    @property
+    def idle_power_w(self) -> dict[str, float]:
+        return self.job.idle_power_w
+
+    def replaced(self, **changes) -> SweepJob:
+        return SweepJob(replace(self.job, **changes))
+
+    def run(self, meter: Meter, progress: ProgressFn | None = None) -> CandidateServing:
+        return sweep_candidate(self.job, meter, progress)
+
+    def failed(self, why: str) -> CandidateServing:
+        return CandidateServing(name=self.name, failed=why)
+
+    @staticmethod
+    def load(payload: dict) -> CandidateServing:
+        return CandidateServing.model_validate(payload)
+
+    @staticmethod
+    def own_energy_j(result: CandidateServing) -> float:
+        return result.cost.energy_j or 0.0
+
 
 CLEARLY_WORSE = 1.2
 """A configuration is clearly worse on energy when its interval lies above the other's and its mean is this much higher."""
@@ -121,7 +174,7 @@ def measure_point(runner: Runner, job: Job, meter: Meter, runtime: str, batch: i
     s = job.settings
     sub = replace(job, texts=pool, settings=s.model_copy(update={"batch_size": batch}))
     timed = _Timed(runner)
-    energy, qps = _energy_windows(timed, sub, meter, lambda *_: None)
+    energy, qps = energy_windows(timed, sub, meter, lambda *_: None)
     n_timed = energy.window_queries // batch * len(energy.window_durations_s)
     times = timed.times_ms[-n_timed:]
     energy = energy.model_copy(update={"ci_per_query_j": list(mean_interval(energy.repeats_per_query_j, s.confidence))})

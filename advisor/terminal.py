@@ -22,6 +22,7 @@ from advisor.text import (
     goal_of,
     human_count,
     joules,
+    latency_goal,
     lineage_lines,
     megabytes,
     milliseconds,
@@ -156,7 +157,7 @@ def render_serving(rec: Recommendation, console: Console) -> None:
     from advisor.serving import energy_label
 
     s = rec.serving
-    goal = f"p95 <= {milliseconds(s.max_latency_ms)}" if s.max_latency_ms else "no latency goal (energy-latency frontier)"
+    goal = latency_goal(s.max_latency_ms, none="no latency goal (energy-latency frontier)")
     rate = f", {s.queries_per_second:g} queries/s" if s.queries_per_second else ""
     if s.candidates:
         print_table(console, f"How to serve it: {goal}{rate}", servingtext.COLUMNS, servingtext.rows(s))

@@ -126,6 +126,11 @@ def percent(share: float | None) -> str:
     return number(share, ".0%")
 
 
+def latency_goal(max_latency_ms: float | None, ge: str = "<=", none: str = "no latency goal") -> str:
+    """The latency goal in words: ``p95 <= 50 ms``, or ``none`` when there is no goal."""
+    return f"p95 {ge} {milliseconds(max_latency_ms)}" if max_latency_ms else none
+
+
 def ratio(num: float | None, den: float | None) -> float | None:
     """``num / den``, or None when either is missing or ``den`` is not positive (zero is a legal energy: never divide by it)."""
     if num is None or den is None or den <= 0:

@@ -72,32 +72,6 @@ def token_f1(pred: str | None, refs: Reference) -> float:
     return max((_f1(pred or "", r) for r in _as_list(refs)), default=0.0)
 
 
-def exact_match_scores(preds: Sequence[str | None], refs: Sequence[Reference]) -> list[float]:
-    """Per-sample exact match (1.0 or 0.0)."""
-    _check_lengths(preds, refs)
-    return [exact_match(p, r) for p, r in zip(preds, refs)]
-
-
-def token_f1_scores(preds: Sequence[str | None], refs: Sequence[Reference]) -> list[float]:
-    """Per-sample token F1 (0..1)."""
-    _check_lengths(preds, refs)
-    return [token_f1(p, r) for p, r in zip(preds, refs)]
-
-
-def _mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values) if values else 0.0
-
-
-def mean_exact_match(preds: Sequence[str | None], refs: Sequence[Reference]) -> float:
-    """Share of samples answered exactly (0.0 for no samples)."""
-    return _mean(exact_match_scores(preds, refs))
-
-
-def mean_token_f1(preds: Sequence[str | None], refs: Sequence[Reference]) -> float:
-    """Mean per-sample token F1 (0.0 for no samples)."""
-    return _mean(token_f1_scores(preds, refs))
-
-
 @lru_cache(maxsize=4)
 def _scorer(types: tuple[str, ...], stemming: bool):
     from rouge_score.rouge_scorer import RougeScorer
@@ -123,8 +97,3 @@ def rouge_scores(
         for t in types:
             out[t].append(max((s[t].fmeasure for s in per_ref), default=0.0))
     return out
-
-
-def rouge(preds: Sequence[str | None], refs: Sequence[Reference], stemming: bool = True) -> dict[str, float]:
-    """Mean ROUGE-1, ROUGE-2 and ROUGE-L F-measure over samples (0.0 each for no samples)."""
-    return {t: _mean(v) for t, v in rouge_scores(preds, refs, ROUGE_TYPES, stemming).items()}

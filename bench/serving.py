@@ -38,7 +38,7 @@ def main() -> None:
 
     from dataclasses import replace
 
-    from advisor.executor import _meter
+    from advisor.executor import make_job_meter
     from advisor.measure import idle_power
     from advisor.plan import make_plan
     from advisor.results import Method, Recommendation
@@ -49,7 +49,7 @@ def main() -> None:
 
     settings = Settings(candidates=args.models, min_window_s=args.min_window_s, repeats=args.repeats)
     plan = make_plan(args.task, None, settings)
-    meter = _meter(settings)  # the idle baseline, measured once here as a run measures it once
+    meter = make_job_meter(settings)  # the idle baseline, measured once here as a run measures it once
     meter.start()
     idle = idle_power(meter, settings.idle_s)
     meter.stop()

@@ -72,14 +72,9 @@ def write_task(folder: Path, rows: list[dict] | None = None, **overrides) -> Pat
 SLOW_TIMEOUT_S = 1800
 """pytest-timeout limit for tests marked slow (real models: minutes); the rest keep pyproject's ``timeout``."""
 
-REAL_METER_TESTS: set[str] = set()
-"""Tests measured with the real meter whose file cannot carry the ``hardware`` mark itself."""
-
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.nodeid in REAL_METER_TESTS and item.get_closest_marker("hardware") is None:
-            item.add_marker(pytest.mark.hardware)
         if item.get_closest_marker("slow") is not None and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
 

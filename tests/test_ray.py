@@ -6,10 +6,11 @@ import pytest
 
 import advisor
 from advisor import Settings
+from tests.conftest import FAST as _FAST
 
 pytestmark = pytest.mark.slow  # starting Ray and its workers takes minutes on a small machine
 
-FAST = dict(idle_s=0, repeats=2, min_window_s=0.05, latency_queries=3, batch_size=8, exhaustive=True, fresh=True)
+FAST = {**{k: v for k, v in _FAST.items() if k != "isolate"}, "exhaustive": True, "fresh": True}  # each test sets isolate
 
 
 @pytest.fixture(scope="module")
@@ -32,3 +33,23 @@ def test_ray_tasks_give_the_same_results_as_local_processes(toy_task, tfidf_regi
         assert (a[name].quality, a[name].predictions) == (b[name].quality, b[name].predictions)  # same seed, same data: same model
         assert b[name].energy_per_query_j > 0 and b[name].peak_rss_mb > 0
     assert on_ray.method.energy == "fake"
+
+
+def test_the_serving_sweep_runs_as_a_ray_task_too(toy_task, tfidf_registry, tmp_path, ray_local):
+    phases = []
+
+    class Observer:
+        def candidate_started(self, spec, index, total):
+            pass
+
+        def progress(self, spec, phase, done, total):
+            phases.append(phase)
+
+        def candidate_finished(self, result):
+            pass
+
+    settings = Settings(reports_dir=tmp_path, executor="ray", **{**FAST, "serving": "recommended"}, serve_batches=[1, 8], serve_threads=[1])
+    rec = advisor.recommend(task=toy_task, registry=tfidf_registry, min_quality=0.5, settings=settings, observer=Observer())
+    sweep = rec.serving.candidates[0]
+    assert sweep.failed is None and {p.batch_size for p in sweep.points} >= {1, 8}
+    assert "sweeping on ray" in phases and sweep.cost.duration_s > 0

@@ -33,32 +33,27 @@ def _env() -> Environment:
     return env
 
 
-def view_of(rec: Recommendation) -> ReportView:
-    """The report's view model for these results."""
-    return build_view(rec)
-
-
 def render_html(rec: Recommendation, view: ReportView | None = None) -> str:
     """One self-contained HTML page: inline CSS, inline SVG charts, a small inline sort script."""
-    return _env().get_template("report.html.j2").render(v=view or view_of(rec))
+    return _env().get_template("report.html.j2").render(v=view or build_view(rec))
 
 
 def render_markdown(rec: Recommendation, view: ReportView | None = None) -> str:
     """A short Markdown summary for a pull-request comment or a CI log."""
     env = _env()
     env.autoescape = False  # Markdown: escaping is done by the md filter
-    return env.get_template("report.md.j2").render(v=view or view_of(rec))
+    return env.get_template("report.md.j2").render(v=view or build_view(rec))
 
 
 def write_reports(rec: Recommendation, folder: str | Path) -> tuple[Path, Path]:
     """Write ``report.html`` and ``report.md`` into ``folder``; returns their paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    view = view_of(rec)
+    view = build_view(rec)
     html_path, md_path = folder / "report.html", folder / "report.md"
     html_path.write_text(render_html(rec, view), encoding="utf-8")
     md_path.write_text(render_markdown(rec, view), encoding="utf-8")
     return html_path, md_path
 
 
-__all__ = ["render_html", "render_markdown", "view_of", "write_reports"]
+__all__ = ["render_html", "render_markdown", "write_reports"]

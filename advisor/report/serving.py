@@ -8,7 +8,7 @@ from advisor import servingtext
 from advisor.report.charts import _STYLE, _svg
 from advisor.results import Recommendation, Serving
 from advisor.serving import energy_label
-from advisor.text import milliseconds
+from advisor.text import latency_goal, milliseconds
 
 _COLORS = ["#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#4a5568"]
 _MARKERS = {"pytorch": "o", "onnxruntime": "s", "openvino": "D", "scikit-learn": "^"}
@@ -30,7 +30,7 @@ def serving_view(rec: Recommendation) -> ServingView | None:
     s = rec.serving
     if s is None:
         return None
-    goal = f"p95 ≤ {milliseconds(s.max_latency_ms)}" if s.max_latency_ms else "no latency goal: the energy–latency frontier"
+    goal = latency_goal(s.max_latency_ms, ge="≤", none="no latency goal: the energy–latency frontier")
     rate = f", {s.queries_per_second:g} queries/s" if s.queries_per_second else ""
     columns = [c if isinstance(c, str) else c[0] for c in servingtext.COLUMNS]
     return ServingView(
