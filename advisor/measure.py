@@ -391,21 +391,21 @@ def _making(runner: Runner, load: Reading, train: Reading | None, method: dict) 
         return None
     from advisor.runners import bespoke
 
-    main, what = {"load": load, "train": train}[made["during"]], made["what"]
-    earlier = made.get("earlier")
+    main, what = {"load": load, "train": train}[made.during], made.what
+    earlier = made.earlier
     if earlier is not None:
         cost = earlier.get("cost") or {}
         steps = [MakingStep(what=what, energy_j=cost.get("energy_j"), duration_s=cost.get("duration_s"), earlier=True)]
     else:
         steps = [MakingStep(what=what, energy_j=main.energy_j, duration_s=main.duration_s)]
-        bespoke.record_cost(Path(made["path"]), main.energy_j, main.duration_s, str(method.get("energy", "unknown")))
-    if made["during"] != "train" and train is not None:
+        bespoke.record_cost(Path(made.path), main.energy_j, main.duration_s, str(method.get("energy", "unknown")))
+    if made.during != "train" and train is not None:
         steps.append(MakingStep(what="fit the head on all samples", energy_j=train.energy_j, duration_s=train.duration_s))
     known = all(st.energy_j is not None for st in steps)
     return Making(
         parent=runner.spec.derived_from or (earlier or {}).get("parent") or str(runner.path),
-        method=made["method"],
-        path=made.get("path"),
+        method=made.method,
+        path=made.path,
         steps=steps,
         energy_j=sum(st.energy_j for st in steps) if known else None,
         duration_s=sum(st.duration_s for st in steps) if all(st.duration_s is not None for st in steps) else None,

@@ -13,8 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-RUNTIMES = ("pytorch", "onnxruntime", "openvino", "scikit-learn", "model2vec")
-"""Runtimes the serving sweep knows; a candidate is swept on those it can run on (see :mod:`advisor.sweep`)."""
+from advisor import runtimes
+
+RUNTIMES = runtimes.NAMES
+"""Runtimes the serving sweep knows (:mod:`advisor.runtimes`); a candidate is swept on those it can run on."""
 
 
 def _f(default: Any, group: str, description: str, **bounds: Any) -> Any:

@@ -25,6 +25,7 @@ from advisor.measure import Job, ProgressFn, energy_windows, quiet_libraries, re
 from advisor.metering import Meter
 from advisor.results import CandidateResult, CandidateServing, Cost, ServingPoint
 from advisor.runners import Prediction, Runner, runner_class
+from advisor.runtimes import RUNTIMES, runtime_of, servable_as
 from advisor.schema import CandidateSpec
 from advisor.serving import tied
 from advisor.settings import Settings
@@ -104,50 +105,6 @@ def thread_counts(settings: Settings, device: str) -> list[int]:
     return [*counts, cores]
 
 
-def runtime_of(spec: CandidateSpec) -> str:
-    """The runtime a registry entry runs on as written."""
-    if spec.backend == "onnx":
-        return "onnxruntime"
-    if spec.backend == "model2vec":
-        return "model2vec"
-    return "scikit-learn" if spec.kind == "tfidf-logreg" else "pytorch"
-
-
-def openvino_available() -> bool:
-    """Whether the OpenVINO runtime is installed (an optional extra)."""
-    import importlib.util
-
-    return importlib.util.find_spec("openvino") is not None
-
-
-def runtimes(spec: CandidateSpec, wanted: Sequence[str] | None = None) -> tuple[dict[str, CandidateSpec], list[str]]:
-    """The runtimes ``spec`` can be served on (its own first), as registry entries, and those left out with why.
-
-    A PyTorch sentence encoder also runs as its ONNX export; an encoder exported to ONNX from a PyTorch
-    folder also runs on PyTorch; an ONNX graph also runs on OpenVINO when that is installed.
-    """
-    own = runtime_of(spec)
-    found = {own: spec}
-    if spec.kind == "encoder-head" and not spec.options.get("quantize"):
-        opts = {k: v for k, v in spec.options.items() if k not in ("export", "threads")}
-        if spec.backend != "onnx":
-            found["onnxruntime"] = spec.model_copy(update={"backend": "onnx", "options": {**opts, "export": "fp32"}})
-        elif spec.options.get("export"):
-            found["pytorch"] = spec.model_copy(update={"backend": "sentence-transformers", "options": opts})
-        onnx = found.get("onnxruntime")
-        if onnx is not None:
-            found["openvino"] = onnx
-    left = []
-    if "openvino" in found and not openvino_available():
-        del found["openvino"]
-        left.append("openvino: not installed (pip install openvino)")
-    if wanted:
-        left += [f"{r}: not asked for (--serve-runtimes)" for r in found if r not in wanted and r != own]
-        left += [f"{r}: this model cannot run on it" for r in wanted if r not in found]
-        found = {r: s for r, s in found.items() if r in wanted or r == own}
-    return found, left
-
-
 class _Timed:
     """A runner whose predictions are timed, in ms, one figure per batch."""
 
@@ -182,7 +139,7 @@ def measure_point(runner: Runner, job: Job, meter: Meter, runtime: str, batch: i
         runtime=runtime,
         batch_size=batch,
         threads=threads,
-        device=job.context.device if runtime in ("pytorch", "onnxruntime") else "cpu",  # scikit-learn and OpenVINO: the CPU
+        device=RUNTIMES[runtime].device(job.context.device),
         energy=energy,
         throughput_qps=qps,
         batch_p50_ms=_percentile(times, 50),
@@ -212,10 +169,7 @@ def _load(spec: CandidateSpec, job: Job, head=None, runtime: str | None = None) 
     found = resolved_sources(spec, job.registry_dir, job.context)
     if isinstance(found, CandidateResult):
         raise RuntimeError(found.reason)
-    if runtime == "openvino":
-        from advisor.runners.openvino import OpenVinoEncoderHead as cls
-    else:
-        cls = runner_class(spec.kind)
+    cls = runner_class(spec.kind, RUNTIMES[runtime].runner if runtime else None)
     runner = cls(spec, found[0], job.context, found[1])
     with warnings.catch_warnings():  # an ONNX export's tracer warnings say nothing about serving
         warnings.simplefilter("ignore")
@@ -246,7 +200,7 @@ def sweep_candidate(job: Job, meter: Meter, progress: ProgressFn | None = None) 
     s, t0 = job.settings, time.perf_counter()
     threads = thread_counts(s, job.context.device)
     batches = sorted(set(s.serve_batches) | {s.batch_size})
-    found, left = runtimes(job.spec, s.serve_runtimes)
+    found, left = servable_as(job.spec, s.serve_runtimes)
     own = runtime_of(job.spec)
     default = (own, s.batch_size, max(threads))
     points: list[ServingPoint] = []

@@ -12,22 +12,28 @@ Target: total <= 2 s per metric on a 2-core machine.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
 from advisor.assess import assess, metric_fn, quality_interval
 from advisor.impact import cascade
 from advisor.ranking import pareto_front, rank
-from advisor.results import CandidateResult, EnergyStats
+from advisor.results import CandidateResult
 from advisor.schema import MetricSpec
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 THRESHOLD, CONFIDENCE, MAX_DROP, SEED = 0.80, 0.95, 0.05, 0
 
 
 def candidates(n: int, k: int, count: int, seed: int = 0) -> tuple[list[CandidateResult], list[str]]:
     """``count`` classifiers from 60% to 97% right, energy rising 3x per step, probabilities higher when right."""
+    from tests.factories import candidate, energy  # the tests' result factories (repo root on sys.path, above)
+
     rng = np.random.default_rng(seed)
     classes = [f"class-{i}" for i in range(k)]
     y = rng.integers(0, k, n)
@@ -38,28 +44,13 @@ def candidates(n: int, k: int, count: int, seed: int = 0) -> tuple[list[Candidat
         pred = np.where(right, y, (y + rng.integers(1, k, n)) % k)
         prob = np.clip(np.where(right, rng.beta(5, 2, n), rng.beta(2, 4, n)), 1e-6, 1.0)
         e = 0.001 * 3.0**j
-        energy = EnergyStats(
-            per_query_j=e,
-            cpu_per_query_j=e,
-            ram_per_query_j=0.0,
-            gpu_per_query_j=0.0,
-            marginal_per_query_j=e,
-            repeats_per_query_j=[e * 0.98, e, e * 1.02],
-            window_queries=100,
-            window_durations_s=[2.0, 2.0, 2.0],
-        )
         out.append(
-            CandidateResult(
-                name=f"model-{j}",
-                tier="small",
-                kind="tfidf-logreg",
-                backend="sklearn",
+            candidate(
+                f"model-{j}",
                 source="synthetic",
-                license="MIT",
-                status="ok",
                 predictions=[classes[i] for i in pred],
                 probabilities=prob.tolist(),
-                energy=energy,
+                energy=energy(e, repeats=[e * 0.98, e, e * 1.02], window_queries=100, durations=[2.0, 2.0, 2.0]),
                 parameters=10 ** (j + 3),
                 latency_p50_ms=1.0 + j,
             )

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 from advisor.ranking import rank
-from advisor.results import CandidateResult, EnergyStats, Recommendation, TaskInfo
+from advisor.results import EnergyStats, Recommendation, TaskInfo
+from tests.factories import candidate, energy
 
 EVIL = "<script>alert('x')</script>"
 
 
 def _energy(j: float) -> EnergyStats:
-    return EnergyStats(
-        per_query_j=j,
-        cpu_per_query_j=0.4 * j,
-        ram_per_query_j=0.6 * j,
-        gpu_per_query_j=0.0,
-        marginal_per_query_j=0.45 * j,
-        repeats_per_query_j=[0.95 * j, j, 1.05 * j],
-        window_queries=64,
-        window_durations_s=[2.0, 2.1, 2.0],
-    )
+    return energy(j, repeats=[0.95 * j, j, 1.05 * j], cpu_share=0.4, marginal=0.45 * j, window_queries=64, durations=[2.0, 2.1, 2.0])
 
 
 def synthetic_recommendation(n: int = 20, threshold: float = 0.8) -> Recommendation:
@@ -34,14 +26,12 @@ def synthetic_recommendation(n: int = 20, threshold: float = 0.8) -> Recommendat
         q = 1 - len(flip) / n_samples
         name = EVIL if i == 1 else f"model-{i:02d}"
         cands.append(
-            CandidateResult(
-                name=name,
+            candidate(
+                name,
                 tier=("small", "distilled", "large")[i % 3],
                 kind="encoder-head",
                 backend="onnx",
                 source=f"local:/m/{i}",
-                license="MIT",
-                status="ok",
                 quality=q,
                 energy=_energy(0.002 * 1.4**i),
                 latency_p50_ms=1.0 + i,
@@ -56,13 +46,12 @@ def synthetic_recommendation(n: int = 20, threshold: float = 0.8) -> Recommendat
             )
         )
     cands.append(
-        CandidateResult(
-            name="hub-model",
+        candidate(
+            "hub-model",
             tier="large",
             kind="hf-pipeline",
             backend="transformers",
             source="hub:x/y@abc",
-            license="MIT",
             status="skipped",
             reason=f"hub model 'x/y@abc' is not in the local cache {EVIL}",
         )

@@ -11,8 +11,9 @@ from advisor import Settings
 from advisor.adaptive import Rules, cost_order
 from advisor.schema import MetricSpec
 from advisor.sources import parameter_count
+from tests.conftest import FAST
+from tests.factories import candidate, energy
 
-FAST = {"isolate": False, "idle_s": 0, "repeats": 2, "min_window_s": 0.05, "latency_queries": 3, "batch_size": 8}
 ACCURACY = MetricSpec(name="accuracy")
 
 
@@ -130,31 +131,17 @@ def test_a_relative_goal_without_a_named_reference_runs_everything(toy_task, tfi
 
 def test_the_exhaustive_estimate_never_scales_a_transformer_from_a_tfidf_model():
     from advisor.adaptive import exhaustive_estimate
-    from advisor.results import CandidateResult, Cost, EnergyStats, Phase
+    from advisor.results import Cost, Phase
 
-    e = EnergyStats(
-        per_query_j=0.001,
-        cpu_per_query_j=0.001,
-        ram_per_query_j=0,
-        gpu_per_query_j=0,
-        marginal_per_query_j=0.001,
-        repeats_per_query_j=[0.001],
-        window_queries=16,
-        window_durations_s=[1.0],
-    )
-    base = dict(tier="small", backend="sklearn", source="built in", license="MIT")
-    tfidf = CandidateResult(
-        name="tfidf",
-        kind="tfidf-logreg",
-        status="ok",
+    tfidf = candidate(
+        "tfidf",
         quality=0.9,
-        energy=e,
+        energy=energy(0.001, window_queries=16),
         parameters=7_800,
         samples_evaluated=100,
         phases={"quality": Phase(energy_j=5.0, duration_s=1.0), "energy": Phase(energy_j=2.0, duration_s=1.0)},
         cost=Cost(energy_j=10.0, duration_s=3.0),
-        **base,
     )
-    big = CandidateResult(name="big", kind="encoder-head", status="pruned", parameters=109_000_000, **base)
+    big = candidate("big", kind="encoder-head", status="pruned", parameters=109_000_000)
     j, s, left_out = exhaustive_estimate([tfidf, big], 100, Settings())
     assert (j, s) == (10.0, 3.0) and left_out == ["big"]

@@ -13,13 +13,15 @@ import tests.tiny_models as tm
 from advisor import Settings
 from advisor.errors import SpecError
 from advisor.registry import load_registry
-from advisor.results import CandidateResult, EnergyStats, Making, Recommendation
+from advisor.results import CandidateResult, Making, Recommendation
 from advisor.runners import RunContext
 from advisor.runners.finetune import FineTunedEncoder
 from advisor.schema import CandidateSpec, PromptSpec
+from tests.conftest import FAST as _FAST
 from tests.conftest import toy_rows, write_task
+from tests.factories import candidate, energy
 
-FAST = dict(isolate=False, idle_s=0, repeats=2, min_window_s=0.05, latency_queries=2, batch_size=8)
+FAST = {**_FAST, "latency_queries": 2}
 
 
 @pytest.fixture(scope="module")
@@ -99,18 +101,18 @@ def test_the_deployed_model_is_cached_with_its_lineage_and_reused(encoder, tmp_p
     first = _runner(encoder)
     first.fit(texts, labels)
     made = first.made()
-    folder = Path(made["path"])
-    assert made["earlier"] is None and (folder / "body").is_dir() and (folder / "head.joblib").is_file()
+    folder = Path(made.path)
+    assert made.earlier is None and (folder / "body").is_dir() and (folder / "head.joblib").is_file()
     facts = json.loads((folder / "lineage.json").read_text())
     assert facts["parent"] == "enc" and facts["seed"] == 0 and "SetFit" in facts["method"]
     expected = first.predict(texts[:5]).labels
     again = _runner(encoder)
     again.fit(texts, labels)
-    assert again.trained_on == [] and again.made()["earlier"]["samples"] == facts["samples"]  # nothing trained twice
+    assert again.trained_on == [] and again.made().earlier["samples"] == facts["samples"]  # nothing trained twice
     assert again.predict(texts[:5]).labels == expected
     other = _runner(encoder)
     other.fit(texts[:-1], labels[:-1])  # other samples: another model
-    assert Path(other.made()["path"]) != folder and len(other.trained_on) == 1
+    assert Path(other.made().path) != folder and len(other.trained_on) == 1
 
 
 def test_an_interrupted_fine_tune_leaves_nothing_a_later_run_would_reuse(encoder, monkeypatch):
@@ -131,7 +133,7 @@ def test_an_interrupted_fine_tune_leaves_nothing_a_later_run_would_reuse(encoder
     assert list(made.iterdir()) == []  # neither a final folder nor a temporary one
     later = _runner(encoder)
     later.fit(texts, labels)
-    assert later.made()["earlier"] is None and len(later.trained_on) == 1  # made again, from scratch
+    assert later.made().earlier is None and len(later.trained_on) == 1  # made again, from scratch
 
 
 def test_bespoke_variants_are_measured_with_lineage_and_making_cost(encoder, tmp_path):
@@ -187,20 +189,8 @@ def test_a_variant_asked_of_a_candidate_that_cannot_take_it_is_one_clear_line(tm
 def _result(
     name: str, j: float, ci: list[float] | None = None, making: Making | None = None, kind: str = "encoder-head", **kw
 ) -> CandidateResult:
-    energy = EnergyStats(
-        per_query_j=j,
-        cpu_per_query_j=j,
-        ram_per_query_j=0,
-        gpu_per_query_j=0,
-        marginal_per_query_j=j,
-        repeats_per_query_j=[j],
-        ci_per_query_j=ci,
-        window_queries=1,
-        window_durations_s=[1],
-    )
-    return CandidateResult(
-        name=name, tier="s", kind=kind, backend="b", source="s", license="l", status="ok", quality=0.9, energy=energy, making=making, **kw
-    )
+    e = energy(j, ci=ci, window_queries=1)
+    return candidate(name, quality=0.9, energy=e, tier="s", kind=kind, backend="b", source="s", license="l", making=making, **kw)
 
 
 def test_payback_is_against_what_it_replaces_and_honest_about_overlap():

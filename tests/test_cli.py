@@ -5,16 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
-FAST = ["--in-process", "--repeats", "2", "--batch-size", "8"]
+from tests.helpers import CLI, cli, cli_env
 
-
-def cli(*args, cwd=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "250"}
-    return subprocess.run(
-        [sys.executable, "-m", "advisor.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300, env=env
-    )
+FAST = ["--in-process", "--repeats", "2", "--batch-size", "8", "--serving", "off"]
 
 
 def test_recommend_prints_the_table_and_json(toy_task, tfidf_registry, tmp_path):
@@ -88,11 +82,8 @@ def test_ctrl_c_saves_what_was_measured_and_exits_130(toy_task, tfidf_registry, 
     import signal
     import time
 
-    env = {**os.environ, "COLUMNS": "250"}
     args = [
-        sys.executable,
-        "-m",
-        "advisor.cli",
+        *CLI,
         "recommend",
         "--task",
         str(toy_task),
@@ -101,7 +92,7 @@ def test_ctrl_c_saves_what_was_measured_and_exits_130(toy_task, tfidf_registry, 
         "--reports-dir",
         str(tmp_path / "r"),
     ]  # one worker process per candidate: seconds each
-    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), start_new_session=True)
     first = p.stderr.readline()  # "[1/2] tfidf-small: measuring": the first worker is starting
     assert "measuring" in first, first
     time.sleep(1)

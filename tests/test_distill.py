@@ -11,9 +11,10 @@ from advisor import Settings
 from advisor.distill import distill
 from advisor.errors import AdvisorError, SpecError
 from advisor.registry import load_registry
+from tests.conftest import FAST as _FAST
 from tests.conftest import toy_rows
 
-FAST = dict(isolate=False, idle_s=0, repeats=1, min_window_s=0.05, latency_queries=2, batch_size=8)
+FAST = {**_FAST, "repeats": 1, "latency_queries": 2}
 
 
 def _unlabelled(tmp_path, n=200):

@@ -11,8 +11,9 @@ import tests.tiny_models as tm
 from advisor import Settings
 from advisor.errors import SpecError
 from advisor.tasks import load_task
+from tests.conftest import FAST as _FAST
 
-FAST = dict(isolate=False, idle_s=0, repeats=2, min_window_s=0.05, latency_queries=2, batch_size=4, exhaustive=True)
+FAST = {**_FAST, "latency_queries": 2, "batch_size": 4, "exhaustive": True}
 WORDS = ["good", "great", "fine", "bad", "awful", "poor", "the", "film", "was", "plot"]
 
 

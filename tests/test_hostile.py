@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,20 +14,11 @@ import advisor
 from advisor.errors import SpecError
 from advisor.plan import new_run_id, run_folder, slug
 from advisor.tasks import load_task
+from tests.conftest import FAST as _FAST
 from tests.conftest import toy_rows, write_task
+from tests.helpers import cli
 
-FAST = dict(isolate=False, idle_s=0, repeats=1, min_window_s=0.05, latency_queries=2, batch_size=8, exhaustive=True)
-
-
-def cli(*args, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "advisor.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "250"},
-    )
+FAST = {**_FAST, "repeats": 1, "latency_queries": 2, "exhaustive": True}
 
 
 def _one_line_error(r: subprocess.CompletedProcess, *needles: str) -> None:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 
 import pytest
@@ -15,22 +13,17 @@ import pytest
 import advisor
 from advisor import Settings
 from advisor.gate import EXIT_CODES, judge
+from tests.conftest import FAST as _FAST
 from tests.conftest import toy_rows, write_task
+from tests.helpers import CLI, cli
 from tests.synthetic import synthetic_recommendation
 
-FAST = dict(isolate=False, idle_s=0, repeats=2, min_window_s=0.05, latency_queries=3, batch_size=8, exhaustive=True)
-CLI_FAST = ["--in-process", "--repeats", "1", "--batch-size", "8", "--exhaustive"]
+FAST = {**_FAST, "exhaustive": True}
+CLI_FAST = ["--in-process", "--repeats", "1", "--batch-size", "8", "--exhaustive", "--serving", "off"]
 
 
 def run(task, registry, tmp_path, **kw):
     return advisor.recommend(task=task, registry=registry, settings=Settings(reports_dir=tmp_path / "reports", **{**FAST, **kw}))
-
-
-def cli(*args, **popen) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "250"}
-    return subprocess.run(
-        [sys.executable, "-m", "advisor.cli", *map(str, args)], capture_output=True, text=True, timeout=300, env=env, **popen
-    )
 
 
 def three_tfidf(tmp_path):
@@ -80,7 +73,7 @@ def _stored(store) -> list[str]:
 def test_a_killed_run_resumes_with_nothing_lost_and_nothing_measured_twice(tmp_path):
     task = write_task(tmp_path / "t", rows=toy_rows(240))
     reg, store = three_tfidf(tmp_path), tmp_path / "store.sqlite"
-    args = [sys.executable, "-m", "advisor.cli", "recommend", "--task", task, "--registry", reg, "--reports-dir", tmp_path / "r", *CLI_FAST]
+    args = [*CLI, "recommend", "--task", task, "--registry", reg, "--reports-dir", tmp_path / "r", *CLI_FAST]
     p = subprocess.Popen([*map(str, args), "--store", str(store)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not _stored(store) and time.monotonic() < deadline and p.poll() is None:
@@ -106,9 +99,7 @@ def test_a_killed_run_resumes_with_nothing_lost_and_nothing_measured_twice(tmp_p
 def test_two_runs_on_one_store_at_once_both_finish(toy_task, tmp_path):
     reg, store = three_tfidf(tmp_path), tmp_path / "shared.sqlite"
     args = [
-        sys.executable,
-        "-m",
-        "advisor.cli",
+        *CLI,
         "recommend",
         "--task",
         str(toy_task),

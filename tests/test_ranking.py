@@ -3,35 +3,12 @@
 from __future__ import annotations
 
 from advisor.ranking import rank
-from advisor.results import CandidateResult, EnergyStats
+from advisor.results import CandidateResult
+from tests.factories import candidate
 
 
 def cand(name, quality, energy, params, latency=10.0, status="ok") -> CandidateResult:
-    e = None
-    if energy is not None:
-        e = EnergyStats(
-            per_query_j=energy,
-            cpu_per_query_j=energy,
-            ram_per_query_j=0,
-            gpu_per_query_j=0,
-            marginal_per_query_j=energy,
-            repeats_per_query_j=[energy],
-            window_queries=10,
-            window_durations_s=[1.0],
-        )
-    return CandidateResult(
-        name=name,
-        tier="small",
-        kind="tfidf-logreg",
-        backend="sklearn",
-        source="x",
-        license="MIT",
-        status=status,
-        quality=quality,
-        energy=e,
-        parameters=params,
-        latency_p50_ms=latency,
-    )
+    return candidate(name, quality=quality, energy_j=energy, status=status, source="x", parameters=params, latency_p50_ms=latency)
 
 
 POOL = [

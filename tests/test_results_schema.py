@@ -8,8 +8,9 @@ import jsonschema
 
 import advisor
 from advisor.results import SCHEMA_FILE, json_schema
+from tests.conftest import FAST as _FAST
 
-FAST = dict(isolate=False, idle_s=0, repeats=2, min_window_s=0.05, latency_queries=2, batch_size=8, exhaustive=True)
+FAST = {**_FAST, "latency_queries": 2, "exhaustive": True}
 
 
 def test_the_published_schema_is_the_models_schema():
@@ -18,7 +19,8 @@ def test_the_published_schema_is_the_models_schema():
 
 
 def test_a_real_results_json_satisfies_the_schema(toy_task, tfidf_registry, tmp_path):
-    rec = advisor.recommend(task=toy_task, registry=tfidf_registry, reports_dir=tmp_path, store=tmp_path / "s.sqlite", **FAST)
+    settings = {**FAST, "serving": "recommended"}  # the serving sweep on: its part of results.json is checked too
+    rec = advisor.recommend(task=toy_task, registry=tfidf_registry, reports_dir=tmp_path, store=tmp_path / "s.sqlite", **settings)
     data = json.loads((tmp_path / rec.run_id / "results.json").read_text(encoding="utf-8"))
     jsonschema.validate(data, json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
     broken = {**data, "candidates": [{**data["candidates"][0], "status": "great"}]}

@@ -238,7 +238,7 @@ def _static(request) -> Case:
     candidate = spec("static-head", "model2vec", path, dims=None)
     runner = loaded(candidate, context())
     try:
-        folder = Path(runner.made()["path"])
+        folder = Path(runner.made().path)
     finally:
         runner.close()
     vectors = safetensors_parameters(folder)

@@ -11,11 +11,11 @@ from advisor.executor import Measured
 from advisor.measure import base_result
 from advisor.outputs import Outputs
 from advisor.plan import make_plan
-from advisor.results import EnergyStats
 from advisor.run import execute
 from advisor.settings import Settings
 from advisor.tasks import load_task
 from tests.conftest import write_task
+from tests.factories import energy
 
 
 def _rows(n: int, seed: int = 0) -> list[dict]:
@@ -37,22 +37,12 @@ class BernoulliExecutor:
         preds = [y if random.Random(f"{self.seed}/{job.spec.name}/{t}").random() < p else wrong[y] for t, y in zip(job.texts, job.labels)]
         quality = sum(a == b for a, b in zip(preds, job.labels)) / len(preds)
         per = {"tfidf-small": 0.001, "tfidf-large": 0.01}[job.spec.name]
-        energy = EnergyStats(
-            per_query_j=per,
-            cpu_per_query_j=per,
-            ram_per_query_j=0,
-            gpu_per_query_j=0,
-            marginal_per_query_j=per,
-            repeats_per_query_j=[per, per],
-            window_queries=16,
-            window_durations_s=[1.0, 1.0],
-        )
         result = base_result(job.spec, "ok").model_copy(
             update={
                 "quality": quality,
                 "predictions": preds,
                 "probabilities": [0.9] * len(preds),
-                "energy": energy,
+                "energy": energy(per, repeats=2, window_queries=16),
                 "samples_evaluated": len(preds),
             }
         )

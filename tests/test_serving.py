@@ -12,31 +12,24 @@ from advisor.api import recommend
 from advisor.errors import SpecError
 from advisor.measure import Job
 from advisor.metering import FakeMeter
-from advisor.results import CandidateServing, EnergyStats, Recommendation, ServingPoint
+from advisor.results import CandidateServing, Recommendation, ServingPoint
 from advisor.runners import RunContext
+from advisor.runtimes import servable_as as runtimes
 from advisor.schema import CandidateSpec, MetricSpec, PromptSpec
 from advisor.serving import choose, decide, fill_wait_ms, frontier, with_goal
 from advisor.settings import Settings
-from advisor.sweep import clearly_worse, runtimes, sweep_candidate, thread_counts
+from advisor.sweep import clearly_worse, sweep_candidate, thread_counts
 from tests import tiny_models as tm
-from tests.test_cli import cli
+from tests.conftest import FAST as _FAST
+from tests.factories import energy as energy_stats
+from tests.helpers import cli
 
-FAST = dict(isolate=False, idle_s=0, repeats=2, min_window_s=0.05, latency_queries=3, batch_size=8, exhaustive=True)
+FAST = {**_FAST, "exhaustive": True, "serving": "recommended"}  # the sweep is what these tests measure
 
 
 def point(energy: float, p95: float, batch: int = 1, threads: int = 1, runtime: str = "pytorch", half: float = 0.0, qps: float = 1e6):
     """A synthetic measured configuration: energy per query (J) with an interval of +-half, batch compute p95 (ms)."""
-    e = EnergyStats(
-        per_query_j=energy,
-        cpu_per_query_j=energy,
-        ram_per_query_j=0.0,
-        gpu_per_query_j=0.0,
-        marginal_per_query_j=energy,
-        repeats_per_query_j=[energy, energy],
-        ci_per_query_j=[energy - half, energy + half],
-        window_queries=10,
-        window_durations_s=[1.0, 1.0],
-    )
+    e = energy_stats(energy, ci=[energy - half, energy + half], repeats=2)
     return ServingPoint(
         runtime=runtime,
         batch_size=batch,
@@ -243,7 +236,7 @@ def test_the_sweep_runs_in_a_worker_process_with_its_own_meter(toy_task, tfidf_r
 
 def test_serving_off_measures_nothing_more(toy_task, tfidf_registry, tmp_path):
     rec = recommend(
-        toy_task, registry=tfidf_registry, min_quality=0.5, reports_dir=tmp_path, store=tmp_path / "s.sqlite", **FAST, serving="off"
+        toy_task, registry=tfidf_registry, min_quality=0.5, reports_dir=tmp_path, store=tmp_path / "s.sqlite", **{**FAST, "serving": "off"}
     )
     assert rec.serving is None
 

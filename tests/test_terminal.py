@@ -9,8 +9,9 @@ from rich.text import Text
 
 from advisor.compare import Diff, compare
 from advisor.report import render_html, render_markdown
-from advisor.results import CandidateResult, EnergyStats, Recommendation, SampleSet, TaskInfo
+from advisor.results import EnergyStats, Recommendation, SampleSet, TaskInfo
 from advisor.terminal import plain_table, print_table, render_table
+from tests.factories import candidate, energy
 
 LONG = [
     "all-MiniLM-L6-v2 [onnx-int8]",
@@ -20,29 +21,17 @@ LONG = [
 
 
 def _energy(j: float) -> EnergyStats:
-    return EnergyStats(
-        per_query_j=j,
-        cpu_per_query_j=j / 2,
-        ram_per_query_j=j / 2,
-        gpu_per_query_j=0.0,
-        marginal_per_query_j=j / 3,
-        repeats_per_query_j=[j, j],
-        window_queries=16,
-        window_durations_s=[1.0, 1.0],
-    )
+    return energy(j, repeats=2, cpu_share=0.5, marginal=j / 3, window_queries=16)
 
 
 def _rec(texts: bool = True) -> Recommendation:
     labels = ["pos", "neg"] * 5
     cands = [
-        CandidateResult(
-            name=name,
-            tier="small",
+        candidate(
+            name,
             kind="encoder-head",
             backend="onnx",
             source="hub:x",
-            license="MIT",
-            status="ok",
             quality=0.8 + 0.05 * i,
             quality_ci=[0.75 + 0.05 * i, 0.85 + 0.05 * i],
             verdict="meets" if i else "fails",
@@ -57,13 +46,10 @@ def _rec(texts: bool = True) -> Recommendation:
         for i, name in enumerate(LONG)
     ]
     cands.append(
-        CandidateResult(
-            name="tfidf-logreg [calibrated]",
+        candidate(
+            "tfidf-logreg [calibrated]",
             tier="tiny",
             kind="tfidf",
-            backend="sklearn",
-            source="built in",
-            license="MIT",
             status="dropped",
             reason="upper bound of quality below the threshold on the first shard " * 2,
             quality=0.6,

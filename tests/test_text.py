@@ -18,6 +18,7 @@ from advisor.results import (
     TaskInfo,
 )
 from advisor.text import DASH
+from tests.factories import candidate
 
 
 def _rec(**update) -> Recommendation:
@@ -47,19 +48,7 @@ def _rec(**update) -> Recommendation:
 
 
 def _cand(name: str, **update) -> CandidateResult:
-    return CandidateResult(
-        **{
-            "name": name,
-            "tier": "small",
-            "kind": "tfidf",
-            "backend": "sklearn",
-            "source": "built in",
-            "license": "MIT",
-            "status": "ok",
-            "quality": 0.9,
-            **update,
-        }
-    )
+    return candidate(name, **{"kind": "tfidf", "quality": 0.9, **update})
 
 
 # -- the goal ---------------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import advisor
 from advisor import Settings
+from tests.conftest import FAST as _FAST
 
-FAST = dict(isolate=False, idle_s=0, repeats=2, min_window_s=0.05, latency_queries=3, batch_size=8, exhaustive=True)
+FAST = {**_FAST, "exhaustive": True}
 
 
 def test_each_candidate_becomes_a_nested_mlflow_run_with_the_report_as_artifact(toy_task, tfidf_registry, tmp_path):

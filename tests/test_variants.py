@@ -10,8 +10,9 @@ import tests.tiny_models as tm
 from advisor import Settings
 from advisor.errors import SpecError
 from advisor.registry import load_registry
+from tests.conftest import FAST as _FAST
 
-FAST = dict(isolate=False, idle_s=0, repeats=1, min_window_s=0.05, latency_queries=2, batch_size=8, exhaustive=True)
+FAST = {**_FAST, "repeats": 1, "latency_queries": 2, "exhaustive": True}
 
 
 def _registry(tmp_path, encoder, variants="[int8-dynamic, onnx, onnx-int8]", kind="encoder-head", backend="sentence-transformers"):

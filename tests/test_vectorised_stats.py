@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 
 from advisor import stats, textmetrics
 from advisor.impact import cascade
-from advisor.results import CandidateResult, EnergyStats
+from advisor.results import CandidateResult
 from advisor.scores import Scorer
 from advisor.stats import bootstrap_interval, bootstrap_values, paired_bootstrap_difference, resample_indices, resampled_sums
+from tests.factories import candidate
 
 # --- the reference: plain Python, one resample at a time --------------------------------------------------
 
@@ -206,28 +207,7 @@ def test_property_resampled_sums_are_sums_over_the_drawn_samples(n, m, seed):
 
 
 def _model(name: str, preds: list[str], energy: float, probabilities=None) -> CandidateResult:
-    e = EnergyStats(
-        per_query_j=energy,
-        cpu_per_query_j=energy,
-        ram_per_query_j=0,
-        gpu_per_query_j=0,
-        marginal_per_query_j=energy,
-        repeats_per_query_j=[energy],
-        window_queries=10,
-        window_durations_s=[1.0],
-    )
-    return CandidateResult(
-        name=name,
-        tier="small",
-        kind="tfidf-logreg",
-        backend="sklearn",
-        source="x",
-        license="MIT",
-        status="ok",
-        predictions=preds,
-        probabilities=probabilities,
-        energy=e,
-    )
+    return candidate(name, energy_j=energy, source="x", predictions=preds, probabilities=probabilities)
 
 
 @pytest.mark.parametrize("name,threshold", [("macro_f1", 0.78), ("accuracy", 0.8), ("f1", 0.7), ("macro_f1", 0.99)])

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from advisor import servingtext
 from advisor.report.charts import _STYLE, _svg
 from advisor.results import Recommendation, Serving
+from advisor.runtimes import RUNTIMES
 from advisor.serving import energy_label
 from advisor.text import latency_goal, milliseconds
 
 _COLORS = ["#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#4a5568"]
-_MARKERS = {"pytorch": "o", "onnxruntime": "s", "openvino": "D", "scikit-learn": "^"}
+_MARKERS = {name: r.marker for name, r in RUNTIMES.items()}
 
 
 @dataclass

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 _BASE = ("ModelInfo", "Prediction", "RunContext", "Runner")
 
 
-def runner_class(kind: str) -> type[Runner]:
-    """The runner class for a registry ``kind`` (imported lazily: heavy libraries load only when used)."""
+def runner_class(kind: str, runtime_runner: str | None = None) -> type[Runner]:
+    """The runner class for a registry ``kind``, or ``runtime_runner`` (``module:Class``) where a runtime brings its
+    own (see :mod:`advisor.runtimes`). Imported lazily: heavy libraries load only when used."""
     from advisor.kinds import KINDS
 
-    module, name = KINDS[kind].runner.split(":")
+    module, name = (runtime_runner or KINDS[kind].runner).split(":")
     return getattr(import_module(module), name)
 
 

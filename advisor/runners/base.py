@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -49,6 +49,25 @@ class ModelInfo:
     parameters: int
     size_bytes: int
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Made:
+    """A model the runner made (fine-tuned on the samples, distilled from a parent).
+
+    Attributes:
+        method: how, in words (``fine-tuned on the samples (SetFit)``).
+        what: the step, in words (``fine-tune the deployed model``).
+        during: the phase it ran in, whose metered reading is its cost: ``load`` or ``train``.
+        path: where it is kept (the cache's ``made/`` folder).
+        earlier: the lineage of the earlier run that made it, when it was reused (its cost is that run's).
+    """
+
+    method: str
+    what: str
+    during: Literal["load", "train"]
+    path: str
+    earlier: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -108,10 +127,9 @@ class Runner:
         """Make the model answer for a serving sweep, as cheaply as gives the deployed model's inference cost."""
         self.fit(texts, labels)
 
-    def made(self) -> dict | None:
-        """For a model the runner made (fine-tuned on the samples, distilled from a parent), else None: ``method``,
-        the step (``what``), the phase it ran in (``during``: ``load`` or ``train``, whose metered reading is its
-        cost), its cached ``path`` and, when an earlier run made it, that run's lineage (``earlier``)."""
+    def made(self) -> Made | None:
+        """What the runner made (a fine-tuned or distilled model), else None. Runners that make a model keep it in
+        ``_made``."""
         return getattr(self, "_made", None)
 
     def predict(self, texts: Sequence[str]) -> Prediction:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from advisor.runners.base import ModelInfo, Prediction, Progress
+from advisor.runners.base import Made, ModelInfo, Prediction, Progress
 from advisor.runners.encoder import EncoderHead
 from advisor.runners.options import FineTuneOptions
 
@@ -42,7 +42,7 @@ class FineTunedEncoder(EncoderHead):
     def load(self) -> None:
         super().load()
         self._parent = self.model  # never trained: each fine-tuning starts from a copy of it
-        self._made: dict | None = None
+        self._made: Made | None = None
         self.trained_on: list[list[str]] = []  # the texts each fine-tuning saw, in order (folds, then the deployed model)
 
     @property
@@ -131,7 +131,7 @@ class FineTunedEncoder(EncoderHead):
 
         folder, earlier = bespoke.cached(bespoke.made_folder("fine-tuned", self.spec.name, key), make, facts)
         what = "fine-tune the deployed model on all samples, then fit its head"
-        self._made = {"method": self.method, "what": what, "during": "train", "path": str(folder), "earlier": earlier}
+        self._made = Made(self.method, what, "train", str(folder), earlier)
         if earlier is not None:
             self._load_made(folder)
 

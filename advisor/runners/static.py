@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from advisor.runners.base import ModelInfo
+from advisor.runners.base import Made, ModelInfo
 from advisor.runners.encoder import EncoderHead
 from advisor.runners.options import StaticOptions
 
@@ -52,7 +52,7 @@ class StaticHead(EncoderHead):
         self.model = StaticModel.from_pretrained(str(folder), force_download=False)
         self._params = int(self.model.embedding.size)
         if not ready:  # distilled here or by an earlier run; the method names the dimensions it has
-            self._made = {"method": self.method, "what": "distil the parent", "during": "load", "path": str(folder), "earlier": earlier}
+            self._made = Made(self.method, "distil the parent", "load", str(folder), earlier)
 
     def _distilled(self, parent: Path) -> tuple[Path, dict | None]:
         """The parent sentence encoder distilled to static embeddings, made once and cached, and the lineage of an

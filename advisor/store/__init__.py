@@ -1,0 +1,62 @@
+"""The result store: an embedded SQLite database that keeps every measurement as soon as it completes.
+
+A rerun finds a candidate's measurement by the fingerprint of everything that determines it and
+reuses it; an interrupted run resumes from what was already stored. Several advisor processes may
+write one store at the same time (WAL journal, busy timeout, short transactions).
+
+Each concept has its own table, created with ``CREATE TABLE IF NOT EXISTS``; the schema version
+lives in ``PRAGMA user_version`` and is checked on every open. Opening an older store upgrades it
+in place (missing tables and columns are added; nothing is dropped).
+
+Owners. Runs, jobs and measurement claims record the pid of the process that owns them and a
+heartbeat (``time.time()`` of its last sign of life); whether an owner is alive is
+:func:`advisor.supervisor.owner_alive`'s to say (a pid reused by a newer process is not the owner), and
+:class:`advisor.supervisor.Heartbeat` keeps the sign of life fresh. Opening a store marks runs left
+``running`` by a dead owner ``interrupted``.
+
+A new store file is created readable by its owner only (0600, whatever the umask); SQLite gives its
+``-wal`` and ``-shm`` files the same mode.
+"""
+
+from __future__ import annotations
+
+from advisor.store.database import (
+    BUSY_TIMEOUT_S,
+    CLAIM_STALE_S,
+    HEARTBEAT_S,
+    STORE_SCHEMA_VERSION,
+    Database,
+    StaleOwner,
+    StoreError,
+    default_store_path,
+    measurement_key,
+)
+from advisor.store.jobs import Jobs
+from advisor.store.measurements import Measurements
+from advisor.store.runs import RunRow, Runs
+
+
+class ResultStore(Measurements, Runs, Jobs, Database):
+    """Measurements, runs, jobs and measurement claims in one SQLite file; open with ``ResultStore(path)``, use as a
+    context manager.
+
+    Raises:
+        StoreError: the file is not a result store, was written by a newer advisor, or cannot be opened.
+    """
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+
+__all__ = [
+    "BUSY_TIMEOUT_S",
+    "CLAIM_STALE_S",
+    "HEARTBEAT_S",
+    "STORE_SCHEMA_VERSION",
+    "ResultStore",
+    "RunRow",
+    "StaleOwner",
+    "StoreError",
+    "default_store_path",
+    "measurement_key",
+]
