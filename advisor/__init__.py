@@ -16,7 +16,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from advisor.version import __version__
 
 _EXPORTS = {
     "recommend": "advisor.api",
@@ -26,29 +26,29 @@ _EXPORTS = {
     "EXIT_CODES": "advisor.gate",
     "CheckResult": "advisor.gate",
     "check": "advisor.gate",
-    "Ranking": "advisor.ranking",
-    "rank": "advisor.ranking",
-    "Registry": "advisor.registry",
-    "load_registry": "advisor.registry",
-    "SCHEMA_VERSION": "advisor.results",
-    "CandidateResult": "advisor.results",
-    "EnergyStats": "advisor.results",
-    "Recommendation": "advisor.results",
-    "Settings": "advisor.settings",
+    "Ranking": "advisor.core.ranking",
+    "rank": "advisor.core.ranking",
+    "Registry": "advisor.spec.registry",
+    "load_registry": "advisor.spec.registry",
+    "SCHEMA_VERSION": "advisor.core.results",
+    "CandidateResult": "advisor.core.results",
+    "EnergyStats": "advisor.core.results",
+    "Recommendation": "advisor.core.results",
+    "Settings": "advisor.spec.settings",
     "ResultStore": "advisor.store",
     "StoreError": "advisor.store",
-    "Samples": "advisor.tasks",
-    "Task": "advisor.tasks",
-    "available_tasks": "advisor.tasks",
-    "load_task": "advisor.tasks",
-    "Plan": "advisor.plan",
-    "make_plan": "advisor.plan",
-    "execute": "advisor.run",
-    "judge": "advisor.judge",
-    "Executor": "advisor.executor",
-    "make_executor": "advisor.executor",
-    "Outputs": "advisor.outputs",
-    "standard_outputs": "advisor.outputs",
+    "Samples": "advisor.spec.tasks",
+    "Task": "advisor.spec.tasks",
+    "available_tasks": "advisor.spec.tasks",
+    "load_task": "advisor.spec.tasks",
+    "Plan": "advisor.search.plan",
+    "make_plan": "advisor.search.plan",
+    "execute": "advisor.search.run",
+    "judge": "advisor.search.judge",
+    "Executor": "advisor.measure.executor",
+    "make_executor": "advisor.measure.executor",
+    "Outputs": "advisor.outputs.files",
+    "standard_outputs": "advisor.outputs.files",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -69,17 +69,17 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs only
     from advisor.api import recommend
+    from advisor.core.ranking import Ranking, rank
+    from advisor.core.results import SCHEMA_VERSION, CandidateResult, EnergyStats, Recommendation
     from advisor.errors import AdvisorError, SpecError
-    from advisor.executor import Executor, make_executor
     from advisor.gate import EXIT_CODES, CheckResult, check
-    from advisor.judge import judge
-    from advisor.outputs import Outputs, standard_outputs
-    from advisor.plan import Plan, make_plan
-    from advisor.ranking import Ranking, rank
-    from advisor.registry import Registry, load_registry
-    from advisor.results import SCHEMA_VERSION, CandidateResult, EnergyStats, Recommendation
-    from advisor.run import execute
-    from advisor.settings import Settings
+    from advisor.measure.executor import Executor, make_executor
+    from advisor.outputs.files import Outputs, standard_outputs
+    from advisor.search.judge import judge
+    from advisor.search.plan import Plan, make_plan
+    from advisor.search.run import execute
+    from advisor.spec.registry import Registry, load_registry
+    from advisor.spec.settings import Settings
+    from advisor.spec.tasks import Samples, Task, available_tasks, load_task
+    from advisor.spec.validate import validate_all
     from advisor.store import ResultStore, StoreError
-    from advisor.tasks import Samples, Task, available_tasks, load_task
-    from advisor.validate import validate_all

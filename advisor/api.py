@@ -6,18 +6,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from advisor.cache import CachedExecutor
-from advisor.executor import Executor, make_executor
-from advisor.outputs import Output, standard_outputs
-from advisor.plan import make_plan
-from advisor.registry import Registry, load_registry
-from advisor.results import Recommendation
-from advisor.run import Observer, execute
-from advisor.servingrun import serve
-from advisor.settings import Settings
+from advisor.core.results import Recommendation
+from advisor.measure.executor import Executor, make_executor
+from advisor.measure.supervisor import Heartbeat
+from advisor.outputs.files import standard_outputs
+from advisor.search.cache import CachedExecutor
+from advisor.search.plan import make_plan
+from advisor.search.run import Observer, Output, execute
+from advisor.serving.run import serve
+from advisor.spec.registry import Registry, load_registry
+from advisor.spec.settings import Settings
+from advisor.spec.tasks import Task, load_task
 from advisor.store import HEARTBEAT_S, ResultStore
-from advisor.supervisor import Heartbeat
-from advisor.tasks import Task, load_task
 
 
 def recommend(

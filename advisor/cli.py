@@ -1,6 +1,6 @@
 """Command line: a thin shell over the library (:mod:`advisor.api`, :mod:`advisor.gate`, :mod:`advisor.distill`).
 
-Options that configure a run are derived from :class:`advisor.settings.Settings` (help and default
+Options that configure a run are derived from :class:`advisor.spec.settings.Settings` (help and default
 written once there). Exit codes are those of :mod:`advisor.exits`. This module imports nothing
 heavy at start: ``advisor --help``, ``advisor ls`` and ``advisor validate`` load no model library.
 """
@@ -19,7 +19,7 @@ from rich.markup import escape
 
 from advisor import exits
 from advisor.errors import AdvisorError
-from advisor.settings import Settings
+from advisor.spec.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Which is the smallest model that is good enough for my task?")
 ls_app = typer.Typer(no_args_is_help=True, help="List models or tasks.")
@@ -262,7 +262,7 @@ def recommend(
         **Serve.values(max_latency_ms, queries_per_second, serving, serve_batches, serve_threads, serve_runtimes, device),
     )
     from advisor.api import recommend as run
-    from advisor.terminal import render_table
+    from advisor.outputs.terminal import render_table
 
     rec = _observed(lambda observer: run(task=task, registry=registry, settings=settings, observer=observer))
     render_table(rec, Console(stderr=as_json))
@@ -285,8 +285,8 @@ def report(
     out: Annotated[Optional[Path], typer.Option(help="Folder for report.html and report.md (default: beside results.json).")] = None,
 ) -> None:
     """Re-render report.html and report.md from a saved results.json, without running any model."""
-    from advisor.compare import load_run
-    from advisor.report import write_reports
+    from advisor.core.compare import load_run
+    from advisor.outputs.report import write_reports
 
     if not results.is_file():
         raise AdvisorError(f"{results}: file not found; give the path of a run's results.json")
@@ -385,7 +385,7 @@ def distill(
     """Train a small student on a teacher's labels of unlabelled texts, then measure it beside both."""
     settings = settings_from(min_quality=min_quality, sample_size=samples, meter=meter, isolate=not in_process, reports_dir=reports_dir)
     from advisor.distill import distill as run_distill
-    from advisor.terminal import render_table
+    from advisor.outputs.terminal import render_table
 
     rec, lineage = run_distill(
         task,
@@ -435,8 +435,8 @@ def history(
     """List past runs from the result store."""
     from dataclasses import asdict
 
+    from advisor.outputs.terminal import print_table
     from advisor.store import ResultStore
-    from advisor.terminal import print_table
 
     with ResultStore(store) as s:
         rows = [r for r in s.runs(limit=10_000 if task else limit) if task is None or r.task == task][:limit]
@@ -444,7 +444,7 @@ def history(
     if as_json:
         sys.stdout.write(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
         return
-    from advisor.text import DASH
+    from advisor.outputs.text import DASH
 
     columns = ["run id", "task", "status", "recommended", ("candidates", "right"), "created", "updated"]
     print_table(
@@ -462,8 +462,8 @@ def diff(
     store: Annotated[Optional[Path], opt("store")] = None,
 ) -> None:
     """Compare two runs: each candidate's quality and energy per query, and the recommendation."""
-    from advisor.compare import compare, load_run
-    from advisor.terminal import print_table
+    from advisor.core.compare import compare, load_run
+    from advisor.outputs.terminal import print_table
 
     d = compare(load_run(a, store), load_run(b, store))
     print_table(Console(), d.title, d.columns, d.rows)
@@ -472,7 +472,7 @@ def diff(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of results.json (the same as advisor/results.schema.json)."""
-    from advisor.results import json_schema
+    from advisor.core.results import json_schema
 
     sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
 
@@ -483,8 +483,8 @@ def ls_models(
     as_json: Annotated[bool, typer.Option("--json", help="Print the candidates as JSON.")] = False,
 ) -> None:
     """List the registry's candidates (reads no model)."""
-    from advisor.registry import load_registry
-    from advisor.terminal import print_table
+    from advisor.outputs.terminal import print_table
+    from advisor.spec.registry import load_registry
 
     reg = load_registry(registry)
     if as_json:
@@ -500,8 +500,8 @@ def ls_models(
 @ls_app.command("tasks")
 def ls_tasks(as_json: Annotated[bool, typer.Option("--json", help="Print the tasks as JSON.")] = False) -> None:
     """List the tasks found (reads no data)."""
-    from advisor.tasks import available_tasks, load_task
-    from advisor.terminal import print_table
+    from advisor.outputs.terminal import print_table
+    from advisor.spec.tasks import available_tasks, load_task
 
     tasks = [(name, load_task(path).spec, path) for name, path in sorted(available_tasks().items())]
     if as_json:
@@ -530,7 +530,7 @@ def validate(
     tasks: Annotated[Optional[list[str]], typer.Argument(help="Tasks to check, as arguments (same as --task).")] = None,
 ) -> None:
     """Check the registry and task files without loading models or data."""
-    from advisor.validate import validate_all
+    from advisor.spec.validate import validate_all
 
     for line in validate_all(registry, [*(task or []), *(tasks or [])] or None):
         Console().print(f"[green]ok[/] {line}", highlight=False, soft_wrap=True)

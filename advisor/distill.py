@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from advisor.api import recommend
+from advisor.core.results import CandidateResult, Distillation, Recommendation
 from advisor.errors import AdvisorError, SpecError, did_you_mean
-from advisor.measure import predict_all, resolved_sources
-from advisor.plan import run_context
-from advisor.registry import Registry, load_registry
-from advisor.results import CandidateResult, Distillation, Recommendation
+from advisor.measure.candidate import predict_all, resolved_sources
 from advisor.runners import runner_class
-from advisor.schema import CandidateSpec, SourceSpec
-from advisor.settings import Settings
-from advisor.tasks import Task, load_task
+from advisor.search.plan import run_context
+from advisor.spec.registry import Registry, load_registry
+from advisor.spec.schema import CandidateSpec, SourceSpec
+from advisor.spec.settings import Settings
+from advisor.spec.tasks import Task, load_task
 
 STUDENT_KINDS = ("tfidf-logreg", "encoder-head", "encoder-finetuned", "static-head")
 MIN_TEXTS = 20

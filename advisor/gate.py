@@ -26,18 +26,18 @@ from pydantic import Field
 
 from advisor import exits
 from advisor.api import recommend
+from advisor.core.ranking import verdict_of
+from advisor.core.results import Recommendation, ResultModel
 from advisor.errors import SpecError
-from advisor.ranking import verdict_of
-from advisor.results import Recommendation, _Model
-from advisor.settings import Settings
+from advisor.outputs.text import change, goal_of, joules, percent, quality
+from advisor.spec.settings import Settings
 from advisor.store import ResultStore, StoreError
-from advisor.text import change, goal_of, joules, percent, quality
 
 EXIT_CODES = exits.FOR_VERDICT
 Verdict = Literal["right-sized", "undecided", "oversized", "below-goal", "energy-regression"]
 
 
-class CheckResult(_Model):
+class CheckResult(ResultModel):
     """The gate's answer, with the evidence; ``exit_code`` follows :data:`EXIT_CODES`."""
 
     verdict: Verdict

@@ -4,8 +4,8 @@ Measuring every candidate for 20 seeds x 2 tasks would take hours here, so the s
 *replayed*: one exhaustive run per task records, for every candidate, its per-sample predictions
 and what each phase cost (start-up and loading, the quality pass, the energy windows, the latency
 queries). Each seed draws a bootstrap world (the task's samples resampled with replacement) and
-plays both strategies on it with the advisor's own decision code (:class:`advisor.adaptive.Rules`,
-:func:`advisor.assess.assess`, :func:`advisor.ranking.rank`):
+plays both strategies on it with the advisor's own decision code (:class:`advisor.core.rules.Rules`,
+:func:`advisor.core.assess.assess`, :func:`advisor.core.ranking.rank`):
 
 * exhaustive: every candidate in full;
 * adaptive: cheapest first, dead ends stopped at the shard where the rule drops them (paying the
@@ -29,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from advisor.adaptive import Rules
-from advisor.assess import assess
-from advisor.ranking import rank
-from advisor.results import CandidateResult, Recommendation
-from advisor.schema import MetricSpec
+from advisor.core.assess import assess
+from advisor.core.ranking import rank
+from advisor.core.results import CandidateResult, Recommendation
+from advisor.core.rules import Rules
+from advisor.spec.schema import MetricSpec
 
 TASKS = ("sentiment", "spam")
 OUT = Path("reports/bench-adaptive")
@@ -81,7 +81,7 @@ def _decide(rec: Recommendation, metric: MetricSpec, pool: list[CandidateResult]
 
 def replay(rec: Recommendation, seed: int) -> dict:
     """Both strategies on one bootstrap world of ``rec``'s samples (seed 0 with ``identity``: the samples as drawn)."""
-    from advisor.metrics import score
+    from advisor.core.metrics import score
 
     metric = MetricSpec.model_validate(rec.task.spec["metric"])
     n = len(rec.samples.labels)

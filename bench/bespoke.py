@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main() -> None:
     import advisor
     from advisor import Settings
-    from advisor.text import duration, joules
+    from advisor.outputs.text import duration, joules
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("tasks", nargs="*", default=["sentiment", "spam"])

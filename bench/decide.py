@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from advisor.assess import assess, metric_fn, quality_interval
-from advisor.impact import cascade
-from advisor.ranking import pareto_front, rank
-from advisor.results import CandidateResult
-from advisor.schema import MetricSpec
+from advisor.core.assess import assess, metric_fn, quality_interval
+from advisor.core.impact import cascade
+from advisor.core.ranking import pareto_front, rank
+from advisor.core.results import CandidateResult
+from advisor.spec.schema import MetricSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -59,7 +59,7 @@ def candidates(n: int, k: int, count: int, seed: int = 0) -> tuple[list[Candidat
 
 
 def decide(cands: list[CandidateResult], labels: list[str], spec: MetricSpec) -> dict[str, float]:
-    """One decision step as :mod:`advisor.judge` runs it; returns each step's seconds."""
+    """One decision step as :mod:`advisor.search.judge` runs it; returns each step's seconds."""
     score = metric_fn(spec)
     cands = [c.model_copy(update={"quality": score(c.predictions, labels)}) for c in cands]
     times = {}
@@ -125,7 +125,7 @@ def _old_paired(pred_a, pred_b, references, metric: Callable, confidence=0.95, n
 
 def old_versus_new(cands: list[CandidateResult], labels: list[str], spec: MetricSpec) -> tuple[str, float, float, bool]:
     """Time one candidate's interval (macro-F1: bootstrap; accuracy: its paired bootstrap against another) both ways."""
-    from advisor.stats import bootstrap_interval, paired_bootstrap_difference
+    from advisor.core.stats import bootstrap_interval, paired_bootstrap_difference
 
     a, b = cands[-2].predictions, cands[-1].predictions
     if spec.name == "accuracy":  # its interval is Wilson's, closed form: time the paired bootstrap instead
@@ -157,7 +157,7 @@ def main() -> None:
     )
     for name in ("macro_f1", "accuracy"):
         spec = MetricSpec(name=name)
-        from advisor import stats
+        from advisor.core import stats
 
         stats._cached_counts.cache_clear()  # each metric's first run pays the resample draw again
         runs = [decide(cands, labels, spec) for _ in range(args.repeats)]

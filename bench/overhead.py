@@ -100,11 +100,11 @@ def inference_ratio(args) -> None:
     """Part 1: the advisor's inference path against bare sentence-transformers."""
     from sentence_transformers import SentenceTransformer
 
-    from advisor.measure import quiet_libraries
-    from advisor.registry import load_registry
+    from advisor.measure.candidate import quiet_libraries
     from advisor.runners import RunContext, runner_class
-    from advisor.sources import resolve
-    from advisor.tasks import load_task
+    from advisor.spec.registry import load_registry
+    from advisor.spec.sources import resolve
+    from advisor.spec.tasks import load_task
 
     quiet_libraries()
     samples = load_task("sentiment").samples(size=args.samples)

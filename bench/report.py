@@ -22,7 +22,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
 
-    from advisor.report import write_reports
+    from advisor.outputs.report import write_reports
     from tests.synthetic import synthetic_recommendation
 
     rec = synthetic_recommendation(args.candidates)

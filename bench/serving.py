@@ -38,14 +38,14 @@ def main() -> None:
 
     from dataclasses import replace
 
-    from advisor.executor import make_job_meter
-    from advisor.measure import idle_power
-    from advisor.plan import make_plan
-    from advisor.results import Method, Recommendation
-    from advisor.serving import configuration, energy_label
-    from advisor.servingrun import decide_serving, run_sweeps
-    from advisor.settings import Settings
-    from advisor.text import duration, joules, milliseconds
+    from advisor.core.results import Method, Recommendation
+    from advisor.measure.candidate import idle_power
+    from advisor.measure.executor import make_job_meter
+    from advisor.outputs.text import duration, joules, milliseconds
+    from advisor.search.plan import make_plan
+    from advisor.serving.choice import configuration, energy_label
+    from advisor.serving.run import decide_serving, run_sweeps
+    from advisor.spec.settings import Settings
 
     settings = Settings(candidates=args.models, min_window_s=args.min_window_s, repeats=args.repeats)
     plan = make_plan(args.task, None, settings)

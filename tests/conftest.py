@@ -18,7 +18,7 @@ for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "H
     os.environ[_var] = "1"
 os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="advisor-hf-"))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-TEST_METER_ENV = "ADVISOR_TEST_METER"  # advisor.metering.TEST_METER_ENV (not imported here: conftest stays light)
+TEST_METER_ENV = "ADVISOR_TEST_METER"  # advisor.measure.metering.TEST_METER_ENV (not imported here: conftest stays light)
 os.environ.setdefault(TEST_METER_ENV, "fake")
 
 import pytest  # noqa: E402
@@ -86,7 +86,7 @@ def _meter_by_mark(request, monkeypatch):
         monkeypatch.delenv(TEST_METER_ENV, raising=False)
         yield
         return
-    from advisor.metering import CodeCarbonMeter
+    from advisor.measure.metering import CodeCarbonMeter
 
     started = []
     real_start = CodeCarbonMeter.start

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from advisor.results import CandidateResult, EnergyStats
+from advisor.core.results import CandidateResult, EnergyStats
 
 
 def energy(
@@ -54,7 +54,7 @@ def candidate(
     """A candidate's result: a small scikit-learn TF-IDF model unless told otherwise.
 
     ``energy_j``: energy per query with :func:`energy`'s defaults (pass ``energy=`` for anything else); every
-    other :class:`~advisor.results.CandidateResult` field goes through ``update``.
+    other :class:`~advisor.core.results.CandidateResult` field goes through ``update``.
     """
     if energy_j is not None:
         if "energy" in update:

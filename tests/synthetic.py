@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from advisor.ranking import rank
-from advisor.results import EnergyStats, Recommendation, TaskInfo
+from advisor.core.ranking import rank
+from advisor.core.results import EnergyStats, Recommendation, TaskInfo
 from tests.factories import candidate, energy
 
 EVIL = "<script>alert('x')</script>"
@@ -56,14 +56,14 @@ def synthetic_recommendation(n: int = 20, threshold: float = 0.8) -> Recommendat
             reason=f"hub model 'x/y@abc' is not in the local cache {EVIL}",
         )
     )
-    from advisor.assess import assess
-    from advisor.ranking import pareto_front
-    from advisor.schema import MetricSpec
+    from advisor.core.assess import assess
+    from advisor.core.ranking import pareto_front
+    from advisor.spec.schema import MetricSpec
 
     cands, _ = assess(cands, labels, MetricSpec(name="accuracy"), threshold=None, confidence=0.95)
     r = rank(cands, threshold, "energy", "accuracy")
     order = {name: k for k, name in enumerate(r.order)}
-    from advisor.impact import savings
+    from advisor.core.impact import savings
 
     by = {c.name: c for c in cands}
     saved = savings(by[r.model], by[r.best], 100_000, "USA", 0.2, 1234.0) if r.model and r.best != r.model else None

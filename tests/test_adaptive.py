@@ -8,9 +8,10 @@ import pytest
 import advisor
 import tests.tiny_models as tm
 from advisor import Settings
-from advisor.adaptive import Rules, cost_order
-from advisor.schema import MetricSpec
-from advisor.sources import parameter_count
+from advisor.core.rules import Rules
+from advisor.search.adaptive import cost_order
+from advisor.spec.schema import MetricSpec
+from advisor.spec.sources import parameter_count
 from tests.conftest import FAST
 from tests.factories import candidate, energy
 
@@ -130,8 +131,8 @@ def test_a_relative_goal_without_a_named_reference_runs_everything(toy_task, tfi
 
 
 def test_the_exhaustive_estimate_never_scales_a_transformer_from_a_tfidf_model():
-    from advisor.adaptive import exhaustive_estimate
-    from advisor.results import Cost, Phase
+    from advisor.core.results import Cost, Phase
+    from advisor.search.adaptive import exhaustive_estimate
 
     tfidf = candidate(
         "tfidf",

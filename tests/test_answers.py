@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from advisor.answers import MAX_CHARS, clean, parse
+from advisor.core.answers import MAX_CHARS, clean, parse
 from advisor.errors import SpecError
-from advisor.schema import AnswerSpec as AnswerParserSpec
-from advisor.schema import parse as parse_spec
+from advisor.spec.schema import AnswerSpec as AnswerParserSpec
+from advisor.spec.schema import parse as parse_spec
 
 
 @pytest.mark.parametrize(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advisor.assess import assess, metric_fn
-from advisor.impact import cascade, savings
-from advisor.ranking import rank
-from advisor.results import CandidateResult
-from advisor.schema import MetricSpec
+from advisor.core.assess import assess, metric_fn
+from advisor.core.impact import cascade, savings
+from advisor.core.ranking import rank
+from advisor.core.results import CandidateResult
+from advisor.spec.schema import MetricSpec
 from tests.test_ranking import cand
 
 ACC = MetricSpec(name="accuracy")
@@ -104,7 +104,7 @@ def test_cascade_picks_the_cheapest_gate_that_meets_the_threshold():
     large = with_predictions(cand("large", 0, 1.0, 100), np.ones(n, bool), labels)
 
     def interval(preds):
-        from advisor.stats import wilson_interval
+        from advisor.core.stats import wilson_interval
 
         return wilson_interval(sum(p == y for p, y in zip(preds, labels)), n)
 

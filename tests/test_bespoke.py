@@ -11,12 +11,12 @@ import pytest
 import advisor
 import tests.tiny_models as tm
 from advisor import Settings
+from advisor.core.results import CandidateResult, Making, Recommendation
 from advisor.errors import SpecError
-from advisor.registry import load_registry
-from advisor.results import CandidateResult, Making, Recommendation
 from advisor.runners import RunContext
 from advisor.runners.finetune import FineTunedEncoder
-from advisor.schema import CandidateSpec, PromptSpec
+from advisor.spec.registry import load_registry
+from advisor.spec.schema import CandidateSpec, PromptSpec
 from tests.conftest import FAST as _FAST
 from tests.conftest import toy_rows, write_task
 from tests.factories import candidate, energy
@@ -194,7 +194,7 @@ def _result(
 
 
 def test_payback_is_against_what_it_replaces_and_honest_about_overlap():
-    from advisor.judge import _paybacks
+    from advisor.search.judge import _paybacks
 
     made = Making(parent="small", method="fine-tuned", energy_j=100.0, duration_s=10.0)
     big = _result("big", 0.30, [0.29, 0.31], verdict="meets")

@@ -10,7 +10,7 @@ import tests.tiny_models as tm
 from advisor import Settings
 from advisor.distill import distill
 from advisor.errors import AdvisorError, SpecError
-from advisor.registry import load_registry
+from advisor.spec.registry import load_registry
 from tests.conftest import FAST as _FAST
 from tests.conftest import toy_rows
 

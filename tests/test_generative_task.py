@@ -10,7 +10,7 @@ import advisor
 import tests.tiny_models as tm
 from advisor import Settings
 from advisor.errors import SpecError
-from advisor.tasks import load_task
+from advisor.spec.tasks import load_task
 from tests.conftest import FAST as _FAST
 
 FAST = {**_FAST, "latency_queries": 2, "batch_size": 4, "exhaustive": True}

@@ -12,8 +12,8 @@ import pytest
 
 import advisor
 from advisor.errors import SpecError
-from advisor.plan import new_run_id, run_folder, slug
-from advisor.tasks import load_task
+from advisor.search.plan import new_run_id, run_folder, slug
+from advisor.spec.tasks import load_task
 from tests.conftest import FAST as _FAST
 from tests.conftest import toy_rows, write_task
 from tests.helpers import cli

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from advisor.executor import SubprocessExecutor
-from advisor.measure import Job
-from advisor.metering import CodeCarbonMeter, FakeMeter, NullMeter
+from advisor.measure.candidate import Job
+from advisor.measure.executor import SubprocessExecutor
+from advisor.measure.metering import CodeCarbonMeter, FakeMeter, NullMeter
 from advisor.runners import RunContext
-from advisor.schema import CandidateSpec, MetricSpec, PromptSpec
-from advisor.settings import Settings
+from advisor.spec.schema import CandidateSpec, MetricSpec, PromptSpec
+from advisor.spec.settings import Settings
 
 
 def test_fake_meter_is_power_times_time():
@@ -80,7 +80,7 @@ def test_a_worker_that_dies_becomes_a_failed_result():
 def test_the_replay_meter_replays_recorded_powers_in_turn():
     import time
 
-    from advisor.metering import ReplayMeter
+    from advisor.measure.metering import ReplayMeter
 
     m = ReplayMeter([(10.0, 2.0, 0.0), (20.0, 2.0, 5.0)])
     readings = []
@@ -97,8 +97,8 @@ def test_the_test_meter_hook_and_user_meters(monkeypatch):
     import pytest
     from pydantic import ValidationError
 
-    from advisor.metering import TEST_METER_ENV, FakeMeter, ReplayMeter, make_meter
-    from advisor.settings import Settings
+    from advisor.measure.metering import TEST_METER_ENV, FakeMeter, ReplayMeter, make_meter
+    from advisor.spec.settings import Settings
 
     with pytest.raises(ValidationError):
         Settings(meter="fake")  # not a user-facing meter

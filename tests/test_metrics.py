@@ -8,10 +8,10 @@ import sys
 import evaluate
 import pytest
 
+from advisor.core.metrics import TaskMetric, build_metric, score
+from advisor.core.scores import METRICS, Scorer, metric_def
 from advisor.errors import SpecError
-from advisor.metrics import TaskMetric, build_metric, score
-from advisor.schema import CLASSIFICATION_METRICS, GENERATIVE_METRICS, MetricSpec, TaskSpec, parse
-from advisor.scores import METRICS, Scorer, metric_def
+from advisor.spec.schema import CLASSIFICATION_METRICS, GENERATIVE_METRICS, MetricSpec, TaskSpec, parse
 
 REFS = ["spam", "ham", "ham", "spam", "ham", "ham", "spam", "ham"]
 PREDS = ["spam", "ham", "spam", "ham", "ham", "ham", "spam", "spam"]
@@ -108,7 +108,7 @@ def test_positive_label_rules_come_from_the_registry():
 
 def test_the_registry_imports_nothing_heavy():
     code = (
-        "import sys, advisor.schema, advisor.scores; "
+        "import sys, advisor.spec.schema, advisor.core.scores; "
         "print(sorted(m for m in ('numpy', 'scipy', 'evaluate', 'datasets', 'sklearn', 'torch') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

@@ -10,11 +10,11 @@ import sys
 import threading
 import time
 
-from advisor.cache import CachedExecutor
-from advisor.executor import Measured
-from advisor.measure import base_result
-from advisor.plan import make_plan
-from advisor.settings import Settings
+from advisor.measure.candidate import base_result
+from advisor.measure.executor import Measured
+from advisor.search.cache import CachedExecutor
+from advisor.search.plan import make_plan
+from advisor.spec.settings import Settings
 from advisor.store import ResultStore
 
 
@@ -114,8 +114,8 @@ def test_a_run_killed_with_sigkill_leaves_no_process_and_is_marked_interrupted(t
 
 def test_workers_use_the_meter_of_the_run_not_of_the_worker_servers_start(toy_task, tfidf_registry, tmp_path, monkeypatch):
     """The worker server outlives one run (and one test): each job carries the meter its own run asked for."""
-    from advisor.executor import SubprocessExecutor
-    from advisor.metering import TEST_METER_ENV
+    from advisor.measure.executor import SubprocessExecutor
+    from advisor.measure.metering import TEST_METER_ENV
 
     plan = make_plan(toy_task, str(tfidf_registry), Settings(reports_dir=tmp_path / "r", candidates=["tfidf-small"], idle_s=0))
     job = plan.job(plan.specs[0])

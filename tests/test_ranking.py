@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from advisor.ranking import rank
-from advisor.results import CandidateResult
+from advisor.core.ranking import rank
+from advisor.core.results import CandidateResult
 from tests.factories import candidate
 
 
@@ -64,7 +64,7 @@ def test_nothing_measured():
 
 
 def test_pareto_front_keeps_only_non_dominated_candidates():
-    from advisor.ranking import pareto_front
+    from advisor.core.ranking import pareto_front
 
     pool = [*POOL, cand("wasteful", 0.80, 0.95, 10), cand("twin", 0.84, 0.10, 5), cand("bad", 0.1, None, None, status="failed")]
     # wasteful: beaten by small on both axes; twin ties small exactly (neither dominates)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.report import render_html, render_markdown, write_reports
+from advisor.outputs.report import render_html, render_markdown, write_reports
 from tests.synthetic import EVIL, synthetic_recommendation
 
 GOLDEN_DIR = Path(__file__).parent / "golden"

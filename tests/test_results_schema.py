@@ -7,7 +7,7 @@ import json
 import jsonschema
 
 import advisor
-from advisor.results import SCHEMA_FILE, json_schema
+from advisor.core.results import SCHEMA_FILE, json_schema
 from tests.conftest import FAST as _FAST
 
 FAST = {**_FAST, "latency_queries": 2, "exhaustive": True}

@@ -1,7 +1,7 @@
 """Contract tests for every runner kind, measured end to end on tiny random-weight models.
 
-Each kind is measured once (module-scoped fixture) through :func:`advisor.measure.measure` with a
-:class:`~advisor.metering.FakeMeter`; the tests then check what every result must satisfy. The
+Each kind is measured once (module-scoped fixture) through :func:`advisor.measure.candidate.measure` with a
+:class:`~advisor.measure.metering.FakeMeter`; the tests then check what every result must satisfy. The
 classifier kinds answer a two-label sentiment task; the ``generator`` kind answers a question-answering
 task whose reference answers are, for every other question, the model's own greedy answer.
 """
@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from advisor.measure import Job, measure, resolved_sources
-from advisor.metering import FakeMeter
-from advisor.results import CandidateResult
+from advisor.core.results import CandidateResult
+from advisor.measure.candidate import Job, measure, resolved_sources
+from advisor.measure.metering import FakeMeter
 from advisor.runners import RunContext, Runner, runner_class
-from advisor.schema import CandidateSpec, MetricSpec, PromptSpec
-from advisor.settings import Settings
+from advisor.spec.schema import CandidateSpec, MetricSpec, PromptSpec
+from advisor.spec.settings import Settings
 from tests import tiny_models as tm
 
 LABELS = ["negative", "positive"]
@@ -363,7 +363,7 @@ CASES = {  # id: ((kind, backend), case builder)
 
 
 def test_every_kind_and_backend_has_a_contract_case():
-    from advisor.kinds import KINDS
+    from advisor.spec.kinds import KINDS
 
     assert {kind_backend for kind_backend, _ in CASES.values()} == {(k.name, b) for k in KINDS.values() for b in k.backends}
 

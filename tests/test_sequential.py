@@ -7,13 +7,13 @@ import random
 
 import pytest
 
-from advisor.executor import Measured
-from advisor.measure import base_result
-from advisor.outputs import Outputs
-from advisor.plan import make_plan
-from advisor.run import execute
-from advisor.settings import Settings
-from advisor.tasks import load_task
+from advisor.measure.candidate import base_result
+from advisor.measure.executor import Measured
+from advisor.outputs.files import Outputs
+from advisor.search.plan import make_plan
+from advisor.search.run import execute
+from advisor.spec.settings import Settings
+from advisor.spec.tasks import load_task
 from tests.conftest import write_task
 from tests.factories import energy
 
@@ -78,7 +78,7 @@ def test_undecided_candidates_get_more_samples_and_decided_ones_do_not(big_task,
     small = rec.candidate("tfidf-small")
     assert small.samples_evaluated == small_looks[-1] and len(small.predictions) == small.samples_evaluated
     assert rec.task.samples == max(n for n, _ in looks)
-    from advisor.text import samples_line
+    from advisor.outputs.text import samples_line
 
     line = samples_line(rec)
     assert line.startswith(f"Decided on up to {rec.task.samples} samples (the first 100, then more for tfidf-small)") and " J and " in line
@@ -112,11 +112,11 @@ def test_the_error_rate_holds_over_repeated_looks(big_task, tfidf_registry, tmp_
 
 
 def test_an_encoder_measured_on_more_samples_embeds_only_the_new_ones_and_keeps_its_inference(tmp_path):
-    from advisor.measure import Job, measure
-    from advisor.metering import FakeMeter
+    from advisor.measure.candidate import Job, measure
+    from advisor.measure.metering import FakeMeter
     from advisor.runners import RunContext
     from advisor.runners.encoder import EncoderHead
-    from advisor.schema import CandidateSpec, MetricSpec, PromptSpec
+    from advisor.spec.schema import CandidateSpec, MetricSpec, PromptSpec
     from tests import tiny_models as tm
 
     path = tm.make_bert_encoder(tmp_path / "enc")

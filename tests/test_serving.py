@@ -9,16 +9,16 @@ from dataclasses import replace
 import pytest
 
 from advisor.api import recommend
+from advisor.core.results import CandidateServing, Recommendation, ServingPoint
 from advisor.errors import SpecError
-from advisor.measure import Job
-from advisor.metering import FakeMeter
-from advisor.results import CandidateServing, Recommendation, ServingPoint
+from advisor.measure.candidate import Job
+from advisor.measure.metering import FakeMeter
 from advisor.runners import RunContext
-from advisor.runtimes import servable_as as runtimes
-from advisor.schema import CandidateSpec, MetricSpec, PromptSpec
-from advisor.serving import choose, decide, fill_wait_ms, frontier, with_goal
-from advisor.settings import Settings
-from advisor.sweep import clearly_worse, sweep_candidate, thread_counts
+from advisor.serving.choice import choose, decide, fill_wait_ms, frontier, with_goal
+from advisor.serving.sweep import clearly_worse, sweep_candidate, thread_counts
+from advisor.spec.runtimes import servable_as as runtimes
+from advisor.spec.schema import CandidateSpec, MetricSpec, PromptSpec
+from advisor.spec.settings import Settings
 from tests import tiny_models as tm
 from tests.conftest import FAST as _FAST
 from tests.factories import energy as energy_stats
@@ -216,8 +216,8 @@ def test_recommend_reports_how_to_serve_in_results_json(toy_task, tfidf_registry
 
 
 def test_the_sweep_runs_in_a_worker_process_with_its_own_meter(toy_task, tfidf_registry, tmp_path):
-    from advisor.plan import make_plan
-    from advisor.servingrun import run_sweeps
+    from advisor.search.plan import make_plan
+    from advisor.serving.run import run_sweeps
 
     settings = Settings(**{**FAST, "isolate": True}, reports_dir=tmp_path, serve_batches=[1, 8], serve_threads=[1])
     plan = make_plan(toy_task, tfidf_registry, settings)
@@ -275,7 +275,7 @@ def test_cuda_asked_for_on_a_machine_without_one_is_one_line(tmp_path):
 def test_cuda_without_a_gpu_is_one_line(monkeypatch):
     import torch
 
-    from advisor.device import resolve_device
+    from advisor.measure.device import resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(SpecError, match="no CUDA GPU is usable here") as exc:
@@ -306,7 +306,7 @@ def test_check_reports_how_to_serve_the_recommended_model(toy_task, tfidf_regist
 def test_onnx_runtime_without_a_cuda_provider_is_refused_not_run_on_the_cpu(monkeypatch):
     import onnxruntime as ort
 
-    from advisor.device import onnx_providers
+    from advisor.measure.device import onnx_providers
 
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
     assert onnx_providers("cpu") == ["CPUExecutionProvider"]
@@ -328,7 +328,7 @@ def test_the_service_and_check_accept_the_latency_goal():
 
 
 def test_a_job_on_a_gpu_keeps_its_device_in_the_store_key(toy_task, tfidf_registry, tmp_path):
-    from advisor.plan import make_plan
+    from advisor.search.plan import make_plan
 
     plan = make_plan(toy_task, tfidf_registry, Settings(**FAST, reports_dir=tmp_path))
     assert plan.context.device == "cpu" or plan.context.device.startswith("cuda")

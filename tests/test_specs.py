@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from advisor.errors import SpecError
-from advisor.registry import load_registry
-from advisor.tasks import REPO_ROOT, available_tasks, load_task
+from advisor.spec.registry import load_registry
+from advisor.spec.tasks import REPO_ROOT, available_tasks, load_task
 from tests.conftest import toy_rows, write_task
 
 
@@ -30,12 +30,12 @@ def test_every_shipped_task_and_the_registry_load():
 
 
 def test_listing_tasks_reads_no_data(monkeypatch):
-    import advisor.data
+    import advisor.spec.data
 
     def boom(*a, **k):
         raise AssertionError("data was read")
 
-    monkeypatch.setattr(advisor.data, "read_frame", boom)
+    monkeypatch.setattr(advisor.spec.data, "read_frame", boom)
     for name in available_tasks():
         load_task(name)
 

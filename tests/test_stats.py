@@ -7,8 +7,8 @@ import math
 import pytest
 from scipy import stats as sps
 
-from advisor.scores import Scorer
-from advisor.stats import bootstrap_interval, mcnemar, mean_interval, paired_bootstrap_difference, t_value, wilson_interval, z_value
+from advisor.core.scores import Scorer
+from advisor.core.stats import bootstrap_interval, mcnemar, mean_interval, paired_bootstrap_difference, t_value, wilson_interval, z_value
 
 acc = Scorer.named("accuracy")
 
@@ -87,7 +87,7 @@ def test_mean_interval_by_hand():
 
 
 def test_samples_to_decide_by_hand():
-    from advisor.stats import samples_to_decide
+    from advisor.core.stats import samples_to_decide
 
     # 0.90 observed on 400 with interval 0.86-0.93 against 0.88: the lower side (0.04) must shrink to 0.02 -> 4x the samples
     assert samples_to_decide(400, 0.90, 0.86, 0.93, 0.88) == 1600

@@ -389,7 +389,7 @@ def test_a_job_has_one_owner_and_a_stale_owners_writes_are_refused(tmp_path):
 
 
 def test_a_reused_pid_is_not_the_owner():
-    from advisor.supervisor import owner_alive
+    from advisor.measure.supervisor import owner_alive
 
     assert owner_alive(os.getpid(), time.time())
     assert not owner_alive(_dead_pid(), time.time())

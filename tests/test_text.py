@@ -1,11 +1,10 @@
-"""The goal sentence, number formats and shared sentences of advisor.text: written once, read the same everywhere."""
+"""The goal sentence, number formats and shared sentences of advisor.outputs.text: written once, read the same everywhere."""
 
 from __future__ import annotations
 
 import pytest
 
-from advisor import text
-from advisor.results import (
+from advisor.core.results import (
     CandidateResult,
     Cascade,
     Cost,
@@ -17,7 +16,8 @@ from advisor.results import (
     Search,
     TaskInfo,
 )
-from advisor.text import DASH
+from advisor.outputs import text
+from advisor.outputs.text import DASH
 from tests.factories import candidate
 
 
@@ -71,8 +71,8 @@ def test_goal_of_a_run_names_both_parts():
 
 
 def test_ranking_and_check_use_the_same_goal_sentence():
+    from advisor.core.ranking import rank
     from advisor.gate import judge
-    from advisor.ranking import rank
 
     assert (
         "No candidate meets accuracy >= 0.95"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from advisor.textmetrics import (
+from advisor.core.textmetrics import (
     exact_match,
     normalize_answer,
     rouge_scores,

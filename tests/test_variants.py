@@ -9,7 +9,7 @@ import advisor
 import tests.tiny_models as tm
 from advisor import Settings
 from advisor.errors import SpecError
-from advisor.registry import load_registry
+from advisor.spec.registry import load_registry
 from tests.conftest import FAST as _FAST
 
 FAST = {**_FAST, "repeats": 1, "latency_queries": 2, "exhaustive": True}
@@ -50,7 +50,7 @@ def test_variants_expand_and_are_measured_like_any_candidate(tmp_path, toy_task)
     # the int8 graph really is quantised (on a model this tiny the quantisation scales outweigh the saved bytes)
     import onnx
 
-    from advisor.sources import cache_dir
+    from advisor.spec.sources import cache_dir
 
     (int8,) = (cache_dir() / "exported").glob("*-int8/model.onnx")
     ops = {n.op_type for n in onnx.load(str(int8)).graph.node}

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advisor import stats, textmetrics
-from advisor.impact import cascade
-from advisor.results import CandidateResult
-from advisor.scores import Scorer
-from advisor.stats import bootstrap_interval, bootstrap_values, paired_bootstrap_difference, resample_indices, resampled_sums
+from advisor.core import stats, textmetrics
+from advisor.core.impact import cascade
+from advisor.core.results import CandidateResult
+from advisor.core.scores import Scorer
+from advisor.core.stats import bootstrap_interval, bootstrap_values, paired_bootstrap_difference, resample_indices, resampled_sums
 from tests.factories import candidate
 
 # --- the reference: plain Python, one resample at a time --------------------------------------------------
@@ -257,7 +257,7 @@ def test_ctrl_c_during_a_long_bootstrap_is_seen_between_chunks():
 
 def test_the_statistics_import_no_scipy():
     code = (
-        "import sys; from advisor.stats import mcnemar, mean_interval, wilson_interval, z_value; "
+        "import sys; from advisor.core.stats import mcnemar, mean_interval, wilson_interval, z_value; "
         "mcnemar(3, 9); mcnemar(40, 20); mean_interval([1.0, 2.0, 4.0]); wilson_interval(3, 10); "
         "print('scipy' in sys.modules)"
     )

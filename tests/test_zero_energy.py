@@ -12,9 +12,9 @@ import pytest
 from rich.console import Console
 
 from advisor import recommend
-from advisor.metering import TEST_METER_ENV
-from advisor.results import Recommendation
-from advisor.text import ratio, share_of, times
+from advisor.core.results import Recommendation
+from advisor.measure.metering import TEST_METER_ENV
+from advisor.outputs.text import ratio, share_of, times
 from tests.conftest import FAST
 
 NULL = {**FAST, "meter": "null", "exhaustive": True}
@@ -33,7 +33,7 @@ def test_ratio_helpers_never_divide_by_zero():
 
 
 def test_a_null_meter_run_with_its_sweep_report_and_savings_ends_cleanly(null_meter, toy_task, tfidf_registry, tmp_path):
-    from advisor.terminal import render_table
+    from advisor.outputs.terminal import render_table
 
     rec = recommend(
         toy_task,

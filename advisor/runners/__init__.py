@@ -1,6 +1,6 @@
 """Candidate kinds behind one small protocol (:class:`~advisor.runners.base.Runner`).
 
-Which kinds exist is defined once, in :mod:`advisor.kinds`; a kind's runner module (and its heavy
+Which kinds exist is defined once, in :mod:`advisor.spec.kinds`; a kind's runner module (and its heavy
 libraries) is imported only when that kind is used.
 """
 
@@ -14,8 +14,8 @@ _BASE = ("ModelInfo", "Prediction", "RunContext", "Runner")
 
 def runner_class(kind: str, runtime_runner: str | None = None) -> type[Runner]:
     """The runner class for a registry ``kind``, or ``runtime_runner`` (``module:Class``) where a runtime brings its
-    own (see :mod:`advisor.runtimes`). Imported lazily: heavy libraries load only when used."""
-    from advisor.kinds import KINDS
+    own (see :mod:`advisor.spec.runtimes`). Imported lazily: heavy libraries load only when used."""
+    from advisor.spec.kinds import KINDS
 
     module, name = (runtime_runner or KINDS[kind].runner).split(":")
     return getattr(import_module(module), name)

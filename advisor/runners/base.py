@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from advisor.runners.options import RunnerOptions
-from advisor.schema import CandidateSpec, PromptSpec
+from advisor.spec.schema import CandidateSpec, PromptSpec
 
 Progress = Callable[[int], None]
 """Called with the number of queries just completed."""

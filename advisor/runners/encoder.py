@@ -10,12 +10,12 @@ import numpy as np
 from advisor.runners.base import ModelInfo, Prediction, Progress, Runner
 from advisor.runners.heads import Head, cross_fit_features, resolve_class_weight
 from advisor.runners.options import EncoderOptions
-from advisor.sources import onnx_parameters, weights_size
+from advisor.spec.sources import onnx_parameters, weights_size
 
 
 def exported_onnx(folder: Path, precision: str) -> Path:
     """An ONNX export of the sentence encoder in ``folder`` (token embeddings out), made once and cached."""
-    from advisor.sources import cache_dir, file_identity
+    from advisor.spec.sources import cache_dir, file_identity
 
     target = cache_dir() / "exported" / f"{folder.name}-{file_identity(folder)}-{precision}" / "model.onnx"
     if target.is_file():
@@ -132,7 +132,7 @@ class EncoderHead(Runner):
         """An ONNX Runtime session on the run's device, with ``threads`` intra-op threads (None: the runtime's choice)."""
         import onnxruntime as ort
 
-        from advisor.device import onnx_providers
+        from advisor.measure.device import onnx_providers
 
         opts = ort.SessionOptions()
         if threads:
@@ -197,7 +197,7 @@ class EncoderHead(Runner):
 
         if not self.ctx.work_dir:
             return self.embed_all(texts, progress)
-        from advisor.sources import file_identity
+        from advisor.spec.sources import file_identity
 
         model = self._model_file if self.spec.backend == "onnx" else self.path
         key = hashlib.sha256(f"{self.spec.model_dump_json()}|{file_identity(Path(model))}".encode()).hexdigest()[:24]

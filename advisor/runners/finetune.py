@@ -111,7 +111,7 @@ class FineTunedEncoder(EncoderHead):
         import joblib
 
         from advisor.runners import bespoke
-        from advisor.sources import file_identity
+        from advisor.spec.sources import file_identity
 
         texts, labels = list(texts), list(labels)
         key = {

@@ -14,12 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from advisor.kinds import GENERATIVE_TASK_TYPES, TASK_TYPES
 from advisor.runners.base import ModelInfo, Prediction, Progress, RunContext, Runner
 from advisor.runners.gguf import is_gguf, load_causal_lm
 from advisor.runners.options import GenerationOptions
-from advisor.schema import CandidateSpec
-from advisor.sources import weights_size
+from advisor.spec.kinds import GENERATIVE_TASK_TYPES, TASK_TYPES
+from advisor.spec.schema import CandidateSpec
+from advisor.spec.sources import weights_size
 
 _LINE_DONE = re.compile(r"\S[^\n]*\n")
 DEFAULT_INSTRUCTION = "Answer the question in a few words."

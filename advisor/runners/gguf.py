@@ -22,7 +22,7 @@ from typing import Any
 
 from advisor.paths import cache_dir
 from advisor.runners.bespoke import lineage, making
-from advisor.sources import content_hash
+from advisor.spec.sources import content_hash
 
 CHECK = "check.json"
 CHECK_VERSION = 1

@@ -8,7 +8,7 @@ import numpy as np
 
 from advisor.runners.base import ModelInfo, Prediction, Runner
 from advisor.runners.options import PipelineOptions
-from advisor.sources import weights_size
+from advisor.spec.sources import weights_size
 
 
 class HfPipelineClassifier(Runner):

@@ -58,7 +58,7 @@ class StaticHead(EncoderHead):
         """The parent sentence encoder distilled to static embeddings, made once and cached, and the lineage of an
         earlier run's distillation (None when made now)."""
         from advisor.runners import bespoke
-        from advisor.sources import file_identity
+        from advisor.spec.sources import file_identity
 
         key = {"parent_files": file_identity(parent), "dims": self.options.dims}
         facts = {"method": self.method, "parent": self.spec.derived_from or str(parent), "parent_path": str(parent), **key}

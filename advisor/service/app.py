@@ -127,7 +127,7 @@ def create_app(
     @app.post("/jobs", status_code=202, response_model=Job, dependencies=[Depends(authorised)], tags=["jobs"])
     def submit(body: JobRequest) -> Job:
         """Queue a recommendation job: a built-in task by name, or an uploaded task with its samples."""
-        from advisor.tasks import available_tasks
+        from advisor.spec.tasks import available_tasks
 
         if (body.task is None) == (body.upload is None):
             raise HTTPException(422, "give exactly one of 'task' (a built-in task name) or 'upload'")

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from advisor.errors import AdvisorError
+from advisor.measure.supervisor import Heartbeat, end_group_with_parent, kill_tree, owner_alive, parent_of, process_cmdline
 from advisor.service.files import private_dir, private_opener
 from advisor.service.models import JobRequest
 from advisor.store import HEARTBEAT_S, ResultStore, StaleOwner
-from advisor.supervisor import Heartbeat, end_group_with_parent, kill_tree, owner_alive, parent_of, process_cmdline
 
 # -- the worker: one job at a time, each in a process of its own ----------------------------------------
 
@@ -153,7 +153,7 @@ def run_job(data_dir: Path, job_id: str, server: dict[str, Any], parent: int | N
 
 def _run_job(store: ResultStore, data_dir: Path, job_id: str, server: dict[str, Any], owner: int | None = None) -> None:
     import advisor
-    from advisor.settings import Settings
+    from advisor.spec.settings import Settings
 
     request = JobRequest.model_validate(store.job(job_id)["request"])
     folder = data_dir / "jobs" / job_id

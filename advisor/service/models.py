@@ -1,4 +1,4 @@
-"""The service's request and response models, its limits, and the job settings derived from :class:`advisor.settings.Settings`."""
+"""The service's request and response models, its limits, and the job settings derived from :class:`advisor.spec.settings.Settings`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from advisor.kinds import TASK_TYPES
-from advisor.settings import Settings
+from advisor.spec.kinds import TASK_TYPES
+from advisor.spec.settings import Settings
 
 MAX_BODY_BYTES = 5 * 2**20
 MIN_TOKEN_CHARS = 32
@@ -65,7 +65,7 @@ _SERVICE_LIMITS = {
 
 
 def _job_settings() -> type[BaseModel]:
-    """The job settings model, derived from :class:`advisor.settings.Settings` (types, bounds, defaults, descriptions)."""
+    """The job settings model, derived from :class:`advisor.spec.settings.Settings` (types, bounds, defaults, descriptions)."""
     fields = {}
     for name in JOB_FIELDS:
         f = Settings.model_fields[name]

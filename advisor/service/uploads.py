@@ -18,7 +18,7 @@ def write_upload(folder: Path, upload: TaskUpload) -> None:
     """The uploaded task as a task folder under the job's own folder (private), validated like any task file."""
     import yaml
 
-    from advisor.tasks import load_task
+    from advisor.spec.tasks import load_task
 
     task_dir = private_dir(folder / "task")
     write_private(task_dir / "samples.jsonl", "".join(json.dumps(s.model_dump()) + "\n" for s in upload.samples))
@@ -60,7 +60,7 @@ class LiveRegistry:
         self.path, self._key, self._reg = path, None, None
 
     def get(self):
-        from advisor.registry import default_registry_path, load_registry
+        from advisor.spec.registry import default_registry_path, load_registry
 
         path = Path(self.path) if self.path else default_registry_path()
         try:
@@ -94,7 +94,7 @@ def candidate_problem(body: JobRequest, registry: LiveRegistry, task_type: str |
 
 
 def builtin_type(name: str) -> str | None:
-    from advisor.tasks import available_tasks, load_task
+    from advisor.spec.tasks import available_tasks, load_task
 
     try:
         return load_task(available_tasks()[name]).spec.type

@@ -10,8 +10,8 @@ in place (missing tables and columns are added; nothing is dropped).
 
 Owners. Runs, jobs and measurement claims record the pid of the process that owns them and a
 heartbeat (``time.time()`` of its last sign of life); whether an owner is alive is
-:func:`advisor.supervisor.owner_alive`'s to say (a pid reused by a newer process is not the owner), and
-:class:`advisor.supervisor.Heartbeat` keeps the sign of life fresh. Opening a store marks runs left
+:func:`advisor.measure.supervisor.owner_alive`'s to say (a pid reused by a newer process is not the owner), and
+:class:`advisor.measure.supervisor.Heartbeat` keeps the sign of life fresh. Opening a store marks runs left
 ``running`` by a dead owner ``interrupted``.
 
 A new store file is created readable by its owner only (0600, whatever the umask); SQLite gives its
@@ -36,7 +36,7 @@ from advisor.paths import cache_dir
 STORE_SCHEMA_VERSION = 3  # 2: jobs (the service's queue); 3: owners and heartbeats of runs and jobs, measurement claims
 BUSY_TIMEOUT_S = 30.0
 HEARTBEAT_S = 5.0
-"""How often an owner should refresh its heartbeat (see :class:`advisor.supervisor.Heartbeat`)."""
+"""How often an owner should refresh its heartbeat (see :class:`advisor.measure.supervisor.Heartbeat`)."""
 CLAIM_STALE_S = 120.0
 """A measurement claim whose heartbeat is older than this is stale, even if its owner's pid lives (a hung owner)."""
 

@@ -9,8 +9,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from advisor.measure.supervisor import owner_alive
 from advisor.store.database import StaleOwner, now_text
-from advisor.supervisor import owner_alive
 
 
 class Jobs:

@@ -8,8 +8,8 @@ import sqlite3
 import time
 from typing import Any
 
+from advisor.measure.supervisor import owner_alive
 from advisor.store.database import CLAIM_STALE_S, now_text
-from advisor.supervisor import owner_alive
 
 
 class Measurements:
@@ -48,7 +48,7 @@ class Measurements:
         taken over. False when another live owner holds a fresh claim: call
         :meth:`wait_for_measurement` and reuse what it stores. The claim ends with
         :meth:`put_measurement` of ``key`` or :meth:`release_measurement`; :meth:`heartbeat_run` of
-        ``run_id`` keeps it fresh, so a measurement longer than ``stale_s`` needs a :class:`advisor.supervisor.Heartbeat`.
+        ``run_id`` keeps it fresh, so a measurement longer than ``stale_s`` needs a :class:`advisor.measure.supervisor.Heartbeat`.
         """
         me, now = os.getpid(), time.time()
 

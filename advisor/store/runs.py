@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from advisor.errors import did_you_mean
+from advisor.measure.supervisor import owner_alive
 from advisor.store.database import StoreError, now_text
-from advisor.supervisor import owner_alive
 
 RUN_COLUMNS = "run_id, task, status, model, created_at, updated_at, n_candidates"
 

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from advisor.sources import package_file
+from advisor.spec.sources import package_file
 
 CHATTERBOT_PACKAGE = "chatterbot-corpus"
 CHATTERBOT_TRIVIA = "chatterbot_corpus/data/english/trivia.yml"

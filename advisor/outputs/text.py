@@ -1,0 +1,333 @@
+"""Words and numbers as every output shows them: the goal sentence, number formats and shared sentences, written once.
+
+The terminal, the report, ``advisor check`` and the service all format through this module, so a
+figure reads the same everywhere. Every formatter returns :data:`DASH` for an absent value.
+
+Conventions: quality to 3 decimals (table cells give the interval to 2); energy and power to 4
+significant digits (whole numbers with thousands separators from 1,000 up); latency to 0.1 ms;
+shares as whole percentages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from advisor.core.results import CandidateResult, Recommendation
+
+DASH = "–"
+"""Shown where a figure is absent."""
+
+
+# -- the goal --------------------------------------------------------------------------------------
+
+
+def goal_text(
+    metric_label: str,
+    threshold: float | None,
+    max_drop: float | None = None,
+    reference: str | None = None,
+    confidence: float | None = None,
+    *,
+    ge: str = ">=",
+) -> str:
+    """The quality goal in words, e.g. ``accuracy >= 0.80 with 95% confidence``.
+
+    Handles an absolute threshold, a largest drop against a reference, or both; with neither it is
+    ``the quality goal``. ``ge`` is the comparison sign (the HTML report passes ``≥``).
+    """
+    parts = []
+    if threshold is not None:
+        parts.append(f"{metric_label} {ge} {threshold:.2f}")
+    if max_drop is not None:
+        parts.append(f"at most {max_drop:.3f} {metric_label} below {reference or 'the reference'}")
+    text = " and ".join(parts) or "the quality goal"
+    return text + (f" with {percent(confidence)} confidence" if confidence is not None else "")
+
+
+def goal_of(rec: Recommendation, *, ge: str = ">=") -> str:
+    """The goal a finished run held its candidates to (without the confidence level)."""
+    return goal_text(rec.task.metric_label, rec.threshold, rec.max_drop, rec.reference, ge=ge)
+
+
+# -- numbers ---------------------------------------------------------------------------------------
+
+
+def number(v: float | None, spec: str, unit: str = "") -> str:
+    """``v`` formatted with ``spec`` and followed by ``unit``."""
+    return DASH if v is None else f"{format(v, spec)}{unit}"
+
+
+def _significant(v: float) -> str:
+    """4 significant digits; from 1,000 up a whole number with thousands separators (never an exponent)."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
+def interval(ci: Sequence[float] | None, spec: str = ".3f") -> str:
+    """``[low, high]`` as ``0.783–0.868``."""
+    return DASH if not ci else f"{format(ci[0], spec)}–{format(ci[1], spec)}"
+
+
+def quality(q: float | None, ci: Sequence[float] | None = None) -> str:
+    """A quality in a sentence: ``0.830, CI 0.783–0.868`` (``0.830`` without an interval)."""
+    if q is None:
+        return DASH
+    return f"{q:.3f}" + (f", CI {interval(ci)}" if ci else "")
+
+
+def quality_cell(q: float | None, ci: Sequence[float] | None = None) -> str:
+    """A quality in a table cell: ``0.830 (0.78–0.87)``."""
+    if q is None:
+        return DASH
+    return f"{q:.3f}" + (f" ({interval(ci, '.2f')})" if ci else "")
+
+
+def quality_change(d: float | None) -> str:
+    """A signed quality difference: ``+0.012``."""
+    return number(d, "+.3f")
+
+
+def joules(j: float | None, unit: str = " J") -> str:
+    """Energy in joules: ``0.01234 J``; ``unit=" J/query"`` per query, ``unit=""`` in a table cell."""
+    return DASH if j is None else _significant(j) + unit
+
+
+def energy_cell(energy) -> str:
+    """A candidate's J/query in a table, labelled at the figure when it was not read from repeated inference
+    windows (a ready model's dead end keeps its metered quality pass, which is pure inference)."""
+    if energy is None:
+        return DASH
+    return joules(energy.per_query_j, "") + (" (quality pass)" if energy.source == "quality pass" else "")
+
+
+def quality_of(c, samples: int) -> str:
+    """A candidate's quality cell, saying on how many samples when that is not the run's full count."""
+    cell = quality_cell(c.quality, c.quality_ci)
+    n = c.samples_evaluated
+    return cell + (f" on {n}" if c.quality is not None and n is not None and n != samples else "")
+
+
+def watts(w: float | None) -> str:
+    """Power in watts: ``10.5 W``."""
+    return DASH if w is None else _significant(w) + " W"
+
+
+def milliseconds(ms: float | None, unit: str = " ms") -> str:
+    """A latency: ``12.3 ms``; ``unit=""`` in a table cell."""
+    return number(ms, ".1f", unit)
+
+
+def megabytes(mb: float | None, unit: str = " MB") -> str:
+    """A memory figure given in MB: ``312 MB``; ``unit=""`` in a table cell."""
+    return number(mb, ".0f", unit)
+
+
+def percent(share: float | None) -> str:
+    """A share (0..1) as a whole percentage: ``42%``."""
+    return number(share, ".0%")
+
+
+def latency_goal(max_latency_ms: float | None, ge: str = "<=", none: str = "no latency goal") -> str:
+    """The latency goal in words: ``p95 <= 50 ms``, or ``none`` when there is no goal."""
+    return f"p95 {ge} {milliseconds(max_latency_ms)}" if max_latency_ms else none
+
+
+def ratio(num: float | None, den: float | None) -> float | None:
+    """``num / den``, or None when either is missing or ``den`` is not positive (zero is a legal energy: never divide by it)."""
+    if num is None or den is None or den <= 0:
+        return None
+    return num / den
+
+
+def share_of(share: float | None, what: str) -> str:
+    """``42% saved``, or ``share not measured`` when the share could not be computed (a zero reference)."""
+    return f"{percent(share)} {what}" if share is not None else f"share {what} not measured (zero energy)"
+
+
+def times(x: float | None) -> str:
+    """A ratio as ``0.63x``, or ``not measured`` when there is none (a zero denominator)."""
+    return f"{x:.2f}x" if x is not None else "not measured"
+
+
+def change(x: float | None) -> str:
+    """A relative change as a signed percentage: ``+12%``."""
+    return number(x, "+.0%")
+
+
+def relative_change(old: float | None, new: float | None) -> str:
+    """How ``new`` differs from ``old``, as a signed percentage (a dash when either is absent or ``old`` is not positive)."""
+    if old is None or new is None or old <= 0:
+        return DASH
+    return change(new / old - 1)
+
+
+def human_count(n: int | None) -> str:
+    """A count: ``1234567`` -> ``1.2M``."""
+    if n is None:
+        return DASH
+    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= div:
+            return f"{n / div:.1f}{unit}"
+    return str(n)
+
+
+def human_bytes(n: int | None) -> str:
+    """A size in bytes with a binary unit: ``1.5 MiB``."""
+    if n is None:
+        return DASH
+    for unit, div in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= div:
+            return f"{n / div:.1f} {unit}"
+    return f"{n} B"
+
+
+def duration(seconds: float | None) -> str:
+    """A span of time in the unit that reads best: ``45 s``, ``3.2 min``, ``5.1 h``, ``12.5 days``."""
+    if seconds is None:
+        return DASH
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
+# -- sentences shared by the terminal and the report ------------------------------------------------
+
+
+def energy_note(rec: Recommendation) -> str:
+    """One line on how energy was obtained, shown wherever energy figures are."""
+    m = rec.method
+    if m.energy == "estimated":
+        hint = "" if m.cpu_power_w is not None else " Where CodeCarbon cannot identify the CPU (most VMs), state it with --cpu-power-w."
+        return (
+            f"Energy is ESTIMATED by CodeCarbon {m.codecarbon_version}, not measured (no RAPL/NVML counters here): "
+            f"CPU {m.cpu}; RAM {m.ram}. Idle baseline {watts(rec.idle_power_w.total)}; 'marginal' subtracts it.{hint}"
+        )
+    if m.energy == "measured":
+        return f"Energy is MEASURED by CodeCarbon {m.codecarbon_version}: {m.cpu}; {m.gpu}; {m.ram}."
+    return f"Energy: {m.energy}."
+
+
+def savings_lines(rec: Recommendation) -> list[str]:
+    """The savings of the recommendation against the reference, in sentences (energy as the run measured it)."""
+    sv = rec.savings
+    if sv is None:
+        if rec.model and (rec.reference or rec.best) == rec.model:
+            return [f"{rec.model} is also the reference (highest quality): there is no larger model to save against."]
+        return []
+    lines = [
+        (
+            f"Against {sv.reference}: {joules(sv.saved_per_query_j)} less per query ({share_of(sv.saved_share, 'saved')}) "
+            f"for {quality_change(sv.quality_change)} {rec.task.metric_label}."
+        )
+    ]
+    if sv.queries_per_day:
+        parts = [f"{sv.saved_kwh_per_year:,.2f} kWh"]
+        if sv.saved_kg_co2e_per_year is not None:
+            parts.append(f"{sv.saved_kg_co2e_per_year:,.2f} kg CO2e ({sv.carbon_intensity_g_per_kwh:.0f} g/kWh, {sv.country})")
+        if sv.saved_money_per_year is not None:
+            parts.append(f"{sv.saved_money_per_year:,.2f} at {sv.price_per_kwh}/kWh")
+        line = f"At {sv.queries_per_day:,.0f} queries a day: {', '.join(parts)} saved a year on this hardware"
+        if sv.advisor_payback_days is not None:
+            line += f"; this run's own energy is paid back in {duration(sv.advisor_payback_days * 86400)}"
+        lines.append(line + ".")
+    return lines
+
+
+def cascade_line(rec: Recommendation) -> str | None:
+    """The cascade suggestion, when one beats the single model."""
+    c = rec.cascade
+    if c is None:
+        return None
+    return (
+        f"Cascade: {c.small} answers when its confidence is >= {c.gate:.3f}, else {c.large} "
+        f"({percent(c.deferred_share)} deferred): {rec.task.metric_label} {quality(c.quality, c.quality_ci)}, "
+        f"at {joules(c.energy_per_query_j, ' J/query')}. The gate was chosen on these samples: confirm it on fresh ones."
+    )
+
+
+def distillation_lines(rec: Recommendation) -> list[str]:
+    """How close a distilled student comes to its teacher, and the caveat when the teacher saw the samples."""
+    d = rec.distillation
+    if d is None:
+        return []
+    lines = [f"Distilled: {d.student} trained on {d.texts} texts labelled by {d.teacher} ({d.unlabelled})."]
+    return lines + [x for x in (d.note, d.caveat and f"Caveat: {d.caveat}.") if x]
+
+
+def derivation(c: CandidateResult) -> str:
+    """How a derived candidate was made (its kind when nothing more is known), or that it was not made and why."""
+    if c.making is not None:
+        return c.making.method
+    if c.details.get("derived"):
+        return str(c.details["derived"])
+    return f"a {c.kind} variant, not made ({c.status})" if c.status != "ok" else f"a {c.kind} variant"
+
+
+def lineage_lines(rec: Recommendation) -> list[str]:
+    """One line per derived candidate: its parent, how it was made and, for a bespoke model, the one-off cost of
+    making it (apart from inference) and when that is repaid."""
+    lines = []
+    for c in rec.candidates:
+        mk = c.making
+        if mk is None and not c.derived_from:
+            continue
+        line = f"{c.name}, from {mk.parent if mk and mk.parent else c.derived_from}: {derivation(c)}"
+        if mk is not None:
+            earlier = any(st.earlier for st in mk.steps)
+            line += f"; making it cost {joules(mk.energy_j)} and {duration(mk.duration_s)}" + (
+                " (partly by an earlier run, reused)" if earlier else ""
+            )
+            line += f"; {mk.payback_note}" if mk.payback_note else ""
+        lines.append(line + ".")
+    return lines
+
+
+def samples_line(rec: Recommendation) -> str | None:
+    """When more samples were drawn: how many the answer rests on, and what the extra samples cost."""
+    looks, first = rec.search.looks, min((lk.samples for lk in rec.search.looks), default=None)
+    extra = [lk for lk in looks if first is not None and lk.samples > first]
+    if not extra:
+        return None
+    names = ", ".join(dict.fromkeys(n for lk in extra for n in lk.measured))
+    return (
+        f"Decided on up to {max(lk.samples for lk in extra)} samples (the first {first}, then more for {names}): the extra samples "
+        f"cost {joules(sum(lk.energy_j for lk in extra))} and {duration(sum(lk.duration_s for lk in extra))}"
+        f" (rows available: {rec.search.rows_available})."
+    )
+
+
+def outcome_lines(rec: Recommendation) -> list[str]:
+    """More samples, savings, the cascade and the distillation, in that order: the sentences that follow the answer."""
+    return [x for x in [samples_line(rec)] if x] + savings_lines(rec) + [x for x in [cascade_line(rec)] if x] + distillation_lines(rec)
+
+
+def cost_line(rec: Recommendation) -> str:
+    """What the run itself cost, and for an adaptive run what measuring everything would have."""
+    cost = rec.advisor_cost
+    line = f"This run ({rec.search.strategy}): {duration(cost.duration_s)}, {joules(cost.energy_j)} (same method)."
+    spent = ratio(cost.energy_j, cost.exhaustive_estimate_j)
+    if spent is not None:
+        line += (
+            f" Measuring every candidate on every sample: about {joules(cost.exhaustive_estimate_j)} and "
+            f"{duration(cost.exhaustive_estimate_s)} (estimated; this run spent {percent(spent)} of it)."
+        )
+    if cost.not_estimated and spent is None:
+        line += (
+            " What measuring every candidate on every sample would cost is not stated: "
+            f"nothing measured to scale from for {', '.join(cost.not_estimated)}."
+        )
+    elif cost.not_estimated:
+        line += f" Not in that estimate, having no measured candidate of their kind to scale from: {', '.join(cost.not_estimated)}."
+    return line
+
+
+def verdict_text(c: CandidateResult, rec: Recommendation, verdict: str) -> str:
+    """How a measured candidate stands against the goal, in words.
+
+    ``verdict`` is the candidate's ``meets``, ``fails`` or ``undecided`` (:func:`advisor.core.ranking.verdict_of`).
+    """
+    if c.name == rec.model:
+        return "recommended"
+    if verdict == "undecided":
+        return f"undecided (~{c.samples_needed} samples would decide)" if c.samples_needed else "undecided"
+    return {"meets": "meets", "fails": "below goal"}[verdict]

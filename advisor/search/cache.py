@@ -1,0 +1,101 @@
+"""The caching layer: an executor that looks in the result store before measuring, and stores after.
+
+A measurement is reused only when everything that determines it matches: the candidate's entry,
+its files, the samples, the task's metric and folds, the measuring settings, the adaptive rules,
+the machine and the version of the measuring method (:data:`advisor.measure.candidate.METHOD_VERSION`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from advisor.core.results import CandidateResult
+from advisor.measure.candidate import METHOD_VERSION, Job, ProgressFn
+from advisor.measure.executor import Executor, Measured
+from advisor.store import ResultStore, measurement_key
+from advisor.version import __version__
+
+MEASURED_SETTINGS = (
+    "batch_size",
+    "repeats",
+    "min_window_s",
+    "warmup_batches",
+    "latency_queries",
+    "idle_s",
+    "meter",
+    "country",
+    "cpu_power_w",
+    "ram_power_w",
+    "isolate",
+)
+"""The settings that change a measurement (others change only how it is judged or reported)."""
+
+
+def fingerprint(job: Job) -> dict[str, Any]:
+    """Everything that determines a candidate's measurement, as plain JSON-ready data."""
+    ctx, s = job.context, job.settings
+    return {
+        "advisor": __version__,
+        "method_version": METHOD_VERSION,
+        "candidate": job.spec.model_dump(mode="json"),
+        **job.identity,
+        "labels": job.label_names,
+        "metric": job.metric.model_dump(mode="json"),
+        "folds": job.folds,
+        "seed": job.seed,
+        "prompt": ctx.prompt.model_dump(mode="json"),
+        "few_shot": [ctx.few_shot_texts, ctx.few_shot_labels],
+        "class_weight": ctx.class_weight,
+        "settings": {k: getattr(s, k) for k in MEASURED_SETTINGS},
+        "rules": None if job.rules is None else {**dataclasses.asdict(job.rules), "metric": job.rules.metric.model_dump(mode="json")},
+    }
+
+
+WAIT_S = 3600.0
+"""How long a run waits for another run's measurement of the same candidate before measuring it itself."""
+
+
+class CachedExecutor:
+    """Wraps an executor: a stored measurement is reused (unless ``fresh``); a new ok or dropped one is stored.
+
+    Two runs sharing a store never measure the same candidate at the same time: the first claims the
+    measurement, the second waits for it and reuses it (or measures itself if the first gives up or
+    dies). Failures are not remembered: they are retried on the next run.
+    """
+
+    def __init__(self, inner: Executor, store: ResultStore, run_id: str, fresh: bool = False):
+        self.inner, self.store, self.run_id, self.fresh = inner, store, run_id, fresh
+
+    def run(self, job: Job, progress: ProgressFn) -> Measured:
+        key = measurement_key(fingerprint(job))
+        if not self.fresh:
+            hit = self.store.get_measurement(key)
+            while hit is None and not self.store.claim_measurement(key, self.run_id):
+                progress("waiting for another run measuring it", 0, 1)
+                hit = self.store.wait_for_measurement(key, WAIT_S)
+                if hit is None and self.store.measurement_claim(key) is not None:
+                    break  # still held after the wait: measure anyway rather than wait forever
+            if hit is not None:
+                return self._reused(hit, key)
+        try:
+            m = self.inner.run(job, progress)
+        except BaseException:
+            self.store.release_measurement(key, self.run_id)
+            raise
+        if m.result.status in ("ok", "dropped"):
+            payload = {"result": m.result.to_dict(), "method": m.method, "idle_power_w": m.idle_power_w, "run_id": self.run_id}
+            self.store.put_measurement(key, self.run_id, job.spec.name, payload)  # also ends the claim
+        else:
+            self.store.release_measurement(key, self.run_id)
+        return m
+
+    @staticmethod
+    def _reused(hit: dict, key: str) -> Measured:
+        result = CandidateResult.model_validate(hit["result"])
+        details = {**result.details, "reused_from": {"run_id": hit["run_id"], "key": key[:16]}}
+        return Measured(result.model_copy(update={"details": details}), hit["method"], hit["idle_power_w"], 0.0)
+
+    def close(self) -> float:
+        """Close the wrapped executor; returns its unreported energy in joules."""
+        return self.inner.close()

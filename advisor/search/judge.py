@@ -1,0 +1,202 @@
+"""Judge: from the measured candidates to the recommendation (assess, rank, Pareto, savings, cascade).
+
+Pure apart from the clock-free inputs it is given: no model runs, nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from statistics import NormalDist
+
+from advisor.core.assess import assess, metric_fn, quality_interval
+from advisor.core.impact import cascade, savings
+from advisor.core.ranking import pareto_front, rank
+from advisor.core.results import BestBet, CandidateResult, Cost, Look, Recommendation
+from advisor.core.stats import z_value
+from advisor.measure.candidate import base_result
+from advisor.outputs.text import goal_text
+from advisor.search.adaptive import exhaustive_estimate
+from advisor.search.plan import Plan
+from advisor.spec.kinds import KINDS
+
+
+def judge(
+    plan: Plan,
+    results: Sequence[CandidateResult],
+    cost: Cost,
+    status: str,
+    base: Recommendation | None = None,
+    looks: Sequence[Look] = (),
+    stopped: str | None = None,
+) -> Recommendation:
+    """The recommendation from the results so far; candidates not measured yet are listed as ``not run``.
+
+    Args:
+        plan: the run's plan.
+        results: the candidates measured so far (already assessed ones keep their intervals).
+        cost: what the run has cost so far (the exhaustive estimate is added for adaptive runs).
+        status: ``running``, ``complete`` or ``interrupted``.
+        base: the previous recommendation of this run (its meter method and idle power are kept).
+        looks: the looks at the data so far (sample sizes, what each measured and cost).
+        stopped: why no more samples were drawn (when the run is over).
+    """
+    skeleton = plan.skeleton()
+    rec = (base or skeleton).model_copy(update={"task": skeleton.task, "samples": skeleton.samples})
+    s, metric, labels = plan.settings, plan.task.spec.metric, plan.samples.labels
+    done = {r.name for r in results}
+    pending = [base_result(sp, "not run", "the run was interrupted first") for sp in plan.specs if sp.name not in done]
+    assessed, ref = assess(results, labels, metric, plan.threshold, plan.decision_confidence, s.max_drop, s.reference, plan.seed)
+    goal = goal_text(metric.describe(), plan.threshold, s.max_drop, ref, s.confidence)
+    ranking = rank(assessed, plan.threshold, s.by, metric.describe(), goal)
+    order = {n: i for i, n in enumerate(ranking.order)}
+    ordered = sorted(assessed, key=lambda r: order.get(r.name, len(order))) + pending
+    if plan.search.strategy == "adaptive":
+        est_j, est_s, left_out = exhaustive_estimate(results, len(labels), s)
+        last = {n: i for i, lk in enumerate(looks) for n in lk.measured}  # each candidate's final measurement
+        earlier = [lk for i, lk in enumerate(looks) if any(last[n] != i for n in lk.measured)]
+        est_j += sum(lk.energy_j for lk in earlier)  # an exhaustive run draws more samples for the same candidates too
+        est_s += sum(lk.duration_s for lk in earlier)
+        cost = cost.model_copy(update={"exhaustive_estimate_j": est_j, "exhaustive_estimate_s": est_s, "not_estimated": left_out})
+    model, best = ranking.model, ranking.best
+    search = plan.search.model_copy(update={"looks": list(looks), "stopped": stopped})
+    summary, bet = ranking.summary, None
+    if ranking.decision == "undecided" and stopped is not None:
+        summary, bet = _undecided(summary, assessed, plan, stopped)
+    ordered = _paybacks(ordered, model, ranking.order)
+    return rec.model_copy(
+        update={
+            "candidates": ordered,
+            "model": model,
+            "best": best,
+            "summary": summary,
+            "decision": ranking.decision,
+            "status": status,
+            "reference": ref,
+            "pareto": pareto_front(assessed),
+            "advisor_cost": cost,
+            "search": search,
+            "best_bet": bet,
+            "savings": _savings(assessed, model, ref or best, plan, cost.energy_j),
+            "cascade": _cascade(assessed, model or best, plan),
+        }
+    )
+
+
+def _undecided(summary: str, results: Sequence[CandidateResult], plan: Plan, stopped: str) -> tuple[str, BestBet | None]:
+    """An undecided answer says what limited the samples and names a best bet (not a confident recommendation)."""
+    used, rows = len(plan.samples), plan.search.rows_available or len(plan.samples)
+    if used >= rows:
+        summary += f" The data has no more rows: all {rows} usable rows were used."
+    else:
+        summary += f" No more samples were drawn ({stopped}); {rows} usable rows exist."
+    open_ = [c for c in results if c.status == "ok" and c.verdict == "undecided" and c.quality_ci]
+    if not open_ or plan.threshold is None:
+        return summary, None
+    z = z_value(plan.decision_confidence)
+
+    def likelihood(c: CandidateResult) -> float:
+        sd = max((c.quality_ci[1] - c.quality_ci[0]) / (2 * z), 1e-9)
+        return 1 - NormalDist(c.quality, sd).cdf(plan.threshold)
+
+    order = plan.search.order
+    ranked = sorted(open_, key=lambda c: order.index(c.name) if c.name in order else len(order))
+    likely = [c for c in ranked if likelihood(c) >= 0.5]
+    pick = likely[0] if likely else max(ranked, key=likelihood)
+    p = likelihood(pick)
+    note = (
+        f"Best bet, not a confident recommendation: {pick.name} meets the goal with probability about {p:.0%} "
+        f"(normal approximation of its interval; {'the cheapest at even odds or better' if likely else 'none reaches even odds'})."
+    )
+    return f"{summary} {note}", BestBet(name=pick.name, likelihood=p, note=note)
+
+
+def _paybacks(results: list[CandidateResult], model: str | None, order: Sequence[str]) -> list[CandidateResult]:
+    """For each bespoke model, after how many queries the energy of making it is repaid by a lower energy per query
+    than the candidate it would replace: the recommendation (or, when it is the recommendation, what would be
+    recommended without it), else its parent."""
+    ok = _measured(results)
+    out = []
+    for c in results:
+        mk = c.making
+        if mk is None or c.name not in ok:
+            out.append(c)
+            continue
+        if c.name == model:
+            others = [n for n in order if n != c.name and n in ok and ok[n].verdict == "meets"]
+            against = others[0] if others else None
+        else:
+            against = model if model in ok else (c.derived_from if c.derived_from in ok else None)
+        if against is not None and against == c.derived_from and KINDS[c.kind].trains_body:
+            note = (
+                f"has the architecture of its parent {against}, so a query costs the same (figures that differ are the machine's "
+                f"noise): the {mk.energy_j or 0:.4g} J of making it buys quality, not energy"
+            )
+            update = {"payback_queries": None, "payback_against": against, "payback_note": note}
+        else:
+            update = _payback(mk, ok[c.name], ok.get(against or ""))
+        out.append(c.model_copy(update={"making": mk.model_copy(update=update)}))
+    return out
+
+
+def _payback(mk, mine: CandidateResult, other: CandidateResult | None) -> dict:
+    if other is None:
+        return {"payback_queries": None, "payback_against": None, "payback_note": "no measured candidate it would replace"}
+    if mk.energy_j is None:
+        return {"payback_queries": None, "payback_against": other.name, "payback_note": "the energy of making it is unknown"}
+    saved = other.energy_per_query_j - mine.energy_per_query_j
+    if _overlap(mine, other):
+        note = (
+            f"uses about as much energy per query as {other.name} (the intervals overlap): "
+            f"the {mk.energy_j:.4g} J of making it buys quality, not energy"
+        )
+        return {"payback_queries": None, "payback_against": other.name, "payback_note": note}
+    if saved <= 0:
+        note = f"never repays the {mk.energy_j:.4g} J of making it against {other.name}: it uses as much energy per query or more"
+        return {"payback_queries": None, "payback_against": other.name, "payback_note": note}
+    n = mk.energy_j / saved
+    note = f"repays the {mk.energy_j:.4g} J of making it after {n:,.0f} queries against {other.name} ({saved:.3g} J less per query)"
+    return {"payback_queries": n, "payback_against": other.name, "payback_note": note}
+
+
+def _overlap(a: CandidateResult, b: CandidateResult) -> bool:
+    """Whether the energy-per-query intervals of ``a`` and ``b`` overlap (False when either has none)."""
+    ia, ib = a.energy.ci_per_query_j, b.energy.ci_per_query_j
+    return bool(ia and ib and ia[0] <= ib[1] and ib[0] <= ia[1])
+
+
+def _measured(results: Sequence[CandidateResult], samples: int | None = None) -> dict[str, CandidateResult]:
+    """Candidates measured in full; with ``samples``, only those scored on exactly that many samples."""
+    return {
+        c.name: c
+        for c in results
+        if c.status == "ok" and c.energy is not None and c.quality is not None and (samples is None or len(c.predictions or []) == samples)
+    }
+
+
+def _savings(results: Sequence[CandidateResult], model: str | None, against: str | None, plan: Plan, spent_j: float):
+    """The recommendation against the reference (or the best), when they differ."""
+    ok, s = _measured(results), plan.settings
+    if model not in ok or against not in ok or against == model:
+        return None
+    return savings(ok[model], ok[against], s.queries_per_day, s.country, s.price_per_kwh, spent_j)
+
+
+def _cascade(results: Sequence[CandidateResult], large_name: str | None, plan: Plan):
+    """The cheapest small -> large confidence cascade that meets the goal, if any (classification only)."""
+    ok, metric, labels = _measured(results, len(plan.samples)), plan.task.spec.metric, plan.samples.labels
+    large = ok.get(large_name or "")
+    if large is None or plan.threshold is None or metric.generative:  # a cascade gates on classifier confidence
+        return None
+    s = plan.settings
+
+    def interval(preds):
+        probe = large.model_copy(update={"predictions": preds})
+        return quality_interval(probe, labels, metric, s.confidence, plan.seed)
+
+    options = [
+        cascade(small, large, labels, metric_fn(metric), plan.threshold, interval)
+        for small in ok.values()
+        if small.name != large.name and small.energy.per_query_j < large.energy.per_query_j
+    ]
+    options = [o for o in options if o is not None]
+    return min(options, key=lambda o: o.energy_per_query_j) if options else None

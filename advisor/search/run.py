@@ -1,0 +1,249 @@
+"""Execute a plan: measure the candidates in order, judging after each, and feed the outputs.
+
+The adaptive search's two stopping rules live here: once a candidate meets the goal, costlier ones
+are ``pruned``; in a check, nothing costlier than the deployed model is measured.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from typing import Protocol
+
+from advisor.core.results import CandidateResult, Cost, IdlePower, Look, Method, Recommendation
+from advisor.measure.candidate import base_result
+from advisor.measure.executor import Executor, Measured
+from advisor.outputs.text import human_count
+from advisor.search.adaptive import cost_rank
+from advisor.search.judge import judge
+from advisor.search.plan import Plan
+from advisor.spec.kinds import KINDS
+from advisor.spec.schema import CandidateSpec
+
+
+class Output(Protocol):
+    """Receives the recommendation as it grows."""
+
+    def update(self, rec: Recommendation) -> None:
+        """After each candidate (status ``running``)."""
+
+    def finish(self, rec: Recommendation) -> None:
+        """Once, with status ``complete`` or ``interrupted``."""
+
+
+class Observer(Protocol):
+    """Receives progress; the CLI draws bars with it."""
+
+    def candidate_started(self, spec: CandidateSpec, index: int, total: int) -> None: ...
+    def progress(self, spec: CandidateSpec, phase: str, done: int, total: int) -> None: ...
+    def candidate_finished(self, result: CandidateResult) -> None: ...
+
+
+class Silent:
+    """An observer that ignores everything."""
+
+    def candidate_started(self, spec, index, total):
+        pass
+
+    def progress(self, spec, phase, done, total):
+        pass
+
+    def candidate_finished(self, result):
+        pass
+
+
+def execute(plan: Plan, executor: Executor, output: Output, observer: Observer | None = None) -> Recommendation:
+    """Measure the plan's candidates one at a time, cheapest first, judging after each; a candidate the samples
+    cannot decide, and whose verdict could change the answer, is measured again on more samples (the next rows
+    of the same draw) before any costlier candidate is tried.
+
+    ``output`` is updated after each candidate. On any interruption it is finished with what was measured
+    (status ``interrupted``); on completion finishing it is the caller's, after whatever it adds (the serving
+    sweep, a distillation's lineage).
+
+    Returns:
+        The complete recommendation (status ``complete``).
+    """
+    state = _State(plan, executor, output, observer or Silent())
+    try:
+        output.update(state.rec)  # the run exists (results.json, the store's row with its owner) before anything is measured
+        for i, spec in enumerate(plan.specs):
+            state.measure(spec, i, len(plan.specs))
+    except BaseException:
+        state.finish("interrupted")
+        raise
+    return state.finish("complete")
+
+
+class _State:
+    """A run in progress: the plan (extended to the most samples drawn so far), the results and what was spent."""
+
+    def __init__(self, plan: Plan, executor: Executor, output: Output, observer: Observer):
+        self.first, self.plan, self.executor, self.output, self.observer = plan, plan, executor, output, observer
+        self.t0, self.spent, self.results = time.perf_counter(), 0.0, {}
+        self.rec, self.looks, self.stops = plan.skeleton(), [], {}
+        self.closed = False
+
+    def cost(self) -> Cost:
+        return Cost(energy_j=self.spent, duration_s=time.perf_counter() - self.t0)
+
+    def measure(self, spec: CandidateSpec, index: int, total: int) -> None:
+        """Measure ``spec`` on the first samples, then on more while it stays undecided and could change the answer."""
+        self.observer.candidate_started(spec, index, total)
+        plan = self.first
+        result = self._once(plan, spec)
+        while result.status == "ok" and self._open(spec.name):
+            why = self._why_stop(plan)
+            if why is not None:
+                self.stops[spec.name] = why
+                break
+            plan = self.plan.extended(plan.next_size())  # the same draw order: the samples so far come first
+            self.plan = plan if len(plan.samples) > len(self.plan.samples) else self.plan
+            self.observer.candidate_started(spec, index, total)
+            result = self._once(plan, spec)
+        self.observer.candidate_finished(result)
+
+    def _once(self, plan: Plan, spec: CandidateSpec) -> CandidateResult:
+        """One measurement of ``spec`` on ``plan``'s samples, judged and handed to the outputs."""
+        t0, j0 = time.perf_counter(), self.spent
+        m = _next(plan, spec, self.rec, self.executor, self.observer, self.results.get(spec.name))
+        self.spent += m.energy_j
+        if self.rec.method.meter is None and m.method:  # the first candidate measured says how energy is obtained
+            self.rec = self.rec.model_copy(
+                update={"method": Method.model_validate(m.method), "idle_power_w": IdlePower.model_validate(m.idle_power_w)}
+            )
+        self.results[spec.name] = m.result
+        if m.result.status in ("ok", "dropped"):
+            self.looks.append(
+                Look(
+                    samples=len(plan.samples),
+                    measured=[spec.name],
+                    energy_j=self.spent - j0,
+                    duration_s=time.perf_counter() - t0,
+                    phases=m.result.phases,
+                )
+            )
+        self._judge("running")
+        self.output.update(self.rec)
+        return self.rec.candidate(spec.name)
+
+    def _judge(self, status: str) -> None:
+        stopped = "; ".join(f"{n}: {why}" for n, why in self.stops.items()) or None
+        self.rec = judge(self.plan, list(self.results.values()), self.cost(), status, self.rec, self.looks, stopped)
+        self.results = {c.name: c for c in self.rec.candidates if c.status != "not run"}  # assessed: intervals are computed once
+
+    def _open(self, name: str) -> bool:
+        """Whether ``name`` is undecided and could change the answer (no recommendation yet, or it is cheaper)."""
+        rec, order = self.rec, self.first.search.order
+        c = rec.candidate(name)
+        if c.status != "ok" or c.verdict != "undecided":
+            return False
+        return rec.model not in order or order.index(name) < order.index(rec.model)
+
+    def _why_stop(self, plan: Plan) -> str | None:
+        """Why no more samples are drawn for a candidate measured on ``plan``, or None to draw more."""
+        s = plan.settings
+        if plan.next_size() is None:
+            rows = plan.search.rows_available or 0
+            if s.sample_size is not None:
+                return f"the sample size was fixed at {s.sample_size} (--samples); leave it out to let the run draw more"
+            if s.max_drop is not None:
+                return "a relative goal (--max-drop) compares candidates on the same samples, so no more are drawn"
+            return (
+                f"no more rows to draw (all {rows} used)" if len(plan.samples) >= rows else f"--max-samples reached ({len(plan.samples)})"
+            )
+        extra = [lk for lk in self.looks if lk.samples > len(self.first.samples)]
+        if s.budget_j is not None and sum(lk.energy_j for lk in extra) >= s.budget_j:
+            return f"the energy budget for more samples ({s.budget_j:g} J) is spent"
+        if s.budget_s is not None and sum(lk.duration_s for lk in extra) >= s.budget_s:
+            return f"the time budget for more samples ({s.budget_s:g} s) is spent"
+        return None
+
+    def finish(self, status: str) -> Recommendation:
+        if not self.closed:
+            self.closed = True
+            self.spent += self.executor.close()
+            if self.first.context.work_dir:
+                shutil.rmtree(self.first.context.work_dir, ignore_errors=True)
+        self._judge(status)
+        if status != "complete":
+            self.output.finish(self.rec)
+        return self.rec
+
+
+def _next(
+    plan: Plan, spec: CandidateSpec, rec: Recommendation, executor: Executor, observer: Observer, previous: CandidateResult | None = None
+) -> Measured:
+    """Measure ``spec`` (reusing what ``previous`` measured on fewer samples where it can), or say why it is not measured."""
+    if spec.name in plan.unavailable:
+        return Measured(plan.unavailable[spec.name], {}, {}, 0.0)
+    s = plan.settings
+    passed = _passed(plan, rec, spec)
+    if passed is not None:
+        return Measured(_pruned(spec, passed, plan.params), {}, {}, 0.0)
+    limit = _deployed_rank(plan)
+    if limit is not None and plan.specs.index(spec) > limit:
+        return Measured(_pruned(spec, s.deployed, plan.params, "the deployed model"), {}, {}, 0.0)
+    far = _too_far_to_tune(plan, rec, spec)
+    if far is not None:
+        return Measured(base_result(spec, "pruned", far).model_copy(update={"parameters": plan.params.get(spec.name)}), {}, {}, 0.0)
+    return executor.run(plan.job(spec, previous), lambda ph, d, t: observer.progress(spec, ph, d, t))
+
+
+def _passed(plan: Plan, rec: Recommendation, spec: CandidateSpec) -> str | None:
+    """Adaptive search: a candidate earlier in the cost order than ``spec`` that meets the goal (the reference and deployed model aside)."""
+    s = plan.settings
+    if plan.rules is None and not (s.reference and not s.exhaustive):
+        return None
+    order = plan.search.order
+    before = set(order[: order.index(spec.name)]) if spec.name in order else set(order)
+    return next(
+        (
+            c.name
+            for c in rec.candidates
+            if c.status == "ok" and c.verdict == "meets" and c.name in before and c.name not in (s.reference, s.deployed)
+        ),
+        None,
+    )
+
+
+def _too_far_to_tune(plan: Plan, rec: Recommendation, spec: CandidateSpec) -> str | None:
+    """Adaptive search: why a model whose body would be trained on the samples is not worth making (its frozen
+    parent failed, or scored more than ``finetune_within`` below the goal), or None to measure it."""
+    s = plan.settings
+    if plan.rules is None or plan.threshold is None or not KINDS[spec.kind].trains_body or not spec.derived_from:
+        return None
+    parent = next((c for c in rec.candidates if c.name == spec.derived_from), None)
+    if parent is None:
+        return None  # the parent is not in this run: nothing to judge by
+    tail = "; --exhaustive measures it"
+    if parent.status != "ok" or parent.quality is None:
+        return f"not measured: its parent {parent.name} was not measured in full ({parent.status}){tail}"
+    gap = plan.threshold - parent.quality
+    if gap > s.finetune_within:
+        return (
+            f"not measured: its frozen parent {parent.name} scored {parent.quality:.3f}, {gap:.3f} below the goal {plan.threshold:g}; "
+            f"fine-tuning is tried within {s.finetune_within:g} of the goal (--finetune-within){tail}"
+        )
+    return None
+
+
+def _deployed_rank(plan: Plan) -> int | None:
+    """For a check: the deployed model's place in the cost order (candidates costlier than it are not needed)."""
+    s = plan.settings
+    if not s.deployed or s.exhaustive:
+        return None
+    order = [n for n in plan.search.order if n != s.deployed]
+    return 1 + cost_rank(order, plan.params, s.deployed)  # the deployed model runs first, then the cheaper ones
+
+
+def _pruned(spec: CandidateSpec, passed: str, params: dict[str, int | None], role: str | None = None) -> CandidateResult:
+    mine, theirs = params.get(spec.name), params.get(passed)
+    why = f"{human_count(mine)} vs {human_count(theirs)} parameters" if mine and theirs else "later in the cost order"
+    if role:
+        reason = f"not measured: expected to cost more than {role}, {passed} ({why}); --exhaustive measures it"
+    else:
+        reason = (
+            f"not measured: {passed} already meets the goal and this candidate is expected to cost more ({why}); --exhaustive measures it"
+        )
+    return base_result(spec, "pruned", reason).model_copy(update={"parameters": mine})

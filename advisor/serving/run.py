@@ -1,0 +1,116 @@
+"""After a recommendation: which models the serving sweep measures, where it runs, and the decision.
+
+Each model's sweep is a job run by the same executors as a candidate's measurement (a fresh worker process with
+its own meter by default, this process with ``isolate`` off, a Ray task with ``--executor ray``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from advisor.core.results import CandidateServing, Cost, Recommendation, Serving
+from advisor.measure.candidate import Job
+from advisor.measure.executor import make_executor
+from advisor.serving.choice import choose, decide, energy_label, frontier, with_goal
+from advisor.serving.sweep import SweepJob
+from advisor.spec.settings import Settings
+
+
+def targets(rec: Recommendation, scope: str) -> list[str]:
+    """The models to sweep: the recommended one, or with ``frontier`` every Pareto-frontier candidate meeting the goal."""
+    if rec.decision != "recommended" or rec.model is None:
+        return []
+    if scope != "frontier":
+        return [rec.model]
+    meets = {c.name for c in rec.candidates if c.status == "ok" and c.verdict == "meets"}
+    return [rec.model, *(n for n in rec.pareto if n in meets and n != rec.model)]
+
+
+def wait_note(settings: Settings) -> str:
+    """How a request's wait for its batch is counted, in one sentence."""
+    qps = settings.queries_per_second
+    if qps:
+        return (
+            f"A request waits for its batch to fill at {qps:g} queries/s, up to (batch - 1) / {qps:g} s (the first request's wait), "
+            "added to the batch's compute time; a configuration slower than that rate cannot keep up."
+        )
+    return (
+        "No request rate given (--queries-per-second): latency is the batch's compute time alone, as if full batches were "
+        "waiting; at a real rate a batch of b also waits for b requests to arrive."
+    )
+
+
+def decide_serving(rec: Recommendation, sweeps: Sequence[CandidateServing], settings: Settings, total_j: float | None = None) -> Serving:
+    """The goal applied to every measured point, each model's frontier and choice, and the pair to serve.
+
+    ``total_j``: the whole sweep's energy from its meter (default: the sum of the models' metered windows).
+    """
+    goal, qps = settings.max_latency_ms, settings.queries_per_second
+    done = []
+    for sw in sweeps:
+        pts = [with_goal(p, goal, qps) for p in sw.points]
+        chosen, why = choose(pts, goal) if pts else (None, sw.failed or "no configuration was measured")
+        done.append(sw.model_copy(update={"points": pts, "frontier": frontier(pts), "chosen": chosen, "reason": why}))
+    order = [rec.model, *(s.name for s in done if s.name != rec.model)] if rec.model else [s.name for s in done]
+    model, point, answer = decide(done, order, goal, energy_label(rec.method.energy))
+    return Serving(
+        scope="frontier" if settings.serving == "frontier" else "recommended",
+        max_latency_ms=goal,
+        queries_per_second=qps,
+        wait_note=wait_note(settings),
+        candidates=done,
+        model=model,
+        point=point,
+        answer=answer,
+        cost=Cost(
+            energy_j=total_j if total_j is not None else sum(s.cost.energy_j for s in done), duration_s=sum(s.cost.duration_s for s in done)
+        ),
+    )
+
+
+def serve(plan, rec: Recommendation, observer=None) -> Recommendation:
+    """``rec`` with its serving sweep, decided against the latency goal (``rec`` as it is with ``--serving off``).
+
+    A Ctrl-C during the sweep ends the sweep only: the recommendation stands and says the sweep was interrupted.
+    """
+    s = plan.settings
+    if s.serving == "off":
+        return rec
+    names = targets(rec, s.serving)
+    if not names:
+        why = "No serving sweep: no model was recommended."
+        return rec.model_copy(update={"serving": Serving(scope=s.serving, max_latency_ms=s.max_latency_ms, answer=why)})
+    idle = rec.idle_power_w.model_dump()
+    by_name = {spec.name: spec for spec in plan.specs}
+    jobs = [replace(plan.job(by_name[n]), idle_power_w=idle) for n in names if n in by_name]
+    try:
+        sweeps, total_j, _ = run_sweeps(jobs, observer)
+    except KeyboardInterrupt:
+        answer = "The serving sweep was interrupted; the recommendation above stands."
+        return rec.model_copy(update={"serving": Serving(scope=s.serving, max_latency_ms=s.max_latency_ms, answer=answer)})
+    serving = decide_serving(rec, sweeps, s, total_j)
+    summary = f"{rec.summary} {serving.answer}".strip() if s.max_latency_ms is not None else rec.summary
+    return rec.model_copy(update={"serving": serving, "summary": summary})
+
+
+def run_sweeps(jobs: Sequence[Job], observer=None) -> tuple[list[CandidateServing], float | None, dict]:
+    """Sweep each job's candidate, each as a :class:`SweepJob` on the executor the settings ask for (a fresh worker
+    process by default, this process with ``isolate`` off, a Ray task with ``--executor ray``).
+
+    Returns:
+        The sweeps, their energy in joules from their meters (None when none reported) and the meter's method.
+    """
+    if not jobs:
+        return [], 0.0, {}
+    executor = make_executor(jobs[0].settings)
+    sweeps, total_j, method = [], None, {}
+    try:
+        for j in jobs:
+            m = executor.run(SweepJob(j), lambda ph, d, t, spec=j.spec: observer and observer.progress(spec, ph, d, t))
+            sweeps.append(m.result)
+            if m.method:
+                total_j, method = (total_j or 0.0) + m.energy_j, m.method
+    finally:
+        extra = executor.close()
+    return sweeps, (total_j + extra if total_j is not None else None), method

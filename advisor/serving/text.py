@@ -1,0 +1,93 @@
+"""The serving sweep in words and table rows, for the terminal and the reports (numbers formatted by :mod:`advisor.outputs.text`)."""
+
+from __future__ import annotations
+
+from advisor.core.results import CandidateServing, Serving, ServingPoint
+from advisor.outputs.text import DASH, duration, joules, milliseconds, number, ratio, times
+from advisor.serving.choice import configuration
+
+COLUMNS = ["model", "runtime", ("batch", "right"), ("threads", "right"), ("J/query", "right"), ("±", "right")]
+COLUMNS += [("p50 ms", "right"), ("p95 ms", "right"), ("q/s", "right"), "note"]
+
+
+def _note(s: Serving, c: CandidateServing, i: int) -> str:
+    p = c.points[i]
+    notes = []
+    if s.model == c.name and s.point == p:
+        notes.append("* chosen")
+    elif c.chosen == i and len(s.candidates) > 1:
+        notes.append(f"{c.name}'s best")
+    if p.default:
+        notes.append("the run's configuration")
+    if i in c.frontier:
+        notes.append("frontier")
+    if p.meets_goal is False:
+        notes.append("cannot keep up" if p.keeps_up is False else "misses the goal")
+    return ", ".join(notes)
+
+
+def _half(p: ServingPoint) -> str:
+    ci = p.energy.ci_per_query_j
+    return joules((ci[1] - ci[0]) / 2, "") if ci else DASH
+
+
+def rows(s: Serving, everything: bool = False) -> list[list[str]]:
+    """One row per configuration: all of them, or (default) each model's frontier, its choice and the run's own configuration."""
+    out = []
+    for c in s.candidates:
+        for i, p in enumerate(c.points):
+            if not everything and not (i in c.frontier or i == c.chosen or p.default):
+                continue
+            out.append(
+                [
+                    c.name,
+                    p.runtime,
+                    str(p.batch_size),
+                    str(p.threads),
+                    joules(p.energy.per_query_j, ""),
+                    _half(p),
+                    milliseconds(p.latency_p50_ms, ""),
+                    milliseconds(p.latency_p95_ms, ""),
+                    number(p.throughput_qps, ".1f"),
+                    _note(s, c, i),
+                ]
+            )
+    return out
+
+
+def versus_default(s: Serving) -> str | None:
+    """The chosen configuration's energy per query against the run's own configuration of the same model, measured alike."""
+    c = next((c for c in s.candidates if c.name == s.model), None)
+    default = next((p for p in c.points if p.default), None) if c else None
+    if s.point is None or default is None:
+        return None
+    if s.point == default:
+        return f"The run's own configuration ({configuration(default)}) is the one chosen."
+    against = f"Against the run's own configuration ({configuration(default)}: {joules(default.energy.per_query_j, ' J/query')}, "
+    against += f"p95 {milliseconds(default.latency_p95_ms)}), the chosen one "
+    r = ratio(s.point.energy.per_query_j, default.energy.per_query_j)
+    if r is None:
+        return against + f"has p95 {milliseconds(s.point.latency_p95_ms)}; their energy ratio is not measured (zero energy)."
+    what = ": what meeting the latency goal costs" if r > 1 and s.max_latency_ms else ""
+    return against + f"uses {times(r)} the energy per query (both measured in this sweep, the same way){what}."
+
+
+def lines(s: Serving, energy_label: str = "") -> list[str]:
+    """The closing sentences: the answer, the comparison with the run's configuration, the wait, what was left out, the cost."""
+    out = [s.answer]
+    vs = versus_default(s)
+    if vs:
+        out.append(vs)
+    if s.candidates:
+        out.append(s.wait_note)
+    for c in s.candidates:
+        if c.failed:
+            out.append(f"{c.name}: the sweep failed: {c.failed}")
+        if c.not_measured:
+            out.append(f"{c.name}: {len(c.not_measured)} configuration(s) or runtime(s) not measured: {'; '.join(c.not_measured)}")
+    if s.candidates:
+        label = f", {energy_label}" if energy_label.startswith("energy") else f", energy {energy_label}" if energy_label else ""
+        out.append(
+            f"The sweep cost {duration(s.cost.duration_s)} and {joules(s.cost.energy_j)} (same meter{label}; not in the run's cost)."
+        )
+    return out
