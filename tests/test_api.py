@@ -140,3 +140,11 @@ def test_max_drop_goal_savings_and_pareto_in_results(toy_task, tfidf_registry, t
 def test_an_unknown_reference_is_a_clear_error(toy_task, tfidf_registry, tmp_path):
     with pytest.raises(advisor.SpecError, match="did you mean 'tfidf-small'"):
         run(toy_task, tfidf_registry, tmp_path, max_drop=0.1, reference="tfidf-smal")
+
+
+def test_each_measured_candidate_records_the_device_it_ran_on(toy_task, tfidf_registry, tmp_path):
+    rec = run(toy_task, tfidf_registry, tmp_path)
+    measured = [c for c in rec.candidates if c.status == "ok"]
+    assert measured and all(c.device == "cpu" for c in measured)
+    saved = Recommendation.load(tmp_path / "reports" / rec.run_id / "results.json")
+    assert [c.device for c in saved.candidates] == [c.device for c in rec.candidates]

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 """Major.minor: a reader reads every file of its major version; fields it does not know are ignored."""
 
 Status = Literal["ok", "dropped", "pruned", "skipped", "failed", "not run"]
@@ -285,6 +285,7 @@ class CandidateResult(ResultModel):
     load_s: float | None = None
     fit: FitStats | None = None
     derived_from: str | None = Field(default=None, description="a derived candidate's parent in the registry")
+    device: str | None = Field(default=None, description="where its inference ran: cpu, or a CUDA device such as cuda:0")
     making: Making | None = Field(default=None, description="a bespoke model: how it was made and the one-off cost")
     samples_evaluated: int | None = Field(default=None, description="samples scored (fewer than the task's when dropped early)")
     phases: dict[str, Phase] = Field(default_factory=dict, description="energy (J) and duration (s) per measured phase")

@@ -21,6 +21,7 @@ from advisor.core.results import CandidateResult, EnergyStats, FitStats, Making,
 from advisor.core.rules import Rules
 from advisor.measure.metering import Meter, Reading
 from advisor.runners import Prediction, RunContext, Runner, runner_class
+from advisor.spec.runtimes import RUNTIMES, runtime_of
 from advisor.spec.schema import CandidateSpec, MetricSpec
 from advisor.spec.settings import Settings
 from advisor.spec.sources import SourceUnavailable, resolve
@@ -68,7 +69,10 @@ class Job:
     def run(self, meter: Meter, progress: ProgressFn | None = None) -> CandidateResult:
         """Measure the candidate with ``meter`` (started); the result carries this process's peak memory."""
         result = measure(self, meter, progress)
-        return result.model_copy(update={"peak_rss_mb": peak_rss_mb()}) if result.status == "ok" else result
+        if result.status not in ("ok", "dropped"):
+            return result
+        device = RUNTIMES[runtime_of(self.spec)].device(self.context.device)
+        return result.model_copy(update={"device": device, **({"peak_rss_mb": peak_rss_mb()} if result.status == "ok" else {})})
 
     def failed(self, why: str) -> CandidateResult:
         """The result of a job whose worker could not report (it died, a remote task failed)."""
