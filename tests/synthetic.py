@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from advisor.core.ranking import rank
-from advisor.core.results import EnergyStats, Recommendation, TaskInfo
+from advisor.core.results import CandidateServing, Cost, EnergyStats, Making, MakingStep, Recommendation, ServingPoint, TaskInfo
 from tests.factories import candidate, energy
 
 EVIL = "<script>alert('x')</script>"
@@ -56,6 +56,23 @@ def synthetic_recommendation(n: int = 20, threshold: float = 0.8) -> Recommendat
             reason=f"hub model 'x/y@abc' is not in the local cache {EVIL}",
         )
     )
+    derived = cands[4]  # a bespoke model made from its neighbour: the report's lineage section and chart arrow
+    cands[4] = derived.model_copy(
+        update={
+            "derived_from": cands[3].name,
+            "kind": "static-head",
+            "making": Making(
+                parent=cands[3].name,
+                method="distilled to static token embeddings (model2vec), then a head",
+                steps=[
+                    MakingStep(what="distil the parent", energy_j=150.0, duration_s=12.0),
+                    MakingStep(what="fit the head", energy_j=2.5),
+                ],
+                energy_j=152.5,
+                duration_s=12.5,
+            ),
+        }
+    )
     from advisor.core.assess import assess
     from advisor.core.ranking import pareto_front
     from advisor.spec.schema import MetricSpec
@@ -81,7 +98,7 @@ def synthetic_recommendation(n: int = 20, threshold: float = 0.8) -> Recommendat
         data_sha256="0" * 64,
         spec={"name": "toy"},
     )
-    return Recommendation(
+    rec = Recommendation(
         run_id="20260101-000000-toy",
         created_at="2026-01-01T00:00:00+00:00",
         task=task,
@@ -122,3 +139,38 @@ def synthetic_recommendation(n: int = 20, threshold: float = 0.8) -> Recommendat
         advisor_cost={"energy_j": 1234.0, "duration_s": 99.0},
         samples={"texts": texts, "labels": labels},
     )
+    return with_serving(rec) if rec.model else rec
+
+
+def _point(runtime: str, batch: int, threads: int, j: float, p95_ms: float, default: bool = False) -> ServingPoint:
+    return ServingPoint(
+        runtime=runtime,
+        batch_size=batch,
+        threads=threads,
+        energy=energy(j, ci=[0.95 * j, 1.05 * j], repeats=[0.95 * j, j, 1.05 * j]),
+        throughput_qps=1000.0 * batch / p95_ms,
+        batch_p50_ms=0.8 * p95_ms,
+        batch_p95_ms=p95_ms,
+        latency_p50_ms=0.8 * p95_ms,
+        latency_p95_ms=p95_ms,
+        latency_batches=30,
+        default=default,
+    )
+
+
+def with_serving(rec: Recommendation) -> Recommendation:
+    """``rec`` with a serving sweep of its recommended model, decided as a run decides (a 50 ms goal at 100 queries/s)."""
+    from advisor.serving.run import decide_serving
+    from advisor.spec.settings import Settings
+
+    points = [
+        _point("pytorch", 16, 2, 0.004, 60.0, default=True),
+        _point("pytorch", 1, 1, 0.006, 9.0),
+        _point("onnxruntime", 1, 1, 0.0025, 7.0),
+        _point("onnxruntime", 4, 2, 0.0021, 18.0),
+        _point("onnxruntime", 64, 2, 0.0015, 240.0),
+    ]
+    sweep = CandidateServing(name=rec.model, points=points, not_measured=["openvino: not installed (pip install openvino)"])
+    settings = Settings(serving="recommended", max_latency_ms=50.0, queries_per_second=100.0)
+    serving = decide_serving(rec, [sweep], settings, total_j=321.0)
+    return rec.model_copy(update={"serving": serving.model_copy(update={"cost": Cost(energy_j=321.0, duration_s=42.0)})})

@@ -75,9 +75,13 @@ def test_misclassified_samples_of_the_recommended_model(page, rec):
 def test_markdown_summary_escapes_tables(rec):
     md = render_markdown(rec)
     assert rec.model in md and "(recommended)" in md
-    table = [line for line in md.splitlines() if line.startswith("| ")]
-    assert len(table) == len(rec.candidates) + 1
-    assert all(line.count(" | ") == 8 for line in table), "no cell breaks the table"
+    lines = md.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| candidate |"))
+    table = [line for line in lines[start:] if line.startswith("| ")][: len(rec.candidates) + 1]
+    assert len(table) == len(rec.candidates) + 1 and all(line.count(" | ") == 8 for line in table), "no cell breaks the table"
+    head = next(i for i, line in enumerate(lines) if line.startswith("| model | runtime |"))
+    serving = [line for line in lines[head + 2 :] if line.startswith("| ")]
+    assert len(serving) == len(rec.serving.candidates[0].points) and sum("\\* chosen" in line for line in serving) == 1
     assert "<script>" not in md and "ESTIMATED" in md
 
 
