@@ -20,7 +20,8 @@ from typing import Any
 from advisor.api import recommend
 from advisor.core.results import CandidateResult, Distillation, Recommendation
 from advisor.errors import AdvisorError, SpecError, did_you_mean
-from advisor.measure.candidate import predict_all, resolved_sources
+from advisor.measure.candidate import resolved_sources
+from advisor.measure.windows import predict_all
 from advisor.runners import runner_class
 from advisor.search.plan import run_context
 from advisor.spec.registry import Registry, load_registry

@@ -39,8 +39,8 @@ def main() -> None:
     from dataclasses import replace
 
     from advisor.core.results import Method, Recommendation
-    from advisor.measure.candidate import idle_power
     from advisor.measure.executor import make_job_meter
+    from advisor.measure.windows import idle_power
     from advisor.outputs.text import duration, joules, milliseconds
     from advisor.search.plan import make_plan
     from advisor.serving.choice import configuration, energy_label

@@ -10,56 +10,26 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from advisor.core.figures import (  # re-exported: every results model is importable from here
+    CandidateResult,
+    CandidateServing,
+    Comparison,
+    Cost,
+    EnergyStats,
+    FitStats,
+    Making,
+    MakingStep,
+    Phase,
+    ResultModel,
+    Serving,
+    ServingPoint,
+    Status,
+)
 
 SCHEMA_VERSION = "1.4"
 """Major.minor: a reader reads every file of its major version; fields it does not know are ignored."""
-
-Status = Literal["ok", "dropped", "pruned", "skipped", "failed", "not run"]
-"""``dropped``: stopped early, its quality's upper bound below the threshold on part of the samples;
-``pruned``: not measured, a cheaper candidate already met the goal (adaptive search)."""
-
-
-class ResultModel(BaseModel):
-    """Base of every results model: fields added by a newer minor version are ignored, not refused."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return self.model_dump(mode="json")
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """The JSON text of :meth:`to_dict`."""
-        return json.dumps(self.to_dict(), indent=indent)
-
-
-class Phase(ResultModel):
-    """What one measured phase of a candidate cost (load, quality, energy, latency)."""
-
-    energy_j: float | None = Field(default=None, description="metered energy in joules; None when the phase was not metered")
-    duration_s: float
-
-
-class Cost(ResultModel):
-    """What measuring cost the advisor: energy in joules and wall time in seconds."""
-
-    energy_j: float = 0.0
-    duration_s: float = 0.0
-    exhaustive_estimate_j: float | None = Field(default=None, description="adaptive runs: estimated energy of measuring everything")
-    exhaustive_estimate_s: float | None = Field(default=None, description="adaptive runs: estimated time of measuring everything")
-    not_estimated: list[str] = Field(
-        default_factory=list, description="pruned candidates left out of the estimate (no measured peer of their kind)"
-    )
-
-
-class Comparison(ResultModel):
-    """A paired comparison with the reference on the same samples."""
-
-    reference: str
-    difference: float = Field(description="this candidate's quality minus the reference's")
-    ci: list[float] = Field(description="[low, high] paired bootstrap interval of the difference")
-    mcnemar_p: float | None = Field(default=None, description="accuracy only: McNemar's test p-value")
 
 
 class Savings(ResultModel):
@@ -208,149 +178,6 @@ class SampleSet(ResultModel):
     labels: list[str] = Field(default_factory=list)
 
 
-class EnergyStats(ResultModel):
-    """Energy per query (joules) at the run's batch size, averaged over the repeated windows."""
-
-    per_query_j: float
-    cpu_per_query_j: float
-    ram_per_query_j: float
-    gpu_per_query_j: float
-    marginal_per_query_j: float = Field(description="per_query_j minus the idle baseline's share")
-    repeats_per_query_j: list[float]
-    ci_per_query_j: list[float] | None = Field(default=None, description="Student-t interval of the mean over the repeats")
-    window_queries: int
-    window_durations_s: list[float]
-    per_token_j: float | None = Field(default=None, description="generative runners: energy per generated token, real lengths")
-    tokens_per_query: float | None = Field(default=None, description="generative runners: mean generated tokens per query")
-    source: Literal["windows", "quality pass"] = Field(
-        default="windows", description="repeated inference windows, or the one metered quality pass of a dead end"
-    )
-
-
-class FitStats(ResultModel):
-    """Cost of training by cross-fitting plus the final fit of the deployed model (apart from inference)."""
-
-    energy_j: float
-    duration_s: float
-
-
-class MakingStep(ResultModel):
-    """One step of making a bespoke model (e.g. distilling, fine-tuning, fitting the head)."""
-
-    what: str
-    energy_j: float | None = None
-    duration_s: float | None = None
-    earlier: bool = Field(default=False, description="made by an earlier run and reused: the figures are that run's")
-
-
-class Making(ResultModel):
-    """How a bespoke model was made from its parent, and what making it cost (one-off, apart from inference)."""
-
-    parent: str | None = Field(description="the candidate (or model folder) it was made from")
-    method: str
-    path: str | None = Field(default=None, description="the made model's folder in the cache (with its lineage.json)")
-    steps: list[MakingStep] = Field(default_factory=list)
-    energy_j: float | None = Field(default=None, description="all steps together (None when a step's cost is unknown)")
-    duration_s: float | None = None
-    payback_queries: float | None = Field(
-        default=None, description="queries after which the energy of making it is repaid by its lower energy per query"
-    )
-    payback_against: str | None = Field(default=None, description="the candidate it would replace, for the payback")
-    payback_note: str | None = None
-
-
-class CandidateResult(ResultModel):
-    """Everything measured about one candidate; quality and energy are None unless status is ok."""
-
-    name: str
-    tier: str
-    kind: str
-    backend: str
-    source: str
-    license: str
-    status: Status
-    reason: str | None = None
-    quality: float | None = None
-    quality_ci: list[float] | None = Field(default=None, description="[low, high] at the run's confidence level")
-    verdict: Literal["meets", "fails", "undecided"] | None = Field(default=None, description="against the quality goal, with confidence")
-    samples_needed: int | None = Field(default=None, description="when undecided: about how many samples would decide")
-    vs_reference: Comparison | None = Field(default=None, description="paired comparison with the reference model")
-    energy: EnergyStats | None = None
-    latency_p50_ms: float | None = Field(default=None, description="single-query (batch 1) latency, median")
-    latency_p95_ms: float | None = None
-    throughput_qps: float | None = Field(default=None, description="queries per second at the run's batch size")
-    peak_rss_mb: float | None = None
-    parameters: int | None = None
-    size_bytes: int | None = None
-    load_s: float | None = None
-    fit: FitStats | None = None
-    derived_from: str | None = Field(default=None, description="a derived candidate's parent in the registry")
-    device: str | None = Field(default=None, description="where its inference ran: cpu, or a CUDA device such as cuda:0")
-    making: Making | None = Field(default=None, description="a bespoke model: how it was made and the one-off cost")
-    samples_evaluated: int | None = Field(default=None, description="samples scored (fewer than the task's when dropped early)")
-    phases: dict[str, Phase] = Field(default_factory=dict, description="energy (J) and duration (s) per measured phase")
-    cost: Cost | None = Field(default=None, description="what measuring this candidate cost the advisor")
-    predictions: list[str] | None = None
-    probabilities: list[float] | None = Field(
-        default=None,
-        validation_alias=AliasChoices("probabilities", "confidence"),
-        description="per sample: the probability the model gave its predicted label",
-    )
-    details: dict[str, Any] = Field(default_factory=dict)
-
-    @property
-    def energy_per_query_j(self) -> float | None:
-        """Total energy per query in joules (None when not measured)."""
-        return self.energy.per_query_j if self.energy else None
-
-
-class ServingPoint(ResultModel):
-    """One serving configuration of a model, measured with the same repeated metered windows as the candidates."""
-
-    runtime: str = Field(description="pytorch, onnxruntime, openvino, scikit-learn or model2vec")
-    batch_size: int
-    threads: int = Field(description="intra-op threads")
-    device: str = "cpu"
-    energy: EnergyStats = Field(description="energy per query at this configuration (repeated windows, Student-t interval)")
-    throughput_qps: float = Field(description="queries per second at this configuration, back to back")
-    batch_p50_ms: float = Field(description="compute time of one batch, median over the windows' batches")
-    batch_p95_ms: float
-    fill_wait_ms: float = Field(default=0.0, description="a request's longest wait for its batch to fill: (batch - 1) / queries_per_second")
-    latency_p50_ms: float = Field(description="one request: its batch's compute time plus the fill wait")
-    latency_p95_ms: float
-    latency_batches: int = Field(description="batches timed for the latency percentiles")
-    keeps_up: bool | None = Field(default=None, description="throughput at least queries_per_second (None: no rate given)")
-    meets_goal: bool | None = Field(default=None, description="p95 within max_latency_ms and keeps up (None: no latency goal)")
-    default: bool = Field(default=False, description="the run's own configuration (its batch size, all threads, the model's runtime)")
-
-
-class CandidateServing(ResultModel):
-    """The serving sweep of one model: every configuration measured, the frontier and the choice."""
-
-    name: str
-    points: list[ServingPoint] = Field(default_factory=list)
-    frontier: list[int] = Field(default_factory=list, description="indices of points not beaten on both energy and p95, fastest first")
-    chosen: int | None = Field(default=None, description="index of the chosen point (None: none meets the goal)")
-    reason: str = ""
-    not_measured: list[str] = Field(default_factory=list, description="configurations left out and why (adaptive grid, runtimes)")
-    failed: str | None = None
-    cost: Cost = Field(default_factory=Cost, description="wall time, and the energy of its metered windows (loading, each configuration)")
-
-
-class Serving(ResultModel):
-    """How to serve: the serving sweep, the latency goal and the (model, configuration) chosen."""
-
-    scope: Literal["recommended", "frontier"]
-    max_latency_ms: float | None = None
-    queries_per_second: float | None = None
-    wait_note: str = Field(default="", description="how a request's wait for its batch is counted")
-    candidates: list[CandidateServing] = Field(default_factory=list)
-    model: str | None = Field(default=None, description="the model chosen with its configuration (None: no configuration meets the goal)")
-    point: ServingPoint | None = None
-    answer: str = Field(default="", description="which model and configuration, and why, in one sentence")
-    cost: Cost = Field(default_factory=Cost, description="what the whole sweep cost (the meter's total, wall time); not in advisor_cost")
-
-
 class TaskInfo(ResultModel):
     """The task as used in the run."""
 
@@ -451,3 +278,36 @@ def json_schema() -> dict[str, Any]:
         "title": f"advisor results.json, schema {SCHEMA_VERSION}",
         **schema,
     }
+
+
+__all__ = [
+    "BestBet",
+    "CandidateResult",
+    "CandidateServing",
+    "Cascade",
+    "Comparison",
+    "Cost",
+    "Distillation",
+    "EnergyStats",
+    "Environment",
+    "FitStats",
+    "IdlePower",
+    "Look",
+    "Making",
+    "MakingStep",
+    "Method",
+    "Phase",
+    "Recommendation",
+    "RegistryInfo",
+    "ResultModel",
+    "SCHEMA_FILE",
+    "SCHEMA_VERSION",
+    "SampleSet",
+    "Savings",
+    "Search",
+    "Serving",
+    "ServingPoint",
+    "Status",
+    "TaskInfo",
+    "json_schema",
+]

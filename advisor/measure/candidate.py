@@ -11,15 +11,14 @@ import math
 import statistics
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
-from advisor.core.results import CandidateResult, EnergyStats, FitStats, Making, MakingStep, Phase
+from advisor.core.results import CandidateResult, FitStats, Making, MakingStep, Phase
 from advisor.core.rules import Rules
 from advisor.measure.metering import Meter, Reading
+from advisor.measure.windows import energy_windows, from_quality_pass, latency_percentiles, peak_rss_mb, predict_all
 from advisor.runners import Prediction, RunContext, Runner, runner_class
 from advisor.spec.runtimes import RUNTIMES, runtime_of
 from advisor.spec.schema import CandidateSpec, MetricSpec
@@ -89,15 +88,6 @@ class Job:
         return sum(p.energy_j or 0.0 for p in result.phases.values())
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MB."""
-    import resource
-    import sys
-
-    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kb / 1024 if sys.platform != "darwin" else kb / 2**20
-
-
 def base_result(spec: CandidateSpec, status: str, reason: str | None = None) -> CandidateResult:
     """A result that carries only the candidate's identity (and its parent, if derived), a status and the reason."""
     return CandidateResult(
@@ -111,30 +101,6 @@ def base_result(spec: CandidateSpec, status: str, reason: str | None = None) -> 
         status=status,
         reason=reason,
     )
-
-
-def idle_power(meter: Meter, seconds: float) -> dict[str, float]:
-    """Average power in watts of this process while idle, per component."""
-    if seconds <= 0:
-        return {"total": 0.0, "cpu": 0.0, "ram": 0.0, "gpu": 0.0}
-    with meter.window("idle") as w:
-        time.sleep(seconds)
-    r, d = w.reading, max(w.reading.duration_s, 1e-9)
-    return {"total": r.energy_j / d, "cpu": r.cpu_j / d, "ram": r.ram_j / d, "gpu": r.gpu_j / d}
-
-
-def _batches(texts: Sequence[str], size: int) -> list[list[str]]:
-    return [list(texts[i : i + size]) for i in range(0, len(texts), size)]
-
-
-def predict_all(runner: Runner, texts: Sequence[str], bs: int, progress: ProgressFn, phase: str) -> Prediction:
-    """The runner's predictions for many texts, in batches of ``bs``, reporting ``phase`` progress."""
-    parts, done = [], 0
-    for batch in _batches(texts, bs):
-        parts.append(runner.predict(batch))
-        done += len(batch)
-        progress(phase, done, len(texts))
-    return Prediction.concat(parts)
 
 
 def _quality_pass(
@@ -193,63 +159,6 @@ def _predict_in_shards(runner: Runner, job: Job, meter: Meter, progress: Progres
         if end < n and job.rules.should_drop(so_far.labels, job.labels, n):
             return so_far, total
     return Prediction.concat(parts), total
-
-
-SHORT_WINDOWS = 2
-"""Inference windows given to a trainable candidate cut short (each half the usual length): its fitting
-energy is never counted as inference, and two windows still give an interval (a wide one)."""
-
-
-def energy_windows(runner: Runner, job: Job, meter: Meter, progress: ProgressFn, short: bool = False) -> tuple[EnergyStats, float]:
-    """Repeated metered windows of inference at the run's batch size; ``short``: :data:`SHORT_WINDOWS` half-length
-    windows without warm-up (for a candidate already warm from its quality pass)."""
-    s = job.settings
-    repeats, window_s = (SHORT_WINDOWS, s.min_window_s / 2) if short else (s.repeats, s.min_window_s)
-    batches = _batches(job.texts, s.batch_size)
-    for b in batches[: 0 if short else s.warmup_batches]:
-        runner.predict(b)
-    t0 = time.perf_counter()
-    runner.predict(batches[0])
-    per_query = max((time.perf_counter() - t0) / len(batches[0]), 1e-6)
-    n_batches = max(1, math.ceil(window_s / (per_query * s.batch_size)))
-    readings: list[Reading] = []
-    tokens = 0  # generated tokens in the windows (generative runners)
-    for r in range(repeats):
-        with meter.window(f"inference-{r}") as w:
-            for i in range(n_batches):
-                out = runner.predict(batches[i % len(batches)])
-                tokens += sum(out.tokens) if out.tokens is not None else 0
-        readings.append(w.reading)
-        progress("energy", r + 1, repeats)
-    queries = sum(len(batches[i % len(batches)]) for i in range(n_batches))
-    idle_w = job.idle_power_w.get("total", 0.0)
-    per = [r.energy_j / queries for r in readings]
-    mean = statistics.fmean
-    stats = EnergyStats(
-        per_query_j=mean(per),
-        cpu_per_query_j=mean(r.cpu_j for r in readings) / queries,
-        ram_per_query_j=mean(r.ram_j for r in readings) / queries,
-        gpu_per_query_j=mean(r.gpu_j for r in readings) / queries,
-        marginal_per_query_j=max(0.0, mean((r.energy_j - idle_w * r.duration_s) / queries for r in readings)),
-        repeats_per_query_j=per,
-        window_queries=queries,
-        window_durations_s=[r.duration_s for r in readings],
-        per_token_j=sum(r.energy_j for r in readings) / tokens if tokens else None,
-        tokens_per_query=tokens / (queries * len(readings)) if tokens else None,
-    )
-    throughput = queries / mean(r.duration_s for r in readings) if readings else 0.0
-    return stats, throughput
-
-
-def _latency(runner: Runner, texts: Sequence[str], n: int) -> tuple[float | None, float | None]:
-    if n <= 0:
-        return None, None
-    times = []
-    for t in list(texts)[:n]:
-        t0 = time.perf_counter()
-        runner.predict([t])
-        times.append((time.perf_counter() - t0) * 1000)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
 def resolved_sources(
@@ -334,7 +243,7 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
             energy, throughput, p50, p95 = kept
             cut = True  # nothing more to measure
         elif cut and not runner.trainable:  # a dead end whose quality pass was pure inference at the run's batch size
-            energy, throughput = _from_quality_pass(qr, n_seen, job.idle_power_w, oof.tokens), n_seen / max(qr.duration_s, 1e-9)
+            energy, throughput = from_quality_pass(qr, n_seen, job.idle_power_w, oof.tokens), n_seen / max(qr.duration_s, 1e-9)
         else:  # inference windows, short ones for a trainable dead end (its quality pass was mostly fitting)
             phase = "energy"
             energy, throughput = energy_windows(runner, job, meter, progress, short=cut)
@@ -342,7 +251,7 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
         if not cut:
             phase = "latency"
             t1 = time.perf_counter()
-            p50, p95 = _latency(runner, job.texts, job.settings.latency_queries)
+            p50, p95 = latency_percentiles(runner, job.texts, job.settings.latency_queries)
             phases["latency"] = [float("nan"), time.perf_counter() - t1]
         info = runner.info()
         making = _making(runner, lw.reading, tr, meter.method())
@@ -481,22 +390,3 @@ def _generation_stats(pred: Prediction) -> dict:
         "generated_tokens_max": max(pred.tokens),
         "truncated_share": sum(pred.truncated or []) / len(pred.tokens),
     }
-
-
-def _from_quality_pass(r: Reading, n: int, idle_w: dict[str, float], tokens: list[int] | None = None) -> EnergyStats:
-    """Energy per query read from the quality pass's single metered window (no repeats)."""
-    per = r.energy_j / n
-    n_tokens = sum(tokens) if tokens else 0
-    return EnergyStats(
-        per_query_j=per,
-        cpu_per_query_j=r.cpu_j / n,
-        ram_per_query_j=r.ram_j / n,
-        gpu_per_query_j=r.gpu_j / n,
-        marginal_per_query_j=max(0.0, (r.energy_j - idle_w.get("total", 0.0) * r.duration_s) / n),
-        repeats_per_query_j=[per],
-        window_queries=n,
-        window_durations_s=[r.duration_s],
-        source="quality pass",
-        per_token_j=r.energy_j / n_tokens if n_tokens else None,
-        tokens_per_query=n_tokens / n if n_tokens else None,
-    )

@@ -19,8 +19,9 @@ from typing import Any, Protocol
 
 from advisor.core.results import Cost, Phase
 from advisor.measure import supervisor
-from advisor.measure.candidate import ProgressFn, idle_power
+from advisor.measure.candidate import ProgressFn
 from advisor.measure.metering import PRELOAD_ENV, Meter, make_meter, test_meter_hook
+from advisor.measure.windows import idle_power
 from advisor.spec.settings import Settings
 
 

@@ -1,6 +1,6 @@
 """The serving sweep: a model loaded once, measured over batch sizes, thread counts and runtimes.
 
-Each configuration is measured with the candidates' own method (:func:`advisor.measure.candidate.energy_windows`:
+Each configuration is measured with the candidates' own method (:func:`advisor.measure.windows.energy_windows`:
 warm-up, then repeated metered windows of back-to-back batches), so its energy per query has the same
 Student-t interval; the windows' batches are timed for the latency percentiles. The grid is adaptive:
 a larger batch whose energy per query is clearly worse than a smaller one's ends that batch direction
@@ -23,8 +23,9 @@ from dataclasses import dataclass, replace
 
 from advisor.core.results import CandidateResult, CandidateServing, Cost, ServingPoint
 from advisor.core.stats import mean_interval
-from advisor.measure.candidate import Job, ProgressFn, energy_windows, quiet_libraries, resolved_sources
+from advisor.measure.candidate import Job, ProgressFn, quiet_libraries, resolved_sources
 from advisor.measure.metering import Meter
+from advisor.measure.windows import energy_windows
 from advisor.runners import Prediction, Runner, runner_class
 from advisor.serving.choice import tied
 from advisor.spec.runtimes import RUNTIMES, runtime_of, servable_as
