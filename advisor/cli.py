@@ -11,113 +11,24 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from advisor import exits
+from advisor.cli_options import DEFAULTS, Budget, InProcess, help_of, settings_from, with_settings
 from advisor.errors import AdvisorError
 from advisor.spec.settings import Settings
+
+SERVING = ("max_latency_ms", "queries_per_second", "serving", "serve_batches", "serve_threads", "serve_runtimes", "device")
+"""The serving options (latency goal, sweep, device), shared by ``recommend`` and ``check``."""
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Which is the smallest model that is good enough for my task?")
 ls_app = typer.Typer(no_args_is_help=True, help="List models or tasks.")
 app.add_typer(ls_app, name="ls")
 err = Console(stderr=True)
-
-DEFAULTS = Settings()
-"""The defaults every option shows, from the one Settings model."""
-
-FLAGS = {"sample_size": "--samples", "isolate": "--in-process"}
-"""Settings fields whose option name differs from the field name (the rest: ``--field-name``)."""
-
-
-def flag(field: str) -> str:
-    """The command-line option of a Settings field, e.g. ``sample_size`` -> ``--samples``."""
-    return FLAGS.get(field, "--" + field.replace("_", "-"))
-
-
-def opt(field: str, *decls: str) -> Any:
-    """A Typer option whose help comes from the Settings field of that name."""
-    return typer.Option(*decls, help=Settings.help(field))
-
-
-_UNITS = {
-    "j": ("budget_j", 1.0),
-    "kj": ("budget_j", 1e3),
-    "wh": ("budget_j", 3600.0),
-    "s": ("budget_s", 1.0),
-    "min": ("budget_s", 60.0),
-    "h": ("budget_s", 3600.0),
-}
-
-
-def parse_budget(text: Optional[str]) -> dict[str, float]:
-    """``--budget`` as Settings fields: ``500J`` -> budget_j=500, ``5min`` -> budget_s=300.
-
-    Raises:
-        AdvisorError: no number or no known unit.
-    """
-    import re
-
-    if not text:
-        return {}
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]+)\s*", text)
-    unit = _UNITS.get(m.group(2).lower()) if m else None
-    if unit is None:
-        raise AdvisorError(f"invalid option --budget: '{text}' is not an amount of energy or time; write e.g. 500J, 2kJ, 90s or 5min")
-    return {unit[0]: float(m.group(1)) * unit[1]}
-
-
-def _csv(value: Optional[str]) -> Optional[list[str]]:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-
-def _ints(value: Optional[str], field: str) -> Optional[list[int]]:
-    """A comma-separated list of whole numbers for a Settings field (``1,4,16``)."""
-    try:
-        return [int(v) for v in _csv(value)] if value else None
-    except ValueError:
-        raise AdvisorError(f"invalid option {flag(field)}: '{value}' is not a comma-separated list of whole numbers, e.g. 1,4,16") from None
-
-
-class Serve:
-    """The serving options (latency goal, sweep, device), shared by ``recommend`` and ``check``."""
-
-    MaxLatency = Annotated[Optional[float], opt("max_latency_ms")]
-    Rate = Annotated[Optional[float], opt("queries_per_second")]
-    Scope = Annotated[str, opt("serving")]
-    Batches = Annotated[Optional[str], opt("serve_batches")]
-    Threads = Annotated[Optional[str], opt("serve_threads")]
-    Runtimes = Annotated[Optional[str], opt("serve_runtimes")]
-    Device = Annotated[str, opt("device")]
-
-    @staticmethod
-    def values(max_latency_ms, queries_per_second, serving, serve_batches, serve_threads, serve_runtimes, device) -> dict[str, Any]:
-        """The Settings fields of the serving options."""
-        return {
-            "max_latency_ms": max_latency_ms,
-            "queries_per_second": queries_per_second,
-            "serving": serving,
-            "serve_batches": _ints(serve_batches, "serve_batches"),
-            "serve_threads": _ints(serve_threads, "serve_threads"),
-            "serve_runtimes": _csv(serve_runtimes),
-            "device": device,
-        }
-
-
-def settings_from(**values: Any) -> Settings:
-    """The run's Settings from CLI values; a bad value is one line naming the option."""
-    from pydantic import ValidationError
-
-    try:
-        return Settings.merged(None, **values)
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        field = str(e["loc"][0]) if e["loc"] else ""
-        raise AdvisorError(f"invalid option {flag(field)}: {e['msg']}; see advisor --help") from None
-
 
 # -- progress -----------------------------------------------------------------------------------------
 
@@ -184,83 +95,20 @@ RegistryOpt = Annotated[Optional[Path], typer.Option(help="Registry YAML (defaul
 
 
 @app.command()
+@with_settings(
+    "min_quality", "max_drop", "reference", "confidence", "by", "candidates", "sample_size", "max_samples", "finetune_within",
+    "seed", "batch_size", "repeats", "country", "cpu_power_w", "ram_power_w", "queries_per_day", "price_per_kwh", "meter",
+    "exhaustive", "store", "fresh", "reports_dir", "keep_texts", "mlflow", "executor", "ray_address", *SERVING,
+)  # fmt: skip
 def recommend(
+    settings: Settings,
     task: TaskOpt = "sentiment",
     registry: RegistryOpt = None,
-    min_quality: Annotated[Optional[float], opt("min_quality")] = None,
-    max_drop: Annotated[Optional[float], opt("max_drop")] = None,
-    reference: Annotated[Optional[str], opt("reference")] = None,
-    confidence: Annotated[float, opt("confidence")] = DEFAULTS.confidence,
-    by: Annotated[str, opt("by")] = DEFAULTS.by,
-    candidates: Annotated[Optional[str], typer.Option(help="Comma-separated registry names to run (default: all).")] = None,
-    samples: Annotated[Optional[int], opt("sample_size", "--samples")] = None,
-    max_samples: Annotated[Optional[int], opt("max_samples")] = None,
-    finetune_within: Annotated[float, opt("finetune_within")] = DEFAULTS.finetune_within,
-    budget: Annotated[
-        Optional[str],
-        typer.Option(
-            help="Most to spend on drawing more samples when undecided: joules or seconds, e.g. 500J, 2kJ, 90s, 5min (default: no limit)."
-        ),
-    ] = None,
-    seed: Annotated[Optional[int], opt("seed")] = None,
-    batch_size: Annotated[int, opt("batch_size")] = DEFAULTS.batch_size,
-    repeats: Annotated[int, opt("repeats")] = DEFAULTS.repeats,
-    country: Annotated[str, opt("country")] = DEFAULTS.country,
-    cpu_power_w: Annotated[Optional[float], opt("cpu_power_w")] = None,
-    ram_power_w: Annotated[Optional[float], opt("ram_power_w")] = None,
-    queries_per_day: Annotated[Optional[float], opt("queries_per_day")] = None,
-    price_per_kwh: Annotated[Optional[float], opt("price_per_kwh")] = None,
-    meter: Annotated[str, opt("meter")] = DEFAULTS.meter,
-    exhaustive: Annotated[bool, opt("exhaustive", "--exhaustive")] = False,
-    store: Annotated[Optional[Path], opt("store")] = None,
-    fresh: Annotated[bool, opt("fresh", "--fresh")] = False,
-    in_process: Annotated[bool, typer.Option("--in-process", help="Measure in this process instead of one process per candidate.")] = False,
-    reports_dir: Annotated[Path, opt("reports_dir")] = DEFAULTS.reports_dir,
-    keep_texts: Annotated[bool, opt("keep_texts", "--keep-texts/--no-keep-texts")] = True,
-    mlflow: Annotated[Optional[str], opt("mlflow")] = None,
-    executor: Annotated[str, opt("executor")] = DEFAULTS.executor,
-    ray_address: Annotated[Optional[str], opt("ray_address")] = None,
-    max_latency_ms: Serve.MaxLatency = None,
-    queries_per_second: Serve.Rate = None,
-    serving: Serve.Scope = DEFAULTS.serving,
-    serve_batches: Serve.Batches = None,
-    serve_threads: Serve.Threads = None,
-    serve_runtimes: Serve.Runtimes = None,
-    device: Serve.Device = DEFAULTS.device,
+    budget: Budget = None,
+    in_process: InProcess = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print results JSON on stdout (tables go to stderr).")] = False,
 ) -> None:
     """Measure the candidates on the task and recommend the least costly one that meets the goal."""
-    settings = settings_from(
-        min_quality=min_quality,
-        max_drop=max_drop,
-        reference=reference,
-        confidence=confidence,
-        by=by,
-        candidates=_csv(candidates),
-        sample_size=samples,
-        seed=seed,
-        batch_size=batch_size,
-        repeats=repeats,
-        country=country,
-        cpu_power_w=cpu_power_w,
-        ram_power_w=ram_power_w,
-        queries_per_day=queries_per_day,
-        max_samples=max_samples,
-        finetune_within=finetune_within,
-        **parse_budget(budget),
-        price_per_kwh=price_per_kwh,
-        meter=meter,
-        isolate=not in_process,
-        reports_dir=reports_dir,
-        exhaustive=exhaustive,
-        store=store,
-        fresh=fresh,
-        keep_texts=keep_texts,
-        mlflow=mlflow,
-        executor=executor,
-        ray_address=ray_address,
-        **Serve.values(max_latency_ms, queries_per_second, serving, serve_batches, serve_threads, serve_runtimes, device),
-    )
     from advisor.api import recommend as run
     from advisor.outputs.terminal import render_table
 
@@ -296,52 +144,26 @@ def report(
 
 
 @app.command()
+@with_settings(
+    "min_quality", "confidence", "candidates", "sample_size", "store", "fresh", "meter", "cpu_power_w", "ram_power_w", "reports_dir",
+    *SERVING,
+)  # fmt: skip
 def check(
+    settings: Settings,
     deployed: Annotated[str, typer.Option(help="Registry name of the model in production.")],
     task: TaskOpt = "sentiment",
     registry: RegistryOpt = None,
-    min_quality: Annotated[Optional[float], opt("min_quality")] = None,
-    confidence: Annotated[float, opt("confidence")] = DEFAULTS.confidence,
-    candidates: Annotated[Optional[str], typer.Option(help="Comma-separated registry names to consider (default: all).")] = None,
-    samples: Annotated[Optional[int], opt("sample_size", "--samples")] = None,
     max_energy_increase: Annotated[
         float, typer.Option(help="Largest rise of energy per query tolerated against the baseline (0.2 = +20%).")
     ] = 0.2,
     baseline: Annotated[
         Optional[str], typer.Option(help="Stored run id to compare energy with (default: the newest earlier run that measured it).")
     ] = None,
-    store: Annotated[Optional[Path], opt("store")] = None,
-    fresh: Annotated[bool, opt("fresh", "--fresh")] = False,
-    meter: Annotated[str, opt("meter")] = DEFAULTS.meter,
-    cpu_power_w: Annotated[Optional[float], opt("cpu_power_w")] = None,
-    ram_power_w: Annotated[Optional[float], opt("ram_power_w")] = None,
-    in_process: Annotated[bool, typer.Option("--in-process", help="Measure in this process instead of one process per candidate.")] = False,
-    reports_dir: Annotated[Path, opt("reports_dir")] = DEFAULTS.reports_dir,
+    in_process: InProcess = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the check result as JSON on stdout.")] = False,
     markdown: Annotated[Optional[Path], typer.Option(help="Append a Markdown summary to this file (e.g. $GITHUB_STEP_SUMMARY).")] = None,
-    max_latency_ms: Serve.MaxLatency = None,
-    queries_per_second: Serve.Rate = None,
-    serving: Serve.Scope = DEFAULTS.serving,
-    serve_batches: Serve.Batches = None,
-    serve_threads: Serve.Threads = None,
-    serve_runtimes: Serve.Runtimes = None,
-    device: Serve.Device = DEFAULTS.device,
 ) -> None:
     """CI gate: is the deployed model right-sized? Exit 0 right-sized, 3 undecided, 4 oversized, 5 below goal, 6 energy regression."""
-    settings = settings_from(
-        min_quality=min_quality,
-        confidence=confidence,
-        candidates=_csv(candidates),
-        sample_size=samples,
-        meter=meter,
-        cpu_power_w=cpu_power_w,
-        ram_power_w=ram_power_w,
-        isolate=not in_process,
-        reports_dir=reports_dir,
-        store=store,
-        fresh=fresh,
-        **Serve.values(max_latency_ms, queries_per_second, serving, serve_batches, serve_threads, serve_runtimes, device),
-    )
     from advisor.gate import check as run_check
 
     result = run_check(
@@ -361,7 +183,9 @@ def check(
 
 
 @app.command()
+@with_settings("min_quality", "sample_size", "meter", "reports_dir")
 def distill(
+    settings: Settings,
     teacher: Annotated[str, typer.Option(help="Registry name of the model whose labels are learnt.")],
     student: Annotated[
         str, typer.Option(help="Registry name of the small model to train (tfidf-logreg, encoder-head, encoder-finetuned or static-head).")
@@ -376,14 +200,9 @@ def distill(
         Optional[str], typer.Option(help="Column of --unlabelled holding the text (default: the task's text field).")
     ] = None,
     out: Annotated[Optional[Path], typer.Option(help="Folder for the distilled model (default: <reports-dir>/distilled).")] = None,
-    min_quality: Annotated[Optional[float], opt("min_quality")] = None,
-    samples: Annotated[Optional[int], opt("sample_size", "--samples")] = None,
-    meter: Annotated[str, opt("meter")] = DEFAULTS.meter,
-    in_process: Annotated[bool, typer.Option("--in-process", help="Measure in this process instead of one process per candidate.")] = False,
-    reports_dir: Annotated[Path, opt("reports_dir")] = DEFAULTS.reports_dir,
+    in_process: InProcess = False,
 ) -> None:
     """Train a small student on a teacher's labels of unlabelled texts, then measure it beside both."""
-    settings = settings_from(min_quality=min_quality, sample_size=samples, meter=meter, isolate=not in_process, reports_dir=reports_dir)
     from advisor.distill import distill as run_distill
     from advisor.outputs.terminal import render_table
 
@@ -408,7 +227,7 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     data_dir: Annotated[Optional[Path], typer.Option(help="Jobs, reports, the store and the token (default: <cache>/service).")] = None,
     registry: RegistryOpt = None,
-    meter: Annotated[str, opt("meter")] = DEFAULTS.meter,
+    meter: Annotated[str, typer.Option(help=help_of("meter"))] = DEFAULTS.meter,
     in_process: Annotated[bool, typer.Option("--in-process", help="Measure candidates inside each job's worker process.")] = False,
 ) -> None:
     """Serve recommendation jobs over HTTP (bearer token on every route but /health)."""
@@ -429,7 +248,7 @@ def serve(
 def history(
     task: Annotated[Optional[str], typer.Option(help="Only runs of this task.")] = None,
     limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,
-    store: Annotated[Optional[Path], opt("store")] = None,
+    store: Annotated[Optional[Path], typer.Option(help=help_of("store"))] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
 ) -> None:
     """List past runs from the result store."""
@@ -459,7 +278,7 @@ def history(
 def diff(
     a: Annotated[str, typer.Argument(help="A stored run id or a results.json path.")],
     b: Annotated[str, typer.Argument(help="Another stored run id or results.json path.")],
-    store: Annotated[Optional[Path], opt("store")] = None,
+    store: Annotated[Optional[Path], typer.Option(help=help_of("store"))] = None,
 ) -> None:
     """Compare two runs: each candidate's quality and energy per query, and the recommendation."""
     from advisor.core.compare import compare, load_run

@@ -56,23 +56,23 @@ def synthetic_recommendation(n: int = 20, threshold: float = 0.8) -> Recommendat
             reason=f"hub model 'x/y@abc' is not in the local cache {EVIL}",
         )
     )
-    derived = cands[4]  # a bespoke model made from its neighbour: the report's lineage section and chart arrow
-    cands[4] = derived.model_copy(
-        update={
-            "derived_from": cands[3].name,
-            "kind": "static-head",
-            "making": Making(
-                parent=cands[3].name,
-                method="distilled to static token embeddings (model2vec), then a head",
-                steps=[
-                    MakingStep(what="distil the parent", energy_j=150.0, duration_s=12.0),
-                    MakingStep(what="fit the head", energy_j=2.5),
-                ],
-                energy_j=152.5,
-                duration_s=12.5,
-            ),
-        }
-    )
+    if n > 4:  # a bespoke model made from its neighbour: the report's lineage section and chart arrow
+        cands[4] = cands[4].model_copy(
+            update={
+                "derived_from": cands[3].name,
+                "kind": "static-head",
+                "making": Making(
+                    parent=cands[3].name,
+                    method="distilled to static token embeddings (model2vec), then a head",
+                    steps=[
+                        MakingStep(what="distil the parent", energy_j=150.0, duration_s=12.0),
+                        MakingStep(what="fit the head", energy_j=2.5),
+                    ],
+                    energy_j=152.5,
+                    duration_s=12.5,
+                ),
+            }
+        )
     from advisor.core.assess import assess
     from advisor.core.ranking import pareto_front
     from advisor.spec.schema import MetricSpec
