@@ -13,22 +13,11 @@ from typing import Any
 from advisor.core.results import CandidateResult
 from advisor.measure.candidate import METHOD_VERSION, Job, ProgressFn
 from advisor.measure.executor import Executor, Measured
+from advisor.spec.settings import Settings
 from advisor.store import ResultStore, measurement_key
 from advisor.version import __version__
 
-MEASURED_SETTINGS = (
-    "batch_size",
-    "repeats",
-    "min_window_s",
-    "warmup_batches",
-    "latency_queries",
-    "idle_s",
-    "meter",
-    "country",
-    "cpu_power_w",
-    "ram_power_w",
-    "isolate",
-)
+MEASURED_SETTINGS = Settings.marked("measures")
 """The settings that change a measurement (others change only how it is judged or reported)."""
 
 

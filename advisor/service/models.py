@@ -39,20 +39,7 @@ class TaskUpload(_Req):
     samples: list[Sample] = Field(min_length=2, max_length=MAX_ROWS)
 
 
-JOB_FIELDS = (
-    "min_quality",
-    "confidence",
-    "max_drop",
-    "reference",
-    "by",
-    "sample_size",
-    "max_samples",
-    "seed",
-    "exhaustive",
-    "max_latency_ms",
-    "queries_per_second",
-    "serving",
-)
+JOB_FIELDS = Settings.marked("job")
 """The settings a job may choose (how energy is metered, and where, stay the server's choice)."""
 
 _SERVICE_LIMITS = {

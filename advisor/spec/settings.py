@@ -19,8 +19,12 @@ RUNTIMES = runtimes.NAMES
 """Runtimes the serving sweep knows (:mod:`advisor.spec.runtimes`); a candidate is swept on those it can run on."""
 
 
-def _f(default: Any, group: str, description: str, **bounds: Any) -> Any:
-    return Field(default=default, description=description, json_schema_extra={"group": group}, **bounds)
+def _f(default: Any, group: str, description: str, measures: bool = False, job: bool = False, **bounds: Any) -> Any:
+    """A settings field: its group, its description and, as markers read by :meth:`Settings.marked`, whether it
+    changes what a measurement is (``measures``: part of the stored measurement's key) and whether a service job
+    may choose it (``job``)."""
+    extra = {"group": group, "measures": measures, "job": job}
+    return Field(default=default, description=description, json_schema_extra=extra, **bounds)
 
 
 class Settings(BaseModel):
@@ -29,11 +33,13 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # -- goal: what counts as good enough --------------------------------------------------------
-    min_quality: float | None = _f(None, "goal", "Quality threshold (default: the task's).", gt=0, le=1)
-    max_drop: float | None = _f(None, "goal", "Largest quality loss allowed against the reference (paired test).", ge=0, lt=1)
-    reference: str | None = _f(None, "goal", "Reference candidate for max_drop (default: the highest quality).")
-    confidence: float = _f(0.95, "goal", "Confidence level of the intervals and decisions.", gt=0.5, lt=1)
-    by: Literal["energy", "params", "latency"] = _f("energy", "goal", "Rank candidates that meet the goal by: energy, params or latency.")
+    min_quality: float | None = _f(None, "goal", "Quality threshold (default: the task's).", gt=0, le=1, job=True)
+    max_drop: float | None = _f(None, "goal", "Largest quality loss allowed against the reference (paired test).", ge=0, lt=1, job=True)
+    reference: str | None = _f(None, "goal", "Reference candidate for max_drop (default: the highest quality).", job=True)
+    confidence: float = _f(0.95, "goal", "Confidence level of the intervals and decisions.", gt=0.5, lt=1, job=True)
+    by: Literal["energy", "params", "latency"] = _f(
+        "energy", "goal", "Rank candidates that meet the goal by: energy, params or latency.", job=True
+    )
     deployed: str | None = _f(None, "goal", "The model in production (advisor check): measured first; nothing costlier is measured.")
     max_latency_ms: float | None = _f(
         None,
@@ -41,34 +47,45 @@ class Settings(BaseModel):
         "Serving goal: p95 latency of one request in ms, its batch's wait to fill included (at --queries-per-second); "
         "picks the least-energy serving configuration that meets it.",
         gt=0,
+        job=True,
     )
     queries_per_second: float | None = _f(
-        None, "goal", "Expected request rate: a request waits for its batch to fill, and a configuration must keep up.", gt=0
+        None, "goal", "Expected request rate: a request waits for its batch to fill, and a configuration must keep up.", gt=0, job=True
     )
 
     # -- measurement: what is measured and how ------------------------------------------------------
     candidates: list[str] | None = _f(None, "measurement", "Only these registry names (default: all that serve the task).")
-    sample_size: int | None = _f(None, "measurement", "Number of samples (default: the task's).", ge=2)
-    seed: int | None = _f(None, "measurement", "Sampling seed (default: the task's).")
-    batch_size: int = _f(16, "measurement", "Queries per batch in the energy windows.", ge=1, le=4096)
-    repeats: int = _f(3, "measurement", "Energy windows per candidate.", ge=1, le=100)
-    min_window_s: float = _f(2.0, "measurement", "Least duration of one energy window, in seconds.", gt=0, le=600)
-    warmup_batches: int = _f(2, "measurement", "Batches run before the energy windows (not metered).", ge=0, le=100)
-    latency_queries: int = _f(20, "measurement", "Single queries timed for latency p50/p95.", ge=0, le=10_000)
-    idle_s: float = _f(1.0, "measurement", "Idle baseline window, in seconds (0: none).", ge=0, le=600)
-    meter: Literal["codecarbon", "null"] = _f("codecarbon", "measurement", "Energy meter: codecarbon, or null (time only).")
+    sample_size: int | None = _f(None, "measurement", "Number of samples (default: the task's).", ge=2, job=True)
+    seed: int | None = _f(None, "measurement", "Sampling seed (default: the task's).", job=True)
+    batch_size: int = _f(16, "measurement", "Queries per batch in the energy windows.", ge=1, le=4096, measures=True)
+    repeats: int = _f(3, "measurement", "Energy windows per candidate.", ge=1, le=100, measures=True)
+    min_window_s: float = _f(2.0, "measurement", "Least duration of one energy window, in seconds.", gt=0, le=600, measures=True)
+    warmup_batches: int = _f(2, "measurement", "Batches run before the energy windows (not metered).", ge=0, le=100, measures=True)
+    latency_queries: int = _f(20, "measurement", "Single queries timed for latency p50/p95.", ge=0, le=10_000, measures=True)
+    idle_s: float = _f(1.0, "measurement", "Idle baseline window, in seconds (0: none).", ge=0, le=600, measures=True)
+    meter: Literal["codecarbon", "null"] = _f("codecarbon", "measurement", "Energy meter: codecarbon, or null (time only).", measures=True)
     cpu_power_w: float | None = _f(
-        None, "measurement", "State the CPU's power in watts where CodeCarbon cannot identify the CPU (most VMs).", gt=0, le=5000
+        None,
+        "measurement",
+        "State the CPU's power in watts where CodeCarbon cannot identify the CPU (most VMs).",
+        gt=0,
+        le=5000,
+        measures=True,
     )
     ram_power_w: float | None = _f(
-        None, "measurement", "State the RAM's power in watts instead of CodeCarbon's constant model.", gt=0, le=5000
+        None, "measurement", "State the RAM's power in watts instead of CodeCarbon's constant model.", gt=0, le=5000, measures=True
     )
     country: str = _f(
-        "USA", "measurement", "ISO 3166 alpha-3 country for CodeCarbon's offline carbon intensity.", min_length=3, max_length=3
+        "USA",
+        "measurement",
+        "ISO 3166 alpha-3 country for CodeCarbon's offline carbon intensity.",
+        min_length=3,
+        max_length=3,
+        measures=True,
     )
 
     # -- search: which candidates are measured, on how many samples --------------------------------
-    exhaustive: bool = _f(False, "search", "Measure every candidate on every sample (default: adaptive search, cheapest first).")
+    exhaustive: bool = _f(False, "search", "Measure every candidate on every sample (default: adaptive search, cheapest first).", job=True)
     first_shard: int = _f(32, "search", "Adaptive search: samples in the first shard; later shards double.", ge=8)
     fresh: bool = _f(False, "search", "Measure again even when the store holds a matching measurement.")
     max_samples: int | None = _f(
@@ -77,6 +94,7 @@ class Settings(BaseModel):
         "When the samples cannot decide, draw more, up to this many (default: 4x the first "
         "sample, at most the rows available; a fixed --samples never draws more).",
         ge=2,
+        job=True,
     )
     finetune_within: float = _f(
         0.10,
@@ -93,6 +111,7 @@ class Settings(BaseModel):
         "search",
         "Serving sweep (batch size, threads, runtime): recommended (the recommended model), frontier (every Pareto-frontier "
         "candidate that meets the goal; model and configuration ranked together) or off.",
+        job=True,
     )
     serve_batches: list[Annotated[int, Field(ge=1, le=4096)]] = _f(
         [1, 4, 16, 64], "search", "Batch sizes the serving sweep tries, comma-separated (default: 1,4,16,64).", min_length=1, max_length=16
@@ -119,7 +138,7 @@ class Settings(BaseModel):
     mlflow_experiment: str | None = _f(None, "output", "MLflow experiment (default: advisor-<task>).")
 
     # -- infrastructure: where the work runs and what it remembers ------------------------------
-    isolate: bool = _f(True, "infrastructure", "Measure each candidate in a fresh process of its own.")
+    isolate: bool = _f(True, "infrastructure", "Measure each candidate in a fresh process of its own.", measures=True)
     executor: Literal["local", "ray"] = _f("local", "infrastructure", "Where candidates run: local, or ray (one Ray task per candidate).")
     ray_address: str | None = _f(None, "infrastructure", "An existing Ray cluster's address (default: a local Ray instance).")
     store: Path | None = _f(
@@ -149,6 +168,11 @@ class Settings(BaseModel):
         """
         given = {k: v for k, v in values.items() if v is not None}
         return cls.model_validate({**(base or cls()).model_dump(), **given})
+
+    @classmethod
+    def marked(cls, marker: str) -> tuple[str, ...]:
+        """The fields carrying ``marker`` (``measures`` or ``job``, see :func:`_f`), in declaration order."""
+        return tuple(n for n, f in cls.model_fields.items() if (f.json_schema_extra or {}).get(marker))
 
     @classmethod
     def help(cls, name: str) -> str:
