@@ -12,8 +12,7 @@ student on fresh samples as well.
 
 from __future__ import annotations
 
-import json
-import time
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,12 @@ from advisor.api import recommend
 from advisor.core.results import CandidateResult, Distillation, Recommendation
 from advisor.errors import AdvisorError, SpecError, did_you_mean
 from advisor.measure.candidate import resolved_sources
+from advisor.measure.executor import make_job_meter
 from advisor.measure.windows import predict_all
+from advisor.paths import write_atomic
 from advisor.runners import runner_class
+from advisor.runners.bespoke import lineage as read_lineage
+from advisor.runners.bespoke import making, record_cost
 from advisor.search.plan import run_context
 from advisor.spec.registry import Registry, load_registry
 from advisor.spec.schema import CandidateSpec, SourceSpec
@@ -31,6 +34,7 @@ from advisor.spec.tasks import Task, load_task
 
 STUDENT_KINDS = ("tfidf-logreg", "encoder-head", "encoder-finetuned", "static-head")
 MIN_TEXTS = 20
+CAVEAT = "the teacher was fitted on the task's samples, so judge the student on fresh samples too"
 
 
 def _pick(reg: Registry, name: str, role: str) -> CandidateSpec:
@@ -123,40 +127,54 @@ def distill(
     if len(texts) < MIN_TEXTS:
         raise AdvisorError(f"only {len(texts)} unlabelled texts from {where} outside the samples; give more with --unlabelled FILE")
 
-    t0 = time.perf_counter()
-    t_run = _runner(t_spec, reg, context)
-    teacher_trained = bool(t_run.trainable)
-    if teacher_trained:
-        t_run.fit(samples.texts, samples.labels)
-    teacher_labels = predict_all(t_run, texts, settings.batch_size, lambda *_: None, "label").labels
-    t_run.close()
-    if len(set(teacher_labels)) < 2:
-        raise AdvisorError(
-            f"the teacher '{teacher}' gave every one of the {len(texts)} texts the same label; a student cannot learn from that"
-        )
-    s_run = _runner(s_spec, reg, context)
-    s_run.fit(texts, teacher_labels)
     name = f"{student} distilled from {teacher}"
     folder = (out or Path(settings.reports_dir) / "distilled") / name.replace(" ", "_").replace("/", "_")
-    folder.mkdir(parents=True, exist_ok=True)
-    state = s_run.save_state(folder / "state.joblib")
+    meter = make_job_meter(settings)  # the making is metered in its own phase, apart from the measurements that follow
+    meter.start()
+    try:
+        with meter.window("distill-label") as labelled:
+            t_run = _runner(t_spec, reg, context)
+            teacher_trained = bool(t_run.trainable)
+            if teacher_trained:
+                t_run.fit(samples.texts, samples.labels)
+            teacher_labels = predict_all(t_run, texts, settings.batch_size, lambda *_: None, "label").labels
+            t_run.close()
+        if len(set(teacher_labels)) < 2:
+            raise AdvisorError(
+                f"the teacher '{teacher}' gave every one of the {len(texts)} texts the same label; a student cannot learn from that"
+            )
+        facts = {
+            "method": "distilled",
+            "name": name,
+            "parent": student,
+            "teacher": teacher,
+            "student": student,
+            "task": task.name,
+            "task_samples_sha256": samples.sha256,
+            "unlabelled": where,
+            "texts": len(texts),
+            "teacher_label_counts": {lab: teacher_labels.count(lab) for lab in sorted(set(teacher_labels))},
+            "teacher_fitted_on_task_samples": teacher_trained,
+            "caveat": CAVEAT if teacher_trained else None,
+            "state": str((folder / "state.joblib").resolve()),
+        }
+        fresh = folder.with_name(folder.name + ".new")
+        shutil.rmtree(fresh, ignore_errors=True)
+        with making(fresh, facts) as tmp, meter.window("distill-train") as trained:
+            s_run = _runner(s_spec, reg, context)
+            s_run.fit(texts, teacher_labels)
+            s_run.save_state(tmp / "state.joblib")  # anything else it keeps (a body, vectors) goes beside the state
+        method = meter.method()
+    finally:
+        meter.stop()
+    _replace_folder(fresh, folder)  # a distillation of the same name is replaced whole, only once the new one is complete
+    state = folder / "state.joblib"
     deployed = s_run.deployed_spec(state.resolve()) if hasattr(s_run, "deployed_spec") else {}  # e.g. a fine-tuned body
     s_run.close()
-    lineage = {
-        "name": name,
-        "teacher": teacher,
-        "student": student,
-        "task": task.name,
-        "task_samples_sha256": samples.sha256,
-        "unlabelled": where,
-        "texts": len(texts),
-        "teacher_label_counts": {lab: teacher_labels.count(lab) for lab in sorted(set(teacher_labels))},
-        "teacher_fitted_on_task_samples": teacher_trained,
-        "caveat": "the teacher was fitted on the task's samples, so judge the student on fresh samples too" if teacher_trained else None,
-        "seconds": round(time.perf_counter() - t0, 1),
-        "state": str(state.resolve()),
-    }
-    (folder / "lineage.json").write_text(json.dumps(lineage, indent=2), encoding="utf-8")
+    readings = (labelled.reading, trained.reading)
+    energy = None if method.get("energy") == "not measured" else sum(r.energy_j for r in readings)
+    record_cost(folder, energy, sum(r.duration_s for r in readings), str(method.get("energy", "unknown")))
+    lineage = {**facts, "seconds": round(sum(r.duration_s for r in readings), 1), "cost": (read_lineage(folder) or {}).get("cost")}
     distilled = s_spec.model_copy(
         update={
             "name": name,
@@ -170,7 +188,7 @@ def distill(
             **{k: SourceSpec(**v) if k == "source" else v for k, v in deployed.items()},
         }
     )
-    (folder / "registry.yaml").write_text(_entry_yaml(distilled), encoding="utf-8")
+    write_atomic(folder / "registry.yaml", _entry_yaml(distilled))
     trio = Registry(spec=reg.spec.model_copy(update={"candidates": [t_spec, s_spec, distilled]}), path=reg.path)
 
     def with_lineage(rec: Recommendation) -> Recommendation:
@@ -184,6 +202,16 @@ def distill(
         annotate=with_lineage,
     )
     return rec, lineage
+
+
+def _replace_folder(new: Path, final: Path) -> None:
+    """Put the complete folder ``new`` in place of ``final`` (the old one removed only after the swap)."""
+    old = final.with_name(final.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    new.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def compare_to_teacher(rec: Recommendation, teacher: str, student: str) -> dict:

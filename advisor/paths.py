@@ -26,3 +26,17 @@ def slug(text: str, limit: int = 64) -> str:
     """``text`` as one safe path component: letters, digits, ``_ . -`` only, never ``.`` or ``..``."""
     out = _UNSAFE.sub("-", text).strip(".-")[:limit].strip(".-")
     return out or "task"
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file renamed into place: a reader sees the old file or the
+    new one, never a part of either (also when the writer is killed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

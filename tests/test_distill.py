@@ -67,7 +67,11 @@ def test_a_student_learns_the_teachers_labels_and_is_measured_beside_it(tmp_path
     assert 0 <= rec.distillation.agreement <= 1 and rec.distillation.energy_ratio > 0
     assert f"agrees with the teacher on {rec.distillation.agreement:.0%}" in rec.distillation.note
     folder = tmp_path / "out" / name.replace(" ", "_")
-    assert json.loads((folder / "lineage.json").read_text())["teacher"] == "teacher"
+    saved = json.loads((folder / "lineage.json").read_text())
+    assert saved["teacher"] == "teacher" and saved["cost"]["energy_j"] > 0  # the making, metered in its own phase
+    mk = d.making  # the same Making as every bespoke model: parent, method, the metered step and its payback
+    assert mk is not None and mk.parent == student and mk.method == "distilled from teacher's labels"
+    assert mk.steps[0].earlier and mk.steps[0].energy_j == saved["cost"]["energy_j"] and mk.payback_note
     # the saved entry is a registry of its own: it loads and names its origin
     again = load_registry(folder / "registry.yaml")
     assert again.candidates[0].derived_from == student and again.candidates[0].options["fitted"].endswith("state.joblib")
@@ -86,3 +90,26 @@ def test_clear_errors(tmp_path, toy_task, reg):
         distill(toy_task, "teacher", "tiny-student", registry=reg, settings=s)
     with pytest.raises(AdvisorError, match="no column 'body'"):
         distill(toy_task, "teacher", "tiny-student", registry=reg, unlabelled=_unlabelled(tmp_path), text_field="body", settings=s)
+
+
+def test_a_failed_distillation_leaves_the_previous_one_whole(tmp_path, toy_task, reg, monkeypatch):
+    from advisor.runners.tfidf import TfidfLogReg
+
+    s = Settings(reports_dir=tmp_path / "r", min_quality=0.5, **FAST)
+    distill(toy_task, "teacher", "tiny-student", registry=reg, unlabelled=_unlabelled(tmp_path), out=tmp_path / "out", settings=s)
+    folder = tmp_path / "out" / "tiny-student_distilled_from_teacher"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    calls = []
+
+    def fit_then_fail(self, texts, labels):
+        calls.append(len(texts))
+        if len(texts) == 200:  # the student's training on the teacher's labels (the teacher fits on the samples)
+            raise RuntimeError("killed mid-training")
+        return real_fit(self, texts, labels)
+
+    real_fit = TfidfLogReg.fit
+    monkeypatch.setattr(TfidfLogReg, "fit", fit_then_fail)
+    with pytest.raises(RuntimeError, match="mid-training"):
+        distill(toy_task, "teacher", "tiny-student", registry=reg, unlabelled=_unlabelled(tmp_path), out=tmp_path / "out", settings=s)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [folder.name], "no half-made folder is left beside it"

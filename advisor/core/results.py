@@ -27,6 +27,7 @@ from advisor.core.figures import (  # re-exported: every results model is import
     ServingPoint,
     Status,
 )
+from advisor.paths import write_atomic
 
 SCHEMA_VERSION = "1.4"
 """Major.minor: a reader reads every file of its major version; fields it does not know are ignored."""
@@ -257,12 +258,7 @@ class Recommendation(ResultModel):
 
     def save(self, path: str | Path) -> Path:
         """Write ``results.json`` atomically (a partial file never replaces a complete one)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return write_atomic(Path(path), self.to_json())
 
 
 SCHEMA_FILE = Path(__file__).with_name("results.schema.json")

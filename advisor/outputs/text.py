@@ -275,7 +275,7 @@ def lineage_lines(rec: Recommendation) -> list[str]:
         if mk is not None:
             earlier = any(st.earlier for st in mk.steps)
             line += f"; making it cost {joules(mk.energy_j)} and {duration(mk.duration_s)}" + (
-                " (partly by an earlier run, reused)" if earlier else ""
+                " (made before this run and reused: its recorded figures)" if earlier else ""
             )
             line += f"; {mk.payback_note}" if mk.payback_note else ""
         lines.append(line + ".")

@@ -70,6 +70,26 @@ class Made:
     earlier: dict | None = None
 
 
+def distilled_state(fitted: str | None) -> Made | None:
+    """What made a ``fitted:`` state saved by ``advisor distill``, from the lineage beside it (None for another state).
+
+    The distillation ran before the measuring run, metered in its own phase; its figures come from the lineage,
+    like a bespoke model an earlier run made."""
+    if not fitted:
+        return None
+    import json
+
+    folder = Path(fitted).parent
+    try:
+        lineage = json.loads((folder / "lineage.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(lineage, dict) or lineage.get("method") != "distilled":
+        return None
+    what = f"label {lineage.get('texts', '?')} texts with {lineage.get('teacher', 'the teacher')}, then train on those labels"
+    return Made(f"distilled from {lineage.get('teacher', 'a teacher')}'s labels", what, "load", str(folder), lineage)
+
+
 @dataclass(frozen=True)
 class RunContext:
     """What a runner may know about the task besides its samples."""

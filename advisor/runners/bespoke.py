@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from advisor.paths import write_atomic
+
 LINEAGE = "lineage.json"
 
 
@@ -75,9 +77,7 @@ def record_cost(folder: Path, energy_j: float | None, duration_s: float, method:
     if facts is None or "cost" in facts:
         return
     facts["cost"] = {"energy_j": energy_j, "duration_s": duration_s, "energy_method": method}
-    tmp = folder / f".{LINEAGE}.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(facts, indent=2), encoding="utf-8")
-    tmp.replace(folder / LINEAGE)
+    write_atomic(folder / LINEAGE, json.dumps(facts, indent=2))
 
 
 def cached(final: Path, make: Callable[[Path], None], facts: dict) -> tuple[Path, dict | None]:

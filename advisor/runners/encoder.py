@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from advisor.runners.base import ModelInfo, Prediction, Progress, Runner
+from advisor.runners.base import ModelInfo, Prediction, Progress, Runner, distilled_state
 from advisor.runners.heads import Head, cross_fit_features, resolve_class_weight
 from advisor.runners.options import EncoderOptions
 from advisor.spec.sources import onnx_parameters, weights_size
@@ -90,6 +90,7 @@ class EncoderHead(Runner):
 
             self.head = joblib.load(self.options.fitted)
             self.trainable = False  # a frozen model: scored on the samples, not cross-fitted on their labels
+            self._made = distilled_state(self.options.fitted) or getattr(self, "_made", None)
 
     def load(self) -> None:
         self._load_fitted_head()

@@ -9,7 +9,7 @@ from pathlib import Path
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
-from advisor.runners.base import ModelInfo, Prediction, Runner
+from advisor.runners.base import ModelInfo, Prediction, Runner, distilled_state
 from advisor.runners.heads import Head, resolve_class_weight
 from advisor.runners.options import TfidfOptions
 
@@ -27,6 +27,7 @@ class TfidfLogReg(Runner):
 
             self.pipeline = joblib.load(self.options.fitted)
             self.trainable = False  # a frozen model: scored on the samples, not cross-fitted on their labels
+            self._made = distilled_state(self.options.fitted)
 
     def save_state(self, path: Path) -> Path:
         """Write the fitted pipeline for a ``fitted:`` candidate."""
