@@ -97,8 +97,10 @@ def server(tmp_path, tfidf_registry):
 
 
 def upload(rows=None, **extra):
+    """A job request uploading toy samples; the serving sweep off (no test here is about serving)."""
     rows = rows or toy_rows(60)
     return {
+        "settings": {"serving": "off"},
         "upload": {
             "name": "toy",
             "threshold": 0.6,
@@ -106,7 +108,7 @@ def upload(rows=None, **extra):
             "folds": 3,
             "samples": [{"text": r["text"], "label": r["label"]} for r in rows],
             **extra,
-        }
+        },
     }
 
 
@@ -127,7 +129,9 @@ def test_the_job_cycle_over_http(server):
 
 
 def test_a_built_in_task_by_name_and_cancelling(server):
-    r = server.call("POST", "/jobs", json={"task": "spam", "candidates": ["tfidf-small"], "settings": {"sample_size": 40}})
+    r = server.call(
+        "POST", "/jobs", json={"task": "spam", "candidates": ["tfidf-small"], "settings": {"sample_size": 40, "serving": "off"}}
+    )
     queued = server.call("POST", "/jobs", json=upload())
     assert r.status_code == 202 and queued.status_code == 202
     cancelled = server.call("DELETE", f"/jobs/{queued.json()['id']}")

@@ -397,7 +397,7 @@ def test_a_live_orphan_worker_is_stopped_before_its_job_is_requeued(tmp_path, tf
     )
     try:
         with ResultStore(data / "store.sqlite") as store:
-            store.add_job(job_id, {"task": "spam", "candidates": ["tfidf-small"], "settings": {"sample_size": 40}})
+            store.add_job(job_id, {"task": "spam", "candidates": ["tfidf-small"], "settings": {"sample_size": 40, "serving": "off"}})
             store.claim_next_job(owner_pid=orphan.pid)
             assert store.requeue_running_jobs() == 0  # its owner lives: never requeued under it
         s = Server(data, tfidf_registry).start()
