@@ -12,7 +12,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.hardware]  # real models, the real m
 
 def test_default_registry_on_sentiment(tmp_path):
     settings = Settings(
-        reports_dir=tmp_path, store=tmp_path / "s.sqlite", sample_size=150, repeats=3, latency_queries=5, min_quality=0.6, exhaustive=True
+        reports_dir=tmp_path,
+        store=tmp_path / "s.sqlite",
+        sample_size=150,
+        repeats=3,
+        latency_queries=5,
+        min_quality=0.6,
+        exhaustive=True,
+        serving="off",  # the real registry's measurements are the subject; the sweep has tests of its own
     )
     rec = advisor.recommend(task="sentiment", settings=settings)
     by = {c.name: c for c in rec.candidates}

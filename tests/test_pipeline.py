@@ -163,6 +163,8 @@ def test_check_cli_exit_codes_and_baseline(toy_task, tmp_path):
         "--in-process",
         "--reports-dir",
         tmp_path / "r",
+        "--serving",
+        "off",
     ]
     below = cli(*common, "--min-quality", "0.99", "--json")
     assert below.returncode == 5, below.stderr
