@@ -133,8 +133,8 @@ def report(
     out: Annotated[Optional[Path], typer.Option(help="Folder for report.html and report.md (default: beside results.json).")] = None,
 ) -> None:
     """Re-render report.html and report.md from a saved results.json, without running any model."""
-    from advisor.core.compare import load_run
     from advisor.outputs.report import write_reports
+    from advisor.store import load_run
 
     if not results.is_file():
         raise AdvisorError(f"{results}: file not found; give the path of a run's results.json")
@@ -281,8 +281,9 @@ def diff(
     store: Annotated[Optional[Path], typer.Option(help=help_of("store"))] = None,
 ) -> None:
     """Compare two runs: each candidate's quality and energy per query, and the recommendation."""
-    from advisor.core.compare import compare, load_run
+    from advisor.outputs.compare import compare
     from advisor.outputs.terminal import print_table
+    from advisor.store import load_run
 
     d = compare(load_run(a, store), load_run(b, store))
     print_table(Console(), d.title, d.columns, d.rows)

@@ -18,7 +18,6 @@ BASE = {"errors", "exits", "paths", "version"}
 
 KNOWN = {
     # the core writes its reasons and sentences with the outputs' number formats (typed reasons belong in the core)
-    ("advisor.core.compare", "advisor.outputs.text"),
     ("advisor.core.ranking", "advisor.outputs.text"),
     ("advisor.search.judge", "advisor.outputs.text"),
     ("advisor.search.run", "advisor.outputs.text"),
@@ -28,8 +27,6 @@ KNOWN = {
     ("advisor.core.assess", "advisor.spec.schema"),
     ("advisor.core.metrics", "advisor.spec.schema"),
     ("advisor.core.rules", "advisor.spec.schema"),
-    # comparing two runs opens the store to find a run by id (the shell should hand it the results)
-    ("advisor.core.compare", "advisor.store"),
     # the kinds registry names each kind's option model, which lives with its runner
     ("advisor.spec.kinds", "advisor.runners.options"),
 }

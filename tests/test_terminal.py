@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 from rich.text import Text
 
-from advisor.core.compare import Diff, compare
+from advisor.outputs.compare import Diff, compare
 from advisor.core.results import EnergyStats, Recommendation, SampleSet, TaskInfo
 from advisor.outputs.report import render_html, render_markdown
 from advisor.outputs.terminal import plain_table, print_table, render_table

@@ -20,6 +20,10 @@ A new store file is created readable by its owner only (0600, whatever the umask
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from advisor.core.results import Recommendation
+from advisor.errors import AdvisorError
 from advisor.store.database import (
     BUSY_TIMEOUT_S,
     CLAIM_STALE_S,
@@ -48,7 +52,27 @@ class ResultStore(Measurements, Runs, Jobs, Database):
         return self
 
 
+def load_run(ref: str, store: Path | None = None) -> Recommendation:
+    """A run from a results.json path, or by id from the result store.
+
+    Raises:
+        AdvisorError: a path that is missing or not a readable results.json.
+        StoreError: no stored run has this id.
+    """
+    path = Path(ref)
+    if path.suffix == ".json" or path.is_file():
+        if not path.is_file():
+            raise AdvisorError(f"{path}: file not found; give a results.json path or a stored run id (advisor history lists them)")
+        try:
+            return Recommendation.load(path)
+        except ValueError as exc:
+            raise AdvisorError(f"{path}: not a results.json this advisor can read ({str(exc).splitlines()[0]})") from None
+    with ResultStore(store) as s:
+        return Recommendation.model_validate(s.get_run(ref))
+
+
 __all__ = [
+    "load_run",
     "BUSY_TIMEOUT_S",
     "CLAIM_STALE_S",
     "HEARTBEAT_S",

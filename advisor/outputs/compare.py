@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from advisor.core.results import CandidateResult, Recommendation
-from advisor.errors import AdvisorError
 from advisor.outputs.text import joules, quality_cell, relative_change
-from advisor.store import ResultStore
 
 
 @dataclass(frozen=True)
@@ -21,25 +18,6 @@ class Diff:
     title: str
     columns: list[tuple[str, str]]
     rows: list[list[str]]
-
-
-def load_run(ref: str, store: Path | None = None) -> Recommendation:
-    """A run from a results.json path, or by id from the result store.
-
-    Raises:
-        AdvisorError: a path that is missing or not a readable results.json.
-        StoreError: no stored run has this id.
-    """
-    path = Path(ref)
-    if path.suffix == ".json" or path.is_file():
-        if not path.is_file():
-            raise AdvisorError(f"{path}: file not found; give a results.json path or a stored run id (advisor history lists them)")
-        try:
-            return Recommendation.load(path)
-        except ValueError as exc:
-            raise AdvisorError(f"{path}: not a results.json this advisor can read ({str(exc).splitlines()[0]})") from None
-    with ResultStore(store) as s:
-        return Recommendation.model_validate(s.get_run(ref))
 
 
 def _energy(c: CandidateResult | None) -> float | None:
