@@ -27,8 +27,6 @@ KNOWN = {
     ("advisor.core.assess", "advisor.spec.schema"),
     ("advisor.core.metrics", "advisor.spec.schema"),
     ("advisor.core.rules", "advisor.spec.schema"),
-    # the kinds registry names each kind's option model, which lives with its runner
-    ("advisor.spec.kinds", "advisor.runners.options"),
 }
 LONG: set[str] = set()
 """Modules past 400 lines not split yet (``cli`` shrinks once its options are generated from the settings)."""

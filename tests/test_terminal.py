@@ -7,8 +7,8 @@ import io
 from rich.console import Console
 from rich.text import Text
 
-from advisor.outputs.compare import Diff, compare
 from advisor.core.results import EnergyStats, Recommendation, SampleSet, TaskInfo
+from advisor.outputs.compare import Diff, compare
 from advisor.outputs.report import render_html, render_markdown
 from advisor.outputs.terminal import plain_table, print_table, render_table
 from tests.factories import candidate, energy

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from advisor.runners.options import RunnerOptions
+from advisor.spec.options import RunnerOptions
 from advisor.spec.schema import CandidateSpec, PromptSpec
 
 Progress = Callable[[int], None]

@@ -9,7 +9,7 @@ import numpy as np
 
 from advisor.runners.base import ModelInfo, Prediction, Progress, Runner, distilled_state
 from advisor.runners.heads import Head, cross_fit_features, resolve_class_weight
-from advisor.runners.options import EncoderOptions
+from advisor.spec.options import EncoderOptions
 from advisor.spec.sources import onnx_parameters, weights_size
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from advisor.runners.base import Made, ModelInfo, Prediction, Progress
 from advisor.runners.encoder import EncoderHead
-from advisor.runners.options import FineTuneOptions
+from advisor.spec.options import FineTuneOptions
 
 METHOD = "SetFit"
 
@@ -157,7 +157,7 @@ class FineTunedEncoder(EncoderHead):
 
     def deployed_spec(self, state: Path) -> dict:
         """Registry fields of the saved student: a frozen encoder (the fine-tuned body) with its fitted head."""
-        from advisor.runners.options import EncoderOptions
+        from advisor.spec.options import EncoderOptions
 
         keep = {k: v for k, v in self.spec.options.items() if k in EncoderOptions.model_fields}
         return {

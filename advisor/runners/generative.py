@@ -16,8 +16,8 @@ from pathlib import Path
 
 from advisor.runners.base import ModelInfo, Prediction, Progress, RunContext, Runner
 from advisor.runners.gguf import is_gguf, load_causal_lm
-from advisor.runners.options import GenerationOptions
 from advisor.spec.kinds import GENERATIVE_TASK_TYPES, TASK_TYPES
+from advisor.spec.options import GenerationOptions
 from advisor.spec.schema import CandidateSpec
 from advisor.spec.sources import weights_size
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from advisor.runners.base import ModelInfo, Prediction, Runner
-from advisor.runners.options import PipelineOptions
+from advisor.spec.options import PipelineOptions
 from advisor.spec.sources import weights_size
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from advisor.runners.base import ModelInfo, Prediction, Runner
 from advisor.runners.gguf import is_gguf, load_causal_lm
-from advisor.runners.options import PromptedOptions
+from advisor.spec.options import PromptedOptions
 from advisor.spec.sources import weights_size
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from advisor.runners.base import Made, ModelInfo
 from advisor.runners.encoder import EncoderHead
-from advisor.runners.options import StaticOptions
+from advisor.spec.options import StaticOptions
 
 
 def is_static(folder: Path) -> bool:

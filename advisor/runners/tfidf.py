@@ -11,7 +11,7 @@ from sklearn.pipeline import Pipeline
 
 from advisor.runners.base import ModelInfo, Prediction, Runner, distilled_state
 from advisor.runners.heads import Head, resolve_class_weight
-from advisor.runners.options import TfidfOptions
+from advisor.spec.options import TfidfOptions
 
 
 class TfidfLogReg(Runner):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from advisor.runners.options import (
+from advisor.spec.options import (
     EncoderOptions,
     FineTuneOptions,
     GenerationOptions,
