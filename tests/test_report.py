@@ -207,7 +207,7 @@ def test_in_headless_chromium(rec, tmp_path):
             assert pg.locator("text=" + EVIL).count() >= 1, "the evil name is shown as text"
             pg.locator("th[data-key=quality]").click()
             pg.locator("th[data-key=quality]").click()  # descending: best quality first
-            assert pg.locator("tbody tr").first.get_attribute("data-name") == rec.best
+            assert pg.locator("#candidates tbody tr").first.get_attribute("data-name") == rec.best
             shot = tmp_path / "report.png"
             pg.screenshot(path=str(shot), full_page=True)
         finally:
