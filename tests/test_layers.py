@@ -23,10 +23,6 @@ KNOWN = {
     ("advisor.search.run", "advisor.outputs.text"),
     ("advisor.serving.choice", "advisor.outputs.text"),
     ("advisor.serving.text", "advisor.outputs.text"),
-    # the core reads the metric's spec (MetricSpec); it should take the metric's definition from the core's registry
-    ("advisor.core.assess", "advisor.spec.schema"),
-    ("advisor.core.metrics", "advisor.spec.schema"),
-    ("advisor.core.rules", "advisor.spec.schema"),
 }
 LONG: set[str] = set()
 """Modules past 400 lines not split yet (none now: keep it so)."""

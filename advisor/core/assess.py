@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from advisor.core.metricspec import MetricSpec
 from advisor.core.results import CandidateResult, Comparison
 from advisor.core.scores import Scorer
 from advisor.core.stats import bootstrap_interval, mcnemar, mean_interval, paired_bootstrap_difference, samples_to_decide, wilson_interval
-from advisor.spec.schema import MetricSpec
 
 
 def metric_fn(spec: MetricSpec) -> Scorer:

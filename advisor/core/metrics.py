@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import datasets
 import evaluate
 
+from advisor.core.metricspec import MetricSpec
 from advisor.core.scores import Scorer
-from advisor.spec.schema import MetricSpec
 
 _FEATURES = datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")})
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from advisor.core.assess import prediction_interval
-from advisor.spec.schema import MetricSpec
+from advisor.core.metricspec import MetricSpec
 
 
 @dataclass(frozen=True)

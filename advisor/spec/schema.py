@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from advisor.core.answers import Strategy
 from advisor.core.answers import parse as parse_answer
-from advisor.core.scores import CLASSIFICATION_METRICS, GENERATIVE_METRICS, METRICS, MetricDef, unknown_metric
+from advisor.core.metricspec import MetricSpec, Strict  # re-exported with every spec
+from advisor.core.scores import CLASSIFICATION_METRICS, GENERATIVE_METRICS
 from advisor.errors import SpecError, did_you_mean
 from advisor.spec.kinds import BACKENDS, KINDS, TASK_TYPES
 
@@ -22,24 +23,6 @@ Tier = Literal["small", "distilled", "large"]
 Kind = Literal[tuple(KINDS)]
 Backend = Literal[BACKENDS]
 Variant = Literal["int8-dynamic", "onnx", "onnx-int8", "fine-tuned", "static"]
-MetricName = Literal[tuple(METRICS)]  # type: ignore[valid-type]  # the registry's names (CLASSIFICATION_METRICS, GENERATIVE_METRICS)
-
-
-class Strict(BaseModel):
-    """Base for every spec: inert, frozen, unknown keys rejected with a suggestion."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            known = set(cls.model_fields)
-            for key in data:
-                if key not in known:
-                    hint = did_you_mean(key, known) or f" (known keys: {', '.join(sorted(known))})"
-                    raise ValueError(f"unknown key '{key}'{hint}")
-        return data
 
 
 class PackageFile(Strict):
@@ -169,45 +152,6 @@ class DataSpec(Strict):
         if self.package and not self.path:
             raise ValueError("a package data source needs 'path', the file inside the distribution")
         return self
-
-
-class MetricSpec(Strict):
-    """The quality metric, one of the registry's (:data:`advisor.core.scores.METRICS`): accuracy, macro-F1 or
-    F1 of one positive label (classification); exact match, token F1 or ROUGE-1/2/L (generative tasks,
-    mean over samples)."""
-
-    name: MetricName
-    positive_label: str | None = None
-
-    @field_validator("name", mode="before")
-    @classmethod
-    def _known(cls, value: Any) -> Any:
-        if isinstance(value, str) and value not in METRICS:
-            raise ValueError(unknown_metric(value))
-        return value
-
-    @property
-    def definition(self) -> MetricDef:
-        """The registry entry of this metric."""
-        return METRICS[self.name]
-
-    @property
-    def generative(self) -> bool:
-        """True for the free-text metrics (a mean of per-sample scores)."""
-        return self.definition.generative
-
-    @model_validator(mode="after")
-    def _positive(self) -> MetricSpec:
-        if self.definition.needs_positive_label and not self.positive_label:
-            raise ValueError(f"metric '{self.name}' needs 'positive_label', the class whose F1 is scored")
-        if not self.definition.needs_positive_label and self.positive_label:
-            scoring_one = " or ".join(f"'{n}'" for n, d in METRICS.items() if d.needs_positive_label)
-            raise ValueError(f"'positive_label' only applies to metric {scoring_one}, not '{self.name}'")
-        return self
-
-    def describe(self) -> str:
-        """Human name, e.g. ``accuracy`` or ``F1 of 'spam'``."""
-        return self.definition.describe(self.positive_label)
 
 
 class SampleSpec(Strict):
