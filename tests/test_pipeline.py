@@ -170,7 +170,8 @@ def test_check_cli_exit_codes_and_baseline(toy_task, tmp_path):
     assert below.returncode == 5, below.stderr
     assert json.loads(below.stdout)["verdict"] == "below-goal"
     summary = tmp_path / "summary.md"
-    first = cli(*common, "--min-quality", "0.5", "--markdown", summary)
+    # the fake meter reads wall time, and this run is measured afresh (another goal, another key): allow any noise here
+    first = cli(*common, "--min-quality", "0.5", "--markdown", summary, "--max-energy-increase", "100")
     assert first.returncode in (0, 4), first.stderr
     assert "advisor check" in summary.read_text()
     # measured again: any rise above -90% counts as a regression, so the gate must trip against the stored baseline
