@@ -11,8 +11,10 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from advisor.spec.schema import CandidateSpec
+if TYPE_CHECKING:  # the settings import this module: start-up stays free of the spec models
+    from advisor.spec.schema import CandidateSpec
 
 
 @dataclass(frozen=True)
