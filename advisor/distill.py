@@ -22,6 +22,7 @@ from advisor.errors import AdvisorError, SpecError, did_you_mean
 from advisor.measure.candidate import resolved_sources
 from advisor.measure.executor import make_job_meter
 from advisor.measure.windows import predict_all
+from advisor.outputs.text import ratio
 from advisor.paths import write_atomic
 from advisor.runners import runner_class
 from advisor.runners.bespoke import lineage as read_lineage
@@ -220,14 +221,14 @@ def compare_to_teacher(rec: Recommendation, teacher: str, student: str) -> dict:
     if t.status != "ok" or s.status != "ok":
         return {"agreement": None, "note": f"not compared: teacher {t.status}, student {s.status}"}
     agree = sum(a == b for a, b in zip(t.predictions, s.predictions)) / len(s.predictions)
-    ratio = s.energy_per_query_j / t.energy_per_query_j if t.energy_per_query_j else None
+    share = ratio(s.energy_per_query_j, t.energy_per_query_j)
     note = (
         f"{student}: {rec.task.metric_label} {s.quality:.3f} against its teacher's {t.quality:.3f} ({s.quality - t.quality:+.3f}); "
-        f"it agrees with the teacher on {agree:.0%} of the samples, at {ratio:.2%} of its energy per query"
-        if ratio
+        f"it agrees with the teacher on {agree:.0%} of the samples, at {share:.2%} of its energy per query"
+        if share
         else ""
     )
-    return {"agreement": agree, "quality_change": s.quality - t.quality, "energy_ratio": ratio, "note": note}
+    return {"agreement": agree, "quality_change": s.quality - t.quality, "energy_ratio": share, "note": note}
 
 
 def _entry_yaml(spec: CandidateSpec) -> str:

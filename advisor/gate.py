@@ -29,7 +29,7 @@ from advisor.api import recommend
 from advisor.core.ranking import verdict_of
 from advisor.core.results import Recommendation, ResultModel
 from advisor.errors import SpecError
-from advisor.outputs.text import change, goal_of, joules, percent, quality
+from advisor.outputs.text import change, goal_of, joules, percent, quality, ratio
 from advisor.spec.settings import Settings
 from advisor.store import ResultStore, StoreError
 
@@ -113,9 +113,8 @@ def judge(rec: Recommendation, deployed: str, max_energy_increase: float, baseli
     meets = [c for c in rec.candidates if c.status == "ok" and verdict_of(c, rec.threshold) == "meets"]
     cheaper = [c for c in meets if c.name != deployed and d.energy is not None and c.energy_per_query_j < d.energy.per_query_j]
     best = min(cheaper, key=lambda c: c.energy_per_query_j) if cheaper else None
-    rise = None
-    if baseline and d.energy is not None and baseline["energy_per_query_j"] > 0:
-        rise = d.energy.per_query_j / baseline["energy_per_query_j"] - 1
+    r = ratio(d.energy.per_query_j, baseline["energy_per_query_j"]) if baseline and d.energy is not None else None
+    rise = r - 1 if r is not None else None
     goal, q = goal_of(rec), quality(d.quality, d.quality_ci)
     if d.status != "ok":
         verdict, msg = "below-goal", f"{deployed} could not be measured: {d.status}: {d.reason}"

@@ -155,9 +155,8 @@ def change(x: float | None) -> str:
 
 def relative_change(old: float | None, new: float | None) -> str:
     """How ``new`` differs from ``old``, as a signed percentage (a dash when either is absent or ``old`` is not positive)."""
-    if old is None or new is None or old <= 0:
-        return DASH
-    return change(new / old - 1)
+    r = ratio(new, old)
+    return DASH if r is None else change(r - 1)
 
 
 def human_count(n: int | None) -> str:
