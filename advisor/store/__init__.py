@@ -4,18 +4,15 @@ A rerun finds a candidate's measurement by the fingerprint of everything that de
 reuses it; an interrupted run resumes from what was already stored. Several advisor processes may
 write one store at the same time (WAL journal, busy timeout, short transactions).
 
-Each concept has its own table, created with ``CREATE TABLE IF NOT EXISTS``; the schema version
-lives in ``PRAGMA user_version`` and is checked on every open. Opening an older store upgrades it
-in place (missing tables and columns are added; nothing is dropped).
+One SQLite file (:mod:`advisor.store.database`: schema, upgrades, transactions) with a repository per
+concept: :mod:`~advisor.store.measurements` (and their claims), :mod:`~advisor.store.runs`,
+:mod:`~advisor.store.jobs`.
 
 Owners. Runs, jobs and measurement claims record the pid of the process that owns them and a
 heartbeat (``time.time()`` of its last sign of life); whether an owner is alive is
 :func:`advisor.measure.supervisor.owner_alive`'s to say (a pid reused by a newer process is not the owner), and
 :class:`advisor.measure.supervisor.Heartbeat` keeps the sign of life fresh. Opening a store marks runs left
 ``running`` by a dead owner ``interrupted``.
-
-A new store file is created readable by its owner only (0600, whatever the umask); SQLite gives its
-``-wal`` and ``-shm`` files the same mode.
 """
 
 from __future__ import annotations

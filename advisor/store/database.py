@@ -1,21 +1,11 @@
-"""The result store: an embedded SQLite database that keeps every measurement as soon as it completes.
-
-A rerun finds a candidate's measurement by the fingerprint of everything that determines it and
-reuses it; an interrupted run resumes from what was already stored. Several advisor processes may
-write one store at the same time (WAL journal, busy timeout, short transactions).
+"""The result store's SQLite file: opening it, its schema and upgrades, and short transactions.
 
 Each concept has its own table, created with ``CREATE TABLE IF NOT EXISTS``; the schema version
 lives in ``PRAGMA user_version`` and is checked on every open. Opening an older store upgrades it
-in place (missing tables and columns are added; nothing is dropped).
-
-Owners. Runs, jobs and measurement claims record the pid of the process that owns them and a
-heartbeat (``time.time()`` of its last sign of life); whether an owner is alive is
-:func:`advisor.measure.supervisor.owner_alive`'s to say (a pid reused by a newer process is not the owner), and
-:class:`advisor.measure.supervisor.Heartbeat` keeps the sign of life fresh. Opening a store marks runs left
-``running`` by a dead owner ``interrupted``.
-
-A new store file is created readable by its owner only (0600, whatever the umask); SQLite gives its
-``-wal`` and ``-shm`` files the same mode.
+in place (missing tables and columns are added; nothing is dropped). Writes are short transactions
+retried while another process holds the file (WAL journal, busy timeout). A new store file is created
+readable by its owner only (0600, whatever the umask); SQLite gives its ``-wal`` and ``-shm`` files
+the same mode. What the store keeps, and its owners, are in :mod:`advisor.store`.
 """
 
 from __future__ import annotations

@@ -7,11 +7,10 @@ distribution without importing the package.
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from advisor.spec.sources import package_file
 
