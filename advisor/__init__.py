@@ -49,6 +49,10 @@ _EXPORTS = {
     "make_executor": "advisor.measure.executor",
     "Outputs": "advisor.outputs.files",
     "standard_outputs": "advisor.outputs.files",
+    "load": "advisor.deploy.predictor",
+    "Predictor": "advisor.deploy.predictor",
+    "export": "advisor.deploy.build",
+    "Exported": "advisor.deploy.build",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -71,6 +75,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs only
     from advisor.api import recommend
     from advisor.core.ranking import Ranking, rank
     from advisor.core.results import SCHEMA_VERSION, CandidateResult, EnergyStats, Recommendation
+    from advisor.deploy.build import Exported, export
+    from advisor.deploy.predictor import Predictor, load
     from advisor.errors import AdvisorError, SpecError
     from advisor.gate import EXIT_CODES, CheckResult, check
     from advisor.measure.executor import Executor, make_executor

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from advisor import exits
+from advisor.cli_export import export as export_command
 from advisor.cli_options import DEFAULTS, Budget, InProcess, help_of, settings_from, with_settings
 from advisor.errors import AdvisorError
 from advisor.spec.settings import Settings
@@ -287,6 +288,9 @@ def diff(
 
     d = compare(load_run(a, store), load_run(b, store))
     print_table(Console(), d.title, d.columns, d.rows)
+
+
+app.command("export")(export_command)
 
 
 @app.command()

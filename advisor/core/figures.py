@@ -137,6 +137,7 @@ class CandidateResult(ResultModel):
     samples_evaluated: int | None = Field(default=None, description="samples scored (fewer than the task's when dropped early)")
     phases: dict[str, Phase] = Field(default_factory=dict, description="energy (J) and duration (s) per measured phase")
     cost: Cost | None = Field(default=None, description="what measuring this candidate cost the advisor")
+    state: str | None = Field(default=None, description="folder of the deployed model's fitted state, kept for export (None: not kept)")
     predictions: list[str] | None = None
     probabilities: list[float] | None = Field(
         default=None,

@@ -29,7 +29,7 @@ from advisor.core.figures import (  # re-exported: every results model is import
 )
 from advisor.paths import write_atomic
 
-SCHEMA_VERSION = "1.4"
+SCHEMA_VERSION = "1.5"
 """Major.minor: a reader reads every file of its major version; fields it does not know are ignored."""
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from advisor.core.results import CandidateResult, FitStats, Making, MakingStep, Phase
 from advisor.core.rules import Rules
 from advisor.measure.metering import Meter, Reading
+from advisor.measure.state import keep_measured
 from advisor.measure.windows import energy_windows, from_quality_pass, latency_percentiles, peak_rss_mb, predict_all
 from advisor.runners import Prediction, RunContext, Runner, runner_class
 from advisor.spec.runtimes import RUNTIMES, runtime_of
@@ -52,6 +53,7 @@ class Job:
     identity: dict = field(default_factory=dict)  # the files, samples and machine behind this job (for the result store's key)
     previous: CandidateResult | None = None  # this candidate measured on a prefix of these samples (a ready model reuses it)
     meter_hook: str | None = None  # the test meter hook of the process that made the job (None: the worker's own)
+    state_dir: str | None = None  # where to keep the deployed model's fitted state (None: not kept)
 
     kind = "measure"
     needs_idle = True
@@ -62,7 +64,7 @@ class Job:
         return self.spec.name
 
     def replaced(self, **changes) -> Job:
-        """This job with ``meter_hook`` / ``idle_power_w`` changed (what an executor sets before running it)."""
+        """This job with ``meter_hook`` / ``idle_power_w`` / ``state_dir`` changed (what an executor sets before running it)."""
         return replace(self, **changes)
 
     def run(self, meter: Meter, progress: ProgressFn | None = None) -> CandidateResult:
@@ -238,7 +240,7 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
         quality = score(job.metric, oof.labels, job.labels[:n_seen])
         cut = job.rules is not None and (n_seen < len(job.texts) or job.rules.clearly_fails(oof.labels, job.labels))
         p50 = p95 = None
-        kept = _kept_inference(runner, prev)
+        kept, seen = _kept_inference(runner, prev), []
         if kept is not None:  # more samples for the head only: the frozen encoder's inference was measured already
             energy, throughput, p50, p95 = kept
             cut = True  # nothing more to measure
@@ -246,13 +248,14 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
             energy, throughput = from_quality_pass(qr, n_seen, job.idle_power_w, oof.tokens), n_seen / max(qr.duration_s, 1e-9)
         else:  # inference windows, short ones for a trainable dead end (its quality pass was mostly fitting)
             phase = "energy"
-            energy, throughput = energy_windows(runner, job, meter, progress, short=cut)
+            energy, throughput = energy_windows(runner, job, meter, progress, short=cut, seen=seen)
             phases["energy"] = [sum(r * energy.window_queries for r in energy.repeats_per_query_j), sum(energy.window_durations_s)]
         if not cut:
             phase = "latency"
             t1 = time.perf_counter()
             p50, p95 = latency_percentiles(runner, job.texts, job.settings.latency_queries)
             phases["latency"] = [float("nan"), time.perf_counter() - t1]
+        state = keep_measured(runner, job, oof, seen) if n_seen == len(job.texts) else None
         info = runner.info()
         making = _making(runner, lw.reading, tr, meter.method())
     except Exception as exc:  # noqa: BLE001 - a broken model must not stop the run
@@ -286,6 +289,7 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
             "details": {**info.details, **_generation_stats(oof), **({"inference_from": prev.samples_evaluated} if kept else {})},
             "phases": {k: Phase(energy_j=None if math.isnan(v[0]) else v[0], duration_s=v[1]) for k, v in phases.items()},
             "peak_rss_mb": prev.peak_rss_mb if kept else None,
+            "state": state,
         }
     )
 

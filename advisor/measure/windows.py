@@ -48,9 +48,12 @@ SHORT_WINDOWS = 2
 energy is never counted as inference, and two windows still give an interval (a wide one)."""
 
 
-def energy_windows(runner: Runner, job: Job, meter: Meter, progress: ProgressFn, short: bool = False) -> tuple[EnergyStats, float]:
+def energy_windows(
+    runner: Runner, job: Job, meter: Meter, progress: ProgressFn, short: bool = False, seen: list[Prediction] | None = None
+) -> tuple[EnergyStats, float]:
     """Repeated metered windows of inference at the run's batch size; ``short``: :data:`SHORT_WINDOWS` half-length
-    windows without warm-up (for a candidate already warm from its quality pass)."""
+    windows without warm-up (for a candidate already warm from its quality pass). The first window's answers to the
+    first pass over the samples are appended to ``seen``, when given: what the deployed model predicts, at no cost."""
     s = job.settings
     repeats, window_s = (SHORT_WINDOWS, s.min_window_s / 2) if short else (s.repeats, s.min_window_s)
     batches = _batches(job.texts, s.batch_size)
@@ -67,6 +70,8 @@ def energy_windows(runner: Runner, job: Job, meter: Meter, progress: ProgressFn,
             for i in range(n_batches):
                 out = runner.predict(batches[i % len(batches)])
                 tokens += sum(out.tokens) if out.tokens is not None else 0
+                if seen is not None and r == 0 and i < len(batches):
+                    seen.append(out)
         readings.append(w.reading)
         progress("energy", r + 1, repeats)
     queries = sum(len(batches[i % len(batches)]) for i in range(n_batches))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from advisor.core.results import CandidateResult, Recommendation
 from advisor.errors import AdvisorError
+from advisor.spec.package import Manifest
 
 
 def _is_file_store(uri: str) -> bool:
@@ -91,3 +92,48 @@ def log_run(rec: Recommendation, folder: Path, uri: str, experiment: str | None 
                 if metrics:
                     mlflow.log_metrics(metrics)
         return parent.info.run_id
+
+
+def register_package(folder: Path, manifest: Manifest, uri: str, name: str | None = None) -> dict[str, str]:
+    """Log an exported package (an MLflow pyfunc model) in a run of its own and register it in the model registry,
+    with its quality, interval and energy per query as metrics and tags; returns the run id, model URI and version.
+
+    Raises:
+        AdvisorError: MLflow is not installed, or the package is not an MLflow model.
+    """
+    try:
+        import mlflow
+    except ImportError:
+        raise AdvisorError("--mlflow needs MLflow: pip install 'advisor[mlflow]'") from None
+    if not (folder / "MLmodel").is_file():
+        raise AdvisorError(f"{folder}: not an MLflow model (no MLmodel file); export it with MLflow installed")
+    if _is_file_store(uri):
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment(f"advisor-{manifest.task.name}")
+    m, s = manifest.measured, manifest.serving
+    metrics = {
+        "quality": m.get("quality"),
+        "energy_per_query_j": m.get("energy_per_query_j"),
+        "latency_p50_ms": m.get("latency_p50_ms"),
+        "latency_p95_ms": m.get("latency_p95_ms"),
+    }
+    if m.get("quality_ci"):
+        metrics["quality_ci_low"], metrics["quality_ci_high"] = m["quality_ci"]
+    tags = {
+        "advisor.run_id": manifest.run_id,
+        "advisor.candidate": manifest.candidate,
+        "advisor.task": manifest.task.name,
+        "advisor.metric": manifest.task.metric_label,
+        "advisor.energy": str(m.get("energy_method")),
+        "advisor.serving": f"{s.runtime}, batch {s.batch_size}, threads {s.threads or 'all'}, {s.device}",
+        "advisor.samples": str(m.get("samples")),
+    }
+    with mlflow.start_run(run_name=f"export {manifest.name}") as run:
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
+        mlflow.set_tags(tags)
+        mlflow.log_artifacts(str(folder), artifact_path="model")
+    model_uri = f"runs:/{run.info.run_id}/model"
+    registered = name or f"{manifest.task.name}-{manifest.name}".replace(" ", "-").replace("/", "-")
+    version = mlflow.register_model(model_uri, registered, tags=tags)
+    return {"run_id": run.info.run_id, "model_uri": model_uri, "registered_model": registered, "version": str(version.version)}

@@ -177,6 +177,24 @@ class Runner:
         """Parameter count and size on disk, measured from what is loaded."""
         raise NotImplementedError
 
+    def proba(self, texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        """A probability per label for each text, and the labels in column order (models with a fitted head)."""
+        raise TypeError(f"{self.spec.name} gives the confidence of its answer only, not a probability per label")
+
+    def keep_state(self, folder: Path) -> dict[str, Any]:
+        """Write the fitted part of the model that was measured as deployed into ``folder``; return the registry-entry
+        fields that load this very model again (paths absolute). A ready model has nothing fitted: ``{}``."""
+        return {}
+
+    def deployed_files(self, scratch: Path) -> dict[str, Path | None]:
+        """The files a package of the loaded model needs, by role: ``source`` and ``tokenizer`` (a file or a folder;
+        None when there is none). ``scratch`` is a folder for files the runner writes out (e.g. a tokenizer)."""
+        return {"source": self.path, "tokenizer": self.tokenizer_path}
+
+    def package_options(self) -> dict[str, Any]:
+        """The entry's options for the packaged form of the loaded model (e.g. without a step the package already did)."""
+        return dict(self.spec.options)
+
     def set_threads(self, threads: int) -> None:
         """Serve with ``threads`` intra-op threads (the serving sweep): PyTorch's and the BLAS libraries' thread pools."""
         import sys

@@ -185,6 +185,24 @@ class EncoderHead(Runner):
         joblib.dump(self.head, path)
         return path
 
+    def keep_state(self, folder: Path) -> dict:
+        if self.head is None:
+            return {}
+        return {"options": {**self.spec.options, "fitted": str(self.save_state(folder / "fitted.joblib").resolve())}}
+
+    def deployed_files(self, scratch: Path) -> dict[str, Path | None]:
+        """On ONNX: the graph that runs (an export included) and its tokenizer, saved whole; on PyTorch: the folder."""
+        if self.spec.backend != "onnx":
+            return super().deployed_files(scratch)
+        self.tokenizer.save_pretrained(str(scratch / "tokenizer"))
+        return {"source": self._model_file, "tokenizer": scratch / "tokenizer"}
+
+    def package_options(self) -> dict:
+        return {k: v for k, v in self.spec.options.items() if k != "export"}  # the package holds the exported graph itself
+
+    def proba(self, texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        return self.head.predict_proba(self.embed(texts)), [str(c) for c in self.head.classes_]
+
     def _new_head(self) -> Head:
         return Head(self.options.C, self.ctx.seed, resolve_class_weight(self.options.class_weight, self.ctx.class_weight))
 

@@ -90,6 +90,14 @@ class StaticHead(EncoderHead):
         shutil.copytree(self._folder, path.parent / "vectors", dirs_exist_ok=True)
         return super().save_state(path)
 
+    def keep_state(self, folder: Path) -> dict:
+        """The head, and the static vectors it reads (the made ones where they were distilled here)."""
+        kept = super().keep_state(folder)
+        return {**kept, "source": {"local": str(Path(self._folder).resolve())}} if kept and self._made else kept
+
+    def deployed_files(self, scratch: Path) -> dict[str, Path | None]:
+        return {"source": Path(self._folder), "tokenizer": None}
+
     def deployed_spec(self, state: Path) -> dict:
         """Registry fields of a saved student: the static vectors saved beside it, with the fitted head."""
         return {"source": {"local": str((state.parent / "vectors").resolve())}, "options": {**self.spec.options, "fitted": str(state)}}

@@ -6,6 +6,7 @@ import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
@@ -35,6 +36,14 @@ class TfidfLogReg(Runner):
 
         joblib.dump(self.pipeline, path)
         return path
+
+    def keep_state(self, folder: Path) -> dict:
+        if self.pipeline is None:
+            return {}
+        return {"options": {**self.spec.options, "fitted": str(self.save_state(folder / "fitted.joblib").resolve())}}
+
+    def proba(self, texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        return self.pipeline.predict_proba(list(texts)), [str(c) for c in self.pipeline.classes_]
 
     def _new(self) -> Pipeline:
         o = self.options

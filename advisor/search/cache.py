@@ -8,6 +8,7 @@ the machine and the version of the measuring method (:data:`advisor.measure.cand
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from advisor.core.results import CandidateResult
@@ -41,6 +42,11 @@ def fingerprint(job: Job) -> dict[str, Any]:
     }
 
 
+def states_dir(store: ResultStore) -> Path:
+    """Where the fitted states of a store's measurements are kept: ``states/`` beside the store's file."""
+    return Path(store.path).resolve().parent / "states"
+
+
 WAIT_S = 3600.0
 """How long a run waits for another run's measurement of the same candidate before measuring it itself."""
 
@@ -58,6 +64,7 @@ class CachedExecutor:
 
     def run(self, job: Job, progress: ProgressFn) -> Measured:
         key = measurement_key(fingerprint(job))
+        job = job.replaced(state_dir=str(states_dir(self.store) / key[:32]))  # the fitted state is kept under the same key
         if not self.fresh:
             hit = self.store.get_measurement(key)
             while hit is None and not self.store.claim_measurement(key, self.run_id):
