@@ -151,7 +151,7 @@ def report(
 )  # fmt: skip
 def check(
     settings: Settings,
-    deployed: Annotated[str, typer.Option(help="Registry name of the model in production.")],
+    deployed: Annotated[str, typer.Option(help="Registry name of the model in production, or the folder of its exported package.")],
     task: TaskOpt = "sentiment",
     registry: RegistryOpt = None,
     max_energy_increase: Annotated[

@@ -20,6 +20,7 @@ the deployed model (or the run named with ``--baseline``).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
@@ -30,7 +31,10 @@ from advisor.core.ranking import verdict_of
 from advisor.core.results import Recommendation, ResultModel
 from advisor.errors import SpecError
 from advisor.outputs.text import change, goal_of, joules, percent, quality, ratio
+from advisor.spec.package import is_package, read_manifest
+from advisor.spec.registry import Registry, exported_entry, load_registry
 from advisor.spec.settings import Settings
+from advisor.spec.tasks import Task, load_task
 from advisor.store import ResultStore, StoreError
 
 EXIT_CODES = exits.FOR_VERDICT
@@ -164,6 +168,27 @@ def judge(rec: Recommendation, deployed: str, max_energy_increase: float, baseli
     )
 
 
+def with_package(registry, folder: Path, task: Task) -> tuple[Registry, str]:
+    """The registry with the package ``folder`` as a candidate of its own (first), and that candidate's name.
+
+    Raises:
+        SpecError: the package cannot be read, was changed, or answers with other labels than the task's.
+    """
+    reg = registry if isinstance(registry, Registry) else load_registry(registry)
+    entry = exported_entry(folder, where="--deployed")
+    labels = read_manifest(folder, verify=False).task.label_names
+    declared = task.spec.label_names()
+    if labels and declared and set(labels) != set(declared):
+        raise SpecError(
+            None,
+            "--deployed",
+            f"{folder} answers {', '.join(labels)}, but task '{task.name}' has the labels {', '.join(declared)}",
+            "check it on a task with the same labels",
+        )
+    others = [c for c in reg.candidates if c.name != entry.name]
+    return Registry(spec=reg.spec.model_copy(update={"candidates": [entry, *others]}), path=reg.path), entry.name
+
+
 def check(
     task,
     deployed: str,
@@ -178,7 +203,7 @@ def check(
 
     Args:
         task: a built-in task name, a task folder or YAML file, or a loaded task.
-        deployed: the registry name of the model in production.
+        deployed: the registry name of the model in production, or the folder of its exported package.
         registry: registry file or loaded registry (default: ./registry.yaml or the project's).
         settings: how to measure; keyword ``overrides`` apply on top.
         max_energy_increase: the largest relative rise of energy per query tolerated against the baseline.
@@ -187,6 +212,12 @@ def check(
     Returns:
         The :class:`CheckResult`; the run's results.json and report are written as for a recommendation.
     """
+    if is_package(deployed):  # the very artifact in production, measured like any candidate
+        task = task if isinstance(task, Task) else load_task(task)
+        registry, deployed = with_package(registry, Path(deployed), task)
+        chosen = (settings or Settings()).candidates or overrides.get("candidates")
+        if chosen and deployed not in chosen:
+            overrides["candidates"] = [deployed, *chosen]
     settings = Settings.model_validate({**(settings or Settings()).model_dump(), **overrides, "deployed": deployed})
     rec = recommend(task=task, registry=registry, settings=settings, observer=observer)
     with ResultStore(settings.store) as store:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from advisor.errors import SpecError, did_you_mean
 from advisor.paths import REPO_ROOT
 from advisor.spec.kinds import KINDS
+from advisor.spec.package import MANIFEST, PackageError, is_package, package_entry, read_manifest
 from advisor.spec.schema import CandidateSpec, RegistrySpec, parse
 from advisor.spec.yamlio import read_yaml
 
@@ -61,7 +62,9 @@ def load_registry(path: str | Path | None = None) -> Registry:
         SpecError: naming the file and the offending field.
     """
     path = Path(path) if path else default_registry_path()
-    raw = read_yaml(path)
+    if is_package(path):
+        return Registry(spec=RegistrySpec(candidates=[exported_entry(path)]), path=(path / MANIFEST).resolve())
+    raw = _with_packages(read_yaml(path), path)
     spec = parse(RegistrySpec, raw, path)
     for i, cand in enumerate(spec.candidates):
         _check_options(cand, path, i)
@@ -72,6 +75,41 @@ def load_registry(path: str | Path | None = None) -> Registry:
     if clash:
         raise SpecError(path, "candidates", f"the expanded variant name '{clash}' is already taken", "rename that entry")
     return Registry(spec=spec.model_copy(update={"candidates": expanded}), path=path.resolve())
+
+
+EXPORTED_SUFFIX = " (exported)"
+"""Added to a package's name where it is listed as a candidate, so it never shadows the candidate it was measured as."""
+
+
+def exported_entry(folder: Path, name: str | None = None, where: str | None = None) -> CandidateSpec:
+    """An exported package as a registry candidate: a frozen model with its fitted state, files checked.
+
+    Raises:
+        SpecError: the package cannot be read or was changed (``where`` names the registry field).
+    """
+    try:
+        manifest = read_manifest(folder)
+        return package_entry(folder, manifest, name or manifest.name + EXPORTED_SUFFIX)
+    except PackageError as exc:
+        raise SpecError(None, where, str(exc)) from None
+
+
+def _with_packages(raw: object, path: Path) -> object:
+    """Entries ``{exported: <package folder>, name: <optional>}`` replaced by the package's own entry."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("candidates"), list):
+        return raw
+    out = []
+    for i, entry in enumerate(raw["candidates"]):
+        if isinstance(entry, dict) and "exported" in entry:
+            extra = sorted(set(entry) - {"exported", "name"})
+            if extra:
+                raise SpecError(path, f"candidates[{i}].{extra[0]}", "an exported package takes only 'exported' and 'name'", "remove it")
+            folder = Path(str(entry["exported"])).expanduser()
+            folder = folder if folder.is_absolute() else path.resolve().parent / folder
+            where = f"{path}: candidates[{i}].exported"
+            entry = exported_entry(folder, entry.get("name"), where).model_dump(mode="json", exclude_defaults=True)
+        out.append(entry)
+    return {**raw, "candidates": out}
 
 
 MODEL_FILE_SUFFIXES = (".gguf", ".onnx")
