@@ -128,6 +128,25 @@ def test_the_job_cycle_over_http(server):
     assert {"/jobs", "/jobs/{job_id}", "/jobs/{job_id}/results", "/jobs/{job_id}/report", "/health"} <= set(schema["paths"])
 
 
+def test_a_complete_job_hands_out_its_model_as_a_checked_package(server, tmp_path):
+    import io
+    import zipfile
+
+    import advisor
+
+    job = server.wait(server.call("POST", "/jobs", json=upload()).json()["id"])
+    results = server.call("GET", f"/jobs/{job['id']}/results").json()
+    r = server.call("GET", f"/jobs/{job['id']}/package", params={"candidate": "tfidf-small"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip", r.text
+    zipfile.ZipFile(io.BytesIO(r.content)).extractall(tmp_path / "pkg")
+    with advisor.load(tmp_path / "pkg") as model:  # the files arrived unchanged (their hashes are checked)
+        assert model.name == "tfidf-small" and set(model.predict(results["samples"]["texts"][:10])) <= {"neg", "pos"}
+    parity = model.manifest.verification["parity"]  # checked in a fresh process before it was sent
+    assert parity["ok"] and parity["matches"] == parity["samples"] == 60
+    wrong = server.call("GET", f"/jobs/{job['id']}/package", params={"candidate": "tfidf-smal"})
+    assert wrong.status_code == 409 and "did you mean 'tfidf-small'" in wrong.json()["detail"]
+
+
 def test_a_built_in_task_by_name_and_cancelling(server):
     r = server.call(
         "POST", "/jobs", json={"task": "spam", "candidates": ["tfidf-small"], "settings": {"sample_size": 40, "serving": "off"}}
@@ -148,6 +167,7 @@ def test_auth_is_required_everywhere_but_health(server):
         ("GET", "/jobs/" + "0" * 32),
         ("GET", "/openapi.json"),
         ("DELETE", "/jobs/" + "0" * 32),
+        ("GET", "/jobs/" + "0" * 32 + "/package"),
     ]:
         for token in (None, "wrong"):
             r = server.call(method, path, token=token, json={})

@@ -12,12 +12,12 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
 from advisor.errors import AdvisorError, did_you_mean
-from advisor.service.files import check_token, private_dir, tighten, token_for
+from advisor.service.files import check_token, package_zip, private_dir, tighten, token_for
 from advisor.service.guard import Guard
 from advisor.service.jobs import Worker
 from advisor.service.models import JOB_ID, PROBLEM, Job, JobRequest
@@ -178,6 +178,24 @@ def create_app(
         if job["status"] != "complete" or not path.is_file():
             raise HTTPException(409, f"job '{job_id}' is {job['status']}; the report comes when it is complete")
         return HTMLResponse(path.read_text(encoding="utf-8"))
+
+    @app.get(
+        "/jobs/{job_id}/package",
+        response_class=FileResponse,
+        dependencies=[Depends(authorised)],
+        tags=["jobs"],
+        responses={200: {"content": {"application/zip": {}}}},
+    )
+    def package(job_id: str, candidate: str | None = None) -> FileResponse:
+        """The recommended model (or ``candidate``) as a zipped package (``advisor export``), checked before it is sent."""
+        job = job_or_404(job_id)
+        if job["status"] != "complete" or _results(job) is None:
+            raise HTTPException(409, f"job '{job_id}' is {job['status']}; its model can be exported when it is complete")
+        try:
+            archive = package_zip(data_dir / "jobs" / job_id, candidate)
+        except AdvisorError as exc:
+            raise HTTPException(409, str(exc)) from None
+        return FileResponse(archive, media_type="application/zip", filename=archive.name)
 
     @app.delete("/jobs/{job_id}", response_model=Job, dependencies=[Depends(authorised)], tags=["jobs"])
     def cancel(job_id: str) -> Job:

@@ -1,9 +1,10 @@
-"""The data folder and the token: private whatever the umask (folders 0700, files 0600)."""
+"""The data folder and the token: private whatever the umask (folders 0700, files 0600); a job's exported packages."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import threading
 from pathlib import Path
 
 from advisor.errors import AdvisorError
@@ -78,3 +79,32 @@ def token_for(data_dir: Path) -> str:
     with os.fdopen(fd, "w") as f:
         f.write(token)
     return token
+
+
+_EXPORTING = threading.Lock()
+
+
+def package_zip(job_dir: Path, candidate: str | None) -> Path:
+    """A complete job's model exported (and checked) once, zipped, under the job's ``packages/`` folder.
+
+    Raises:
+        AdvisorError: the candidate cannot be exported (unknown, not fully measured, no fitted state, failed its check).
+    """
+    import shutil
+
+    from advisor.core.results import Recommendation
+    from advisor.deploy.build import export
+    from advisor.paths import slug
+
+    rec = Recommendation.load(next((job_dir / "reports").glob("*/results.json")))
+    name = candidate or rec.model or ""
+    import hashlib
+
+    folder = private_dir(job_dir / "packages") / f"{slug(name, 60)}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+    archive = folder.with_name(folder.name + ".zip")
+    with _EXPORTING:  # one export at a time: each loads a model and meters it
+        if not archive.is_file():
+            export(rec, folder, candidate=candidate, force=True)
+            tmp = shutil.make_archive(str(folder.with_name(f".{folder.name}.tmp")), "zip", folder)
+            Path(tmp).replace(archive)
+    return archive
