@@ -45,13 +45,15 @@ def check(folder: Path, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _windows(predictor, texts: list[str], how: dict[str, Any]) -> dict[str, Any]:
-    """Energy per query in repeated windows at the package's batch size (a warm-up batch first, not metered)."""
+    """Energy per query in repeated windows at the package's batch size, after warm-up batches (not metered), as the
+    run metered its windows."""
     from advisor.measure.executor import make_job_meter
     from advisor.spec.settings import Settings
 
     bs = predictor.batch_size
     batches = [texts[i : i + bs] for i in range(0, len(texts), bs)]
-    predictor.predict(batches[0], batch_size=bs)
+    for b in batches[: max(1, how.get("warmup_batches", 1))]:
+        predictor.predict(b, batch_size=bs)
     t0 = time.perf_counter()
     predictor.predict(batches[0], batch_size=bs)
     per_batch = max(time.perf_counter() - t0, 1e-6)
@@ -89,9 +91,10 @@ def verify(folder: Path, st: dict, point_interval: list[float] | None, config: S
     spec = {
         "texts": texts,
         "batch_size": ref.get("batch_size") or config.batch_size,
-        "energy": {
-            "repeats": max(2, min(3, int(rec.settings.get("repeats") or 3))),
-            "window_s": float(rec.settings.get("min_window_s") or 2.0) / 2,
+        "energy": {  # windows as the run's: as many, as long, after as many warm-up batches
+            "repeats": max(2, int(rec.settings.get("repeats") or 3)),
+            "window_s": float(rec.settings.get("min_window_s") or 2.0),
+            "warmup_batches": int(rec.settings.get("warmup_batches") or 0),
             "settings": settings,
         },
     }

@@ -188,7 +188,8 @@ class EncoderHead(Runner):
     def keep_state(self, folder: Path) -> dict:
         if self.head is None:
             return {}
-        return {"options": {**self.spec.options, "fitted": str(self.save_state(folder / "fitted.joblib").resolve())}}
+        head = EncoderHead.save_state(self, folder / "fitted.joblib")  # the head alone: a subclass's save_state may copy its body
+        return {"options": {**self.spec.options, "fitted": str(head.resolve())}}
 
     def deployed_files(self, scratch: Path) -> dict[str, Path | None]:
         """On ONNX: the graph that runs (an export included) and its tokenizer, saved whole; on PyTorch: the folder."""

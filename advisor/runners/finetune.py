@@ -163,13 +163,9 @@ class FineTunedEncoder(EncoderHead):
         from advisor.spec.options import EncoderOptions
 
         keep = {k: v for k, v in self.spec.options.items() if k in EncoderOptions.model_fields}
-        fitted = self.save_state_head(folder / "fitted.joblib")
+        fitted = str(EncoderHead.save_state(self, folder / "fitted.joblib").resolve())
         body = str((Path(made.path) / "body").resolve())
         return {"kind": "encoder-head", "source": {"local": body}, "options": {**keep, "fitted": fitted}}
-
-    def save_state_head(self, path: Path) -> str:
-        """Write the fitted head alone (the body stays where it was made)."""
-        return str(EncoderHead.save_state(self, path).resolve())
 
     def deployed_spec(self, state: Path) -> dict:
         """Registry fields of the saved student: a frozen encoder (the fine-tuned body) with its fitted head."""
