@@ -252,8 +252,8 @@ def test_bad_exports_get_one_line_each(measured, tmp_path):
     (tmp_path / "taken").mkdir()
     with pytest.raises(ExportError, match="already exists; .*--force"):
         export(rec, tmp_path / "taken", candidate="tfidf")
-    export(rec, tmp_path / "taken", candidate="tfidf", force=True)
-    assert (tmp_path / "taken" / MANIFEST).is_file()
+    rec.export(tmp_path / "taken", candidate="tfidf", force=True)  # the library's call on a Recommendation
+    assert read_manifest(tmp_path / "taken").candidate == "tfidf" and (tmp_path / "taken" / MANIFEST).is_file()
     skipped = rec.candidate("tfidf").model_copy(update={"status": "skipped", "reason": "not installed", "state": None})
     older = rec.model_copy(update={"candidates": [skipped]})
     with pytest.raises(ExportError, match=r"tfidf was skipped in run .* \(not installed\): only a fully measured model"):
@@ -327,3 +327,16 @@ def test_a_reused_measurement_keeps_its_state(measured, tmp_path):
     c = again.candidate("tfidf")
     assert "reused_from" in c.details and c.state == rec.candidate("tfidf").state
     assert os.path.isdir(c.state)
+
+
+def test_loading_a_package_imports_only_what_its_model_needs(package):
+    import subprocess
+    import sys
+
+    folder = package("tfidf")[0]
+    code = (
+        "import sys, advisor; m = advisor.load(sys.argv[1]); m.predict(['good']); "
+        "print(sorted(k for k in ('torch', 'transformers', 'onnxruntime', 'mlflow', 'codecarbon') if k in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -260,6 +260,12 @@ class Recommendation(ResultModel):
         """Write ``results.json`` atomically (a partial file never replaces a complete one)."""
         return write_atomic(Path(path), self.to_json())
 
+    def export(self, to: str | Path, candidate: str | None = None, **kw: Any) -> Any:
+        """Export the recommended model (or ``candidate``) as a checked package: :func:`advisor.deploy.build.export`."""
+        from advisor.deploy.build import export
+
+        return export(self, to, candidate=candidate, **kw)
+
 
 SCHEMA_FILE = Path(__file__).with_name("results.schema.json")
 """The published JSON Schema of results.json (regenerated from these models; a test keeps it current)."""
