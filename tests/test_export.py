@@ -340,3 +340,31 @@ def test_loading_a_package_imports_only_what_its_model_needs(package):
     )
     out = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_a_generative_model_exports_with_its_prompt_and_generates_as_measured(tmp_path):
+    from tests.test_generative_task import qa_task
+    from tests.test_generative_task import registry as qa_registry
+
+    lm = tm.make_causal_lm(tmp_path / "lm", chat_template=True)
+    settings = Settings(**{**FAST, "exhaustive": True, "batch_size": 4}, store=tmp_path / "s.sqlite", reports_dir=tmp_path / "r")
+    rec = advisor.recommend(
+        task=qa_task(tmp_path / "qa"), registry=qa_registry(tmp_path, lm), settings=settings, candidates=["tiny-generator"]
+    )
+    done = export(rec, tmp_path / "pkg", candidate="tiny-generator")
+    assert done.verification["parity"]["ok"]  # the same generated answers, few-shot examples and prompt included
+    m = read_manifest(tmp_path / "pkg")
+    assert m.task.type == "question-answering" and len(m.task.few_shot_texts) == 2
+    ref = json.loads((Path(rec.candidate("tiny-generator").state) / "state.json").read_text())["reference"]
+    with advisor.load(tmp_path / "pkg") as model:
+        assert model.generate(ref["texts"][:4], batch_size=ref["batch_size"]) == ref["labels"][:4]
+        with pytest.raises(TypeError, match="confidence of its answer only"):
+            model.predict_proba(ref["texts"][:1])
+
+
+def test_a_hub_model_is_a_reference_by_commit():
+    from advisor.deploy.build import _hub_revision
+
+    snapshot = Path("/cache/hub/models--org--name/snapshots/0123abcd/model.onnx")
+    assert _hub_revision(snapshot, "main") == "0123abcd"
+    assert _hub_revision(Path("/somewhere/else"), "v1") == "v1"

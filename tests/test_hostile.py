@@ -36,7 +36,7 @@ def test_a_task_name_never_writes_outside_the_reports_folder(tmp_path, tfidf_reg
     rec = advisor.recommend(task=task, registry=tfidf_registry, reports_dir=reports, store=tmp_path / "s.sqlite", **FAST)
     folder = reports / rec.run_id
     assert (folder / "results.json").is_file() and folder.resolve().parent == reports.resolve()
-    expected = {(tmp_path / "t").resolve(), reports.resolve()}
+    expected = {(tmp_path / "t").resolve(), reports.resolve(), (tmp_path / "states").resolve()}  # fitted states beside the store
     stray = [
         p
         for p in tmp_path.rglob("*")
