@@ -54,7 +54,8 @@ class BernoulliExecutor:
 
 @pytest.fixture
 def big_task(tmp_path):
-    return load_task(write_task(tmp_path / "big", rows=_rows(3000), sample={"size": 100, "seed": 3}, threshold=0.8))
+    """3,000 rows; ``sample.size`` caps the run at 1,000; the goal (0.8) sizes the first look at 250."""
+    return load_task(write_task(tmp_path / "big", rows=_rows(3000), sample={"size": 1000, "seed": 3}, threshold=0.8))
 
 
 def test_the_first_sample_is_a_prefix_of_every_larger_one(big_task):
@@ -67,21 +68,21 @@ def test_the_first_sample_is_a_prefix_of_every_larger_one(big_task):
 def test_undecided_candidates_get_more_samples_and_decided_ones_do_not(big_task, tfidf_registry, tmp_path):
     settings = Settings(reports_dir=tmp_path / "r", exhaustive=True)
     plan = make_plan(big_task, str(tfidf_registry), settings)
-    assert plan.sizes == (100, 200, 400) and plan.decision_confidence == pytest.approx(1 - 0.05 / 3)
+    assert plan.sizes == (250, 500, 1000) and plan.decision_confidence == pytest.approx(1 - 0.05 / 3)
     ex = BernoulliExecutor({"tfidf-small": 0.84, "tfidf-large": 0.99}, seed=1)
     rec = execute(plan, ex, Outputs())
     looks = [(lk.samples, lk.measured) for lk in rec.search.looks]
     small_looks = [n for n, names in looks if names == ["tfidf-small"]]
-    assert small_looks[:2] == [100, 200], looks  # the undecided cheap candidate is measured again on more samples first
-    assert looks.index((100, ["tfidf-large"])) > looks.index((small_looks[-1], ["tfidf-small"])), "before the costlier one"
-    assert [n for n, names in looks if names == ["tfidf-large"]] == [100], "decided at once: never measured again"
+    assert small_looks[:2] == [250, 500], looks  # the undecided cheap candidate is measured again on more samples first
+    assert looks.index((250, ["tfidf-large"])) > looks.index((small_looks[-1], ["tfidf-small"])), "before the costlier one"
+    assert [n for n, names in looks if names == ["tfidf-large"]] == [250], "decided at once: never measured again"
     small = rec.candidate("tfidf-small")
     assert small.samples_evaluated == small_looks[-1] and len(small.predictions) == small.samples_evaluated
     assert rec.task.samples == max(n for n, _ in looks)
     from advisor.outputs.text import samples_line
 
     line = samples_line(rec)
-    assert line.startswith(f"Decided on up to {rec.task.samples} samples (the first 100, then more for tfidf-small)") and " J and " in line
+    assert line.startswith(f"Decided on up to {rec.task.samples} samples (the first 250, then more for tfidf-small)") and " J and " in line
 
 
 def test_a_fixed_sample_size_never_draws_more(big_task, tfidf_registry, tmp_path):
@@ -179,3 +180,36 @@ def test_the_exhaustive_estimate_counts_the_looks_before_each_candidates_last(bi
     # the executor reports no per-candidate cost, so the estimate is exactly the earlier looks' energy
     earlier = sum(lk.energy_j for lk in small[:-1])
     assert earlier > 0 and rec.advisor_cost.exhaustive_estimate_j == pytest.approx(earlier)
+
+
+def test_a_task_without_a_sample_size_starts_small_and_may_grow_to_every_row(tmp_path, tfidf_registry):
+    from advisor.core.rules import first_look_size
+
+    task = load_task(write_task(tmp_path / "t", rows=_rows(3000), sample={"seed": 3}, threshold=0.8))
+    plan = make_plan(task, str(tfidf_registry), Settings(reports_dir=tmp_path / "r"))
+    assert plan.sizes == (250, 500, 1000, 2000, 3000) and len(plan.samples) == first_look_size(0.8, 0.95, 2) == 250
+    everything = task.samples(seed=3)
+    assert plan.samples.texts == everything.texts[:250]  # a prefix of the same stratified order: later looks extend it
+    capped = make_plan(task, str(tfidf_registry), Settings(reports_dir=tmp_path / "r", max_samples=800))
+    assert capped.sizes == (250, 500, 800)
+    fixed = make_plan(task, str(tfidf_registry), Settings(reports_dir=tmp_path / "r", sample_size=600))
+    assert fixed.sizes == (600,)
+    relative = make_plan(task, str(tfidf_registry), Settings(reports_dir=tmp_path / "r", max_drop=0.02))
+    assert relative.sizes == (3000,)  # every candidate on the same samples: all rows, as the task declares no size
+
+
+def test_the_first_look_is_sized_to_the_goal_and_the_classes():
+    from advisor.core.rules import first_look_size
+
+    assert first_look_size(0.5, 0.95, 2) == 400  # 1.96^2 * 0.25 / 0.05^2 = 384, rounded up to 50
+    assert first_look_size(0.8, 0.95, 2) == 250 and first_look_size(0.85, 0.95, 2) == 200
+    assert first_look_size(0.99, 0.95, 2) == 100  # never below 100
+    assert first_look_size(0.9, 0.95, 40) == 800  # at least 20 per class
+    assert first_look_size(0.5, 0.99, 2) == 700  # a higher confidence needs more
+
+
+def test_few_shot_rows_stay_out_of_the_first_look(tmp_path, tfidf_registry):
+    task = load_task(write_task(tmp_path / "t", rows=_rows(90), sample={"seed": 3}, threshold=0.8, prompt={"few_shot": 2}))
+    plan = make_plan(task, str(tfidf_registry), Settings(reports_dir=tmp_path / "r"))
+    assert len(plan.samples) == 88 and len(plan.context.few_shot_texts) == 2
+    assert not set(plan.context.few_shot_texts) & set(plan.samples.texts)

@@ -3,11 +3,30 @@ bound is already below the goal (see :mod:`advisor.search.adaptive` for the rule
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from advisor.core.assess import prediction_interval
 from advisor.core.metricspec import MetricSpec
+from advisor.core.stats import z_value
+
+FIRST_LOOK_HALF_WIDTH = 0.05
+"""The half-width of the quality interval a run's first look aims at (normal approximation)."""
+FIRST_LOOK_MIN, FIRST_LOOK_MAX, FIRST_LOOK_PER_CLASS = 100, 1000, 20
+
+
+def first_look_size(threshold: float, confidence: float, classes: int) -> int:
+    """How many samples a run looks at first when the task does not fix the number: enough for an interval of about
+    +-:data:`FIRST_LOOK_HALF_WIDTH` around a quality at the goal (``z^2 t (1 - t) / h^2``), at least
+    :data:`FIRST_LOOK_PER_CLASS` per class, within :data:`FIRST_LOOK_MIN`..:data:`FIRST_LOOK_MAX`, rounded up to 50.
+
+    Candidates whose verdict that look leaves open get more samples (doubling); the rest are decided on it.
+    """
+    t = min(max(threshold, 0.0), 1.0)
+    n = z_value(confidence) ** 2 * t * (1 - t) / FIRST_LOOK_HALF_WIDTH**2
+    n = min(max(n, FIRST_LOOK_MIN, FIRST_LOOK_PER_CLASS * classes), max(FIRST_LOOK_MAX, FIRST_LOOK_PER_CLASS * classes))
+    return int(math.ceil(n / 50) * 50)
 
 
 @dataclass(frozen=True)

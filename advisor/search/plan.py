@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 
 from advisor.core.results import CandidateResult, Environment, Recommendation, SampleSet, Search, TaskInfo
-from advisor.core.rules import Rules
+from advisor.core.rules import Rules, first_look_size
 from advisor.errors import SpecError, did_you_mean
 from advisor.measure.candidate import Job, resolved_sources
 from advisor.measure.device import resolve_device
@@ -228,14 +228,15 @@ def make_plan(task: str | Path | Task, registry: str | Path | Registry | None, s
     run_id = settings.run_id or new_run_id(task.name)
     run_folder(settings.reports_dir, run_id)  # refuse a hostile run id before anything is measured
     seed = task.spec.sample.seed if settings.seed is None else settings.seed
-    samples = task.samples(size=settings.sample_size, seed=seed)
+    drawn = task.samples(size=settings.sample_size, seed=seed)  # --samples, else the task's sample.size (a cap), else every row
     threshold = (
         settings.min_quality if settings.min_quality is not None else (None if settings.max_drop is not None else task.spec.threshold)
     )
+    samples = _first_look(drawn, settings, threshold, task.spec.prompt.few_shot)
     context = run_context(task, samples, settings, seed, work_dir(run_id))
     specs, unavailable, params, files = _order(specs, reg, context)
     adaptive, why = _strategy(settings)
-    sizes, rows = _sizes(task, samples, settings)
+    sizes, rows = _sizes(task, samples, settings, cap=len(drawn))
     level = 1 - (1 - settings.confidence) / len(sizes)
     rules = Rules(threshold, level, task.spec.metric, settings.first_shard, seed) if adaptive and threshold is not None else None
     for first in (settings.reference, settings.deployed):  # measured first, so the ladder can be judged against it as it climbs
@@ -271,17 +272,36 @@ def make_plan(task: str | Path | Task, registry: str | Path | Registry | None, s
     )
 
 
-def _sizes(task: Task, samples: Samples, settings: Settings) -> tuple[tuple[int, ...], int]:
+def _first_look(drawn: Samples, settings: Settings, threshold: float | None, few_shot: int) -> Samples:
+    """The samples of the run's first look: a prefix of the drawn ones (:func:`advisor.core.rules.first_look_size`),
+    unless the number is fixed (``--samples``) or the goal is relative (every candidate on the same samples). The
+    last ``few_shot`` rows of the draw order stay out of it: they are the prompt's examples."""
+    if settings.sample_size is not None or threshold is None or settings.max_drop is not None:
+        return drawn
+    n = min(first_look_size(threshold, settings.confidence, len(drawn.label_names)), drawn.source_rows - few_shot)
+    if n >= len(drawn) or n < 2:
+        return drawn
+    return Samples(
+        texts=drawn.texts[:n],
+        labels=drawn.labels[:n],
+        label_names=drawn.label_names,
+        pool_texts=drawn.texts[n:] + drawn.pool_texts,
+        pool_labels=drawn.labels[n:] + drawn.pool_labels,
+        source_rows=drawn.source_rows,
+    )
+
+
+def _sizes(task: Task, samples: Samples, settings: Settings, cap: int) -> tuple[tuple[int, ...], int]:
     """The sample sizes the run may look at, doubling from the first, and the rows that could be drawn.
 
-    More samples are drawn only for an absolute threshold, when the sample size is the task's own (a
-    size given with --samples is kept as it is), and never beyond the rows left once few-shot
-    examples are set aside.
+    More samples are drawn only for an absolute threshold and a number not fixed with --samples, up to
+    ``cap`` (the task's ``sample.size``, else every row) and --max-samples, never beyond the rows left
+    once few-shot examples are set aside.
     """
     first = len(samples)
     rows = samples.source_rows - task.spec.prompt.few_shot
     fixed = settings.sample_size is not None or settings.max_drop is not None
-    limit = first if fixed else min(rows, settings.max_samples or 4 * first)
+    limit = first if fixed else min(rows, cap, settings.max_samples or cap)
     sizes, n = [first], first
     while n < limit:
         n = min(2 * n, limit)

@@ -55,7 +55,14 @@ class Settings(BaseModel):
 
     # -- measurement: what is measured and how ------------------------------------------------------
     candidates: list[str] | None = _f(None, "measurement", "Only these registry names (default: all that serve the task).")
-    sample_size: int | None = _f(None, "measurement", "Number of samples (default: the task's).", ge=2, job=True)
+    sample_size: int | None = _f(
+        None,
+        "measurement",
+        "Fix the number of samples (default: a first look sized to the goal, then more for undecided candidates, up to "
+        "the task's sample.size or every row).",
+        ge=2,
+        job=True,
+    )
     seed: int | None = _f(None, "measurement", "Sampling seed (default: the task's).", job=True)
     batch_size: int = _f(16, "measurement", "Queries per batch in the energy windows.", ge=1, le=4096, measures=True)
     repeats: int = _f(3, "measurement", "Energy windows per candidate.", ge=1, le=100, measures=True)
@@ -91,8 +98,8 @@ class Settings(BaseModel):
     max_samples: int | None = _f(
         None,
         "search",
-        "When the samples cannot decide, draw more, up to this many (default: 4x the first "
-        "sample, at most the rows available; a fixed --samples never draws more).",
+        "When the samples cannot decide, draw more, up to this many (default: every row, or the task's "
+        "sample.size; a fixed --samples never draws more).",
         ge=2,
         job=True,
     )
