@@ -227,6 +227,15 @@ def test_a_changed_package_is_refused(package, tmp_path):
         advisor.load(tmp_path / "pkg2")
     (tmp_path / "pkg2" / "model" / "extra.py").unlink()
     advisor.load(tmp_path / "pkg2").close()
+    (tmp_path / "pkg2" / "model" / "link").symlink_to("/etc/hostname")
+    with pytest.raises(PackageError, match="'model/link' is a symbolic link"):
+        advisor.load(tmp_path / "pkg2")
+    (tmp_path / "pkg2" / "model" / "link").unlink()
+    manifest = json.loads((tmp_path / "pkg2" / MANIFEST).read_text())
+    manifest["entry"]["options"]["fitted"] = "../../outside.joblib"  # the manifest itself edited to lead out
+    (tmp_path / "pkg2" / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(PackageError, match="entry.options.fitted '../../outside.joblib' leads outside the package"):
+        advisor.load(tmp_path / "pkg2")
 
 
 def test_a_package_that_does_not_answer_as_measured_is_not_kept(measured, tmp_path):

@@ -129,6 +129,9 @@ def check_files(folder: Path, manifest: Manifest) -> None:
     Raises:
         PackageError: naming the first file missing, changed or added.
     """
+    links = [f for f in folder.rglob("*") if f.is_symlink()]
+    if links:
+        raise PackageError(f"{folder}: '{links[0].relative_to(folder)}' is a symbolic link; a package holds plain files only")
     found = file_hashes(folder)
     for rel, digest in manifest.files.items():
         if rel not in found:
@@ -141,14 +144,27 @@ def check_files(folder: Path, manifest: Manifest) -> None:
 
 
 def package_entry(folder: str | Path, manifest: Manifest, name: str | None = None) -> CandidateSpec:
-    """The package's registry entry with every path inside the package absolute (so it loads from anywhere)."""
+    """The package's registry entry with every path inside the package absolute (so it loads from anywhere).
+
+    Raises:
+        PackageError: a path of the entry leads outside the package's ``model/`` folder.
+    """
     model = (Path(folder) / MODEL_DIR).resolve()
+
+    def inside(rel: str, field: str) -> str:
+        path = (model / rel).resolve()
+        if not path.is_relative_to(model):
+            raise PackageError(f"{Path(folder) / MANIFEST}: entry.{field} '{rel}' leads outside the package; export the model again")
+        return str(path)
+
     entry = dict(manifest.entry)
     for role in ("source", "tokenizer"):
         src = entry.get(role)
         if isinstance(src, dict) and src.get("local"):
-            entry[role] = {**src, "local": str(model / src["local"])}
+            entry[role] = {**src, "local": inside(str(src["local"]), f"{role}.local")}
+        elif isinstance(src, dict) and (src.get("package") or src.get("parts")):
+            raise PackageError(f"{Path(folder) / MANIFEST}: entry.{role} must be a file in the package or a hub reference")
     fitted = (entry.get("options") or {}).get("fitted")
     if fitted:
-        entry["options"] = {**entry["options"], "fitted": str(model / fitted)}
+        entry["options"] = {**entry["options"], "fitted": inside(str(fitted), "options.fitted")}
     return CandidateSpec.model_validate({**entry, "name": name or manifest.name})
