@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from advisor.core.assess import assess, metric_fn, quality_interval
-from advisor.core.impact import cascade
+from advisor.core.assess import assess, metric_fn
+from advisor.core.cascades import best_cascade
 from advisor.core.ranking import pareto_front, rank
 from advisor.core.results import CandidateResult
 from advisor.spec.schema import MetricSpec
@@ -72,14 +72,7 @@ def decide(cands: list[CandidateResult], labels: list[str], spec: MetricSpec) ->
     by = {c.name: c for c in assessed}
     large = by[ranking.model or ranking.best]
 
-    def interval(preds: Sequence[str]) -> list[float] | None:
-        return quality_interval(large.model_copy(update={"predictions": list(preds)}), labels, spec, CONFIDENCE, SEED)
-
-    found = [
-        cascade(small, large, labels, score, THRESHOLD, interval)
-        for small in assessed
-        if small.name != large.name and small.energy.per_query_j < large.energy.per_query_j
-    ]
+    found = [best_cascade(assessed, large, labels, spec, THRESHOLD, CONFIDENCE, SEED)]
     t3 = time.perf_counter()
     times.update({"assess": t1 - t0, "rank + pareto": t2 - t1, "cascade": t3 - t2, "total": t3 - t0})
     times["_cascades"] = sum(f is not None for f in found)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advisor.core.assess import assess, metric_fn
-from advisor.core.impact import cascade, savings
+from advisor.core.assess import assess
+from advisor.core.impact import savings
 from advisor.core.ranking import rank
 from advisor.core.results import CandidateResult
 from advisor.spec.schema import MetricSpec
@@ -93,24 +93,3 @@ def test_savings_arithmetic():
     assert sv.saved_kwh_per_year == pytest.approx(kwh) and sv.saved_money_per_year == pytest.approx(kwh * 0.25)
     assert sv.saved_kg_co2e_per_year == pytest.approx(kwh * sv.carbon_intensity_g_per_kwh / 1000) and sv.carbon_intensity_g_per_kwh > 0
     assert sv.advisor_payback_days == pytest.approx(9000 / (0.9 * 1_000_000))
-
-
-def test_cascade_picks_the_cheapest_gate_that_meets_the_threshold():
-    n = 200
-    labels = ["a", "b"] * (n // 2)
-    conf = np.linspace(0.5, 1.0, n)
-    small_correct = conf > 0.75  # right exactly when confident: half the samples
-    small = with_predictions(cand("small", 0, 0.1, 10), small_correct, labels, conf)
-    large = with_predictions(cand("large", 0, 1.0, 100), np.ones(n, bool), labels)
-
-    def interval(preds):
-        from advisor.core.stats import wilson_interval
-
-        return wilson_interval(sum(p == y for p, y in zip(preds, labels)), n)
-
-    acc = metric_fn(ACC)
-    c = cascade(small, large, labels, acc, 0.95, interval)
-    assert c is not None and c.small == "small" and c.quality_ci[0] >= 0.95
-    assert c.deferred_share == pytest.approx(0.5, abs=0.02) and c.energy_per_query_j == pytest.approx(0.1 + c.deferred_share * 1.0)
-    assert c.energy_per_query_j < large.energy.per_query_j
-    assert cascade(small, large, labels, acc, 1.01, interval) is None

@@ -198,9 +198,24 @@ def test_savings_sentences_from_the_typed_model():
 
 
 def test_cascade_distillation_cost_and_energy_sentences():
-    c = Cascade(small="s", large="l", gate=0.9, deferred_share=0.25, quality=0.912, quality_ci=[0.88, 0.94], energy_per_query_j=0.05)
+    c = Cascade(
+        small="s",
+        large="l",
+        gate=0.9,
+        deferred_share=0.25,
+        quality=0.912,
+        quality_ci=[0.88, 0.94],
+        energy_per_query_j=0.05,
+        stages=["s", "l"],
+        shares=[0.75, 0.25],
+        samples_calibration=150,
+        samples_held_out=150,
+        certified_at=0.95,
+    )
     line = text.cascade_line(_rec(cascade=c))
-    assert "s answers when its confidence is >= 0.900, else l (25% deferred): accuracy 0.912, CI 0.880–0.940, at 0.05 J/query." in line
+    assert line.startswith("Cascade: s (75%) answer when their confidence is >= 0.90, and l the rest (25%): accuracy 0.912")
+    assert "on 150 held-out samples, at 0.05 J/query (computed from the stages' measured energy" in line
+    assert "chosen on 150 other samples (Learn-then-Test): the cascade meets the goal with 95% confidence" in line
     assert text.cascade_line(_rec()) is None
     d = Distillation(
         name="d",

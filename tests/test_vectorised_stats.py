@@ -19,11 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from advisor.core import stats, textmetrics
-from advisor.core.impact import cascade
-from advisor.core.results import CandidateResult
 from advisor.core.scores import Scorer
 from advisor.core.stats import bootstrap_interval, bootstrap_values, paired_bootstrap_difference, resample_indices, resampled_sums
-from tests.factories import candidate
 
 # --- the reference: plain Python, one resample at a time --------------------------------------------------
 
@@ -82,32 +79,6 @@ def ref_paired(pred_a, pred_b, references, metric, confidence=0.95, n_boot=1000,
     diffs = np.array([metric(a[i], r[i]) - metric(b[i], r[i]) for i in idx])
     q = (1 - confidence) / 2
     return metric(a, r) - metric(b, r), float(np.quantile(diffs, q)), float(np.quantile(diffs, 1 - q))
-
-
-def ref_cascade(small, large, labels, metric, threshold, interval, max_checks=25):
-    conf = np.asarray(small.probabilities, dtype=float)
-    sp, lp = np.asarray(small.predictions, dtype=object), np.asarray(large.predictions, dtype=object)
-    options = []
-    for gate in np.unique(np.concatenate([conf, [np.inf]])):
-        answer = conf >= gate
-        deferred = float(1 - answer.mean())
-        energy = small.energy.per_query_j + deferred * large.energy.per_query_j
-        options.append((energy, float(gate), deferred, np.where(answer, sp, lp)))
-    checked = 0
-    for energy, gate, deferred, preds in sorted(options, key=lambda o: o[0]):
-        if energy >= large.energy.per_query_j or checked >= max_checks:
-            break
-        quality = metric(list(preds), list(labels))
-        if quality < threshold:
-            continue
-        checked += 1
-        lo, hi = interval(list(preds))
-        if lo >= threshold:
-            return {"gate": gate, "deferred_share": deferred, "quality": quality, "quality_ci": [lo, hi], "energy_per_query_j": energy}
-    return None
-
-
-# --- data -------------------------------------------------------------------------------------------------
 
 
 def classified(n: int, k: int, acc: float, seed: int) -> tuple[list[str], list[str]]:
@@ -201,41 +172,6 @@ def test_property_resampled_sums_are_sums_over_the_drawn_samples(n, m, seed):
     [sums] = resampled_sums([table], n_boot=15, seed=seed)
     idx = np.random.default_rng(seed).integers(0, n, size=(15, n))
     assert np.array_equal(sums, table[idx].sum(axis=1))
-
-
-# --- the cascade search -------------------------------------------------------------------------------------
-
-
-def _model(name: str, preds: list[str], energy: float, probabilities=None) -> CandidateResult:
-    return candidate(name, energy_j=energy, source="x", predictions=preds, probabilities=probabilities)
-
-
-@pytest.mark.parametrize("name,threshold", [("macro_f1", 0.78), ("accuracy", 0.8), ("f1", 0.7), ("macro_f1", 0.99)])
-def test_cascade_search_equals_the_reference_gate_for_gate(name, threshold):
-    n, k = 600, 6
-    small_preds, labels = classified(n, k, 0.7, 21)
-    large_preds, _ = classified(n, k, 0.92, 22)
-    rng = np.random.default_rng(5)
-    right = np.array([p == y for p, y in zip(small_preds, labels)])
-    probs = np.round(np.where(right, rng.beta(5, 2, n), rng.beta(2, 4, n)), 2)  # rounded: many tied gates
-    small, large = _model("s", small_preds, 0.01, probs.tolist()), _model("l", large_preds, 1.0)
-    metric = scorer(name)
-    seen: dict[str, list] = {"new": [], "ref": []}
-
-    def interval(key):
-        def fn(preds):
-            seen[key].append(list(preds))
-            return bootstrap_interval(preds, labels, metric, n_boot=200)
-
-        return fn
-
-    got = cascade(small, large, labels, metric, threshold, interval("new"))
-    want = ref_cascade(small, large, labels, REFERENCE[name], threshold, interval("ref"))
-    assert seen["new"] == seen["ref"] and len(seen["new"]) <= 25
-    if want is None:
-        assert got is None
-    else:
-        assert got is not None and got.model_dump(exclude={"small", "large"}) == want
 
 
 # --- Ctrl-C and imports -------------------------------------------------------------------------------------

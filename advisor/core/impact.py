@@ -5,12 +5,7 @@ Pure functions over measured results (carbon intensity comes from CodeCarbon's b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
-import numpy as np
-
-from advisor.core.results import CandidateResult, Cascade, Savings
-from advisor.core.stats import Resampled
+from advisor.core.results import CandidateResult, Savings
 
 J_PER_KWH = 3.6e6
 
@@ -60,59 +55,3 @@ def savings(
             }
         )
     return Savings(**out)
-
-
-def cascade(
-    small: CandidateResult,
-    large: CandidateResult,
-    labels: Sequence[str],
-    metric: Resampled,
-    threshold: float,
-    interval: Callable[[Sequence[str]], Sequence[float]],
-    max_checks: int = 25,
-) -> Cascade | None:
-    """The least-energy confidence gate at which ``small`` answers and defers the rest to ``large``, meeting ``threshold``.
-
-    Expected energy per query = small's + (deferred share) x large's. A gate qualifies when the lower
-    bound of ``interval(cascade predictions)`` reaches the threshold. The gate is chosen on the same
-    samples it is scored on, so the figures are optimistic until confirmed on fresh samples. Only
-    gates cheaper than ``large`` alone are considered, and at most ``max_checks`` intervals computed.
-
-    The quality at every gate comes from one pass: ``metric``'s per-sample tables of both models,
-    the small one's rows taken for the samples it answers (running sums in order of its confidence),
-    so only the gates whose point quality reaches the threshold cost an interval.
-    """
-    if small.probabilities is None or large.predictions is None or small.energy is None or large.energy is None:
-        return None
-    labels = list(labels)
-    n = len(labels)
-    conf = np.asarray(small.probabilities, dtype=float)
-    names = sorted(set(labels) | set(small.predictions) | set(large.predictions))
-    t_small, t_large = metric.table(small.predictions, labels, names), metric.table(large.predictions, labels, names)
-    gates = np.unique(np.concatenate([conf, [np.inf]]))
-    answered = n - np.searchsorted(np.sort(conf), gates, side="left")  # samples the small model answers at each gate
-    gain = np.cumsum((t_small - t_large)[np.argsort(-conf, kind="stable")], axis=0)
-    gain = np.vstack([np.zeros((1, gain.shape[1])), gain])
-    quality = metric.from_sums(t_large.sum(axis=0) + gain[answered], n)
-    deferred = 1 - answered / n
-    energy = small.energy.per_query_j + deferred * large.energy.per_query_j
-    sp, lp = np.asarray(small.predictions, dtype=object), np.asarray(large.predictions, dtype=object)
-    checked = 0
-    for i in np.argsort(energy, kind="stable"):
-        if energy[i] >= large.energy.per_query_j or checked >= max_checks:
-            break
-        if quality[i] < threshold:
-            continue
-        checked += 1
-        lo, hi = interval(list(np.where(conf >= gates[i], sp, lp)))
-        if lo >= threshold:
-            return Cascade(
-                small=small.name,
-                large=large.name,
-                gate=float(gates[i]),
-                deferred_share=float(deferred[i]),
-                quality=float(quality[i]),
-                quality_ci=[lo, hi],
-                energy_per_query_j=float(energy[i]),
-            )
-    return None

@@ -54,15 +54,28 @@ class Savings(ResultModel):
 
 
 class Cascade(ResultModel):
-    """A small model that answers when confident and defers the rest to a large one."""
+    """Cheaper models that answer when confident, in order of cost, and the last stage answering the rest.
 
-    small: str
-    large: str
-    gate: float = Field(description="the small model answers when its probability is at least this")
-    deferred_share: float
-    quality: float
+    The gate is chosen on half of the samples all stages share (Learn-then-Test) and the cascade scored on the other
+    half: ``quality`` and its interval are held-out figures. Energy per query is computed from the stages' measured
+    figures (a deferred query pays every stage it passed), not measured as one pipeline.
+    """
+
+    small: str = Field(description="the first stage")
+    large: str = Field(description="the last stage, which answers whatever the others defer")
+    gate: float = Field(description="a stage answers when its probability is at least this (the same gate for every early stage)")
+    deferred_share: float = Field(description="share of queries the first stage does not answer")
+    quality: float = Field(description="on the held-out samples")
     quality_ci: list[float]
-    energy_per_query_j: float = Field(description="expected: small's + deferred share x large's")
+    energy_per_query_j: float = Field(description="computed: each stage's share x the energy of the stages it passed through")
+    stages: list[str] = Field(default_factory=list, description="every stage, cheapest first")
+    shares: list[float] = Field(default_factory=list, description="share of the held-out queries each stage answers")
+    samples_calibration: int | None = Field(default=None, description="samples the gate was chosen on")
+    samples_held_out: int | None = Field(default=None, description="other samples the cascade was scored on")
+    certified_at: float | None = Field(
+        default=None, description="level at which the gate was certified to meet the threshold (the run's, split over the cascades tried)"
+    )
+    method: str | None = None
 
 
 class Look(ResultModel):

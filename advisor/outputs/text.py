@@ -233,14 +233,24 @@ def savings_lines(rec: Recommendation) -> list[str]:
 
 
 def cascade_line(rec: Recommendation) -> str | None:
-    """The cascade suggestion, when one beats the single model."""
+    """The cascade, when one is certified to meet the goal for less energy than the model it ends in."""
     c = rec.cascade
     if c is None:
         return None
+    stages = c.stages or [c.small, c.large]
+    shares = c.shares or [1 - c.deferred_share, c.deferred_share]
+    who = ", then ".join(f"{name} ({percent(share)})" for name, share in zip(stages[:-1], shares))
+    held = f" on {c.samples_held_out} held-out samples" if c.samples_held_out else ""
+    how = (
+        f" The gate was chosen on {c.samples_calibration} other samples (Learn-then-Test): the cascade meets the goal with "
+        f"{percent(c.certified_at)} confidence."
+        if c.samples_calibration
+        else ""
+    )
     return (
-        f"Cascade: {c.small} answers when its confidence is >= {c.gate:.3f}, else {c.large} "
-        f"({percent(c.deferred_share)} deferred): {rec.task.metric_label} {quality(c.quality, c.quality_ci)}, "
-        f"at {joules(c.energy_per_query_j, ' J/query')}. The gate was chosen on these samples: confirm it on fresh ones."
+        f"Cascade: {who} answer when their confidence is >= {c.gate:.2f}, and {stages[-1]} the rest ({percent(shares[-1])}): "
+        f"{rec.task.metric_label} {quality(c.quality, c.quality_ci)}{held}, at {joules(c.energy_per_query_j, ' J/query')} "
+        f"(computed from the stages' measured energy, not measured as one pipeline).{how}"
     )
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from statistics import NormalDist
 
-from advisor.core.assess import assess, metric_fn, quality_interval
-from advisor.core.impact import cascade, savings
+from advisor.core.assess import assess
+from advisor.core.cascades import best_cascade
+from advisor.core.impact import savings
 from advisor.core.ranking import pareto_front, rank
 from advisor.core.results import BestBet, CandidateResult, Cost, Look, Recommendation
 from advisor.core.stats import z_value
@@ -77,7 +78,7 @@ def judge(
             "search": search,
             "best_bet": bet,
             "savings": _savings(assessed, model, ref or best, plan, cost.energy_j),
-            "cascade": _cascade(assessed, model or best, plan),
+            "cascade": _cascade(assessed, model or best, plan) if status != "running" else None,  # searched once, at the end
         }
     )
 
@@ -181,22 +182,12 @@ def _savings(results: Sequence[CandidateResult], model: str | None, against: str
     return savings(ok[model], ok[against], s.queries_per_day, s.country, s.price_per_kwh, spent_j)
 
 
-def _cascade(results: Sequence[CandidateResult], large_name: str | None, plan: Plan):
-    """The cheapest small -> large confidence cascade that meets the goal, if any (classification only)."""
-    ok, metric, labels = _measured(results, len(plan.samples)), plan.task.spec.metric, plan.samples.labels
-    large = ok.get(large_name or "")
-    if large is None or plan.threshold is None or metric.generative:  # a cascade gates on classifier confidence
+def _cascade(results: Sequence[CandidateResult], last_name: str | None, plan: Plan):
+    """The cheapest cascade ending in the recommended (or best) model that is certified to meet the goal, if any
+    (classification only). Candidates measured on fewer samples count on the samples they share with it."""
+    ok, metric = _measured(results), plan.task.spec.metric
+    last = ok.get(last_name or "")
+    if last is None or plan.threshold is None or metric.generative:  # a cascade gates on classifier confidence
         return None
-    s = plan.settings
-
-    def interval(preds):
-        probe = large.model_copy(update={"predictions": preds})
-        return quality_interval(probe, labels, metric, s.confidence, plan.seed)
-
-    options = [
-        cascade(small, large, labels, metric_fn(metric), plan.threshold, interval)
-        for small in ok.values()
-        if small.name != large.name and small.energy.per_query_j < large.energy.per_query_j
-    ]
-    options = [o for o in options if o is not None]
-    return min(options, key=lambda o: o.energy_per_query_j) if options else None
+    labels = plan.samples.labels
+    return best_cascade(list(ok.values()), last, labels, metric, plan.threshold, plan.settings.confidence, plan.seed)
