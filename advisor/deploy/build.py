@@ -55,26 +55,11 @@ class Exported:
 
     def lines(self) -> list[str]:
         """What was written and what the check found, in sentences."""
-        from advisor.outputs.text import duration, human_bytes, interval, joules
+        from advisor.deploy.card import verification_sentences
+        from advisor.outputs.text import duration, human_bytes
 
-        v, p = self.verification, self.verification.get("parity") or {}
         out = [f"exported {self.name} from run {self.run_id} to {self.folder} ({human_bytes(self.size_bytes)}, {duration(self.seconds)})"]
-        if p.get("checked"):
-            out.append(
-                f"checked in a fresh process: loaded in {duration(v.get('load_s'))}; {p['matches']} of {p['samples']} answers equal to "
-                f"the measured model's (confidence within {p['tolerance']:g})"
-            )
-        else:
-            out.append(f"loaded in a fresh process in {duration(v.get('load_s'))}; answers not compared: {p.get('why')}")
-        e = v.get("energy") or {}
-        if e.get("within") is not None:
-            where = "within" if e["within"] else "OUTSIDE"
-            out.append(
-                f"energy check at its configuration: {joules(e['per_query_j'], ' J/query')} ({e.get('method')}), {where} the measured "
-                f"interval {interval(e.get('interval_j'), '.4g')} J (the model card says so)"
-            )
-        elif e.get("note"):
-            out.append(f"energy check: {e['note']}")
+        out += verification_sentences(self.verification)
         out += self.notes
         if self.mlflow:
             out.append(

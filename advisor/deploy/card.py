@@ -94,26 +94,27 @@ def _energy_lines(m: Manifest, c: CandidateResult) -> list[str]:
     return lines
 
 
-def _verification_lines(v: dict[str, Any]) -> list[str]:
+def verification_sentences(v: dict[str, Any]) -> list[str]:
+    """What the export's fresh-process check found, in sentences (the card lists them; ``advisor export`` prints them)."""
     parity = v.get("parity") or {}
-    lines = [f"- Loaded in a fresh process in {duration(v.get('load_s'))}."]
+    lines = [f"Loaded in a fresh process in {duration(v.get('load_s'))}."]
     if parity.get("checked"):
         lines.append(
-            f"- Reproduced the measured model's answers on {parity['samples']} of the run's samples at batch {parity['batch_size']}: "
+            f"Reproduced the measured model's answers on {parity['samples']} of the run's samples at batch {parity['batch_size']}: "
             f"{parity['matches']} of {parity['samples']} answers equal, largest confidence difference {parity['max_confidence_diff']:.2g} "
             f"(tolerance {parity['tolerance']:g})."
         )
     else:
-        lines.append(f"- Answers not compared: {parity.get('why', 'no reference')}.")
+        lines.append(f"Answers not compared: {parity.get('why', 'no reference')}.")
     e = v.get("energy") or {}
     if e.get("per_query_j") is not None:
         verdict = {True: "within", False: "OUTSIDE"}.get(e.get("within"), "not compared with")
         lines.append(
-            f"- A metered check at the package's configuration read {joules(e['per_query_j'])} per query ({e.get('method')}), "
+            f"A metered check at the package's configuration read {joules(e['per_query_j'])} per query ({e.get('method')}), "
             f"{verdict} the measured interval {interval(e.get('interval_j'), '.4g')} J" + (f" ({e['note']})" if e.get("note") else "") + "."
         )
     elif e.get("why"):
-        lines.append(f"- Energy not checked: {e['why']}.")
+        lines.append(f"Energy not checked: {e['why']}.")
     return lines
 
 
@@ -185,7 +186,19 @@ def model_card(m: Manifest, rec: Recommendation, c: CandidateResult) -> str:
     share = ratio(made_j, c.energy_per_query_j)
     if share is not None:
         lines.append(f"- Making it cost as much energy as {share:,.0f} queries.")
-    lines += ["", "## Verification", "", *_verification_lines(m.verification), "", "## Use", "", *_use_lines(m), "", "## Caveats", ""]
+    lines += [
+        "",
+        "## Verification",
+        "",
+        *(f"- {x}" for x in verification_sentences(m.verification)),
+        "",
+        "## Use",
+        "",
+        *_use_lines(m),
+        "",
+        "## Caveats",
+        "",
+    ]
     lines += [f"- {x}" for x in caveats(rec, c)]
     lines += ["", "`lineage.json` says what the model was made from; `results.json` holds the run's figures for this model."]
     return "\n".join(lines) + "\n"
