@@ -23,7 +23,7 @@ from advisor.measure.candidate import resolved_sources
 from advisor.measure.executor import make_job_meter
 from advisor.measure.windows import predict_all
 from advisor.outputs.text import ratio
-from advisor.paths import write_atomic
+from advisor.paths import replace_folder, write_atomic
 from advisor.runners import runner_class
 from advisor.runners.bespoke import lineage as read_lineage
 from advisor.runners.bespoke import making, record_cost
@@ -168,7 +168,7 @@ def distill(
         method = meter.method()
     finally:
         meter.stop()
-    _replace_folder(fresh, folder)  # a distillation of the same name is replaced whole, only once the new one is complete
+    replace_folder(fresh, folder)  # a distillation of the same name is replaced whole, only once the new one is complete
     state = folder / "state.joblib"
     deployed = s_run.deployed_spec(state.resolve()) if hasattr(s_run, "deployed_spec") else {}  # e.g. a fine-tuned body
     s_run.close()
@@ -203,16 +203,6 @@ def distill(
         annotate=with_lineage,
     )
     return rec, lineage
-
-
-def _replace_folder(new: Path, final: Path) -> None:
-    """Put the complete folder ``new`` in place of ``final`` (the old one removed only after the swap)."""
-    old = final.with_name(final.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    new.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def compare_to_teacher(rec: Recommendation, teacher: str, student: str) -> dict:

@@ -20,11 +20,13 @@ from typing import Any
 
 from advisor.core.results import CandidateResult, Recommendation, ServingPoint
 from advisor.core.stats import mean_interval
+from advisor.deploy.predictor import runner_for
 from advisor.deploy.pyfunc import write_flavour
 from advisor.deploy.verify import failure, verify
 from advisor.errors import AdvisorError, did_you_mean
 from advisor.measure import state as kept_state
-from advisor.spec.package import MANIFEST, MODEL_DIR, Manifest, PackageTask, ServingConfig, file_hashes
+from advisor.paths import replace_folder
+from advisor.spec.package import MANIFEST, MODEL_DIR, Manifest, PackageTask, ServingConfig, file_hashes, sha256
 from advisor.spec.runtimes import runtime_of, servable_as
 from advisor.spec.schema import CandidateSpec, SourceSpec
 from advisor.version import __version__
@@ -163,27 +165,13 @@ def _package_model(runner, spec: CandidateSpec, model: Path, scratch: Path) -> d
 
 
 def _runner_for(entry: CandidateSpec, st: dict[str, Any], config: ServingConfig):
-    from advisor.runners import RunContext, runner_class
-    from advisor.spec.schema import PromptSpec
-    from advisor.spec.sources import SourceUnavailable, resolve
+    from advisor.spec.sources import SourceUnavailable
 
-    t = st.get("context") or {}
-    ctx = RunContext(
-        label_names=list(t.get("label_names") or []),
-        prompt=PromptSpec.model_validate(t.get("prompt") or {}),
-        seed=int(t.get("seed") or 0),
-        batch_size=config.batch_size,
-        few_shot_texts=list(t.get("few_shot_texts") or []),
-        few_shot_labels=list(t.get("few_shot_labels") or []),
-        class_weight=t.get("class_weight"),
-        task_type=t.get("task_type") or "text-classification",
-        device=config.device,
-    )
+    context = st.get("context") or {}
     try:
-        path, tok = (resolve(s) if s is not None else None for s in (entry.source, entry.tokenizer))
+        return runner_for(entry, context, context.get("task_type") or "text-classification", config.batch_size, config.device)
     except SourceUnavailable as exc:
         raise ExportError(f"{entry.name}'s files are not available here: {exc}") from None
-    return runner_class(entry.kind)(entry, path, ctx, tok)
 
 
 def export(
@@ -251,7 +239,7 @@ def export(
             runner.close()
         manifest = _manifest(rec, c, st, entry, config, point)
         _write_extras(tmp, rec, c)
-        _write_manifest(tmp, manifest)
+        manifest = _write_manifest(tmp, manifest.model_copy(update={"files": file_hashes(tmp)}))
         say("checking the package in a fresh process")
         verification = verify(tmp, st, manifest.measured.get("energy_interval_j"), config, rec)
         if not verification.get("ok"):
@@ -260,8 +248,8 @@ def export(
         from advisor.deploy.card import model_card
 
         (tmp / "README.md").write_text(model_card(manifest, rec, c), encoding="utf-8")
-        _write_manifest(tmp, manifest)
-        _replace(tmp, target)
+        _write_manifest(tmp, manifest.model_copy(update={"files": {**manifest.files, "README.md": sha256(tmp / "README.md")}}))
+        replace_folder(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
@@ -361,15 +349,7 @@ def _write_extras(folder: Path, rec: Recommendation, c: CandidateResult) -> None
     (folder / "results.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
 
 
-def _write_manifest(folder: Path, manifest: Manifest) -> None:
-    manifest = manifest.model_copy(update={"files": file_hashes(folder)})
+def _write_manifest(folder: Path, manifest: Manifest) -> Manifest:
+    """Write the manifest (its ``files`` already hashed: the model's files once, only the card again after the check)."""
     (folder / MANIFEST).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
-
-
-def _replace(tmp: Path, target: Path) -> None:
-    """Put the checked package ``tmp`` at ``target`` (an older one there removed only after the swap)."""
-    old = target.parent / f".{target.name}.old-{os.getpid()}"
-    if target.exists():
-        target.rename(old)
-    tmp.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+    return manifest

@@ -7,7 +7,7 @@ that, e.g. in a serving container whose image was checked once).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from advisor.runners import Prediction, Runner
+    from advisor.spec.schema import CandidateSpec
 
 
 class Predictor:
@@ -117,30 +118,15 @@ def load(folder: str | Path, verify: bool = True, device: str | None = None, thr
     Raises:
         PackageError: no package there, a changed file, or a model that cannot load here (one line, with the fix).
     """
-    from advisor.runners import RunContext, runner_class
-    from advisor.spec.schema import PromptSpec
-    from advisor.spec.sources import SourceUnavailable, resolve
+    from advisor.spec.sources import SourceUnavailable
 
     folder = Path(folder)
     manifest = read_manifest(folder, verify=verify)
-    spec = package_entry(folder, manifest)
     t, s = manifest.task, manifest.serving
-    ctx = RunContext(
-        label_names=t.label_names,
-        prompt=PromptSpec.model_validate(t.prompt),
-        seed=t.seed,
-        batch_size=s.batch_size,
-        few_shot_texts=t.few_shot_texts,
-        few_shot_labels=t.few_shot_labels,
-        class_weight=t.class_weight,
-        task_type=t.type,
-        device=device or s.device,
-    )
     try:
-        path, tok = (resolve(src) if src is not None else None for src in (spec.source, spec.tokenizer))
+        runner = runner_for(package_entry(folder, manifest), t.model_dump(), t.type, s.batch_size, device or s.device)
     except SourceUnavailable as exc:
         raise PackageError(f"{folder}: the model's files cannot be had here: {exc}") from None
-    runner = runner_class(spec.kind)(spec, path, ctx, tok)
     try:
         runner.load()
         if threads or s.threads:
@@ -150,3 +136,29 @@ def load(folder: str | Path, verify: bool = True, device: str | None = None, thr
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise PackageError(f"{folder}: the model did not load ({type(exc).__name__}: {first})") from exc
     return Predictor(folder, manifest, runner)
+
+
+def runner_for(spec: CandidateSpec, task: Mapping[str, Any], task_type: str, batch_size: int, device: str) -> Runner:
+    """The runner of ``spec`` (not loaded) with what the model knows of the task (``task``: labels, prompt, few-shot
+    examples, class weighting, seed), at ``batch_size`` on ``device``.
+
+    Raises:
+        SourceUnavailable: the model's files cannot be had here.
+    """
+    from advisor.runners import RunContext, runner_class
+    from advisor.spec.schema import PromptSpec
+    from advisor.spec.sources import resolve
+
+    ctx = RunContext(
+        label_names=list(task.get("label_names") or []),
+        prompt=PromptSpec.model_validate(task.get("prompt") or {}),
+        seed=int(task.get("seed") or 0),
+        batch_size=batch_size,
+        few_shot_texts=list(task.get("few_shot_texts") or []),
+        few_shot_labels=list(task.get("few_shot_labels") or []),
+        class_weight=task.get("class_weight"),
+        task_type=task_type,
+        device=device,
+    )
+    path, tok = (resolve(src) if src is not None else None for src in (spec.source, spec.tokenizer))
+    return runner_class(spec.kind)(spec, path, ctx, tok)

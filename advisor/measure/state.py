@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from advisor.paths import replace_folder
 from advisor.runners import Prediction, RunContext, Runner
 from advisor.spec.schema import CandidateSpec
 
@@ -72,11 +73,7 @@ def keep(runner: Runner, spec: CandidateSpec, registry_dir: Path | None, final: 
         entry = _absolute({**spec.model_dump(mode="json", exclude_defaults=True), **fields, "variants": []}, registry_dir, tmp)
         state = {"version": STATE_VERSION, "candidate": spec.name, "entry": entry, "context": context, "reference": ref}
         (tmp / STATE_FILE).write_text(json.dumps(state), encoding="utf-8")
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        if final.exists():
-            final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return str(final)
