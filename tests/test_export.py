@@ -377,3 +377,14 @@ def test_a_hub_model_is_a_reference_by_commit():
     snapshot = Path("/cache/hub/models--org--name/snapshots/0123abcd/model.onnx")
     assert _hub_revision(snapshot, "main") == "0123abcd"
     assert _hub_revision(Path("/somewhere/else"), "v1") == "v1"
+
+
+def test_a_card_from_a_run_without_energy_claims_no_emissions(measured, package):
+    from advisor.deploy.card import model_card
+
+    rec, _ = measured
+    off = rec.model_copy(update={"method": rec.method.model_copy(update={"energy": "not measured"})})
+    text = model_card(read_manifest(package("tfidf")[0]), off, off.candidate("tfidf"))
+    meta = yaml.safe_load(text.split("---\n", 2)[1])
+    assert "co2_eq_emissions" not in meta and "energy-not-measured" in meta["tags"]
+    assert "Energy was NOT MEASURED (the run's meter was off)" in text

@@ -37,7 +37,7 @@ def _metadata(m: Manifest, rec: Recommendation, c: CandidateResult) -> dict[str,
         "pipeline_tag": rec.task.type,
         "tags": ["advisor", f"energy-{rec.method.energy.replace(' ', '-')}", c.kind, m.serving.runtime],
     }
-    if made_j is not None and intensity is not None:
+    if made_j is not None and intensity is not None and rec.method.energy != "not measured":  # a null meter's 0 J is no emission figure
         meta["co2_eq_emissions"] = {
             "emissions": round(made_j / 3.6e6 * intensity, 6),
             "source": f"CodeCarbon, {rec.method.energy} ({made_j:.4g} J to make: {how})",
@@ -209,7 +209,9 @@ def caveats(rec: Recommendation, c: CandidateResult) -> list[str]:
         f"Quality was measured on {c.samples_evaluated} samples of `{rec.task.name}`; data that drifts from them needs "
         "`advisor check --deployed <this folder>` on fresh samples.",
     ]
-    if rec.method.energy != "measured":
+    if rec.method.energy == "not measured":
+        out.append("Energy was NOT MEASURED (the run's meter was off): every energy figure here reads 0 and means nothing.")
+    elif rec.method.energy != "measured":
         out.append(f"Energy is {rec.method.energy.upper()}: CodeCarbon had no hardware counter on the measuring machine.")
     if rec.distillation is not None and rec.distillation.caveat:
         out.append(rec.distillation.caveat)
