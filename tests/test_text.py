@@ -213,9 +213,24 @@ def test_cascade_distillation_cost_and_energy_sentences():
         certified_at=0.95,
     )
     line = text.cascade_line(_rec(cascade=c))
-    assert line.startswith("Cascade: s (75%) answer when their confidence is >= 0.90, and l the rest (25%): accuracy 0.912")
-    assert "on 150 held-out samples, at 0.05 J/query (computed from the stages' measured energy" in line
-    assert "chosen on 150 other samples (Learn-then-Test): the cascade meets the goal with 95% confidence" in line
+    assert line.startswith("Cascade: s answers 75% of queries (confidence >= 0.90), l the rest (25%): accuracy 0.912")
+    assert line.endswith("on 150 held-out samples, 0.05 J/query computed from the stages' own figures; not measured as one pipeline.")
+    failed = text.cascade_line(_rec(cascade=c.model_copy(update={"candidate": "s+l", "not_measured": "load failed: OSError"})))
+    assert "its pipeline failed (load failed: OSError), so it is not ranked" in failed
+    measured = c.model_copy(
+        update={"candidate": "s+l", "measured_energy_per_query_j": 0.06, "measured_shares": [0.7, 0.3], "verdict": "meets"}
+    )
+    rows = [candidate("s", quality=0.8, energy_j=0.001), candidate("l", quality=0.95, energy_j=0.12)]
+    line = text.cascade_line(_rec(cascade=measured, candidates=rows))
+    assert line.startswith("Cascade: s answers 70% of queries (confidence >= 0.90), l the rest (30%)")
+    assert "at 0.06 J/query measured as one pipeline, 50% less than l alone (0.05 J/query computed" in line
+    assert line.endswith("it meets the goal.")
+    open_ = measured.model_copy(update={"verdict": "undecided"})
+    assert "certified at 95% on 150 other samples, but the held-out interval cannot confirm the goal" in text.cascade_line(
+        _rec(cascade=open_, candidates=rows)
+    )
+    zero = [rows[0], candidate("l", quality=0.95, energy_j=0.0)]
+    assert "the saving against l is not measured: its energy reads zero" in text.cascade_line(_rec(cascade=measured, candidates=zero))
     assert text.cascade_line(_rec()) is None
     d = Distillation(
         name="d",

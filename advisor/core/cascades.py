@@ -63,6 +63,11 @@ class Choice:
     """Gates tested along the path (rejected, plus the one that stopped it)."""
 
 
+def cascade_name(stages: Sequence[str]) -> str:
+    """The name a cascade's row carries: its stages, cheapest first, joined by ``+``."""
+    return "+".join(stages)
+
+
 def split(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Calibration and held-out indices of ``n`` shared samples: alternate rows of the (stratified) draw order, so each
     half keeps the classes' shares."""
@@ -134,6 +139,32 @@ def exact_lower_bound(successes: int, n: int, delta: float) -> float:
     return float(beta.ppf(delta, successes, n - successes + 1))
 
 
+def cannot_gate(c: CandidateResult, label_names: Sequence[str]) -> str | None:
+    """Why a measured classifier cannot answer early in a cascade, or None: a gate needs a confidence that varies, and
+    a stage must answer with the task's labels."""
+    if not c.probabilities:
+        return "gives no confidence score"
+    if len(set(c.probabilities)) == 1:
+        return f"gives every answer the same confidence ({c.probabilities[0]:g}): no gate can tell its sure answers apart"
+    extra = sorted(set(c.predictions or []) - set(label_names)) if label_names else []
+    if extra:
+        return f"answers labels the task does not have ({', '.join(extra[:3])}): stages must predict the same label set"
+    return None
+
+
+def cheaper_than(candidates: Sequence[CandidateResult], last: CandidateResult) -> list[CandidateResult]:
+    """The measured single classifiers that cost less per query than ``last``, cheapest first."""
+    return sorted(
+        (
+            c
+            for c in candidates
+            if c.name != last.name and c.kind != "cascade" and c.status == "ok" and c.predictions and c.energy is not None
+            if last.energy is not None and c.energy.per_query_j < last.energy.per_query_j
+        ),
+        key=lambda c: c.energy.per_query_j,
+    )
+
+
 MAX_CHEAP = 4
 """Cheaper candidates tried as early stages (the cheapest ones): each alone and each pair before the last stage."""
 METHOD = "Learn-then-Test, fixed-sequence gates, chosen on alternate samples and scored on the others"
@@ -156,25 +187,22 @@ def best_cascade(
     threshold: float,
     confidence: float,
     seed: int,
+    interval_level: float | None = None,
+    label_names: Sequence[str] = (),
 ) -> Cascade | None:
     """The least-energy cascade ending in ``last`` that is certified to meet ``threshold``, with its held-out figures.
 
-    Early stages are the :data:`MAX_CHEAP` cheapest measured classifiers that cost less than ``last``, alone or in
+    Early stages are the :data:`MAX_CHEAP` cheapest measured classifiers that cost less than ``last`` and can gate
+    (:func:`cannot_gate`: a varying confidence, the task's ``label_names``), alone or in
     pairs; each cascade is measured on the samples all its stages share. With K cascades tried, each is certified at
     ``delta = (1 - confidence) / K`` (Bonferroni), so the chosen one meets the threshold with the stated confidence.
     Energy per query is computed from the stages' measured figures; it is None when nothing beats ``last`` alone.
+    The held-out interval is at ``interval_level`` (default ``confidence``; the run's candidates use their look's
+    level): the verdict is ``meets`` when its lower bound reaches the threshold too, else ``undecided``.
     """
     if last.energy is None or last.predictions is None:
         return None
-    cheap = sorted(
-        (
-            c
-            for c in candidates
-            if c.name != last.name and c.status == "ok" and c.probabilities and c.predictions and c.energy is not None
-            if c.energy.per_query_j < last.energy.per_query_j
-        ),
-        key=lambda c: c.energy.per_query_j,
-    )[:MAX_CHEAP]
+    cheap = [c for c in cheaper_than(candidates, last) if cannot_gate(c, label_names) is None][:MAX_CHEAP]
     combos = [(c,) for c in cheap] + list(combinations(cheap, 2))
     if not combos:
         return None
@@ -194,7 +222,7 @@ def best_cascade(
     if best is None:
         return None
     held = [list(labels)[i] for i in split(best.calibration + best.held_out)[1]]
-    lo, hi = prediction_interval(best.predictions, held, metric, confidence, seed)
+    lo, hi = prediction_interval(best.predictions, held, metric, interval_level or confidence, seed)
     return Cascade(
         small=best.stages[0],
         large=best.stages[-1],
@@ -209,4 +237,5 @@ def best_cascade(
         samples_held_out=best.held_out,
         certified_at=1 - (1 - confidence) / len(combos),
         method=METHOD,
+        verdict="meets" if lo >= threshold else "undecided",
     )

@@ -92,7 +92,8 @@ def rank(
             )
         return Ranking(None, best.name, f"No candidate meets {goal}; the best is {best.name} ({_q(best)}).", names)
     chosen = passing[0]
-    largest = max(passing, key=lambda c: (c.parameters or 0, key(c)))
+    singles = [c for c in passing if c.kind != "cascade"] or passing  # a cascade holds its stages' parameters: not "the largest"
+    largest = max(singles, key=lambda c: (c.parameters or 0, key(c)))
     head = f"{chosen.name} meets {goal} ({_q(chosen)})"
     if largest is chosen:
         others = "the only candidate that does" if len(passing) == 1 else "the largest candidate that does"

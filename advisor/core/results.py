@@ -29,7 +29,7 @@ from advisor.core.figures import (  # re-exported: every results model is import
 )
 from advisor.paths import write_atomic
 
-SCHEMA_VERSION = "1.5"
+SCHEMA_VERSION = "1.6"
 """Major.minor: a reader reads every file of its major version; fields it does not know are ignored."""
 
 
@@ -57,8 +57,9 @@ class Cascade(ResultModel):
     """Cheaper models that answer when confident, in order of cost, and the last stage answering the rest.
 
     The gate is chosen on half of the samples all stages share (Learn-then-Test) and the cascade scored on the other
-    half: ``quality`` and its interval are held-out figures. Energy per query is computed from the stages' measured
-    figures (a deferred query pays every stage it passed), not measured as one pipeline.
+    half: ``quality`` and its interval are held-out figures. ``energy_per_query_j`` is computed from the stages'
+    measured figures (a deferred query pays every stage it passed); the cascade is then run as one pipeline and
+    metered like any candidate (its row in ``candidates``, named ``candidate``): only that measurement ranks.
     """
 
     small: str = Field(description="the first stage")
@@ -76,6 +77,14 @@ class Cascade(ResultModel):
         default=None, description="level at which the gate was certified to meet the threshold (the run's, split over the cascades tried)"
     )
     method: str | None = None
+    verdict: Literal["meets", "undecided"] | None = Field(
+        default=None, description="meets when the held-out interval's lower bound reaches the threshold too, else undecided"
+    )
+    candidate: str | None = Field(default=None, description="the cascade's measured row in candidates (None: not measured)")
+    measured_energy_per_query_j: float | None = Field(default=None, description="the pipeline's metered windows (None: not measured)")
+    measured_shares: list[float] = Field(default_factory=list, description="share of the windows' queries each stage answered")
+    queries_from: str | None = Field(default=None, description="the windows' queries: fresh rows of the task, or the samples")
+    not_measured: str | None = Field(default=None, description="why the pipeline has no measurement")
 
 
 class Look(ResultModel):
@@ -229,6 +238,7 @@ class Recommendation(ResultModel):
     pareto: list[str] = Field(default_factory=list, description="non-dominated on quality and energy, cheapest first")
     savings: Savings | None = Field(default=None, description="the recommendation against the reference, per query and per year")
     cascade: Cascade | None = Field(default=None, description="a cheaper small->large confidence cascade, when one meets the goal")
+    no_cascade: str | None = Field(default=None, description="why there is no cascade (once the run is over)")
     candidates: list[CandidateResult]
     settings: dict[str, Any] = Field(description="the run's Settings, as given")
     method: Method = Field(default_factory=Method)

@@ -20,12 +20,12 @@ from typing import Any
 
 from advisor.core.results import CandidateResult, Recommendation, ServingPoint
 from advisor.core.stats import mean_interval
-from advisor.deploy.predictor import runner_for
 from advisor.deploy.pyfunc import write_flavour
 from advisor.deploy.verify import failure, verify
 from advisor.errors import AdvisorError, did_you_mean
 from advisor.measure import state as kept_state
 from advisor.paths import replace_folder
+from advisor.runners.packaged import runner_for
 from advisor.spec.package import MANIFEST, MODEL_DIR, Manifest, PackageTask, ServingConfig, file_hashes, sha256
 from advisor.spec.runtimes import runtime_of, servable_as
 from advisor.spec.schema import CandidateSpec, SourceSpec
@@ -67,7 +67,8 @@ class Exported:
             out.append(
                 f"registered in MLflow as {self.mlflow['registered_model']} version {self.mlflow['version']} ({self.mlflow['model_uri']})"
             )
-        out.append(f"load it with: advisor.load({str(self.folder)!r})  or  mlflow.pyfunc.load_model({str(self.folder)!r})")
+        pyfunc = f"  or  mlflow.pyfunc.load_model({str(self.folder)!r})" if (self.folder / "MLmodel").is_file() else ""
+        out.append(f"load it with: advisor.load({str(self.folder)!r}){pyfunc}")
         return out
 
 
@@ -106,7 +107,7 @@ def _candidate(rec: Recommendation, name: str | None) -> CandidateResult:
             f"{name} was {c.status} in run {rec.run_id}{why}: only a fully measured model can be exported; measure it with "
             f"advisor recommend --task {rec.task.path} --candidates '{name}' --exhaustive, then export that run"
         )
-    if not c.state:
+    if not c.state and c.kind != "cascade":  # a cascade is exported from its stages' states
         raise ExportError(
             f"run {rec.run_id} kept no fitted state for {name} (results schema {rec.schema_version}, written before runs kept "
             f"fitted models); measure it again: advisor recommend --task {rec.task.path} --candidates '{name}' --fresh"
@@ -197,6 +198,10 @@ def export(
         raise ExportError(f"{target}: already exists; choose another folder with --to, or replace it with --force")
     if target.exists() and not target.is_dir():
         raise ExportError(f"{target}: is a file; give a folder with --to")
+    if c.kind == "cascade":
+        from advisor.deploy.cascade import export_cascade
+
+        return export_cascade(rec, c, target, say, mlflow_uri)
     try:
         st = kept_state.read(c.state)
     except FileNotFoundError:
@@ -274,26 +279,7 @@ def _manifest(
     rec: Recommendation, c: CandidateResult, st: dict, entry: dict, config: ServingConfig, point: ServingPoint | None
 ) -> Manifest:
     ctx = st.get("context") or {}
-    energy = point.energy if point is not None else c.energy
-    repeats = energy.repeats_per_query_j if energy is not None else []
-    lo_hi = list(mean_interval(repeats, rec.confidence)) if repeats else None
-    measured = {
-        "quality": c.quality,
-        "quality_ci": c.quality_ci,
-        "metric": rec.task.metric,
-        "confidence": rec.confidence,
-        "samples": c.samples_evaluated,
-        "energy_per_query_j": energy.per_query_j if energy is not None else None,
-        "energy_interval_j": lo_hi,
-        "energy_method": rec.method.energy,
-        "hardware": rec.method.cpu_model or rec.method.cpu,
-        "latency_p50_ms": point.latency_p50_ms if point is not None else c.latency_p50_ms,
-        "latency_p95_ms": point.latency_p95_ms if point is not None else c.latency_p95_ms,
-        "latency_how": "a request's batch compute plus its fill wait (serving sweep)" if point is not None else "single queries",
-        "run_energy_per_query_j": c.energy_per_query_j,
-        "run_batch_size": rec.settings.get("batch_size"),
-        "parameters": c.parameters,
-    }
+    measured = measured_figures(rec, c, point)
     return Manifest(
         name=c.name,
         candidate=c.name,
@@ -318,6 +304,47 @@ def _manifest(
     )
 
 
+def measured_figures(rec: Recommendation, c: CandidateResult, point: ServingPoint | None = None) -> dict[str, Any]:
+    """The figures the run measured for ``c`` (at the serving sweep's ``point`` where one was chosen), for a manifest."""
+    energy = point.energy if point is not None else c.energy
+    repeats = energy.repeats_per_query_j if energy is not None else []
+    return {
+        "quality": c.quality,
+        "quality_ci": c.quality_ci,
+        "metric": rec.task.metric,
+        "confidence": rec.confidence,
+        "samples": c.samples_evaluated,
+        "energy_per_query_j": energy.per_query_j if energy is not None else None,
+        "energy_interval_j": list(mean_interval(repeats, rec.confidence)) if repeats else None,
+        "energy_method": rec.method.energy,
+        "hardware": rec.method.cpu_model or rec.method.cpu,
+        "latency_p50_ms": point.latency_p50_ms if point is not None else c.latency_p50_ms,
+        "latency_p95_ms": point.latency_p95_ms if point is not None else c.latency_p95_ms,
+        "latency_how": "a request's batch compute plus its fill wait (serving sweep)" if point is not None else "single queries",
+        "run_energy_per_query_j": c.energy_per_query_j,
+        "run_batch_size": rec.settings.get("batch_size"),
+        "parameters": c.parameters,
+    }
+
+
+def run_summary(rec: Recommendation, c: CandidateResult) -> dict[str, Any]:
+    """A package's ``results.json``: the run's figures for the model it holds."""
+    return {
+        "schema_version": rec.schema_version,
+        "run_id": rec.run_id,
+        "created_at": rec.created_at,
+        "task": rec.task.model_dump(mode="json", exclude={"spec"}),
+        "threshold": rec.threshold,
+        "decision": rec.decision,
+        "model": rec.model,
+        "summary": rec.summary,
+        "method": rec.method.model_dump(mode="json"),
+        "candidate": c.model_dump(mode="json", exclude={"predictions", "probabilities", "state"}),
+        "serving": rec.serving.model_dump(mode="json") if rec.serving else None,
+        "cascade": rec.cascade.model_dump(mode="json") if rec.cascade and rec.cascade.candidate == c.name else None,
+    }
+
+
 def _write_extras(folder: Path, rec: Recommendation, c: CandidateResult) -> None:
     """``lineage.json`` (what the model was made from) and ``results.json`` (the run's figures for this model)."""
     made = json.loads((Path(c.making.path) / "lineage.json").read_text(encoding="utf-8")) if c.making and c.making.path else None
@@ -333,20 +360,7 @@ def _write_extras(folder: Path, rec: Recommendation, c: CandidateResult) -> None
         "task_data_sha256": rec.task.data_sha256,
     }
     (folder / "lineage.json").write_text(json.dumps(lineage, indent=2, default=str), encoding="utf-8")
-    summary = {
-        "schema_version": rec.schema_version,
-        "run_id": rec.run_id,
-        "created_at": rec.created_at,
-        "task": rec.task.model_dump(mode="json", exclude={"spec"}),
-        "threshold": rec.threshold,
-        "decision": rec.decision,
-        "model": rec.model,
-        "summary": rec.summary,
-        "method": rec.method.model_dump(mode="json"),
-        "candidate": c.model_dump(mode="json", exclude={"predictions", "probabilities", "state"}),
-        "serving": rec.serving.model_dump(mode="json") if rec.serving else None,
-    }
-    (folder / "results.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    (folder / "results.json").write_text(json.dumps(run_summary(rec, c), indent=2), encoding="utf-8")
 
 
 def _write_manifest(folder: Path, manifest: Manifest) -> Manifest:

@@ -35,7 +35,7 @@ def _metadata(m: Manifest, rec: Recommendation, c: CandidateResult) -> dict[str,
         "license": (c.license or "unknown").lower(),
         "library_name": LIBRARY.get(m.serving.runtime, "transformers" if c.kind in ("prompted", "hf-pipeline") else m.serving.runtime),
         "pipeline_tag": rec.task.type,
-        "tags": ["advisor", f"energy-{rec.method.energy.replace(' ', '-')}", c.kind, m.serving.runtime],
+        "tags": list(dict.fromkeys(["advisor", f"energy-{rec.method.energy.replace(' ', '-')}", c.kind, m.serving.runtime])),
     }
     if made_j is not None and intensity is not None and rec.method.energy != "not measured":  # a null meter's 0 J is no emission figure
         meta["co2_eq_emissions"] = {
@@ -142,6 +142,22 @@ def _use_lines(m: Manifest) -> list[str]:
     return lines
 
 
+def _what(m: Manifest, rec: Recommendation, c: CandidateResult) -> str:
+    where = f"measured by advisor on the task `{rec.task.name}` in run `{rec.run_id}`"
+    if c.kind != "cascade":
+        return f"A {c.kind} model (source: {c.source}), {where} and exported with the fitted state that was measured."
+    names, shares = m.entry.get("names") or [], m.measured.get("shares") or []
+    who = "; ".join(
+        f"`{rel}/` {name}" + (f" answers {percent(sh)} of queries" if sh is not None else "")
+        for rel, name, sh in zip(m.entry.get("stages") or [], names, [*shares, *[None] * len(names)])
+    )
+    return (
+        f"A cascade, {where}: each stage answers a query when its confidence is at least {m.entry.get('gate'):.2f}, the last "
+        f"stage answers the rest ({who}). Each stage is a checked package of its own, exported with the fitted state that "
+        "was measured; `advisor.load` on this folder routes between them."
+    )
+
+
 def model_card(m: Manifest, rec: Recommendation, c: CandidateResult) -> str:
     """The card's text: metadata, then why, quality, energy, lineage, verification, use and caveats."""
     meta = yaml.safe_dump(_metadata(m, rec, c), sort_keys=False, allow_unicode=True)
@@ -151,8 +167,7 @@ def model_card(m: Manifest, rec: Recommendation, c: CandidateResult) -> str:
         "",
         f"# {m.name}",
         "",
-        f"A {c.kind} model (source: {c.source}), measured by advisor on the task `{rec.task.name}` in run `{rec.run_id}` and exported "
-        "with the fitted state that was measured.",
+        _what(m, rec, c),
         "",
         "## Why this model",
         "",
@@ -168,7 +183,8 @@ def model_card(m: Manifest, rec: Recommendation, c: CandidateResult) -> str:
         "",
         f"{rec.task.metric_label}: {quality(c.quality, c.quality_ci)} ({round(rec.confidence * 100)}% interval) on "
         f"{c.samples_evaluated} samples"
-        + (", each predicted by a model that did not see it in training (cross-fitting)." if c.fit is not None else "."),
+        + (", each predicted by a model that did not see it in training (cross-fitting)" if c.fit is not None else "")
+        + (", held out from the choice of the gate." if c.kind == "cascade" else "."),
         "",
         "## Energy and latency",
         "",
@@ -181,6 +197,8 @@ def model_card(m: Manifest, rec: Recommendation, c: CandidateResult) -> str:
         f"- Parent: {c.derived_from or (c.making.parent if c.making else None) or c.source}; licence of the parent: {c.license}.",
         f"- Making: {how}" + (f", {joules(made_j)} one-off" if made_j is not None else "") + ".",
     ]
+    if c.kind == "cascade":
+        lines[-1] = "- Making: each stage's own card (`stages/<n>/README.md`) says how it was made and what that cost."
     if c.making is not None and c.making.payback_note:
         lines.append(f"- Payback: {c.making.payback_note}.")
     share = ratio(made_j, c.energy_per_query_j)
@@ -194,7 +212,7 @@ def model_card(m: Manifest, rec: Recommendation, c: CandidateResult) -> str:
         "",
         "## Use",
         "",
-        *_use_lines(m),
+        *(_use_lines(m) if c.kind != "cascade" else _use_lines(m)[:6]),
         "",
         "## Caveats",
         "",

@@ -7,17 +7,16 @@ that, e.g. in a serving container whose image was checked once).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from advisor.spec.package import Manifest, PackageError, package_entry, read_manifest
+from advisor.spec.package import Manifest, read_manifest
 
 if TYPE_CHECKING:
     import numpy as np
 
     from advisor.runners import Prediction, Runner
-    from advisor.spec.schema import CandidateSpec
 
 
 class Predictor:
@@ -118,47 +117,8 @@ def load(folder: str | Path, verify: bool = True, device: str | None = None, thr
     Raises:
         PackageError: no package there, a changed file, or a model that cannot load here (one line, with the fix).
     """
-    from advisor.spec.sources import SourceUnavailable
+    from advisor.runners.packaged import package_runner
 
     folder = Path(folder)
     manifest = read_manifest(folder, verify=verify)
-    t, s = manifest.task, manifest.serving
-    try:
-        runner = runner_for(package_entry(folder, manifest), t.model_dump(), t.type, s.batch_size, device or s.device)
-    except SourceUnavailable as exc:
-        raise PackageError(f"{folder}: the model's files cannot be had here: {exc}") from None
-    try:
-        runner.load()
-        if threads or s.threads:
-            runner.set_threads(threads or s.threads)
-    except Exception as exc:
-        runner.close()
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise PackageError(f"{folder}: the model did not load ({type(exc).__name__}: {first})") from exc
-    return Predictor(folder, manifest, runner)
-
-
-def runner_for(spec: CandidateSpec, task: Mapping[str, Any], task_type: str, batch_size: int, device: str) -> Runner:
-    """The runner of ``spec`` (not loaded) with what the model knows of the task (``task``: labels, prompt, few-shot
-    examples, class weighting, seed), at ``batch_size`` on ``device``.
-
-    Raises:
-        SourceUnavailable: the model's files cannot be had here.
-    """
-    from advisor.runners import RunContext, runner_class
-    from advisor.spec.schema import PromptSpec
-    from advisor.spec.sources import resolve
-
-    ctx = RunContext(
-        label_names=list(task.get("label_names") or []),
-        prompt=PromptSpec.model_validate(task.get("prompt") or {}),
-        seed=int(task.get("seed") or 0),
-        batch_size=batch_size,
-        few_shot_texts=list(task.get("few_shot_texts") or []),
-        few_shot_labels=list(task.get("few_shot_labels") or []),
-        class_weight=task.get("class_weight"),
-        task_type=task_type,
-        device=device,
-    )
-    path, tok = (resolve(src) if src is not None else None for src in (spec.source, spec.tokenizer))
-    return runner_class(spec.kind)(spec, path, ctx, tok)
+    return Predictor(folder, manifest, package_runner(folder, manifest, device, threads))

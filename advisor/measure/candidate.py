@@ -34,8 +34,22 @@ METHOD_VERSION = 3
 whenever a figure would be obtained differently, so that no measurement made the old way is reused."""
 
 
+class Measures:
+    """What the jobs that measure a row of the table share: reading a result back, and the energy it metered."""
+
+    @staticmethod
+    def load(payload: dict) -> CandidateResult:
+        """A result sent back from a worker as :meth:`CandidateResult.to_dict`."""
+        return CandidateResult.model_validate(payload)
+
+    @staticmethod
+    def own_energy_j(result: CandidateResult) -> float:
+        """The energy of the job's metered phases, in joules (what a shared meter can attribute to it)."""
+        return sum(p.energy_j or 0.0 for p in result.phases.values())
+
+
 @dataclass(frozen=True)
-class Job:
+class Job(Measures):
     """Everything a measurement needs, picklable so it can cross into a worker process."""
 
     spec: CandidateSpec
@@ -78,16 +92,6 @@ class Job:
     def failed(self, why: str) -> CandidateResult:
         """The result of a job whose worker could not report (it died, a remote task failed)."""
         return base_result(self.spec, "failed", why)
-
-    @staticmethod
-    def load(payload: dict) -> CandidateResult:
-        """A result sent back from a worker as :meth:`CandidateResult.to_dict`."""
-        return CandidateResult.model_validate(payload)
-
-    @staticmethod
-    def own_energy_j(result: CandidateResult) -> float:
-        """The energy of the job's metered phases, in joules (what a shared meter can attribute to it)."""
-        return sum(p.energy_j or 0.0 for p in result.phases.values())
 
 
 def base_result(spec: CandidateSpec, status: str, reason: str | None = None) -> CandidateResult:

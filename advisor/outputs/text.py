@@ -233,25 +233,36 @@ def savings_lines(rec: Recommendation) -> list[str]:
 
 
 def cascade_line(rec: Recommendation) -> str | None:
-    """The cascade, when one is certified to meet the goal for less energy than the model it ends in."""
+    """The cascade certified to meet the goal for less energy than the model it ends in: which share each stage
+    answers, its held-out quality, its energy measured as one pipeline beside the computed figure, and what it saves."""
     c = rec.cascade
     if c is None:
         return None
     stages = c.stages or [c.small, c.large]
-    shares = c.shares or [1 - c.deferred_share, c.deferred_share]
-    who = ", then ".join(f"{name} ({percent(share)})" for name, share in zip(stages[:-1], shares))
+    shares = c.measured_shares or c.shares or [1 - c.deferred_share, c.deferred_share]
+    who = ", then ".join(f"{name} answers {percent(share)} of queries" for name, share in zip(stages[:-1], shares))
     held = f" on {c.samples_held_out} held-out samples" if c.samples_held_out else ""
-    how = (
-        f" The gate was chosen on {c.samples_calibration} other samples (Learn-then-Test): the cascade meets the goal with "
-        f"{percent(c.certified_at)} confidence."
-        if c.samples_calibration
-        else ""
+    head = (
+        f"Cascade: {who} (confidence >= {c.gate:.2f}), {stages[-1]} the rest ({percent(shares[-1])}): "
+        f"{rec.task.metric_label} {quality(c.quality, c.quality_ci)}{held}"
     )
-    return (
-        f"Cascade: {who} answer when their confidence is >= {c.gate:.2f}, and {stages[-1]} the rest ({percent(shares[-1])}): "
-        f"{rec.task.metric_label} {quality(c.quality, c.quality_ci)}{held}, at {joules(c.energy_per_query_j, ' J/query')} "
-        f"(computed from the stages' measured energy, not measured as one pipeline).{how}"
+    computed = f"{joules(c.energy_per_query_j, ' J/query')} computed from the stages' own figures"
+    if c.measured_energy_per_query_j is None:
+        why = f"its pipeline failed ({c.not_measured}), so it is not ranked" if c.not_measured else "not measured as one pipeline"
+        return f"{head}, {computed}; {why}."
+    last = rec.candidate(stages[-1]).energy_per_query_j if stages[-1] in {x.name for x in rec.candidates} else None
+    saved = (
+        f", {percent(1 - c.measured_energy_per_query_j / last)} less than {stages[-1]} alone"
+        if last and last > 0
+        else f" (the saving against {stages[-1]} is not measured: its energy reads zero)"
     )
+    verdict = (
+        "it meets the goal"
+        if c.verdict == "meets"
+        else f"its gate is certified at {percent(c.certified_at)} on {c.samples_calibration} other samples, but the held-out interval "
+        "cannot confirm the goal, so it is not recommended"
+    )
+    return f"{head}, at {joules(c.measured_energy_per_query_j, ' J/query')} measured as one pipeline{saved} ({computed}); {verdict}."
 
 
 def distillation_lines(rec: Recommendation) -> list[str]:
@@ -307,7 +318,8 @@ def samples_line(rec: Recommendation) -> str | None:
 
 def outcome_lines(rec: Recommendation) -> list[str]:
     """More samples, savings, the cascade and the distillation, in that order: the sentences that follow the answer."""
-    return [x for x in [samples_line(rec)] if x] + savings_lines(rec) + [x for x in [cascade_line(rec)] if x] + distillation_lines(rec)
+    cascade = cascade_line(rec) or rec.no_cascade
+    return [x for x in [samples_line(rec)] if x] + savings_lines(rec) + [x for x in [cascade] if x] + distillation_lines(rec)
 
 
 def cost_line(rec: Recommendation) -> str:

@@ -8,11 +8,13 @@ the machine and the version of the measuring method (:data:`advisor.measure.cand
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 from typing import Any
 
 from advisor.core.results import CandidateResult
 from advisor.measure.candidate import METHOD_VERSION, Job, ProgressFn
+from advisor.measure.cascade import CascadeJob
 from advisor.measure.executor import Executor, Measured
 from advisor.spec.settings import Settings
 from advisor.store import ResultStore, measurement_key
@@ -42,6 +44,12 @@ def fingerprint(job: Job) -> dict[str, Any]:
     }
 
 
+def cascade_fingerprint(job: CascadeJob) -> dict[str, Any]:
+    """Everything that determines a cascade's measurement: its stages' measurements, the gate and the queries."""
+    texts = hashlib.sha256("\x1f".join(job.texts).encode()).hexdigest()
+    return {"cascade": [fingerprint(j) for j in job.stages], "gate": job.gate, "queries": texts, "held_out": job.held_out}
+
+
 def states_dir(store: ResultStore) -> Path:
     """Where the fitted states of a store's measurements are kept: ``states/`` beside the store's file."""
     return Path(store.path).resolve().parent / "states"
@@ -62,9 +70,12 @@ class CachedExecutor:
     def __init__(self, inner: Executor, store: ResultStore, run_id: str, fresh: bool = False):
         self.inner, self.store, self.run_id, self.fresh = inner, store, run_id, fresh
 
-    def run(self, job: Job, progress: ProgressFn) -> Measured:
-        key = measurement_key(fingerprint(job))
-        job = job.replaced(state_dir=str(states_dir(self.store) / key[:32]))  # the fitted state is kept under the same key
+    def run(self, job: Job | CascadeJob, progress: ProgressFn) -> Measured:
+        if job.kind == "cascade":
+            key = measurement_key(cascade_fingerprint(job))
+        else:
+            key = measurement_key(fingerprint(job))
+            job = job.replaced(state_dir=str(states_dir(self.store) / key[:32]))  # the fitted state is kept under the same key
         if not self.fresh:
             hit = self.store.get_measurement(key)
             while hit is None and not self.store.claim_measurement(key, self.run_id):
@@ -81,7 +92,7 @@ class CachedExecutor:
             raise
         if m.result.status in ("ok", "dropped"):
             payload = {"result": m.result.to_dict(), "method": m.method, "idle_power_w": m.idle_power_w, "run_id": self.run_id}
-            self.store.put_measurement(key, self.run_id, job.spec.name, payload)  # also ends the claim
+            self.store.put_measurement(key, self.run_id, job.name, payload)  # also ends the claim
         else:
             self.store.release_measurement(key, self.run_id)
         return m

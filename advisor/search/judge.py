@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from statistics import NormalDist
 
 from advisor.core.assess import assess
-from advisor.core.cascades import best_cascade
+from advisor.core.cascades import MAX_CHEAP, best_cascade, cannot_gate, cascade_name, cheaper_than
 from advisor.core.impact import savings
 from advisor.core.ranking import pareto_front, rank
 from advisor.core.results import BestBet, CandidateResult, Cost, Look, Recommendation
@@ -78,7 +78,7 @@ def judge(
             "search": search,
             "best_bet": bet,
             "savings": _savings(assessed, model, ref or best, plan, cost.energy_j),
-            "cascade": _cascade(assessed, model or best, plan) if status != "running" else None,  # searched once, at the end
+            **(_cascade(assessed, model or best, plan) if status != "running" else {}),  # searched once the run is over
         }
     )
 
@@ -182,12 +182,60 @@ def _savings(results: Sequence[CandidateResult], model: str | None, against: str
     return savings(ok[model], ok[against], s.queries_per_day, s.country, s.price_per_kwh, spent_j)
 
 
-def _cascade(results: Sequence[CandidateResult], last_name: str | None, plan: Plan):
-    """The cheapest cascade ending in the recommended (or best) model that is certified to meet the goal, if any
-    (classification only). Candidates measured on fewer samples count on the samples they share with it."""
-    ok, metric = _measured(results), plan.task.spec.metric
+def _cascade(results: Sequence[CandidateResult], last_name: str | None, plan: Plan) -> dict:
+    """``cascade``: the cheapest cascade ending in the recommended (or best) single model that is certified to meet the
+    goal, if any (classification only), with its pipeline's measurement once its row is among ``results``; candidates
+    measured on fewer samples count on the samples they share with it. ``no_cascade``: why there is none."""
+    ok, metric, s = _measured(results), plan.task.spec.metric, plan.settings
+    rows = {c.name: c for c in results if c.kind == "cascade"}
+    if last_name in rows:  # the recommendation is a cascade: the search ends in its last stage
+        last_name = rows[last_name].details["stages"][-1]
     last = ok.get(last_name or "")
-    if last is None or plan.threshold is None or metric.generative:  # a cascade gates on classifier confidence
+    why = _why_none(list(ok.values()), last, plan)
+    if why is not None or last is None:
+        return {"cascade": None, "no_cascade": why}
+    labels, names = plan.samples.labels, plan.samples.label_names
+    found = best_cascade(list(ok.values()), last, labels, metric, plan.threshold, s.confidence, plan.seed, plan.decision_confidence, names)
+    if found is None:
+        usable = [c.name for c in cheaper_than(list(ok.values()), last) if cannot_gate(c, names) is None][:MAX_CHEAP]
+        bad = _unfit(list(ok.values()), last, names)
+        note = (
+            f"No cascade: none of those tried with {', '.join(usable)} before {last.name} is certified to meet the goal for "
+            f"less energy than {last.name} alone"
+        )
+        return {"cascade": None, "no_cascade": note + (f" ({bad})" if bad else "") + "."}
+    row = rows.get(cascade_name(found.stages))
+    if row is None:
+        return {"cascade": found, "no_cascade": None}
+    if row.status != "ok" or row.energy is None:
+        return {"cascade": found.model_copy(update={"candidate": row.name, "not_measured": row.reason}), "no_cascade": None}
+    measured = {
+        "candidate": row.name,
+        "measured_energy_per_query_j": row.energy.per_query_j,
+        "measured_shares": row.details.get("window_shares") or [],
+        "queries_from": row.details.get("queries_from"),
+    }
+    return {"cascade": found.model_copy(update=measured), "no_cascade": None}
+
+
+def _unfit(results: list[CandidateResult], last: CandidateResult, label_names: Sequence[str]) -> str:
+    """The cheaper candidates that cannot gate, and why, in one clause ('' when none)."""
+    return "; ".join(f"{c.name} {why}" for c in cheaper_than(results, last) if (why := cannot_gate(c, label_names)))
+
+
+def _why_none(results: list[CandidateResult], last: CandidateResult | None, plan: Plan) -> str | None:
+    """Why no cascade can be searched at all, or None when the search may go on."""
+    if plan.settings.cascade == "off":
+        return "Cascades were left out (--cascade off)."
+    if plan.task.spec.metric.generative:
+        return "No cascade: a generative task's answers carry no classifier confidence to gate on."
+    if plan.threshold is None:
+        return "No cascade: a relative goal (--max-drop) has no fixed threshold to certify a gate against."
+    if last is None:
         return None
-    labels = plan.samples.labels
-    return best_cascade(list(ok.values()), last, labels, metric, plan.threshold, plan.settings.confidence, plan.seed)
+    cheaper = cheaper_than(results, last)
+    if not cheaper:
+        return f"No cascade: no measured candidate costs less per query than {last.name}."
+    if all(cannot_gate(c, plan.samples.label_names) for c in cheaper):
+        return f"No cascade: {_unfit(results, last, plan.samples.label_names)}."
+    return None

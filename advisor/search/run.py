@@ -10,8 +10,9 @@ import shutil
 import time
 from typing import Protocol
 
-from advisor.core.results import CandidateResult, Cost, IdlePower, Look, Method, Recommendation
+from advisor.core.results import CandidateResult, Cascade, Cost, IdlePower, Look, Method, Recommendation
 from advisor.measure.candidate import base_result
+from advisor.measure.cascade import CascadeJob, window_texts
 from advisor.measure.executor import Executor, Measured
 from advisor.outputs.text import human_count
 from advisor.search.adaptive import cost_rank
@@ -69,6 +70,7 @@ def execute(plan: Plan, executor: Executor, output: Output, observer: Observer |
         output.update(state.rec)  # the run exists (results.json, the store's row with its owner) before anything is measured
         for i, spec in enumerate(plan.specs):
             state.measure(spec, i, len(plan.specs))
+        state.measure_cascade()
     except BaseException:
         state.finish("interrupted")
         raise
@@ -127,6 +129,34 @@ class _State:
         self.output.update(self.rec)
         return self.rec.candidate(spec.name)
 
+    def measure_cascade(self) -> None:
+        """Run the certified cascade, if any, as one pipeline metered like a candidate: its row ranks by that measurement."""
+        if self.first.settings.cascade == "off":
+            return
+        self._judge("complete")  # the cascade is searched once every candidate is measured
+        found = self.rec.cascade
+        if found is None or found.candidate is not None:
+            return
+        job = cascade_job(self.plan, found, self.results)
+        total = len(self.first.specs) + 1
+        self.observer.candidate_started(job, total - 1, total)
+        t0 = time.perf_counter()
+        m = self.executor.run(job, lambda ph, d, t: self.observer.progress(job, ph, d, t))
+        self.spent += m.energy_j
+        self.results[job.name] = m.result
+        self.looks.append(
+            Look(
+                samples=len(self.plan.samples),
+                measured=[job.name],
+                energy_j=m.energy_j,
+                duration_s=time.perf_counter() - t0,
+                phases=m.result.phases,
+            )
+        )
+        self._judge("running")
+        self.output.update(self.rec)
+        self.observer.candidate_finished(self.rec.candidate(job.name))
+
     def _judge(self, status: str) -> None:
         stopped = "; ".join(f"{n}: {why}" for n, why in self.stops.items()) or None
         self.rec = judge(self.plan, list(self.results.values()), self.cost(), status, self.rec, self.looks, stopped)
@@ -169,6 +199,23 @@ class _State:
         if status != "complete":
             self.output.finish(self.rec)
         return self.rec
+
+
+def cascade_job(plan: Plan, found: Cascade, results: dict[str, CandidateResult]) -> CascadeJob:
+    """The job that meters ``found`` as one pipeline: each stage as it was measured (its kept state, else fitted again
+    on the samples it was measured on), queried with rows beyond the samples where the draw has enough."""
+    by_name = {spec.name: spec for spec in plan.specs}
+    stages = tuple(plan.extended(len(results[n].predictions or [])).job(by_name[n]) for n in found.stages)
+    texts, where = window_texts(plan.samples.texts, plan.samples.pool_texts)
+    held = {
+        "quality": found.quality,
+        "quality_ci": found.quality_ci,
+        "verdict": found.verdict,
+        "shares": found.shares,
+        "computed_j": found.energy_per_query_j,
+        "samples": found.samples_held_out,
+    }
+    return CascadeJob(stages, tuple(results[n].state for n in found.stages), found.gate, texts, where, held)
 
 
 def _next(

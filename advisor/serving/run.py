@@ -21,10 +21,12 @@ def targets(rec: Recommendation, scope: str) -> list[str]:
     """The models to sweep: the recommended one, or with ``frontier`` every Pareto-frontier candidate meeting the goal."""
     if rec.decision != "recommended" or rec.model is None:
         return []
+    singles = {c.name for c in rec.candidates if c.kind != "cascade"}
     if scope != "frontier":
-        return [rec.model]
-    meets = {c.name for c in rec.candidates if c.status == "ok" and c.verdict == "meets"}
-    return [rec.model, *(n for n in rec.pareto if n in meets and n != rec.model)]
+        return [rec.model] if rec.model in singles else []
+    meets = {c.name for c in rec.candidates if c.status == "ok" and c.verdict == "meets" and c.name in singles}
+    first = [rec.model] if rec.model in singles else []
+    return [*first, *(n for n in rec.pareto if n in meets and n != rec.model)]
 
 
 def wait_note(settings: Settings) -> str:
@@ -79,7 +81,12 @@ def serve(plan, rec: Recommendation, observer=None) -> Recommendation:
         return rec
     names = targets(rec, s.serving)
     if not names:
-        why = "No serving sweep: no model was recommended."
+        why = (
+            f"No serving sweep: the recommendation is a cascade, measured at the run's batch size ({s.batch_size}); its stages are "
+            "not swept apart."
+            if rec.model and rec.candidate(rec.model).kind == "cascade"
+            else "No serving sweep: no model was recommended."
+        )
         return rec.model_copy(update={"serving": Serving(scope=s.serving, max_latency_ms=s.max_latency_ms, answer=why)})
     idle = rec.idle_power_w.model_dump()
     by_name = {spec.name: spec for spec in plan.specs}

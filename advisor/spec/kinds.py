@@ -100,6 +100,13 @@ KINDS: dict[str, CandidateKind] = {
             description="a ready-made transformers text-classification model",
         ),
         CandidateKind(
+            "cascade-package",
+            ("advisor",),
+            RunnerOptions,
+            "advisor.runners.cascade:CascadePackage",
+            description="an exported cascade: stages that answer in order of cost, each when its confidence reaches the certified gate",
+        ),
+        CandidateKind(
             "generator",
             ("transformers",),
             GenerationOptions,

@@ -149,6 +149,19 @@ def package_entry(folder: str | Path, manifest: Manifest, name: str | None = Non
     Raises:
         PackageError: a path of the entry leads outside the package's ``model/`` folder.
     """
+    if manifest.entry.get("kind") == "cascade":  # stages inside the package; the runner loads them with advisor.load
+        e = manifest.entry
+        return CandidateSpec.model_validate(
+            {
+                "name": name or manifest.name,
+                "tier": e.get("tier") or "small",
+                "kind": "cascade-package",
+                "backend": "advisor",
+                "task_types": [manifest.task.type],
+                "license": e.get("license") or "unknown",
+                "source": {"local": str(Path(folder).resolve())},
+            }
+        )
     model = (Path(folder) / MODEL_DIR).resolve()
 
     def inside(rel: str, field: str) -> str:

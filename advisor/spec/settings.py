@@ -120,6 +120,13 @@ class Settings(BaseModel):
         "candidate that meets the goal; model and configuration ranked together) or off.",
         job=True,
     )
+    cascade: Literal["auto", "off"] = _f(
+        "auto",
+        "search",
+        "Cascades (classification): auto searches the cheaper candidates that could answer before the recommended model, "
+        "with gates certified on held-out samples, and meters the best as one pipeline; off leaves them out.",
+        job=True,
+    )
     serve_batches: list[Annotated[int, Field(ge=1, le=4096)]] = _f(
         [1, 4, 16, 64], "search", "Batch sizes the serving sweep tries, comma-separated (default: 1,4,16,64).", min_length=1, max_length=16
     )
