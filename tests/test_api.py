@@ -132,6 +132,7 @@ def test_max_drop_goal_savings_and_pareto_in_results(toy_task, tfidf_registry, t
         )
     data = json.loads((tmp_path / "reports" / rec.run_id / "results.json").read_text())
     assert data["max_drop"] == 0.5 and data["pareto"] == rec.pareto
+    assert rec.cascade is None and "a relative goal (--max-drop) has no fixed threshold" in data["no_cascade"]
     assert data["savings"] == (rec.savings.to_dict() if rec.savings else None) and data["cascade"] == (
         rec.cascade.to_dict() if rec.cascade else None
     )

@@ -207,3 +207,32 @@ def test_a_deployed_cascade_package_is_checked_like_any_model(cascade_run, tmp_p
         got = advisor.check(task, deployed=str(tmp_path / "pkg"), registry=reg, settings=Settings(reports_dir=tmp_path / "r", **FAST))
     row = next(c for c in advisor.Recommendation.load(got.results).candidates if c.kind == "cascade-package")
     assert row.status == "ok" and row.quality is not None and row.details["stages"] == 2
+
+
+def test_the_report_draws_the_cascade_and_says_what_it_saves(cascade_run):
+    from advisor.outputs.report import render_html, render_markdown
+
+    _, _, _, rec = cascade_run
+    html = render_html(rec)
+    assert "cascade (measured) and its stages" in html and rec.cascade.candidate in html
+    assert "measured as one pipeline" in render_markdown(rec)
+
+
+def test_more_samples_are_drawn_when_a_cascade_could_win_but_is_undecided(slow_large, tmp_path):
+    # 100 first samples: an exact bound on 50 calibration samples cannot certify 0.95 even when all are right, so the
+    # cascade that answers half the queries with the cheap model is undecided until its stages see more rows
+    task = write_task(tmp_path / "task", _rows(800), threshold=0.95)
+    reg = tmp_path / "registry.yaml"
+    reg.write_text(REGISTRY, encoding="utf-8")
+    rec = advisor.recommend(task=task, registry=reg, settings=Settings(reports_dir=tmp_path / "reports", **FAST))
+    sizes = {(lk.measured[0], lk.samples) for lk in rec.search.looks}
+    first = rec.search.planned_samples[0]
+    assert {("tfidf-small", first), ("tfidf-large", first)} <= sizes
+    grown = {n for n, size in sizes if size > first}
+    assert {"tfidf-small", "tfidf-large"} <= grown
+    assert rec.cascade is not None and rec.cascade.samples_calibration > first // 2
+    capped = advisor.recommend(
+        task=task, registry=reg, settings=Settings(reports_dir=tmp_path / "reports", max_samples=first, **FAST)
+    )
+    assert capped.cascade is None and all(lk.samples == first for lk in capped.search.looks)
+    assert "--max-samples reached" in (capped.search.stopped or "") and "cascade" in capped.search.stopped

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advisor.core.cascades import GATES, Stage, answers, best_cascade, choose, exact_lower_bound, route, split
+from advisor.core.cascades import GATES, Stage, answers, best_cascade, cannot_gate, cheaper_than, choose, exact_lower_bound, route, split
 from advisor.core.metricspec import MetricSpec
 from tests.factories import candidate
 
@@ -106,3 +106,21 @@ def test_the_best_cascade_of_a_run_is_certified_and_cheaper():
     nested = best_cascade([shorter, large], large, labels, ACC, 0.9, 0.95, 0)  # measured on a prefix: the shared 300 count
     assert nested is None or nested.samples_calibration + nested.samples_held_out == 300
     assert best_cascade([small, large], large, labels, ACC, 0.999, 0.95, 0) is None
+
+
+def test_a_stage_that_cannot_gate_is_left_out_and_says_why():
+    rng = np.random.default_rng(3)
+    stages, labels = _world(rng, 800, [None, None, 0.96])
+    small, mid, large = (
+        candidate(s.name, energy_j=s.energy_j, quality=0.9, predictions=s.predictions, probabilities=s.confidence) for s in stages
+    )
+    names = sorted(set(labels))
+    assert cannot_gate(small, names) is None
+    flat = small.model_copy(update={"probabilities": [1.0] * len(labels)})
+    assert "same confidence (1)" in cannot_gate(flat, names)
+    assert cannot_gate(small.model_copy(update={"probabilities": None}), names) == "gives no confidence score"
+    other = small.model_copy(update={"predictions": ["LABEL_0"] * len(labels)})
+    assert "labels the task does not have (LABEL_0)" in cannot_gate(other, names)
+    got = best_cascade([flat, other, large], large, labels, ACC, 0.9, 0.95, 0, label_names=names)
+    assert got is None  # neither cheap model may gate, so no cascade at all
+    assert [c.name for c in cheaper_than([mid, small, large], large)] == ["s0", "s1"]

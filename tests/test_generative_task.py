@@ -81,6 +81,7 @@ def test_generative_ladder_end_to_end(tmp_path, lm, type_, metric):
     assert 0 < c.details["generated_tokens_mean"] <= 6 and 0 <= c.details["truncated_share"] <= 1
     assert c.details["decoding"] == "greedy" and c.details["max_new_tokens"] == 6 and c.details["answer_parser"] == "first_line"
     assert rec.cascade is None and rec.method.energy == "fake"
+    assert rec.no_cascade == "No cascade: a generative task's answers carry no classifier confidence to gate on."
     assert (tmp_path / "r" / rec.run_id / "report.html").is_file()
 
 

@@ -170,6 +170,48 @@ MAX_CHEAP = 4
 METHOD = "Learn-then-Test, fixed-sequence gates, chosen on alternate samples and scored on the others"
 
 
+def combos_before(candidates: Sequence[CandidateResult], last: CandidateResult, label_names: Sequence[str]) -> list[tuple]:
+    """The early stages a cascade ending in ``last`` may have: the :data:`MAX_CHEAP` cheapest measured classifiers that
+    cost less and can gate, each alone and each pair (cheapest first)."""
+    cheap = [c for c in cheaper_than(candidates, last) if cannot_gate(c, label_names) is None][:MAX_CHEAP]
+    return [(c,) for c in cheap] + list(combinations(cheap, 2))
+
+
+def _stages(combo: Sequence[CandidateResult], last: CandidateResult) -> list[Stage]:
+    stages = [Stage(c.name, c.predictions, c.probabilities, c.energy.per_query_j) for c in combo]
+    return [*stages, Stage(last.name, last.predictions, [1.0] * len(last.predictions), last.energy.per_query_j)]
+
+
+def could_win(
+    candidates: Sequence[CandidateResult],
+    last: CandidateResult,
+    labels: Sequence[str],
+    metric: MetricSpec,
+    threshold: float,
+    label_names: Sequence[str] = (),
+) -> tuple[str, ...] | None:
+    """The stages (``last`` included) of the cascade that more samples could certify: on all the samples its stages
+    share, its point quality reaches ``threshold`` along the gate path at a gate where its computed energy per query is
+    below ``last``'s. The cheapest such cascade, or None. A point estimate: it only decides where to draw more samples."""
+    if last.energy is None or last.predictions is None:
+        return None
+    scorer, best = metric_fn(metric), None
+    for combo in combos_before(candidates, last, label_names):
+        stages = _stages(combo, last)
+        n = min(len(labels), *(len(st.predictions) for st in stages))
+        if n < 20:
+            continue
+        idx, y = np.arange(n), list(labels)[:n]
+        for gate in GATES:
+            preds, who = answers(stages, idx, gate)
+            if scorer(preds, y) < threshold:
+                break
+            energy = expected_energy(stages, [float(np.mean(who == i)) for i in range(len(stages))])
+            if energy < last.energy.per_query_j and (best is None or energy < best[0]):
+                best = (energy, tuple(st.name for st in stages))
+    return best[1] if best else None
+
+
 def lower_bound_for(metric: MetricSpec, delta: float, seed: int) -> LowerBound:
     """The one-sided lower bound at level ``1 - delta``: exact (Clopper-Pearson) for a proportion such as accuracy, else
     the percentile bootstrap's (approximate)."""
@@ -202,16 +244,13 @@ def best_cascade(
     """
     if last.energy is None or last.predictions is None:
         return None
-    cheap = [c for c in cheaper_than(candidates, last) if cannot_gate(c, label_names) is None][:MAX_CHEAP]
-    combos = [(c,) for c in cheap] + list(combinations(cheap, 2))
+    combos = combos_before(candidates, last, label_names)
     if not combos:
         return None
     bound = lower_bound_for(metric, (1 - confidence) / len(combos), seed)
     best = None
     for combo in combos:
-        stages = [Stage(c.name, c.predictions, c.probabilities, c.energy.per_query_j) for c in combo]
-        stages.append(Stage(last.name, last.predictions, [1.0] * len(last.predictions), last.energy.per_query_j))
-        got = choose(stages, labels, threshold, bound)
+        got = choose(_stages(combo, last), labels, threshold, bound)
         if (
             got is not None
             and got.shares[-1] < 1

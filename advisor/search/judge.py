@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from statistics import NormalDist
 
 from advisor.core.assess import assess
-from advisor.core.cascades import MAX_CHEAP, best_cascade, cannot_gate, cascade_name, cheaper_than
+from advisor.core.cascades import MAX_CHEAP, best_cascade, cannot_gate, cascade_name, cheaper_than, could_win
 from advisor.core.impact import savings
 from advisor.core.ranking import pareto_front, rank
 from advisor.core.results import BestBet, CandidateResult, Cost, Look, Recommendation
@@ -188,9 +188,7 @@ def _cascade(results: Sequence[CandidateResult], last_name: str | None, plan: Pl
     measured on fewer samples count on the samples they share with it. ``no_cascade``: why there is none."""
     ok, metric, s = _measured(results), plan.task.spec.metric, plan.settings
     rows = {c.name: c for c in results if c.kind == "cascade"}
-    if last_name in rows:  # the recommendation is a cascade: the search ends in its last stage
-        last_name = rows[last_name].details["stages"][-1]
-    last = ok.get(last_name or "")
+    last = _last(ok, rows, last_name)
     why = _why_none(list(ok.values()), last, plan)
     if why is not None or last is None:
         return {"cascade": None, "no_cascade": why}
@@ -216,6 +214,26 @@ def _cascade(results: Sequence[CandidateResult], last_name: str | None, plan: Pl
         "queries_from": row.details.get("queries_from"),
     }
     return {"cascade": found.model_copy(update=measured), "no_cascade": None}
+
+
+def _last(ok: dict[str, CandidateResult], rows: dict[str, CandidateResult], name: str | None) -> CandidateResult | None:
+    """The single model a cascade ends in: ``name``, or the last stage of the cascade ``name`` is."""
+    if name in rows:
+        name = rows[name].details["stages"][-1]
+    return ok.get(name or "")
+
+
+def cascade_to_grow(plan: Plan, rec: Recommendation) -> tuple[str, ...] | None:
+    """The stages of a cascade that could meet the goal for less energy than the model it ends in but is not confirmed
+    (none certified, or its held-out interval undecided): more samples could decide it. None otherwise."""
+    if rec.cascade is not None and rec.cascade.verdict == "meets":
+        return None
+    ok, rows = _measured(rec.candidates), {c.name: c for c in rec.candidates if c.kind == "cascade"}
+    last = _last(ok, rows, rec.model or rec.best)
+    if last is None or _why_none(list(ok.values()), last, plan) is not None:
+        return None
+    samples = plan.samples
+    return could_win(list(ok.values()), last, samples.labels, plan.task.spec.metric, plan.threshold, samples.label_names)
 
 
 def _unfit(results: list[CandidateResult], last: CandidateResult, label_names: Sequence[str]) -> str:

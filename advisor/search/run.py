@@ -10,13 +10,14 @@ import shutil
 import time
 from typing import Protocol
 
+from advisor.core.cascades import cascade_name
 from advisor.core.results import CandidateResult, Cascade, Cost, IdlePower, Look, Method, Recommendation
 from advisor.measure.candidate import base_result
 from advisor.measure.cascade import CascadeJob, window_texts
 from advisor.measure.executor import Executor, Measured
 from advisor.outputs.text import human_count
 from advisor.search.adaptive import cost_rank
-from advisor.search.judge import judge
+from advisor.search.judge import cascade_to_grow, judge
 from advisor.search.plan import Plan
 from advisor.spec.kinds import KINDS
 from advisor.spec.schema import CandidateSpec
@@ -134,6 +135,7 @@ class _State:
         if self.first.settings.cascade == "off":
             return
         self._judge("complete")  # the cascade is searched once every candidate is measured
+        self._grow_cascade()
         found = self.rec.cascade
         if found is None or found.candidate is not None:
             return
@@ -156,6 +158,27 @@ class _State:
         self._judge("running")
         self.output.update(self.rec)
         self.observer.candidate_finished(self.rec.candidate(job.name))
+
+    def _grow_cascade(self) -> None:
+        """While a cascade could meet the goal for less energy but is not confirmed, measure its stages on more samples
+        (first those behind the others, then the next rows of the draw), within --max-samples and the budgets."""
+        by_name = {spec.name: spec for spec in self.first.specs}
+        while (names := cascade_to_grow(self.plan, self.rec)) is not None:
+            shared = min(len(self.results[n].predictions or []) for n in names)
+            plan = self.plan
+            if shared >= len(plan.samples):
+                why = self._why_stop(plan)
+                if why is not None:
+                    self.stops[f"cascade {cascade_name(names)}"] = why
+                    return
+                plan = self.plan = plan.extended(plan.next_size())
+            for i, name in enumerate(names):
+                if len(self.results[name].predictions or []) < len(plan.samples):
+                    self.observer.candidate_started(by_name[name], i, len(names))
+                    self.observer.candidate_finished(self._once(plan, by_name[name]))
+            self._judge("complete")
+            if min(len(self.results[n].predictions or []) for n in names) <= shared:
+                return  # a stage could not be measured on more samples: nothing more to learn here
 
     def _judge(self, status: str) -> None:
         stopped = "; ".join(f"{n}: {why}" for n, why in self.stops.items()) or None

@@ -83,6 +83,7 @@ def quality_energy_chart(rec: Recommendation, front: list[str]) -> str | None:
                 )
         if any(by_name.get(c.derived_from or "") for c in points):
             ax.plot([], [], color="#9f7aea", lw=1, label="parent -> derived")
+        _cascades(ax, points, by_name)
         fx = [by_name[n].energy.per_query_j for n in front if n in by_name]
         fy = [by_name[n].quality for n in front if n in by_name]
         if len(fx) > 1:
@@ -95,6 +96,23 @@ def quality_energy_chart(rec: Recommendation, front: list[str]) -> str | None:
             ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=8, frameon=False)
         ax.grid(alpha=0.25)
         return svg(fig)
+
+
+def _cascades(ax, points: list[CandidateResult], by_name: dict[str, CandidateResult]) -> None:
+    """A measured cascade as a diamond, joined by dashed lines to the stages it is made of."""
+    drawn = False
+    for c in points:
+        if c.kind != "cascade":
+            continue
+        ax.scatter([c.energy.per_query_j], [c.quality], s=70, marker="D", facecolors="none", edgecolors="#dd6b20", zorder=4)
+        for name in c.details.get("stages") or []:
+            stage = by_name.get(name)
+            if stage is not None:
+                xs, ys = [stage.energy.per_query_j, c.energy.per_query_j], [stage.quality, c.quality]
+                ax.plot(xs, ys, color="#dd6b20", ls=":", lw=1, alpha=0.8, zorder=2)
+        drawn = True
+    if drawn:
+        ax.plot([], [], color="#dd6b20", ls=":", lw=1, marker="D", mfc="none", label="cascade (measured) and its stages")
 
 
 def energy_breakdown_chart(rec: Recommendation) -> str | None:
