@@ -5,7 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advisor.core.cascades import GATES, Stage, answers, best_cascade, cannot_gate, cheaper_than, choose, exact_lower_bound, route, split
+from advisor.core.cascades import (
+    GATES,
+    Stage,
+    answers,
+    best_cascade,
+    cannot_gate,
+    cheaper_than,
+    choose,
+    could_win,
+    exact_lower_bound,
+    route,
+    split,
+)
 from advisor.core.metricspec import MetricSpec
 from tests.factories import candidate
 
@@ -124,3 +136,14 @@ def test_a_stage_that_cannot_gate_is_left_out_and_says_why():
     got = best_cascade([flat, other, large], large, labels, ACC, 0.9, 0.95, 0, label_names=names)
     assert got is None  # neither cheap model may gate, so no cascade at all
     assert [c.name for c in cheaper_than([mid, small, large], large)] == ["s0", "s1"]
+
+
+def test_more_samples_are_wanted_only_where_they_could_certify():
+    rng = np.random.default_rng(5)
+    stages, labels = _world(rng, 200, [None, 0.99], certain_right=0.995)
+    small, large = (
+        candidate(s.name, energy_j=s.energy_j, quality=0.9, predictions=s.predictions, probabilities=s.confidence) for s in stages
+    )
+    assert could_win([small, large], large, labels, ACC, 0.95, reach=4000) == ("s0", "s1")
+    assert could_win([small, large], large, labels, ACC, 0.95, reach=200) is None  # half of 200 cannot certify 0.95
+    assert could_win([small, large], large, labels, ACC, 0.999, reach=4000) is None  # the point quality is below the goal

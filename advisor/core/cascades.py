@@ -189,14 +189,24 @@ def could_win(
     metric: MetricSpec,
     threshold: float,
     label_names: Sequence[str] = (),
+    reach: int | None = None,
+    delta: float = 0.05,
 ) -> tuple[str, ...] | None:
     """The stages (``last`` included) of the cascade that more samples could certify: on all the samples its stages
     share, its point quality reaches ``threshold`` along the gate path at a gate where its computed energy per query is
-    below ``last``'s. The cheapest such cascade, or None. A point estimate: it only decides where to draw more samples."""
+    below ``last``'s, and (with ``reach``, the most samples the run may draw) that quality would be certified on half of
+    them: an exact one-sided bound at level ``1 - delta``, split over the cascades tried, reaches ``threshold``. The
+    cheapest such cascade, or None. A projection from point estimates: it only decides where to draw more samples."""
     if last.energy is None or last.predictions is None:
         return None
     scorer, best = metric_fn(metric), None
-    for combo in combos_before(candidates, last, label_names):
+    combos = combos_before(candidates, last, label_names)
+    half = (reach or 0) // 2
+
+    def reachable(q: float) -> bool:
+        return not half or exact_lower_bound(int(q * half), half, delta / max(1, len(combos))) >= threshold
+
+    for combo in combos:
         stages = _stages(combo, last)
         n = min(len(labels), *(len(st.predictions) for st in stages))
         if n < 20:
@@ -204,8 +214,11 @@ def could_win(
         idx, y = np.arange(n), list(labels)[:n]
         for gate in GATES:
             preds, who = answers(stages, idx, gate)
-            if scorer(preds, y) < threshold:
+            q = scorer(preds, y)
+            if q < threshold:
                 break
+            if not reachable(q):
+                continue
             energy = expected_energy(stages, [float(np.mean(who == i)) for i in range(len(stages))])
             if energy < last.energy.per_query_j and (best is None or energy < best[0]):
                 best = (energy, tuple(st.name for st in stages))

@@ -95,6 +95,7 @@ class Look(ResultModel):
     energy_j: float = 0.0
     duration_s: float = 0.0
     phases: dict[str, Phase] = Field(default_factory=dict, description="what each phase of this measurement took")
+    for_cascade: bool = Field(default=False, description="drawn to decide a cascade, or the cascade's own measurement")
 
 
 class Search(ResultModel):

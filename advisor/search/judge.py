@@ -232,8 +232,10 @@ def cascade_to_grow(plan: Plan, rec: Recommendation) -> tuple[str, ...] | None:
     last = _last(ok, rows, rec.model or rec.best)
     if last is None or _why_none(list(ok.values()), last, plan) is not None:
         return None
-    samples = plan.samples
-    return could_win(list(ok.values()), last, samples.labels, plan.task.spec.metric, plan.threshold, samples.label_names)
+    samples, s = plan.samples, plan.settings
+    delta = min(1 - s.confidence, (1 - plan.decision_confidence) / 2)  # the gate's certification, then the held-out interval
+    reach = max(plan.sizes or (len(samples),))
+    return could_win(list(ok.values()), last, samples.labels, plan.task.spec.metric, plan.threshold, samples.label_names, reach, delta)
 
 
 def _unfit(results: list[CandidateResult], last: CandidateResult, label_names: Sequence[str]) -> str:

@@ -106,7 +106,7 @@ class _State:
             result = self._once(plan, spec)
         self.observer.candidate_finished(result)
 
-    def _once(self, plan: Plan, spec: CandidateSpec) -> CandidateResult:
+    def _once(self, plan: Plan, spec: CandidateSpec, for_cascade: bool = False) -> CandidateResult:
         """One measurement of ``spec`` on ``plan``'s samples, judged and handed to the outputs."""
         t0, j0 = time.perf_counter(), self.spent
         m = _next(plan, spec, self.rec, self.executor, self.observer, self.results.get(spec.name))
@@ -124,6 +124,7 @@ class _State:
                     energy_j=self.spent - j0,
                     duration_s=time.perf_counter() - t0,
                     phases=m.result.phases,
+                    for_cascade=for_cascade,
                 )
             )
         self._judge("running")
@@ -153,6 +154,7 @@ class _State:
                 energy_j=m.energy_j,
                 duration_s=time.perf_counter() - t0,
                 phases=m.result.phases,
+                for_cascade=True,
             )
         )
         self._judge("running")
@@ -175,7 +177,7 @@ class _State:
             for i, name in enumerate(names):
                 if len(self.results[name].predictions or []) < len(plan.samples):
                     self.observer.candidate_started(by_name[name], i, len(names))
-                    self.observer.candidate_finished(self._once(plan, by_name[name]))
+                    self.observer.candidate_finished(self._once(plan, by_name[name], for_cascade=True))
             self._judge("complete")
             if min(len(self.results[n].predictions or []) for n in names) <= shared:
                 return  # a stage could not be measured on more samples: nothing more to learn here
