@@ -66,7 +66,7 @@ def recommend(
         out = output if output is not None else standard_outputs(plan.folder, settings, store)
         rec = execute(plan, CachedExecutor(executor, store, plan.run_id, fresh=settings.fresh), out, observer)
         try:
-            rec = serve(plan, rec, observer)  # how to serve the recommended model: measured once the recommendation is complete
+            rec = serve(plan, rec, observer, store)  # how to serve the recommended model: measured once the recommendation is complete
             rec = annotate(rec) if annotate is not None else rec
         finally:
             out.finish(rec)

@@ -15,7 +15,8 @@ from advisor.measure.candidate import Job
 from advisor.measure.metering import FakeMeter
 from advisor.runners import RunContext
 from advisor.serving.choice import choose, decide, fill_wait_ms, frontier, with_goal
-from advisor.serving.sweep import clearly_worse, sweep_candidate, thread_counts
+from advisor.serving.points import clearly_worse
+from advisor.serving.sweep import sweep_candidate, thread_counts
 from advisor.spec.runtimes import servable_as as runtimes
 from advisor.spec.schema import CandidateSpec, MetricSpec, PromptSpec
 from advisor.spec.settings import Settings
@@ -231,7 +232,7 @@ def test_the_sweep_runs_in_a_worker_process_with_its_own_meter(toy_task, tfidf_r
     assert [s.name for s in sweeps] == [plan.specs[0].name] and sweeps[0].failed is None
     assert {p.batch_size for p in sweeps[0].points} == {1, 8}
     assert method["meter"] == "fake" and total_j >= sum(p.energy.per_query_j * p.energy.window_queries for p in sweeps[0].points)
-    assert seen and seen[0] == (plan.specs[0].name, "serving scikit-learn b1 t1")
+    assert seen and seen[0] == (plan.specs[0].name, "serving scikit-learn b8 t1")  # the run's own configuration is probed first
 
 
 def test_serving_off_measures_nothing_more(toy_task, tfidf_registry, tmp_path):

@@ -72,6 +72,9 @@ class EnergyStats(ResultModel):
     source: Literal["windows", "quality pass"] = Field(
         default="windows", description="repeated inference windows, or the one metered quality pass of a dead end"
     )
+    batch_p50_ms: float | None = Field(default=None, description="compute time of one batch in the windows, median")
+    batch_p95_ms: float | None = Field(default=None, description="compute time of one batch in the windows, 95th percentile")
+    batches_timed: int | None = Field(default=None, description="batches the percentiles are over")
 
 
 class FitStats(ResultModel):
@@ -170,6 +173,11 @@ class ServingPoint(ResultModel):
     keeps_up: bool | None = Field(default=None, description="throughput at least queries_per_second (None: no rate given)")
     meets_goal: bool | None = Field(default=None, description="p95 within max_latency_ms and keeps up (None: no latency goal)")
     default: bool = Field(default=False, description="the run's own configuration (its batch size, all threads, the model's runtime)")
+    measured_in: Literal["sweep", "run", "store"] = Field(
+        default="sweep",
+        description="this sweep; the run's own measurement of the model (its configuration: the same windows); or a stored earlier sweep",
+    )
+    reused_from: str | None = Field(default=None, description="the run whose sweep measured it, when stored")
 
 
 class CandidateServing(ResultModel):
@@ -183,6 +191,9 @@ class CandidateServing(ResultModel):
     not_measured: list[str] = Field(default_factory=list, description="configurations left out and why (adaptive grid, runtimes)")
     failed: str | None = None
     cost: Cost = Field(default_factory=Cost, description="wall time, and the energy of its metered windows (loading, each configuration)")
+    budget_j: float | None = Field(
+        default=None, description="the most energy this sweep could spend on new configurations (None: no limit)"
+    )
 
 
 class Serving(ResultModel):
@@ -197,3 +208,8 @@ class Serving(ResultModel):
     point: ServingPoint | None = None
     answer: str = Field(default="", description="which model and configuration, and why, in one sentence")
     cost: Cost = Field(default_factory=Cost, description="what the whole sweep cost (the meter's total, wall time); not in advisor_cost")
+    saved_per_query_j: float | None = Field(
+        default=None, description="the run's configuration's J/query minus the chosen one's (same model)"
+    )
+    payback_queries: float | None = Field(default=None, description="queries after which the sweep's energy is repaid (None: no saving)")
+    reused: int = Field(default=0, description="configurations taken from the run's measurement or a stored sweep instead of measured")

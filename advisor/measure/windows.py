@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -49,11 +49,19 @@ energy is never counted as inference, and two windows still give an interval (a 
 
 
 def energy_windows(
-    runner: Runner, job: Job, meter: Meter, progress: ProgressFn, short: bool = False, seen: list[Prediction] | None = None
+    runner: Runner,
+    job: Job,
+    meter: Meter,
+    progress: ProgressFn,
+    short: bool = False,
+    seen: list[Prediction] | None = None,
+    enough: Callable[[list[float]], bool] | None = None,
 ) -> tuple[EnergyStats, float]:
-    """Repeated metered windows of inference at the run's batch size; ``short``: :data:`SHORT_WINDOWS` half-length
-    windows without warm-up (for a candidate already warm from its quality pass). The first window's answers to the
-    first pass over the samples are appended to ``seen``, when given: what the deployed model predicts, at no cost."""
+    """Repeated metered windows of inference at the run's batch size, each batch timed; ``short``:
+    :data:`SHORT_WINDOWS` half-length windows without warm-up (for a candidate already warm from its quality pass).
+    The first window's answers to the first pass over the samples are appended to ``seen``, when given: what the
+    deployed model predicts, at no cost. ``enough(per_query_j)``, when given, is asked after each window from the
+    :data:`SHORT_WINDOWS`-th on: True stops before the run's number of repeats (sequential windows)."""
     s = job.settings
     repeats, window_s = (SHORT_WINDOWS, s.min_window_s / 2) if short else (s.repeats, s.min_window_s)
     batches = _batches(job.texts, s.batch_size)
@@ -65,16 +73,21 @@ def energy_windows(
     n_batches = max(1, math.ceil(window_s / (per_query * s.batch_size)))
     readings: list[Reading] = []
     tokens = 0  # generated tokens in the windows (generative runners)
+    queries = sum(len(batches[i % len(batches)]) for i in range(n_batches))
+    batch_ms: list[float] = []
     for r in range(repeats):
         with meter.window(f"inference-{r}") as w:
             for i in range(n_batches):
+                t1 = time.perf_counter()
                 out = runner.predict(batches[i % len(batches)])
+                batch_ms.append((time.perf_counter() - t1) * 1000.0)
                 tokens += sum(out.tokens) if out.tokens is not None else 0
                 if seen is not None and r == 0 and i < len(batches):
                     seen.append(out)
         readings.append(w.reading)
         progress("energy", r + 1, repeats)
-    queries = sum(len(batches[i % len(batches)]) for i in range(n_batches))
+        if enough is not None and r + 1 >= SHORT_WINDOWS and r + 1 < repeats and enough([x.energy_j / queries for x in readings]):
+            break
     idle_w = job.idle_power_w.get("total", 0.0)
     per = [r.energy_j / queries for r in readings]
     mean = statistics.fmean
@@ -89,6 +102,9 @@ def energy_windows(
         window_durations_s=[r.duration_s for r in readings],
         per_token_j=sum(r.energy_j for r in readings) / tokens if tokens else None,
         tokens_per_query=tokens / (queries * len(readings)) if tokens else None,
+        batch_p50_ms=float(np.percentile(batch_ms, 50)),
+        batch_p95_ms=float(np.percentile(batch_ms, 95)),
+        batches_timed=len(batch_ms),
     )
     throughput = queries / mean(r.duration_s for r in readings) if readings else 0.0
     return stats, throughput

@@ -163,5 +163,5 @@ def render_serving(rec: Recommendation, console: Console) -> None:
         print_table(console, f"How to serve it: {goal}{rate}", servingtext.COLUMNS, servingtext.rows(s))
     else:
         _say(console, "How to serve it:", "bold")
-    for i, line in enumerate(servingtext.lines(s, energy_label(rec.method.energy))):
+    for i, line in enumerate(servingtext.lines(s, energy_label(rec.method.energy), rec.settings.get("queries_per_day"))):
         _say(console, line, "bold" if i == 0 else "")

@@ -13,6 +13,7 @@ from advisor.core.results import CandidateServing, Cost, Recommendation, Serving
 from advisor.measure.candidate import Job
 from advisor.measure.executor import make_executor
 from advisor.serving.choice import choose, decide, energy_label, frontier, with_goal
+from advisor.serving.stored import budget, keep_points, known_points
 from advisor.serving.sweep import SweepJob
 from advisor.spec.settings import Settings
 
@@ -56,7 +57,14 @@ def decide_serving(rec: Recommendation, sweeps: Sequence[CandidateServing], sett
         done.append(sw.model_copy(update={"points": pts, "frontier": frontier(pts), "chosen": chosen, "reason": why}))
     order = [rec.model, *(s.name for s in done if s.name != rec.model)] if rec.model else [s.name for s in done]
     model, point, answer = decide(done, order, goal, energy_label(rec.method.energy))
+    cost_j = total_j if total_j is not None else sum(s.cost.energy_j for s in done)
+    chosen = next((c for c in done if c.name == model), None)
+    default = next((p for p in chosen.points if p.default), None) if chosen else None
+    saved = default.energy.per_query_j - point.energy.per_query_j if default is not None and point is not None else None
     return Serving(
+        saved_per_query_j=saved,
+        payback_queries=cost_j / saved if saved and saved > 0 else None,
+        reused=sum(p.measured_in != "sweep" for c in done for p in c.points),
         scope="frontier" if settings.serving == "frontier" else "recommended",
         max_latency_ms=goal,
         queries_per_second=qps,
@@ -65,16 +73,17 @@ def decide_serving(rec: Recommendation, sweeps: Sequence[CandidateServing], sett
         model=model,
         point=point,
         answer=answer,
-        cost=Cost(
-            energy_j=total_j if total_j is not None else sum(s.cost.energy_j for s in done), duration_s=sum(s.cost.duration_s for s in done)
-        ),
+        cost=Cost(energy_j=cost_j, duration_s=sum(s.cost.duration_s for s in done)),
     )
 
 
-def serve(plan, rec: Recommendation, observer=None) -> Recommendation:
+def serve(plan, rec: Recommendation, observer=None, store=None) -> Recommendation:
     """``rec`` with its serving sweep, decided against the latency goal (``rec`` as it is with ``--serving off``).
 
-    A Ctrl-C during the sweep ends the sweep only: the recommendation stands and says the sweep was interrupted.
+    Configurations known already are not measured again: the run's own (its measurement of the model, the same
+    windows) and, with a result ``store``, those an earlier sweep measured with the same key; new ones are stored.
+    New ones are measured within the budget (:func:`budget`). A Ctrl-C during the sweep ends the sweep only: the
+    recommendation stands and says the sweep was interrupted.
     """
     s = plan.settings
     if s.serving == "off":
@@ -90,18 +99,32 @@ def serve(plan, rec: Recommendation, observer=None) -> Recommendation:
         return rec.model_copy(update={"serving": Serving(scope=s.serving, max_latency_ms=s.max_latency_ms, answer=why)})
     idle = rec.idle_power_w.model_dump()
     by_name = {spec.name: spec for spec in plan.specs}
-    jobs = [replace(plan.job(by_name[n]), idle_power_w=idle) for n in names if n in by_name]
+    plain = [replace(plan.job(by_name[n]), idle_power_w=idle) for n in names if n in by_name]
+    budget_j, budget_s = budget(rec, s)
+    share = max(1, len(plain))
+    jobs = [
+        SweepJob(
+            j,
+            tuple(known_points(rec.candidate(j.spec.name), j, store, plan.run_id)),
+            None if budget_j is None else budget_j / share,
+            None if budget_s is None else budget_s / share,
+        )
+        for j in plain
+    ]
     try:
         sweeps, total_j, _ = run_sweeps(jobs, observer)
     except KeyboardInterrupt:
         answer = "The serving sweep was interrupted; the recommendation above stands."
         return rec.model_copy(update={"serving": Serving(scope=s.serving, max_latency_ms=s.max_latency_ms, answer=answer)})
+    if store is not None:
+        for job, sw in zip(jobs, sweeps):
+            keep_points(store, job.job, sw, plan.run_id)
     serving = decide_serving(rec, sweeps, s, total_j)
     summary = f"{rec.summary} {serving.answer}".strip() if s.max_latency_ms is not None else rec.summary
     return rec.model_copy(update={"serving": serving, "summary": summary})
 
 
-def run_sweeps(jobs: Sequence[Job], observer=None) -> tuple[list[CandidateServing], float | None, dict]:
+def run_sweeps(jobs: Sequence[Job | SweepJob], observer=None) -> tuple[list[CandidateServing], float | None, dict]:
     """Sweep each job's candidate, each as a :class:`SweepJob` on the executor the settings ask for (a fresh worker
     process by default, this process with ``isolate`` off, a Ray task with ``--executor ray``).
 
@@ -114,7 +137,8 @@ def run_sweeps(jobs: Sequence[Job], observer=None) -> tuple[list[CandidateServin
     sweeps, total_j, method = [], None, {}
     try:
         for j in jobs:
-            m = executor.run(SweepJob(j), lambda ph, d, t, spec=j.spec: observer and observer.progress(spec, ph, d, t))
+            sj = j if isinstance(j, SweepJob) else SweepJob(j)
+            m = executor.run(sj, lambda ph, d, t, spec=sj.spec: observer and observer.progress(spec, ph, d, t))
             sweeps.append(m.result)
             if m.method:
                 total_j, method = (total_j or 0.0) + m.energy_j, m.method

@@ -18,16 +18,14 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from advisor.core.results import CandidateResult, CandidateServing, Cost, ServingPoint
-from advisor.core.stats import mean_interval
 from advisor.measure.candidate import Job, ProgressFn, quiet_libraries, resolved_sources
 from advisor.measure.metering import Meter
-from advisor.measure.windows import energy_windows
-from advisor.runners import Prediction, Runner, runner_class
-from advisor.serving.choice import tied
+from advisor.runners import Runner, runner_class
+from advisor.serving.points import UNEVEN, Walk, clearly_worse, padding_ratio, threads_text
 from advisor.spec.runtimes import RUNTIMES, runtime_of, servable_as
 from advisor.spec.schema import CandidateSpec
 from advisor.spec.settings import Settings
@@ -38,6 +36,12 @@ class SweepJob:
     """The serving sweep of one candidate, as a job any executor runs (the candidate's own measuring job inside)."""
 
     job: Job
+    known: tuple[ServingPoint, ...] = ()
+    """Configurations measured already (the run's own, stored sweeps): used as they are, never measured again."""
+    budget_j: float | None = None
+    """The most energy new configurations (and loading for them) may take, in joules (None: no limit)."""
+    budget_s: float | None = None
+    """The most time they may take, in seconds (None: no limit)."""
 
     kind = "sweep"
     needs_idle = False
@@ -67,10 +71,10 @@ class SweepJob:
         return self.job.idle_power_w
 
     def replaced(self, **changes) -> SweepJob:
-        return SweepJob(replace(self.job, **changes))
+        return replace(self, job=replace(self.job, **changes))
 
     def run(self, meter: Meter, progress: ProgressFn | None = None) -> CandidateServing:
-        return sweep_candidate(self.job, meter, progress)
+        return sweep_candidate(self.job, meter, progress, self.known, self.budget_j, self.budget_s)
 
     def failed(self, why: str) -> CandidateServing:
         return CandidateServing(name=self.name, failed=why)
@@ -83,9 +87,6 @@ class SweepJob:
     def own_energy_j(result: CandidateServing) -> float:
         return result.cost.energy_j or 0.0
 
-
-CLEARLY_WORSE = 1.2
-"""A configuration is clearly worse on energy when its interval lies above the other's and its mean is this much higher."""
 
 FIT_SAMPLES = 64
 """A trainable head is fitted on this many samples for the sweep: a head's inference cost does not depend on
@@ -104,56 +105,6 @@ def thread_counts(settings: Settings, device: str) -> list[int]:
         counts.append(n)
         n *= 2
     return [*counts, cores]
-
-
-class _Timed:
-    """A runner whose predictions are timed, in ms, one figure per batch."""
-
-    def __init__(self, runner: Runner):
-        self.runner, self.times_ms = runner, []
-
-    def predict(self, texts: Sequence[str]) -> Prediction:
-        t0 = time.perf_counter()
-        out = self.runner.predict(texts)
-        self.times_ms.append((time.perf_counter() - t0) * 1000.0)
-        return out
-
-
-def _percentile(values: Sequence[float], q: float) -> float:
-    import numpy as np
-
-    return float(np.percentile(values, q))
-
-
-def measure_point(runner: Runner, job: Job, meter: Meter, runtime: str, batch: int, threads: int) -> ServingPoint:
-    """One configuration: repeated metered windows at ``batch`` with ``threads``, each window's batches timed."""
-    texts = list(job.texts)
-    pool = (texts * (batch // max(1, len(texts)) + 2))[: max(batch, len(texts) // batch * batch)]  # whole batches only
-    s = job.settings
-    sub = replace(job, texts=pool, settings=s.model_copy(update={"batch_size": batch}))
-    timed = _Timed(runner)
-    energy, qps = energy_windows(timed, sub, meter, lambda *_: None)
-    n_timed = energy.window_queries // batch * len(energy.window_durations_s)
-    times = timed.times_ms[-n_timed:]
-    energy = energy.model_copy(update={"ci_per_query_j": list(mean_interval(energy.repeats_per_query_j, s.confidence))})
-    return ServingPoint(
-        runtime=runtime,
-        batch_size=batch,
-        threads=threads,
-        device=RUNTIMES[runtime].device(job.context.device),
-        energy=energy,
-        throughput_qps=qps,
-        batch_p50_ms=_percentile(times, 50),
-        batch_p95_ms=_percentile(times, 95),
-        latency_p50_ms=_percentile(times, 50),
-        latency_p95_ms=_percentile(times, 95),
-        latency_batches=len(times),
-    )
-
-
-def clearly_worse(a: ServingPoint, b: ServingPoint) -> bool:
-    """Whether ``a`` uses clearly more energy per query than ``b``: not tied, and :data:`CLEARLY_WORSE` times as much."""
-    return not tied(a, b) and a.energy.per_query_j > CLEARLY_WORSE * b.energy.per_query_j
 
 
 def _fit_subset(texts: list[str], labels: list[str]) -> tuple[list[str], list[str]]:
@@ -188,96 +139,96 @@ def _first_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
 
 
-def sweep_candidate(job: Job, meter: Meter, progress: ProgressFn | None = None) -> CandidateServing:
+def sweep_candidate(
+    job: Job,
+    meter: Meter,
+    progress: ProgressFn | None = None,
+    known: Sequence[ServingPoint] = (),
+    budget_j: float | None = None,
+    budget_s: float | None = None,
+) -> CandidateServing:
     """Sweep one candidate's serving configurations (the goal is applied later, by :func:`advisor.serving.run.decide_serving`).
 
-    Never raises for a model problem: a runtime that fails to load is listed in ``not_measured``; a model that
-    fails altogether gives ``failed``.
+    ``known`` configurations are used as they are (the run's own measurement, stored sweeps); new ones are measured
+    within ``budget_j`` / ``budget_s``: first one probe per runtime (all threads, at the batch size the texts' padding
+    makes likelier to win), then the adaptive grid, the runtime whose probe used least energy first. Never raises for
+    a model problem: a runtime that fails to load is listed in ``not_measured``; a model that fails altogether gives
+    ``failed``.
     """
     from threadpoolctl import threadpool_limits
 
     progress = progress or (lambda *_: None)
     quiet_libraries()
-    s, t0 = job.settings, time.perf_counter()
+    s = job.settings
     threads = thread_counts(s, job.context.device)
     batches = sorted(set(s.serve_batches) | {s.batch_size})
     found, left = servable_as(job.spec, s.serve_runtimes)
     own = runtime_of(job.spec)
     default = (own, s.batch_size, max(threads))
-    points: list[ServingPoint] = []
-    spent = [0.0]
-    total = len(found) * len(threads) * len(batches)
-
-    def metered(fn: Callable):
-        with meter.window("serving-load") as w:
-            out = fn()
-        spent[0] += w.reading.energy_j
-        return out
-
-    head, torch_threads = None, _torch_threads()
+    walk = Walk(job, meter, progress, known, budget_j, budget_s, len(found) * len(threads) * len(batches), _load)
+    walk.left += left
+    probe = 1 if padding_ratio(job.texts, s.batch_size) > UNEVEN else s.batch_size
+    torch_threads = _torch_threads()
     try:
         with threadpool_limits(limits=None):  # restores the BLAS pools' sizes afterwards
-            for runtime, spec in found.items():
+            first: dict[str, float] = {}
+            for runtime, spec in list(found.items()):
                 try:
-                    runner = metered(lambda spec=spec, runtime=runtime, head=head: _load(spec, job, head, runtime))
+                    got = [walk.point(runtime, spec, b, max(threads), default) for b in dict.fromkeys([s.batch_size, probe])]
                 except Exception as exc:  # noqa: BLE001 - one runtime failing leaves the others
                     if runtime == own:
-                        return CandidateServing(name=job.spec.name, failed=f"load failed: {_first_line(exc)}", not_measured=left)
-                    left.append(f"{runtime}: could not be loaded ({_first_line(exc)})")
+                        return CandidateServing(name=job.spec.name, failed=f"load failed: {_first_line(exc)}", not_measured=walk.left)
+                    walk.left.append(f"{runtime}: could not be loaded ({_first_line(exc)})")
+                    del found[runtime]
                     continue
-                head = head if head is not None else getattr(runner, "head", None)
-                try:
-                    mine = _sweep_runtime(runner, job, meter, runtime, threads, batches, default, points, left, progress, total)
-                finally:
-                    runner.close()
-                spent[0] += sum(p.energy.per_query_j * p.energy.window_queries * len(p.energy.window_durations_s) for p in mine)
+                first[runtime] = min((p.energy.per_query_j for p in got if p is not None), default=float("inf"))
+            for runtime in sorted(found, key=lambda r: first.get(r, float("inf"))):
+                _sweep_runtime(walk, runtime, found[runtime], threads, batches, default)
     finally:
+        walk.close()
         _restore_torch_threads(torch_threads)
     return CandidateServing(
-        name=job.spec.name, points=points, not_measured=left, cost=Cost(energy_j=spent[0], duration_s=time.perf_counter() - t0)
+        name=job.spec.name,
+        points=walk.points,
+        not_measured=walk.left,
+        cost=Cost(energy_j=walk.spent_j, duration_s=time.perf_counter() - walk.t0),
+        budget_j=budget_j,
     )
 
 
-def _sweep_runtime(runner, job, meter, runtime, threads, batches, default, points, left, progress, total) -> list[ServingPoint]:
-    """The thread-by-batch grid of one runtime, adaptively; appends to ``points`` and ``left``, returns this runtime's points."""
-    mine: list[ServingPoint] = []
+def _sweep_runtime(walk: Walk, runtime: str, spec: CandidateSpec, threads: list[int], batches: list[int], default: tuple) -> None:
+    """The thread-by-batch grid of one runtime, adaptively (known and probed configurations are not measured again)."""
     best_by_threads: dict[int, ServingPoint] = {}
     for t in threads:
-        runner.set_threads(t)
         row: list[ServingPoint] = []
         for b in batches:
-            is_default = (runtime, b, t) == default
             best = min(row, key=lambda p: p.energy.per_query_j) if row else None
-            if best is not None and clearly_worse(row[-1], best) and not is_default:
+            if best is not None and clearly_worse(row[-1], best) and (runtime, b, t) != default:
                 why = f"batch {row[-1].batch_size} already used clearly more energy than batch {best.batch_size}"
-                left.append(f"{runtime}, batch {b}, {_threads(t)}: {why}")
+                walk.left.append(f"{runtime}, batch {b}, {threads_text(t)}: {why}")
                 continue
-            progress(f"serving {runtime} b{b} t{t}", len(points), total)
-            p = measure_point(runner, job, meter, runtime, b, t).model_copy(update={"default": is_default})
-            row.append(p)
-            mine.append(p)
-            points.append(p)
+            p = walk.point(runtime, spec, b, t, default)
+            if p is not None:
+                row.append(p)
+        if not row:
+            continue
         best_by_threads[t] = min(row, key=lambda p: p.energy.per_query_j)
+        mine = [p for p in walk.points if p.runtime == runtime]
         earlier = [best_by_threads[u] for u in best_by_threads if u < t]
         fastest_now = min(p.batch_p95_ms for p in row)
         if earlier and all(clearly_worse(best_by_threads[t], e) for e in earlier):
             if all(fastest_now >= min(p.batch_p95_ms for p in mine if p.threads == e.threads) for e in earlier):
                 rest = [u for u in threads if u > t]
                 if rest:
-                    why = f"{_threads(t)} used clearly more energy than fewer, and was no faster"
-                    left.append(f"{runtime}, {', '.join(map(str, rest))} threads: {why}")
+                    why = f"{threads_text(t)} used clearly more energy than fewer, and was no faster"
+                    walk.left.append(f"{runtime}, {', '.join(map(str, rest))} threads: {why}")
                 break
         if runtime != default[0] and t == threads[0]:
-            others = [p for p in points if p.runtime != runtime and p.threads == t]
+            others = [p for p in walk.points if p.runtime != runtime and p.threads == t]
             if others and all(any(clearly_worse(p, o) and p.batch_p95_ms >= o.batch_p95_ms for o in others) for p in row):
                 if len(threads) > 1:
-                    left.append(f"{runtime}: clearly worse than {default[0]} at {_threads(t)} on every batch size; not pursued")
+                    walk.left.append(f"{runtime}: clearly worse than {default[0]} at {threads_text(t)} on every batch size; not pursued")
                 break
-    return mine
-
-
-def _threads(n: int) -> str:
-    return f"{n} thread{'s' if n != 1 else ''}"
 
 
 def _torch_threads() -> int | None:

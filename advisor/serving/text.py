@@ -69,15 +69,48 @@ def versus_default(s: Serving) -> str | None:
     if r is None:
         return against + f"has p95 {milliseconds(s.point.latency_p95_ms)}; their energy ratio is not measured (zero energy)."
     what = ": what meeting the latency goal costs" if r > 1 and s.max_latency_ms else ""
-    return against + f"uses {times(r)} the energy per query (both measured in this sweep, the same way){what}."
+    how = "both measured the same way, with the same windows"
+    how += "; the run's configuration as the run measured it" if default.measured_in == "run" else ""
+    return against + f"uses {times(r)} the energy per query ({how}){what}."
 
 
-def lines(s: Serving, energy_label: str = "") -> list[str]:
-    """The closing sentences: the answer, the comparison with the run's configuration, the wait, what was left out, the cost."""
+def payback(s: Serving, queries_per_day: float | None = None) -> str | None:
+    """What the sweep cost against what serving at its choice saves, and what was reused instead of measured."""
+    if not s.candidates:
+        return None
+    n = sum(len(c.points) for c in s.candidates)
+    reused = (
+        f"All {n} configurations were known already (the run's measurement, stored sweeps): nothing measured again. "
+        if s.reused and s.reused == n
+        else f"{s.reused} of {n} configurations were known already (the run's measurement, stored sweeps). "
+        if s.reused
+        else ""
+    )
+    if s.saved_per_query_j is None or s.point is None:
+        return reused.strip() or None
+    if s.saved_per_query_j <= 0:
+        return reused + "The chosen configuration saves no energy per query against the run's own."
+    if s.payback_queries is None:
+        return reused + f"Serving at the chosen configuration saves {joules(s.saved_per_query_j, ' J/query')}, at no sweep cost."
+    days = ""
+    if queries_per_day:
+        days = f" (about {duration(s.payback_queries / queries_per_day * 86400)} at {queries_per_day:,.0f} queries a day)"
+    return (
+        reused + f"Serving at the chosen configuration saves {joules(s.saved_per_query_j, ' J/query')}: the sweep pays for itself "
+        f"after {s.payback_queries:,.0f} queries{days}."
+    )
+
+
+def lines(s: Serving, energy_label: str = "", queries_per_day: float | None = None) -> list[str]:
+    """The closing sentences: the answer, the comparison with the run's configuration, the wait, what was left out, the cost
+    and what it pays back."""
     out = [s.answer]
     vs = versus_default(s)
     if vs:
         out.append(vs)
+    back = payback(s, queries_per_day)
+    if back:
+        out.append(back)
     if s.candidates:
         out.append(s.wait_note)
     for c in s.candidates:

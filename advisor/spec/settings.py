@@ -127,6 +127,14 @@ class Settings(BaseModel):
         "with gates certified on held-out samples, and meters the best as one pipeline; off leaves them out.",
         job=True,
     )
+    sweep_budget: float | None = _f(
+        0.25,
+        "search",
+        "Most the serving sweep may spend on configurations not measured before, as a share of the energy and time that "
+        "measuring the run's candidates took (none: no limit).",
+        ge=0,
+        le=100,
+    )
     serve_batches: list[Annotated[int, Field(ge=1, le=4096)]] = _f(
         [1, 4, 16, 64], "search", "Batch sizes the serving sweep tries, comma-separated (default: 1,4,16,64).", min_length=1, max_length=16
     )

@@ -36,7 +36,7 @@ def serving_view(rec: Recommendation) -> ServingView | None:
     columns = [c if isinstance(c, str) else c[0] for c in servingtext.COLUMNS]
     return ServingView(
         title=f"How to serve it ({goal}{rate})",
-        lines=servingtext.lines(s, energy_label(rec.method.energy)),
+        lines=servingtext.lines(s, energy_label(rec.method.energy), rec.settings.get("queries_per_day")),
         chart=serving_chart(s, rec.method.energy == "estimated"),
         columns=columns,
         rows=servingtext.rows(s, everything=True),

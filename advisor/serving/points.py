@@ -1,0 +1,186 @@
+"""The configurations of a serving sweep: one measured point (the candidates' own metered windows, sequential against
+the best so far), and the walk that knows which configurations are known already, loads a runtime only when one must
+be measured, and keeps within the sweep's budget."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from advisor.core.results import ServingPoint
+from advisor.core.stats import mean_interval
+from advisor.measure.candidate import Job, ProgressFn
+from advisor.measure.metering import Meter
+from advisor.measure.windows import energy_windows
+from advisor.runners import Runner
+from advisor.serving.choice import tied
+from advisor.spec.runtimes import RUNTIMES
+from advisor.spec.schema import CandidateSpec
+
+CLEARLY_WORSE = 1.2
+"""A configuration is clearly worse on energy when its interval lies above the other's and its mean is this much higher."""
+
+
+def config_key(runtime: str, batch: int, threads: int) -> str:
+    """A configuration as a key: ``onnxruntime/b4/t2``."""
+    return f"{runtime}/b{batch}/t{threads}"
+
+
+def point_key(p: ServingPoint) -> str:
+    return config_key(p.runtime, p.batch_size, p.threads)
+
+
+def measure_point(
+    runner: Runner, job: Job, meter: Meter, runtime: str, batch: int, threads: int, best: ServingPoint | None = None
+) -> ServingPoint:
+    """One configuration: metered windows at ``batch`` with ``threads``, each batch timed. Sequential: after two
+    windows it stops when its interval already lies clearly apart from ``best`` (the least-energy point so far)."""
+    texts = list(job.texts)
+    pool = (texts * (batch // max(1, len(texts)) + 2))[: max(batch, len(texts) // batch * batch)]  # whole batches only
+    s = job.settings
+    sub = replace(job, texts=pool, settings=s.model_copy(update={"batch_size": batch}))
+
+    def enough(per_query: list[float]) -> bool:
+        if best is None or best.energy.ci_per_query_j is None:
+            return False
+        lo, hi = mean_interval(per_query, s.confidence)
+        b_lo, b_hi = best.energy.ci_per_query_j
+        mean = sum(per_query) / len(per_query)
+        return lo > b_hi and mean > CLEARLY_WORSE * best.energy.per_query_j or hi < b_lo
+
+    energy, qps = energy_windows(runner, sub, meter, lambda *_: None, enough=enough)
+    energy = energy.model_copy(update={"ci_per_query_j": list(mean_interval(energy.repeats_per_query_j, s.confidence))})
+    return ServingPoint(
+        runtime=runtime,
+        batch_size=batch,
+        threads=threads,
+        device=RUNTIMES[runtime].device(job.context.device),
+        energy=energy,
+        throughput_qps=qps,
+        batch_p50_ms=energy.batch_p50_ms,
+        batch_p95_ms=energy.batch_p95_ms,
+        latency_p50_ms=energy.batch_p50_ms,
+        latency_p95_ms=energy.batch_p95_ms,
+        latency_batches=energy.batches_timed or 0,
+    )
+
+
+def clearly_worse(a: ServingPoint, b: ServingPoint) -> bool:
+    """Whether ``a`` uses clearly more energy per query than ``b``: not tied, and :data:`CLEARLY_WORSE` times as much."""
+    return not tied(a, b) and a.energy.per_query_j > CLEARLY_WORSE * b.energy.per_query_j
+
+
+def threads_text(n: int) -> str:
+    return f"{n} thread{'s' if n != 1 else ''}"
+
+
+def padding_ratio(texts: Sequence[str], batch: int) -> float:
+    """Tokens a batch computes over the real ones when each batch is padded to its longest text (whitespace tokens as a
+    cheap proxy): 1.0 at batch 1; uneven texts make larger batches pay for padding."""
+    lengths = [max(1, len(t.split())) for t in texts]
+    if not lengths:
+        return 1.0
+    padded = sum(max(lengths[i : i + batch]) * len(lengths[i : i + batch]) for i in range(0, len(lengths), batch))
+    return padded / sum(lengths)
+
+
+UNEVEN = 1.5
+"""A padding ratio above this at the run's batch size makes small batches the likelier winners (probed first)."""
+
+
+class Lazy:
+    """A runtime's runner, loaded (and metered) only when a configuration not known already has to be measured."""
+
+    def __init__(self, load: Callable[[], Runner]):
+        self._load, self.runner, self.threads = load, None, None
+
+    def set_threads(self, threads: int) -> None:
+        self.threads = threads
+        if self.runner is not None:
+            self.runner.set_threads(threads)
+
+    def get(self) -> Runner:
+        if self.runner is None:
+            self.runner = self._load()
+            if self.threads is not None:
+                self.runner.set_threads(self.threads)
+        return self.runner
+
+    def close(self) -> None:
+        if self.runner is not None:
+            self.runner.close()
+
+
+class Walk:
+    """One model's sweep in progress: the configurations known or measured, what was spent against the budget."""
+
+    def __init__(self, job: Job, meter: Meter, progress: ProgressFn, known, budget_j, budget_s, total: int, loader: Callable):
+        """``loader(spec, job, head, runtime)`` loads a runtime's runner (fitting a trainable head, or taking ``head``)."""
+        self.job, self.meter, self.progress, self.total, self.loader = job, meter, progress, total, loader
+        self.known = {point_key(p): p for p in known}
+        self.budget_j, self.budget_s, self.t0 = budget_j, budget_s, time.perf_counter()
+        self.points: list[ServingPoint] = []
+        self.left: list[str] = []
+        self.spent_j, self.measured = 0.0, 0
+        self.runners: dict[str, Lazy] = {}
+        self.head = None
+
+    def metered(self, fn: Callable):
+        with self.meter.window("serving-load") as w:
+            out = fn()
+        self.spent_j += w.reading.energy_j
+        return out
+
+    def runner(self, runtime: str, spec: CandidateSpec) -> Lazy:
+        if runtime not in self.runners:
+
+            def load(spec=spec, runtime=runtime) -> Runner:
+                r = self.metered(lambda: self.loader(spec, self.job, self.head, runtime))
+                self.head = self.head if self.head is not None else getattr(r, "head", None)
+                return r
+
+            self.runners[runtime] = Lazy(load)
+        return self.runners[runtime]
+
+    def best(self) -> ServingPoint | None:
+        return min(self.points, key=lambda p: p.energy.per_query_j) if self.points else None
+
+    def _affordable(self) -> str | None:
+        """Why one more configuration would go over the budget, or None (the first one is always measured)."""
+        if not self.measured:
+            return None
+        per_j, per_s = self.spent_j / self.measured, (time.perf_counter() - self.t0) / self.measured
+        if self.budget_j is not None and self.spent_j + per_j > self.budget_j:
+            return f"over the sweep's energy budget ({self.spent_j:.4g} of {self.budget_j:.4g} J spent)"
+        if self.budget_s is not None and time.perf_counter() - self.t0 + per_s > self.budget_s:
+            return f"over the sweep's time budget ({time.perf_counter() - self.t0:.0f} of {self.budget_s:.0f} s spent)"
+        return None
+
+    def point(self, runtime: str, spec: CandidateSpec, batch: int, threads: int, default: tuple) -> ServingPoint | None:
+        """The configuration, known or measured now; None when it is over the budget (said in ``left``)."""
+        key = config_key(runtime, batch, threads)
+        done = next((p for p in self.points if point_key(p) == key), None)
+        if done is not None:
+            return done
+        if key in self.known:
+            p = self.known[key]
+        else:
+            why = self._affordable()
+            if why is not None:
+                self.left.append(f"{runtime}, batch {batch}, {threads_text(threads)}: {why}")
+                return None
+            lazy = self.runner(runtime, spec)
+            lazy.set_threads(threads)
+            runner = lazy.get()
+            self.progress(f"serving {runtime} b{batch} t{threads}", len(self.points), self.total)
+            p = measure_point(runner, self.job, self.meter, runtime, batch, threads, self.best())
+            self.spent_j += p.energy.per_query_j * p.energy.window_queries * len(p.energy.window_durations_s)
+            self.measured += 1
+        p = p.model_copy(update={"default": (runtime, batch, threads) == default})
+        self.points.append(p)
+        return p
+
+    def close(self) -> None:
+        for lazy in self.runners.values():
+            lazy.close()

@@ -1,0 +1,121 @@
+"""A sweep that pays for itself: configurations known already are never measured again (the run's own measurement,
+stored sweeps, keyed like a measurement), new ones stay within a budget, windows stop once the intervals separate,
+and the answer says what the sweep cost against what it saves."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor.api import recommend
+from advisor.core.results import CandidateServing, Serving
+from advisor.measure.candidate import Job
+from advisor.measure.metering import FakeMeter
+from advisor.runners import RunContext
+from advisor.serving import sweep as sweep_module
+from advisor.serving.points import measure_point, padding_ratio
+from advisor.serving.sweep import sweep_candidate
+from advisor.serving.text import payback
+from advisor.spec.schema import CandidateSpec, MetricSpec, PromptSpec
+from advisor.spec.settings import Settings
+from tests.conftest import FAST as _FAST
+from tests.test_serving import point
+
+FAST = {**_FAST, "exhaustive": True, "serving": "recommended"}
+
+
+def _job(**settings) -> Job:
+    spec = CandidateSpec.model_validate(
+        {"name": "tf", "tier": "small", "kind": "tfidf-logreg", "backend": "sklearn", "license": "x", "task_types": ["text-classification"]}
+    )
+    texts = [f"{w} movie {i}" for i, w in enumerate(["good", "bad"] * 16)]
+    s = Settings(**{**_FAST, "batch_size": 4, "serve_batches": [1, 4, 8], "serve_threads": [1], **settings})
+    return Job(
+        spec=spec,
+        registry_dir=None,
+        texts=texts,
+        labels=["pos", "neg"] * 16,
+        label_names=["neg", "pos"],
+        metric=MetricSpec(name="accuracy"),
+        folds=3,
+        seed=0,
+        settings=s,
+        context=RunContext(label_names=["neg", "pos"], prompt=PromptSpec(), batch_size=4),
+    )
+
+
+def test_the_padding_ratio_grows_with_uneven_texts():
+    assert padding_ratio(["a b", "c d", "e f"], 3) == 1.0
+    assert padding_ratio(["a", "b c d e f g h"], 1) == 1.0
+    assert padding_ratio(["a", "b c d e f g h"], 2) == pytest.approx(14 / 8)
+
+
+def test_known_configurations_are_used_as_they_are_and_nothing_loads(monkeypatch):
+    job = _job()
+    known = [
+        point(0.5, 3.0, batch=b, runtime="scikit-learn").model_copy(update={"measured_in": "store", "reused_from": "r0"}) for b in (1, 4, 8)
+    ]
+
+    def no_load(*a, **k):
+        raise AssertionError("a known configuration loaded the model")
+
+    monkeypatch.setattr(sweep_module, "_load", no_load)
+    got = sweep_candidate(job, FakeMeter(), None, known)
+    assert got.failed is None and {p.batch_size for p in got.points} == {1, 4, 8}
+    assert all(p.measured_in == "store" and p.energy.per_query_j == 0.5 for p in got.points)
+    assert [p.default for p in got.points].count(True) == 1 and got.cost.energy_j == 0
+
+
+def test_new_configurations_stop_at_the_budget():
+    job = _job()
+    got = sweep_candidate(job, FakeMeter(), None, budget_j=1e-12)
+    assert len(got.points) == 1  # the first is always measured; the next would go over
+    over = [x for x in got.not_measured if "over the sweep's energy budget" in x]
+    assert len(over) == 2 and got.budget_j == 1e-12
+    free = sweep_candidate(job, FakeMeter(), None)
+    assert len(free.points) >= 2 and not any("budget" in x for x in free.not_measured)
+
+
+def test_windows_stop_once_the_interval_lies_clearly_apart_from_the_best():
+    from advisor.runners.tfidf import TfidfLogReg
+
+    job = _job(repeats=5)
+    runner = TfidfLogReg(job.spec, None, job.context)
+    runner.load()
+    runner.fit(job.texts, job.labels)
+    far = point(1e-9, 1.0, runtime="scikit-learn", half=1e-12)  # far below anything real: clearly better
+    near = measure_point(runner, job, FakeMeter(), "scikit-learn", 4, 1, best=far)
+    alone = measure_point(runner, job, FakeMeter(), "scikit-learn", 4, 1)
+    assert len(near.energy.repeats_per_query_j) == 2 and len(alone.energy.repeats_per_query_j) == 5
+
+
+def test_a_repeated_run_sweeps_nothing_and_a_changed_key_measures_again(toy_task, tfidf_registry, tmp_path):
+    kw = dict(registry=tfidf_registry, min_quality=0.5, reports_dir=tmp_path, store=tmp_path / "s.sqlite", serve_batches=[1, 8])
+    first = recommend(toy_task, **kw, **FAST, sweep_budget=100)
+    sw = first.serving
+    assert sw.reused >= 1 and any(p.measured_in == "run" and p.default for p in sw.candidates[0].points)  # the run's own point
+    assert any(p.measured_in == "sweep" for p in sw.candidates[0].points)
+    again = recommend(toy_task, **kw, **FAST, sweep_budget=100)
+    points = again.serving.candidates[0].points
+    assert again.serving.reused == len(points) == len(sw.candidates[0].points) and again.serving.cost.energy_j == 0
+    assert {p.measured_in for p in points} == {"run", "store"} and all(p.reused_from == first.run_id for p in points if p.reused_from)
+    assert "nothing measured again" in payback(again.serving)
+    changed = recommend(toy_task, **kw, **{**FAST, "repeats": 3}, sweep_budget=100)  # a key part changed: measured anew
+    assert {p.measured_in for p in changed.serving.candidates[0].points} == {"run", "sweep"}
+
+
+def test_the_answer_says_what_the_sweep_cost_against_what_it_saves():
+    base = point(0.4, 5.0).model_copy(update={"default": True})
+    best = point(0.1, 3.0, batch=4)
+    s = Serving(
+        scope="recommended",
+        candidates=[CandidateServing(name="m", points=[base, best])],
+        model="m",
+        point=best,
+        saved_per_query_j=0.3,
+        payback_queries=1000.0,
+        reused=1,
+    )
+    line = payback(s, queries_per_day=500)
+    assert line.startswith("1 of 2 configurations were known already")
+    assert "saves 0.3 J/query: the sweep pays for itself after 1,000 queries (about 2 days at 500 queries a day)" in line
+    assert "saves no energy per query" in payback(s.model_copy(update={"saved_per_query_j": 0.0, "payback_queries": None}))
