@@ -23,7 +23,7 @@ from advisor.cli_options import DEFAULTS, Budget, InProcess, help_of, settings_f
 from advisor.errors import AdvisorError
 from advisor.spec.settings import Settings
 
-SERVING = ("max_latency_ms", "queries_per_second", "serving", "serve_batches", "serve_threads", "serve_runtimes", "device")
+SERVING = ("max_latency_ms", "queries_per_second", "serving", "sweep_budget", "serve_batches", "serve_threads", "serve_runtimes", "device")
 """The serving options (latency goal, sweep, device), shared by ``recommend`` and ``check``."""
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Which is the smallest model that is good enough for my task?")
@@ -99,7 +99,7 @@ RegistryOpt = Annotated[Optional[Path], typer.Option(help="Registry YAML (defaul
 @with_settings(
     "min_quality", "max_drop", "reference", "confidence", "by", "candidates", "sample_size", "max_samples", "finetune_within",
     "seed", "batch_size", "repeats", "country", "cpu_power_w", "ram_power_w", "queries_per_day", "price_per_kwh", "meter",
-    "exhaustive", "store", "fresh", "reports_dir", "keep_texts", "mlflow", "executor", "ray_address", *SERVING,
+    "exhaustive", "cascade", "store", "fresh", "reports_dir", "keep_texts", "mlflow", "executor", "ray_address", *SERVING,
 )  # fmt: skip
 def recommend(
     settings: Settings,

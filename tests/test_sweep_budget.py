@@ -70,7 +70,7 @@ def test_new_configurations_stop_at_the_budget():
     got = sweep_candidate(job, FakeMeter(), None, budget_j=1e-12)
     assert len(got.points) == 1  # the first is always measured; the next would go over
     over = [x for x in got.not_measured if "over the sweep's energy budget" in x]
-    assert len(over) == 2 and got.budget_j == 1e-12
+    assert len(over) == 1 and over[0].startswith("2 configuration(s) over the sweep's energy budget") and got.budget_j == 1e-12
     free = sweep_candidate(job, FakeMeter(), None)
     assert len(free.points) >= 2 and not any("budget" in x for x in free.not_measured)
 
@@ -82,7 +82,7 @@ def test_windows_stop_once_the_interval_lies_clearly_apart_from_the_best():
     runner = TfidfLogReg(job.spec, None, job.context)
     runner.load()
     runner.fit(job.texts, job.labels)
-    far = point(1e-9, 1.0, runtime="scikit-learn", half=1e-12)  # far below anything real: clearly better
+    far = point(1e-9, 1.0, runtime="scikit-learn", half=1e-12)  # far below anything real: this one is clearly worse
     near = measure_point(runner, job, FakeMeter(), "scikit-learn", 4, 1, best=far)
     alone = measure_point(runner, job, FakeMeter(), "scikit-learn", 4, 1)
     assert len(near.energy.repeats_per_query_j) == 2 and len(alone.energy.repeats_per_query_j) == 5
@@ -119,3 +119,20 @@ def test_the_answer_says_what_the_sweep_cost_against_what_it_saves():
     assert line.startswith("1 of 2 configurations were known already")
     assert "saves 0.3 J/query: the sweep pays for itself after 1,000 queries (about 2 days at 500 queries a day)" in line
     assert "saves no energy per query" in payback(s.model_copy(update={"saved_per_query_j": 0.0, "payback_queries": None}))
+
+
+def test_auto_sweeps_the_frontier_where_the_joint_ranking_can_change_the_answer():
+    from advisor.serving.run import scope_of
+    from tests.synthetic import synthetic_recommendation
+
+    base = synthetic_recommendation(6)
+    ok = [c.name for c in base.candidates if c.status == "ok"]
+
+    def with_meeting(n: int):
+        cands = [c.model_copy(update={"verdict": "meets" if c.name in ok[:n] else "fails"}) for c in base.candidates]
+        return base.model_copy(update={"candidates": cands})
+
+    assert scope_of(with_meeting(2), Settings()) == "frontier"
+    assert scope_of(with_meeting(1), Settings()) == "recommended"
+    assert scope_of(with_meeting(1), Settings(max_latency_ms=50)) == "frontier"
+    assert scope_of(with_meeting(2), Settings(serving="recommended")) == "recommended"

@@ -254,6 +254,11 @@ def test_cascade_distillation_cost_and_energy_sentences():
         "This run (adaptive): 1.65 min, 1,234 J (same method). Measuring every candidate on every sample: about 4,936 J and 6.67 min "
         "(estimated; this run spent 25% of it)."
     )
+    partial = cost.model_copy(update={"not_estimated": ["gguf-lm", "hub-clf"]})
+    line = text.cost_line(_rec(advisor_cost=partial, search=Search(strategy="adaptive")))
+    assert "%" not in line  # no share of a partial estimate
+    assert "not stated (at least 4,936 J for the candidates it can be scaled for, nothing of their kind was measured" in line
+    assert "for gguf-lm, hub-clf), so neither is the share this run spent." in line
     assert text.cost_line(_rec()) == "This run (exhaustive): 0 s, 0 J (same method)."
     est = Method(energy="estimated", codecarbon_version="3.3.2", cpu="load x TDP", cpu_tdp_w=8, ram="constant RAM power model")
     note = text.energy_note(_rec(method=est, idle_power_w=IdlePower(total=10.0)))

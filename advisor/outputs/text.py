@@ -327,18 +327,19 @@ def cost_line(rec: Recommendation) -> str:
     cost = rec.advisor_cost
     line = f"This run ({rec.search.strategy}): {duration(cost.duration_s)}, {joules(cost.energy_j)} (same method)."
     spent = ratio(cost.energy_j, cost.exhaustive_estimate_j)
-    if spent is not None:
+    if cost.not_estimated:  # a share of a partial estimate would overstate what the search spent: none is printed
+        known = (
+            f"at least {joules(cost.exhaustive_estimate_j)} for the candidates it can be scaled for, " if cost.exhaustive_estimate_j else ""
+        )
+        line += (
+            f" What measuring every candidate on every sample would cost is not stated ({known}nothing of their kind was "
+            f"measured to scale from for {', '.join(cost.not_estimated)}), so neither is the share this run spent."
+        )
+    elif spent is not None:
         line += (
             f" Measuring every candidate on every sample: about {joules(cost.exhaustive_estimate_j)} and "
             f"{duration(cost.exhaustive_estimate_s)} (estimated; this run spent {percent(spent)} of it)."
         )
-    if cost.not_estimated and spent is None:
-        line += (
-            " What measuring every candidate on every sample would cost is not stated: "
-            f"nothing measured to scale from for {', '.join(cost.not_estimated)}."
-        )
-    elif cost.not_estimated:
-        line += f" Not in that estimate, having no measured candidate of their kind to scale from: {', '.join(cost.not_estimated)}."
     return line
 
 

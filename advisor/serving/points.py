@@ -35,19 +35,17 @@ def measure_point(
     runner: Runner, job: Job, meter: Meter, runtime: str, batch: int, threads: int, best: ServingPoint | None = None
 ) -> ServingPoint:
     """One configuration: metered windows at ``batch`` with ``threads``, each batch timed. Sequential: after two
-    windows it stops when its interval already lies clearly apart from ``best`` (the least-energy point so far)."""
+    windows it stops when every window so far used :data:`CLEARLY_WORSE` times the upper end of ``best``'s interval
+    (the least-energy point so far): a loser needs no tight interval, a contender gets every window."""
     texts = list(job.texts)
     pool = (texts * (batch // max(1, len(texts)) + 2))[: max(batch, len(texts) // batch * batch)]  # whole batches only
     s = job.settings
     sub = replace(job, texts=pool, settings=s.model_copy(update={"batch_size": batch}))
 
-    def enough(per_query: list[float]) -> bool:
+    def enough(per_query: list[float]) -> bool:  # every window so far clearly above the best's interval: a loser
         if best is None or best.energy.ci_per_query_j is None:
             return False
-        lo, hi = mean_interval(per_query, s.confidence)
-        b_lo, b_hi = best.energy.ci_per_query_j
-        mean = sum(per_query) / len(per_query)
-        return lo > b_hi and mean > CLEARLY_WORSE * best.energy.per_query_j or hi < b_lo
+        return min(per_query) > CLEARLY_WORSE * best.energy.ci_per_query_j[1]
 
     energy, qps = energy_windows(runner, sub, meter, lambda *_: None, enough=enough)
     energy = energy.model_copy(update={"ci_per_query_j": list(mean_interval(energy.repeats_per_query_j, s.confidence))})
@@ -122,6 +120,8 @@ class Walk:
         self.budget_j, self.budget_s, self.t0 = budget_j, budget_s, time.perf_counter()
         self.points: list[ServingPoint] = []
         self.left: list[str] = []
+        self.over: list[str] = []  # configurations left out for the budget (said in one line)
+        self.over_why = ""
         self.spent_j, self.measured = 0.0, 0
         self.runners: dict[str, Lazy] = {}
         self.head = None
@@ -168,7 +168,8 @@ class Walk:
         else:
             why = self._affordable()
             if why is not None:
-                self.left.append(f"{runtime}, batch {batch}, {threads_text(threads)}: {why}")
+                self.over.append(f"{runtime} b{batch} t{threads}")
+                self.over_why = why
                 return None
             lazy = self.runner(runtime, spec)
             lazy.set_threads(threads)
@@ -180,6 +181,13 @@ class Walk:
         p = p.model_copy(update={"default": (runtime, batch, threads) == default})
         self.points.append(p)
         return p
+
+    def not_measured(self) -> list[str]:
+        """What was left out and why; the configurations over the budget in one line."""
+        over = list(dict.fromkeys(self.over))
+        if not over:
+            return self.left
+        return [*self.left, f"{len(over)} configuration(s) {self.over_why}: {', '.join(over)}"]
 
     def close(self) -> None:
         for lazy in self.runners.values():

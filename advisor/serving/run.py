@@ -18,6 +18,15 @@ from advisor.serving.sweep import SweepJob
 from advisor.spec.settings import Settings
 
 
+def scope_of(rec: Recommendation, settings: Settings) -> str:
+    """The sweep's scope: ``auto`` is ``frontier`` where the joint ranking can change the answer (two candidates or more
+    meet the goal, or a latency goal is given), else ``recommended``."""
+    if settings.serving != "auto":
+        return settings.serving
+    meets = [c for c in rec.candidates if c.status == "ok" and c.verdict == "meets" and c.kind != "cascade"]
+    return "frontier" if len(meets) >= 2 or settings.max_latency_ms is not None else "recommended"
+
+
 def targets(rec: Recommendation, scope: str) -> list[str]:
     """The models to sweep: the recommended one, or with ``frontier`` every Pareto-frontier candidate meeting the goal."""
     if rec.decision != "recommended" or rec.model is None:
@@ -44,7 +53,9 @@ def wait_note(settings: Settings) -> str:
     )
 
 
-def decide_serving(rec: Recommendation, sweeps: Sequence[CandidateServing], settings: Settings, total_j: float | None = None) -> Serving:
+def decide_serving(
+    rec: Recommendation, sweeps: Sequence[CandidateServing], settings: Settings, total_j: float | None = None, scope: str | None = None
+) -> Serving:
     """The goal applied to every measured point, each model's frontier and choice, and the pair to serve.
 
     ``total_j``: the whole sweep's energy from its meter (default: the sum of the models' metered windows).
@@ -65,7 +76,7 @@ def decide_serving(rec: Recommendation, sweeps: Sequence[CandidateServing], sett
         saved_per_query_j=saved,
         payback_queries=cost_j / saved if saved and saved > 0 else None,
         reused=sum(p.measured_in != "sweep" for c in done for p in c.points),
-        scope="frontier" if settings.serving == "frontier" else "recommended",
+        scope=scope or ("frontier" if settings.serving == "frontier" else "recommended"),
         max_latency_ms=goal,
         queries_per_second=qps,
         wait_note=wait_note(settings),
@@ -88,7 +99,8 @@ def serve(plan, rec: Recommendation, observer=None, store=None) -> Recommendatio
     s = plan.settings
     if s.serving == "off":
         return rec
-    names = targets(rec, s.serving)
+    scope = scope_of(rec, s)
+    names = targets(rec, scope)
     if not names:
         why = (
             f"No serving sweep: the recommendation is a cascade, measured at the run's batch size ({s.batch_size}); its stages are "
@@ -96,7 +108,7 @@ def serve(plan, rec: Recommendation, observer=None, store=None) -> Recommendatio
             if rec.model and rec.candidate(rec.model).kind == "cascade"
             else "No serving sweep: no model was recommended."
         )
-        return rec.model_copy(update={"serving": Serving(scope=s.serving, max_latency_ms=s.max_latency_ms, answer=why)})
+        return rec.model_copy(update={"serving": Serving(scope=scope, max_latency_ms=s.max_latency_ms, answer=why)})
     idle = rec.idle_power_w.model_dump()
     by_name = {spec.name: spec for spec in plan.specs}
     plain = [replace(plan.job(by_name[n]), idle_power_w=idle) for n in names if n in by_name]
@@ -115,11 +127,11 @@ def serve(plan, rec: Recommendation, observer=None, store=None) -> Recommendatio
         sweeps, total_j, _ = run_sweeps(jobs, observer)
     except KeyboardInterrupt:
         answer = "The serving sweep was interrupted; the recommendation above stands."
-        return rec.model_copy(update={"serving": Serving(scope=s.serving, max_latency_ms=s.max_latency_ms, answer=answer)})
+        return rec.model_copy(update={"serving": Serving(scope=scope, max_latency_ms=s.max_latency_ms, answer=answer)})
     if store is not None:
         for job, sw in zip(jobs, sweeps):
             keep_points(store, job.job, sw, plan.run_id)
-    serving = decide_serving(rec, sweeps, s, total_j)
+    serving = decide_serving(rec, sweeps, s, total_j, scope)
     summary = f"{rec.summary} {serving.answer}".strip() if s.max_latency_ms is not None else rec.summary
     return rec.model_copy(update={"serving": serving, "summary": summary})
 

@@ -172,9 +172,12 @@ def sweep_candidate(
     try:
         with threadpool_limits(limits=None):  # restores the BLAS pools' sizes afterwards
             first: dict[str, float] = {}
-            for runtime, spec in list(found.items()):
+            unknown_first = sorted(found, key=lambda r: any(k.startswith(f"{r}/") for k in walk.known))  # nothing known: probe it first
+            for runtime in unknown_first:
+                spec = found[runtime]
+                probes = [s.batch_size, probe] if runtime == own else [probe]  # the own runtime's run configuration is known
                 try:
-                    got = [walk.point(runtime, spec, b, max(threads), default) for b in dict.fromkeys([s.batch_size, probe])]
+                    got = [walk.point(runtime, spec, b, max(threads), default) for b in dict.fromkeys(probes)]
                 except Exception as exc:  # noqa: BLE001 - one runtime failing leaves the others
                     if runtime == own:
                         return CandidateServing(name=job.spec.name, failed=f"load failed: {_first_line(exc)}", not_measured=walk.left)
@@ -190,7 +193,7 @@ def sweep_candidate(
     return CandidateServing(
         name=job.spec.name,
         points=walk.points,
-        not_measured=walk.left,
+        not_measured=walk.not_measured(),
         cost=Cost(energy_j=walk.spent_j, duration_s=time.perf_counter() - walk.t0),
         budget_j=budget_j,
     )

@@ -113,11 +113,12 @@ class Settings(BaseModel):
     budget_j: float | None = _f(None, "search", "Most energy, in joules, to spend on drawing more samples (default: no limit).", gt=0)
     budget_s: float | None = _f(None, "search", "Most time, in seconds, to spend on drawing more samples (default: no limit).", gt=0)
 
-    serving: Literal["recommended", "frontier", "off"] = _f(
-        "recommended",
+    serving: Literal["auto", "recommended", "frontier", "off"] = _f(
+        "auto",
         "search",
         "Serving sweep (batch size, threads, runtime): recommended (the recommended model), frontier (every Pareto-frontier "
-        "candidate that meets the goal; model and configuration ranked together) or off.",
+        "candidate that meets the goal; model and configuration ranked together), auto (frontier where it matters: two "
+        "candidates or more meet the goal, or a latency goal is given; else recommended) or off.",
         job=True,
     )
     cascade: Literal["auto", "off"] = _f(
