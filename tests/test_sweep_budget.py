@@ -136,3 +136,13 @@ def test_auto_sweeps_the_frontier_where_the_joint_ranking_can_change_the_answer(
     assert scope_of(with_meeting(1), Settings()) == "recommended"
     assert scope_of(with_meeting(1), Settings(max_latency_ms=50)) == "frontier"
     assert scope_of(with_meeting(2), Settings(serving="recommended")) == "recommended"
+
+
+def test_the_budget_is_the_models_not_the_runs():
+    job = _job()
+    first = sweep_candidate(job, FakeMeter(), None, budget_j=1e6)
+    stored = [p.model_copy(update={"measured_in": "store"}) for p in first.points[:1]]
+    spent = stored[0].energy.per_query_j * stored[0].energy.window_queries * len(stored[0].energy.window_durations_s)
+    again = sweep_candidate(job, FakeMeter(), None, stored, budget_j=spent / 2)  # earlier runs spent it already
+    assert [p.measured_in for p in again.points] == ["store"]
+    assert any("J of it by earlier runs" in x for x in again.not_measured)

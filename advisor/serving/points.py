@@ -87,6 +87,11 @@ UNEVEN = 1.5
 """A padding ratio above this at the run's batch size makes small batches the likelier winners (probed first)."""
 
 
+def _windows_j(p: ServingPoint) -> float:
+    """The energy a point's windows took, in joules."""
+    return p.energy.per_query_j * p.energy.window_queries * len(p.energy.window_durations_s)
+
+
 class Lazy:
     """A runtime's runner, loaded (and metered) only when a configuration not known already has to be measured."""
 
@@ -117,6 +122,9 @@ class Walk:
         """``loader(spec, job, head, runtime)`` loads a runtime's runner (fitting a trainable head, or taking ``head``)."""
         self.job, self.meter, self.progress, self.total, self.loader = job, meter, progress, total, loader
         self.known = {point_key(p): p for p in known}
+        self.earlier_j = sum(_windows_j(p) for p in known if p.measured_in == "store")
+        """What earlier sweeps of this model (the same key) spent on windows: the budget is the model's, not the run's."""
+        self.earlier_s = sum(sum(p.energy.window_durations_s) for p in known if p.measured_in == "store")
         self.budget_j, self.budget_s, self.t0 = budget_j, budget_s, time.perf_counter()
         self.points: list[ServingPoint] = []
         self.left: list[str] = []
@@ -148,13 +156,17 @@ class Walk:
 
     def _affordable(self) -> str | None:
         """Why one more configuration would go over the budget, or None (the first one is always measured)."""
-        if not self.measured:
+        if not self.measured and not self.earlier_j and not self.earlier_s:
             return None
-        per_j, per_s = self.spent_j / self.measured, (time.perf_counter() - self.t0) / self.measured
-        if self.budget_j is not None and self.spent_j + per_j > self.budget_j:
-            return f"over the sweep's energy budget ({self.spent_j:.4g} of {self.budget_j:.4g} J spent)"
-        if self.budget_s is not None and time.perf_counter() - self.t0 + per_s > self.budget_s:
-            return f"over the sweep's time budget ({time.perf_counter() - self.t0:.0f} of {self.budget_s:.0f} s spent)"
+        per_j = self.spent_j / self.measured if self.measured else 0.0
+        per_s = (time.perf_counter() - self.t0) / self.measured if self.measured else 0.0
+        spent = self.spent_j + self.earlier_j
+        if self.budget_j is not None and spent + per_j > self.budget_j:
+            earlier = f", {self.earlier_j:.4g} J of it by earlier runs" if self.earlier_j else ""
+            return f"over the sweep's energy budget ({spent:.4g} of {self.budget_j:.4g} J spent{earlier})"
+        took = time.perf_counter() - self.t0 + self.earlier_s
+        if self.budget_s is not None and took + per_s > self.budget_s:
+            return f"over the sweep's time budget ({took:.0f} of {self.budget_s:.0f} s spent)"
         return None
 
     def point(self, runtime: str, spec: CandidateSpec, batch: int, threads: int, default: tuple) -> ServingPoint | None:
@@ -176,7 +188,7 @@ class Walk:
             runner = lazy.get()
             self.progress(f"serving {runtime} b{batch} t{threads}", len(self.points), self.total)
             p = measure_point(runner, self.job, self.meter, runtime, batch, threads, self.best())
-            self.spent_j += p.energy.per_query_j * p.energy.window_queries * len(p.energy.window_durations_s)
+            self.spent_j += _windows_j(p)
             self.measured += 1
         p = p.model_copy(update={"default": (runtime, batch, threads) == default})
         self.points.append(p)
