@@ -70,7 +70,7 @@ def show(r: dict) -> None:
             f"computed {joules(c.energy_per_query_j, ' J/query')}; queries: {c.queries_from}"
         )
         q = quality(c.quality, c.quality_ci)
-        print(f"    quality on {c.samples_held_out} held-out samples: {q}; certified at {percent(c.certified_at)}")
+        print(f"    quality on {c.samples_held_out} held-out samples: {q}; certified at {c.certified_at:.1%}")
         print(f"    shares answered: windows {[percent(s) for s in c.measured_shares]}, held out {[percent(s) for s in c.shares]}")
     share = r["cascade_j"] / r["run_j"] if r["run_j"] else None
     print(

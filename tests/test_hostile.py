@@ -157,3 +157,55 @@ def test_a_run_where_no_candidate_could_be_measured_is_bad_input_not_none_meets(
     r = cli("recommend", "--task", toy_task, "--registry", reg, "--in-process", "--reports-dir", tmp_path / "r", "--serving", "off")
     assert r.returncode == 1, (r.returncode, r.stderr)
     assert "no candidate could be measured: hubonly: skipped" in " ".join(r.stderr.split()) and "Traceback" not in r.stderr
+
+
+# -- bounded memory on hostile data files ---------------------------------------------------------------------------
+
+
+def _task_with(tmp_path: Path, name: str, body: bytes, fmt: str | None = None) -> Path:
+    folder = tmp_path / "big"
+    task = write_task(folder, data={"file": name, **({"format": fmt} if fmt else {})})
+    (folder / name).write_bytes(body)
+    return task
+
+
+def test_a_data_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVISOR_MAX_DATA_MB", "1")
+    task = _task_with(tmp_path, "huge.jsonl", b'{"text": "good film", "label": "pos"}\n' * 40_000)  # 1.4 MiB
+    with pytest.raises(SpecError, match=r"huge.jsonl: 1.4 MiB is more than the 1 MiB a sample file may hold.*ADVISOR_MAX_DATA_MB"):
+        load_task(task).samples()
+
+
+def test_one_line_too_long_is_refused_naming_the_line(tmp_path, monkeypatch):
+    from advisor.spec import data
+
+    monkeypatch.setattr(data, "MAX_LINE_MB", 1)
+    monkeypatch.setattr(data, "CHUNK", 4096)  # the long line spans many chunks
+    rows = [json.dumps(r) for r in toy_rows(10)]
+    rows[3] = json.dumps({"text": "x" * (2 * 2**20), "label": "pos"})
+    task = _task_with(tmp_path, "long.jsonl", ("\n".join(rows) + "\n").encode())
+    with pytest.raises(SpecError, match="line 4 is longer than 1 MiB"):
+        load_task(task).samples()
+
+
+def test_a_csv_with_too_many_columns_is_refused(tmp_path, monkeypatch):
+    from advisor.spec import data
+
+    monkeypatch.setattr(data, "MAX_COLUMNS", 100)
+    monkeypatch.setattr(data, "CHUNK", 64)
+    header = ",".join(["text", "label", *(f"c{i}" for i in range(200))])
+    task = _task_with(tmp_path, "wide.csv", (header + "\ngood film,pos" + ",0" * 200 + "\n").encode())
+    with pytest.raises(SpecError, match="the header has more than 100 columns"):
+        load_task(task).samples()
+
+
+def test_bad_utf8_is_found_across_chunks_with_its_line(tmp_path, monkeypatch):
+    from advisor.spec import data
+
+    monkeypatch.setattr(data, "CHUNK", 16)
+    rows = [json.dumps(r) for r in toy_rows(6)]
+    body = ("\n".join(rows) + "\n").encode()
+    cut = body.index(b"\n", body.index(b"\n") + 1) + 5  # inside line 3
+    task = _task_with(tmp_path, "bad.jsonl", body[:cut] + b"\xff" + body[cut:])
+    with pytest.raises(SpecError, match=r"not UTF-8 text \(byte 0xff on line 3\)"):
+        load_task(task).samples()

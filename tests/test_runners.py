@@ -348,6 +348,40 @@ def _generator(request) -> Case:
     )
 
 
+def _cascade_package(request) -> Case:
+    """An exported cascade, written as ``advisor export`` writes one: two TF-IDF stage packages under ``stages/`` and a
+    manifest that routes between them; its candidate entry is what ``package_entry`` makes of it."""
+    import json
+
+    from advisor.runners.packaged import package_runner
+    from advisor.spec.package import MANIFEST, Manifest, PackageTask, ServingConfig, file_hashes, package_entry, read_manifest
+
+    root = request.getfixturevalue("tmp_path_factory").mktemp("cascade-package")
+    task = PackageTask(name="t", type="text-classification", metric="accuracy", metric_label="accuracy", label_names=LABELS)
+    serving = ServingConfig(runtime="scikit-learn", batch_size=SETTINGS.batch_size, chosen_by="the test")
+    common = {"run_id": "r", "created_at": "2026-01-01T00:00:00+00:00", "advisor_version": "0", "task": task, "serving": serving}
+    parameters = size = 0
+    for i, features in enumerate((3, 500)):
+        stage = spec("tfidf-logreg", "sklearn", name=f"stage-{i}", max_features=features)
+        runner = loaded(stage, context())
+        runner.fit(TEXTS, TRUE)
+        folder = root / "stages" / str(i)
+        (folder / "model").mkdir(parents=True)
+        fields = runner.keep_state(folder / "model")
+        runner.close()
+        entry = {**stage.model_dump(mode="json", exclude_defaults=True), "options": {**fields["options"], "fitted": "fitted.joblib"}}
+        m = Manifest(name=stage.name, candidate=stage.name, entry=entry, **common)
+        (folder / MANIFEST).write_text(m.model_copy(update={"files": file_hashes(folder)}).model_dump_json(), encoding="utf-8")
+        alone = package_runner(folder, read_manifest(folder))  # each stage as a package of its own
+        parameters, size = parameters + alone.info().parameters, size + alone.info().size_bytes
+        alone.close()
+    entry = {"kind": "cascade", "stages": ["stages/0", "stages/1"], "gate": 0.7, "names": ["stage-0", "stage-1"], "license": "x"}
+    top = Manifest(name="stage-0+stage-1", candidate="stage-0+stage-1", entry=entry, **common)
+    (root / MANIFEST).write_text(json.dumps({**top.model_dump(mode="json"), "files": file_hashes(root)}), encoding="utf-8")
+    candidate = package_entry(root, read_manifest(root))
+    return Case(candidate, parameters, size, trainable=False, details={"stages": 2, "gate": 0.7})
+
+
 CASES = {  # id: ((kind, backend), case builder)
     "tfidf-logreg": (("tfidf-logreg", "sklearn"), _tfidf),
     "encoder-head-sentence-transformers": (("encoder-head", "sentence-transformers"), _encoder_st),
@@ -359,6 +393,7 @@ CASES = {  # id: ((kind, backend), case builder)
     "prompted-chat-template": (("prompted", "transformers"), _prompted_chat),
     "hf-pipeline": (("hf-pipeline", "transformers"), _pipeline),
     "generator": (("generator", "transformers"), _generator),
+    "cascade-package": (("cascade-package", "advisor"), _cascade_package),
 }
 
 

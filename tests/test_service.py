@@ -256,3 +256,20 @@ def test_fuzz_never_a_server_error(tmp_path):
             fuzz()
     finally:
         s.stop()
+
+
+def test_too_many_open_jobs_are_answered_429_with_retry_after(tmp_path, tfidf_registry):
+    s = Server(tmp_path / "service", tfidf_registry, env={"ADVISOR_TOKEN": TOKEN, "ADVISOR_MAX_OPEN_JOBS": "2"}).start()
+    try:
+        codes = [s.call("POST", "/jobs", json=upload(rows=toy_rows(200, seed=i))) for i in range(4)]
+        assert [r.status_code for r in codes[:2]] == [202, 202]
+        refused = [r for r in codes[2:] if r.status_code == 429]
+        assert refused and refused[0].headers["Retry-After"] == "30" and "2 jobs are queued or running" in refused[0].json()["detail"]
+        assert refused[0].headers["content-type"].startswith("application/problem+json")
+        assert len(s.call("GET", "/jobs").json()) == sum(r.status_code == 202 for r in codes)  # a refused job left nothing
+        for r in codes:
+            if r.status_code == 202:
+                assert s.wait(r.json()["id"])["status"] == "complete"
+        assert s.call("POST", "/jobs", json=upload()).status_code == 202  # room again once they are done
+    finally:
+        s.stop()

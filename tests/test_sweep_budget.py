@@ -146,3 +146,31 @@ def test_the_budget_is_the_models_not_the_runs():
     again = sweep_candidate(job, FakeMeter(), None, stored, budget_j=spent / 2)  # earlier runs spent it already
     assert [p.measured_in for p in again.points] == ["store"]
     assert any("J of it by earlier runs" in x for x in again.not_measured)
+
+
+def test_length_aware_batches_group_requests_of_similar_length_within_a_window():
+    from advisor.serving.points import WINDOW_BATCHES, config_key, length_batches
+
+    texts = [" ".join(["w"] * n) for n in [1, 30, 2, 29, 3, 28, 1, 2, 40, 1, 2, 3, 1, 1, 2, 50]]
+    batches, window = length_batches(texts, 4)
+    assert window == WINDOW_BATCHES * 4 and sorted(t for b in batches for t in b) == sorted(texts)
+    assert all(1 <= len(b) <= 4 for b in batches)
+    lengths = [[len(t.split()) for t in b] for b in batches]
+    assert all(b == sorted(b) for b in lengths)  # similar lengths together
+    assert len(batches[-1]) < 4  # the longest go in a smaller batch: the token budget
+    assert config_key("onnxruntime", 4, 2, "length") != config_key("onnxruntime", 4, 2)
+
+
+def test_length_aware_waits_for_its_window_and_is_measured_where_texts_are_uneven():
+    from advisor.serving.choice import with_goal
+
+    p = point(0.1, 10.0, batch=4).model_copy(update={"batching": "length", "wait_queries": 16})
+    assert with_goal(p, None, 100.0).fill_wait_ms == pytest.approx(150.0)  # 15 requests at 100/s, not 3
+    uneven = _job()
+    uneven = uneven.__class__(**{**uneven.__dict__, "texts": [("word " * (1 + (i % 7) * 9)).strip() for i in range(32)]})
+    got = sweep_candidate(uneven, FakeMeter(), None)
+    grouped = [p for p in got.points if p.batching == "length"]
+    assert len(grouped) == 1 and grouped[0].batch_size > 1 and grouped[0].wait_queries == 4 * grouped[0].batch_size
+    even = sweep_candidate(_job(), FakeMeter(), None)
+    assert not any(p.batching == "length" for p in even.points)
+    assert any("the texts are of even length" in x for x in even.not_measured)

@@ -226,7 +226,7 @@ def test_cascade_distillation_cost_and_energy_sentences():
     assert "at 0.06 J/query measured as one pipeline, 50% less than l alone (0.05 J/query computed" in line
     assert line.endswith("it meets the goal.")
     open_ = measured.model_copy(update={"verdict": "undecided"})
-    assert "certified at 95% on 150 other samples, but the held-out interval cannot confirm the goal" in text.cascade_line(
+    assert "certified at 95.0% on 150 other samples, but the held-out interval cannot confirm the goal" in text.cascade_line(
         _rec(cascade=open_, candidates=rows)
     )
     zero = [rows[0], candidate("l", quality=0.95, energy_j=0.0)]

@@ -173,6 +173,12 @@ class ServingPoint(ResultModel):
     keeps_up: bool | None = Field(default=None, description="throughput at least queries_per_second (None: no rate given)")
     meets_goal: bool | None = Field(default=None, description="p95 within max_latency_ms and keeps up (None: no latency goal)")
     default: bool = Field(default=False, description="the run's own configuration (its batch size, all threads, the model's runtime)")
+    batching: Literal["plain", "length"] = Field(
+        default="plain", description="plain: requests in arrival order; length: grouped by length within a gathering window"
+    )
+    wait_queries: int | None = Field(
+        default=None, description="requests one may wait for before its batch is formed (None: the batch size; length: the window)"
+    )
     measured_in: Literal["sweep", "run", "store"] = Field(
         default="sweep",
         description="this sweep; the run's own measurement of the model (its configuration: the same windows); or a stored earlier sweep",

@@ -56,21 +56,24 @@ def energy_windows(
     short: bool = False,
     seen: list[Prediction] | None = None,
     enough: Callable[[list[float]], bool] | None = None,
+    batches: list[list[str]] | None = None,
 ) -> tuple[EnergyStats, float]:
     """Repeated metered windows of inference at the run's batch size, each batch timed; ``short``:
     :data:`SHORT_WINDOWS` half-length windows without warm-up (for a candidate already warm from its quality pass).
     The first window's answers to the first pass over the samples are appended to ``seen``, when given: what the
     deployed model predicts, at no cost. ``enough(per_query_j)``, when given, is asked after each window from the
-    :data:`SHORT_WINDOWS`-th on: True stops before the run's number of repeats (sequential windows)."""
+    :data:`SHORT_WINDOWS`-th on: True stops before the run's number of repeats (sequential windows). ``batches``:
+    batches formed otherwise (e.g. by length), used in their order instead of the samples cut at the batch size."""
     s = job.settings
     repeats, window_s = (SHORT_WINDOWS, s.min_window_s / 2) if short else (s.repeats, s.min_window_s)
-    batches = _batches(job.texts, s.batch_size)
+    mean_batch = sum(len(b) for b in batches) / len(batches) if batches else s.batch_size
+    batches = batches or _batches(job.texts, s.batch_size)
     for b in batches[: 0 if short else s.warmup_batches]:
         runner.predict(b)
     t0 = time.perf_counter()
     runner.predict(batches[0])
     per_query = max((time.perf_counter() - t0) / len(batches[0]), 1e-6)
-    n_batches = max(1, math.ceil(window_s / (per_query * s.batch_size)))
+    n_batches = max(1, math.ceil(window_s / (per_query * mean_batch)))
     readings: list[Reading] = []
     tokens = 0  # generated tokens in the windows (generative runners)
     queries = sum(len(batches[i % len(batches)]) for i in range(n_batches))

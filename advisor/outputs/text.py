@@ -259,7 +259,7 @@ def cascade_line(rec: Recommendation) -> str | None:
     verdict = (
         "it meets the goal"
         if c.verdict == "meets"
-        else f"its gate is certified at {percent(c.certified_at)} on {c.samples_calibration} other samples, but the held-out interval "
+        else f"its gate is certified at {c.certified_at:.1%} on {c.samples_calibration} other samples, but the held-out interval "
         "cannot confirm the goal, so it is not recommended"
     )
     return f"{head}, at {joules(c.measured_energy_per_query_j, ' J/query')} measured as one pipeline{saved} ({computed}); {verdict}."

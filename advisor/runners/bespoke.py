@@ -2,8 +2,9 @@
 
 A made model is written to a temporary folder beside its final place and renamed into place only
 once complete, so an interrupted making leaves nothing a later run would take for finished work.
-Its ``lineage.json`` says what it was made from and how; what making it cost is added to the file
-once known (:func:`record_cost`).
+Its ``lineage.json`` says what it was made from and how, and the SHA-256 of every file; what making it
+cost is added to the file once known (:func:`record_cost`). A copy whose files changed since is made
+again; a file lock makes two processes asking for the same model make it once.
 """
 
 from __future__ import annotations
@@ -47,6 +48,44 @@ def lineage(folder: Path) -> dict | None:
         return None
 
 
+def file_hashes(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file of a made model but its lineage, by relative path."""
+    from advisor.spec.package import sha256
+
+    return {f.relative_to(folder).as_posix(): sha256(f) for f in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != LINEAGE)}
+
+
+def damaged(folder: Path, facts: dict) -> str | None:
+    """The first file of a made model that is missing or changed since it was made (its recorded hash), or None.
+
+    A model made before hashes were recorded gets them now (from then on it is checked)."""
+    recorded = facts.get("files")
+    if not isinstance(recorded, dict):
+        write_atomic(folder / LINEAGE, json.dumps({**facts, "files": file_hashes(folder)}, indent=2))
+        return None
+    found = file_hashes(folder)
+    for rel, digest in recorded.items():
+        if rel not in found:
+            return f"{rel} is missing"
+        if found[rel] != digest:
+            return f"{rel} changed (its SHA-256 differs from when it was made)"
+    return None
+
+
+@contextmanager
+def locked(final: Path) -> Iterator[None]:
+    """Hold the lock of ``final``'s making (a file lock beside it): two processes making the same model make it once."""
+    import fcntl
+
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with open(final.parent / f".{final.name}.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 @contextmanager
 def making(final: Path, facts: dict) -> Iterator[Path]:
     """Yield a fresh temporary folder to write a model into; on success it becomes ``final`` with ``facts`` as
@@ -59,9 +98,8 @@ def making(final: Path, facts: dict) -> Iterator[Path]:
     tmp.mkdir()
     try:
         yield tmp
-        (tmp / LINEAGE).write_text(
-            json.dumps({**facts, "made_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}, indent=2), encoding="utf-8"
-        )
+        made = {**facts, "made_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "files": file_hashes(tmp)}
+        (tmp / LINEAGE).write_text(json.dumps(made, indent=2), encoding="utf-8")
         try:
             tmp.rename(final)
         except OSError:
@@ -81,16 +119,24 @@ def record_cost(folder: Path, energy_j: float | None, duration_s: float, method:
 
 
 def cached(final: Path, make: Callable[[Path], None], facts: dict) -> tuple[Path, dict | None]:
-    """``final`` made by ``make(folder)`` unless a complete copy is there already.
+    """``final`` made by ``make(folder)`` unless a complete, intact copy is there already (one whose files were changed
+    or truncated since it was made is made again, with a warning). Two processes asking at once make it once.
 
     Returns:
         The folder and, when it was made by an earlier run, that run's lineage (None when made now).
     """
-    earlier = lineage(final)
-    if earlier is not None:
-        return final, earlier
-    with making(final, facts) as tmp:
-        make(tmp)
+    import logging
+
+    with locked(final):
+        earlier = lineage(final)
+        if earlier is not None:
+            why = damaged(final, earlier)
+            if why is None:
+                return final, lineage(final)
+            logging.getLogger("advisor").warning("the made model %s is damaged (%s): made again", final, why)
+            shutil.rmtree(final, ignore_errors=True)
+        with making(final, facts) as tmp:
+            make(tmp)
     return final, None
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from advisor.runners.base import ModelInfo, Prediction, Progress, Runner, distilled_state
+from advisor.runners.bespoke import locked
 from advisor.runners.heads import Head, cross_fit_features, resolve_class_weight
 from advisor.spec.options import EncoderOptions
+from advisor.spec.package import sha256
 from advisor.spec.sources import onnx_parameters, weights_size
 
 
@@ -18,8 +21,32 @@ def exported_onnx(folder: Path, precision: str) -> Path:
     from advisor.spec.sources import cache_dir, file_identity
 
     target = cache_dir() / "exported" / f"{folder.name}-{file_identity(folder)}-{precision}" / "model.onnx"
-    if target.is_file():
-        return target
+    with locked(target):  # two processes asking at once export it once
+        if target.is_file():
+            why = _export_damaged(target)
+            if why is None:
+                return target
+            logging.getLogger("advisor").warning("the ONNX export %s is damaged (%s): exported again", target, why)
+            target.unlink()
+        _export(folder, precision, target)
+        target.with_name(HASH_FILE).write_text(sha256(target), encoding="utf-8")
+    return target
+
+
+HASH_FILE = "model.onnx.sha256"
+
+
+def _export_damaged(target: Path) -> str | None:
+    """Why a cached export cannot be trusted (its hash differs from the one recorded when it was exported), or None."""
+    recorded = target.with_name(HASH_FILE)
+    if not recorded.is_file():  # exported before hashes were kept (written whole, then renamed): its hash from now on
+        recorded.write_text(sha256(target), encoding="utf-8")
+        return None
+    return None if recorded.read_text(encoding="utf-8").strip() == sha256(target) else "its SHA-256 differs from the export's"
+
+
+def _export(folder: Path, precision: str, target: Path) -> None:
+    """Export the encoder's token embeddings to ``target`` (written whole, then renamed into place)."""
     import tempfile
 
     import torch
@@ -59,7 +86,6 @@ def exported_onnx(folder: Path, precision: str) -> Path:
             out = Path(tmp) / "int8.onnx"
             quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8)
         out.replace(target)
-    return target
 
 
 def _find_onnx(folder: Path) -> Path:

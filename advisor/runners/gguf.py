@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor.paths import cache_dir
-from advisor.runners.bespoke import lineage, making
+from advisor.runners.bespoke import damaged, lineage, locked, making
 from advisor.spec.sources import content_hash
 
 CHECK = "check.json"
@@ -83,13 +83,16 @@ def dequantised_copy(gguf: Path) -> Path:
     replaced.
     """
     target = cache_dir() / "dequantised" / f"{gguf.stem}-{content_hash(gguf)}"
-    if _record(target) is not None and lineage(target) is not None:
-        return target
-    if target.exists():
-        log.warning("%s: the cached copy %s carries no check record: made again", gguf.name, target)
-        shutil.rmtree(target, ignore_errors=True)
-    with making(target, {"method": "dequantised", "source": str(gguf), "source_hash": content_hash(gguf)}) as tmp:
-        _make(gguf, tmp)
+    with locked(target):
+        facts = lineage(target)
+        why = damaged(target, facts) if facts is not None and _record(target) is not None else "it carries no check record"
+        if why is None:
+            return target
+        if target.exists():
+            log.warning("%s: the cached copy %s is not usable (%s): made again", gguf.name, target, why)
+            shutil.rmtree(target, ignore_errors=True)
+        with making(target, {"method": "dequantised", "source": str(gguf), "source_hash": content_hash(gguf)}) as tmp:
+            _make(gguf, tmp)
     return target
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,9 +21,12 @@ from advisor.errors import AdvisorError, did_you_mean
 from advisor.service.files import check_token, package_zip, private_dir, tighten, token_for
 from advisor.service.guard import Guard
 from advisor.service.jobs import Worker
-from advisor.service.models import JOB_ID, PROBLEM, Job, JobRequest
+from advisor.service.models import JOB_ID, MAX_OPEN_JOBS, PROBLEM, Job, JobRequest
 from advisor.service.uploads import LiveRegistry, builtin_type, candidate_problem, unused_labels, write_upload
 from advisor.store import ResultStore
+
+RETRY_AFTER_S = 30
+"""What a 429 asks a client to wait before submitting again, in seconds."""
 
 
 def create_app(
@@ -77,6 +81,7 @@ def create_app(
             409: "Conflict",
             413: "Payload Too Large",
             422: "Unprocessable Content",
+            429: "Too Many Requests",
             503: "Service Unavailable",
         }
         return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), getattr(exc, "headers", None))
@@ -86,6 +91,9 @@ def create_app(
         e = exc.errors()[0]
         where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
         return problem(422, "Unprocessable Content", f"{where}: {e.get('msg')}" if where else str(e.get("msg")))
+
+    raw = os.environ.get("ADVISOR_MAX_OPEN_JOBS", "")
+    max_open = int(raw) if raw.isdigit() and int(raw) > 0 else MAX_OPEN_JOBS
 
     def authorised(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         """Also checked by :class:`Guard` before the body is read; kept so the schema states the scheme."""
@@ -147,8 +155,12 @@ def create_app(
             except AdvisorError as exc:
                 raise HTTPException(422, f"upload: {str(exc).replace(str(folder / 'task') + '/', '')}") from None
         with ResultStore(store_path) as s:
-            s.add_job(job_id, body.model_dump(mode="json"))
-            return view(s.job(job_id))
+            if s.add_job(job_id, body.model_dump(mode="json"), max_open=max_open):
+                return view(s.job(job_id))
+        shutil.rmtree(folder, ignore_errors=True)
+        raise HTTPException(
+            429, f"{max_open} jobs are queued or running already; submit again later", headers={"Retry-After": str(RETRY_AFTER_S)}
+        )
 
     @app.get("/jobs", response_model=list[Job], dependencies=[Depends(authorised)], tags=["jobs"])
     def list_jobs(limit: int = 100) -> list[Job]:

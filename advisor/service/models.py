@@ -13,6 +13,8 @@ from advisor.spec.settings import Settings
 MAX_BODY_BYTES = 5 * 2**20
 MIN_TOKEN_CHARS = 32
 MAX_ROWS = 20_000
+MAX_OPEN_JOBS = 32
+"""Jobs queued or running at once; a submission past it is answered 429 with Retry-After."""
 JOB_ID = r"^[0-9a-f]{32}$"
 PROBLEM = "application/problem+json"
 

@@ -36,7 +36,7 @@ def fill_wait_ms(batch_size: int, queries_per_second: float | None) -> float:
 
 def with_goal(p: ServingPoint, max_latency_ms: float | None, queries_per_second: float | None) -> ServingPoint:
     """``p`` with its request latency (compute plus fill wait), whether it keeps up with the rate and meets the goal."""
-    wait = fill_wait_ms(p.batch_size, queries_per_second)
+    wait = fill_wait_ms(p.wait_queries or p.batch_size, queries_per_second)
     keeps_up = None if not queries_per_second else p.throughput_qps >= queries_per_second
     p50, p95 = p.batch_p50_ms + wait, p.batch_p95_ms + wait
     meets = None if max_latency_ms is None else (p95 <= max_latency_ms and keeps_up is not False)
@@ -48,7 +48,8 @@ def with_goal(p: ServingPoint, max_latency_ms: float | None, queries_per_second:
 def configuration(p: ServingPoint) -> str:
     """``onnxruntime, batch 4, 2 threads`` (and the device when it is not the CPU)."""
     where = f", {p.device}" if p.device != "cpu" else ""
-    return f"{p.runtime}, batch {p.batch_size}, {p.threads} thread{'s' if p.threads != 1 else ''}{where}"
+    how = f" grouped by length (gathering {p.wait_queries})" if p.batching == "length" else ""
+    return f"{p.runtime}, batch {p.batch_size}{how}, {p.threads} thread{'s' if p.threads != 1 else ''}{where}"
 
 
 def _interval(p: ServingPoint) -> tuple[float, float]:

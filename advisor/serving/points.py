@@ -22,17 +22,51 @@ CLEARLY_WORSE = 1.2
 """A configuration is clearly worse on energy when its interval lies above the other's and its mean is this much higher."""
 
 
-def config_key(runtime: str, batch: int, threads: int) -> str:
-    """A configuration as a key: ``onnxruntime/b4/t2``."""
-    return f"{runtime}/b{batch}/t{threads}"
+def config_key(runtime: str, batch: int, threads: int, batching: str = "plain") -> str:
+    """A configuration as a key: ``onnxruntime/b4/t2`` (``/length`` for length-aware batching)."""
+    return f"{runtime}/b{batch}/t{threads}" + ("" if batching == "plain" else f"/{batching}")
 
 
 def point_key(p: ServingPoint) -> str:
-    return config_key(p.runtime, p.batch_size, p.threads)
+    return config_key(p.runtime, p.batch_size, p.threads, p.batching)
+
+
+WINDOW_BATCHES = 4
+"""Length-aware batching gathers this many batches' worth of queued requests before grouping them by length."""
+
+
+def length_batches(texts: Sequence[str], batch: int) -> tuple[list[list[str]], int]:
+    """Requests grouped by length, as a server would: each gathering window of :data:`WINDOW_BATCHES` x ``batch``
+    requests is sorted by length (whitespace tokens) and cut into batches of at most ``batch`` requests whose padded
+    size (requests x longest) stays within a token budget of ``batch`` x the window's median length, so long requests
+    go in smaller batches. Returns the batches and the window (the requests one may wait for)."""
+    window, out = WINDOW_BATCHES * batch, []
+    for i in range(0, len(texts), window):
+        chunk = sorted(texts[i : i + window], key=lambda t: len(t.split()))
+        lengths = [max(1, len(t.split())) for t in chunk]
+        budget = batch * sorted(lengths)[len(lengths) // 2]
+        current: list[str] = []
+        longest = 0
+        for t, n in zip(chunk, lengths):
+            if current and (len(current) == batch or max(longest, n) * (len(current) + 1) > budget):
+                out.append(current)
+                current, longest = [], 0
+            current.append(t)
+            longest = max(longest, n)
+        if current:
+            out.append(current)
+    return out, window
 
 
 def measure_point(
-    runner: Runner, job: Job, meter: Meter, runtime: str, batch: int, threads: int, best: ServingPoint | None = None
+    runner: Runner,
+    job: Job,
+    meter: Meter,
+    runtime: str,
+    batch: int,
+    threads: int,
+    best: ServingPoint | None = None,
+    batching: str = "plain",
 ) -> ServingPoint:
     """One configuration: metered windows at ``batch`` with ``threads``, each batch timed. Sequential: after two
     windows it stops when every window so far used :data:`CLEARLY_WORSE` times the upper end of ``best``'s interval
@@ -47,7 +81,8 @@ def measure_point(
             return False
         return min(per_query) > CLEARLY_WORSE * best.energy.ci_per_query_j[1]
 
-    energy, qps = energy_windows(runner, sub, meter, lambda *_: None, enough=enough)
+    grouped, window = length_batches(pool, batch) if batching == "length" else (None, None)
+    energy, qps = energy_windows(runner, sub, meter, lambda *_: None, enough=enough, batches=grouped)
     energy = energy.model_copy(update={"ci_per_query_j": list(mean_interval(energy.repeats_per_query_j, s.confidence))})
     return ServingPoint(
         runtime=runtime,
@@ -61,6 +96,8 @@ def measure_point(
         latency_p50_ms=energy.batch_p50_ms,
         latency_p95_ms=energy.batch_p95_ms,
         latency_batches=energy.batches_timed or 0,
+        batching=batching,
+        wait_queries=window,
     )
 
 
@@ -169,9 +206,11 @@ class Walk:
             return f"over the sweep's time budget ({took:.0f} of {self.budget_s:.0f} s spent)"
         return None
 
-    def point(self, runtime: str, spec: CandidateSpec, batch: int, threads: int, default: tuple) -> ServingPoint | None:
+    def point(
+        self, runtime: str, spec: CandidateSpec, batch: int, threads: int, default: tuple, batching: str = "plain"
+    ) -> ServingPoint | None:
         """The configuration, known or measured now; None when it is over the budget (said in ``left``)."""
-        key = config_key(runtime, batch, threads)
+        key = config_key(runtime, batch, threads, batching)
         done = next((p for p in self.points if point_key(p) == key), None)
         if done is not None:
             return done
@@ -180,17 +219,17 @@ class Walk:
         else:
             why = self._affordable()
             if why is not None:
-                self.over.append(f"{runtime} b{batch} t{threads}")
+                self.over.append(f"{runtime} b{batch} t{threads}" + (" by length" if batching != "plain" else ""))
                 self.over_why = why
                 return None
             lazy = self.runner(runtime, spec)
             lazy.set_threads(threads)
             runner = lazy.get()
             self.progress(f"serving {runtime} b{batch} t{threads}", len(self.points), self.total)
-            p = measure_point(runner, self.job, self.meter, runtime, batch, threads, self.best())
+            p = measure_point(runner, self.job, self.meter, runtime, batch, threads, self.best(), batching)
             self.spent_j += _windows_j(p)
             self.measured += 1
-        p = p.model_copy(update={"default": (runtime, batch, threads) == default})
+        p = p.model_copy(update={"default": (runtime, batch, threads) == default and batching == "plain"})
         self.points.append(p)
         return p
 

@@ -18,16 +18,18 @@ SWEEP_VERSION = 1
 """Version of how a sweep point is measured: part of its stored key (bump it when a point would be measured otherwise)."""
 
 
-def point_store_key(job: Job, runtime: str, batch: int, threads: int) -> str:
+def point_store_key(job: Job, runtime: str, batch: int, threads: int, batching: str = "plain") -> str:
     """The result store's key of one configuration of ``job``'s model: its measurement's fingerprint (model files,
-    samples, machine, measuring settings, method version) with the runtime, batch, threads and device."""
+    samples, machine, measuring settings, method version) with the runtime, batch, threads, batching and device."""
     from advisor.store import measurement_key
 
     where = {"runtime": runtime, "batch": batch, "threads": threads, "device": job.context.device}
+    if batching != "plain":
+        where["batching"] = batching
     return measurement_key({"sweep_point": SWEEP_VERSION, "job": fingerprint(job), **where})
 
 
-def _grid(job: Job) -> Iterator[tuple[str, int, int]]:
+def _grid(job: Job) -> Iterator[tuple[str, int, int, str]]:
     from advisor.serving.sweep import thread_counts
 
     s = job.settings
@@ -35,7 +37,9 @@ def _grid(job: Job) -> Iterator[tuple[str, int, int]]:
     for runtime in found:
         for batch in sorted(set(s.serve_batches) | {s.batch_size}):
             for threads in thread_counts(s, job.context.device):
-                yield runtime, batch, threads
+                yield runtime, batch, threads, "plain"
+                if batch > 1:
+                    yield runtime, batch, threads, "length"
 
 
 def run_point(c: CandidateResult, job: Job) -> ServingPoint | None:
@@ -70,10 +74,10 @@ def known_points(c: CandidateResult, job: Job, store, run_id: str) -> list[Servi
     if store is None:
         return out
     have = {config_key(p.runtime, p.batch_size, p.threads) for p in out}
-    for runtime, batch, threads in _grid(job):
-        if config_key(runtime, batch, threads) in have:
+    for runtime, batch, threads, batching in _grid(job):
+        if config_key(runtime, batch, threads, batching) in have:
             continue
-        hit = store.get_measurement(point_store_key(job, runtime, batch, threads))
+        hit = store.get_measurement(point_store_key(job, runtime, batch, threads, batching))
         if hit is not None and isinstance(hit.get("point"), dict):
             point = ServingPoint.model_validate(hit["point"])
             out.append(point.model_copy(update={"measured_in": "store", "reused_from": hit.get("run_id")}))
@@ -85,7 +89,7 @@ def keep_points(store, job: Job, sweep: CandidateServing, run_id: str) -> None:
     for p in sweep.points:
         if p.measured_in == "sweep":
             payload: dict[str, Any] = {"point": p.model_dump(mode="json", exclude={"default"}), "run_id": run_id}
-            store.put_measurement(point_store_key(job, p.runtime, p.batch_size, p.threads), run_id, job.spec.name, payload)
+            store.put_measurement(point_store_key(job, p.runtime, p.batch_size, p.threads, p.batching), run_id, job.spec.name, payload)
 
 
 def budget(rec: Recommendation, s: Settings) -> tuple[float | None, float | None]:

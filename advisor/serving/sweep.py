@@ -187,6 +187,7 @@ def sweep_candidate(
                 first[runtime] = min((p.energy.per_query_j for p in got if p is not None), default=float("inf"))
             for runtime in sorted(found, key=lambda r: first.get(r, float("inf"))):
                 _sweep_runtime(walk, runtime, found[runtime], threads, batches, default)
+            _length_aware(walk, found, job.texts, default)
     finally:
         walk.close()
         _restore_torch_threads(torch_threads)
@@ -197,6 +198,23 @@ def sweep_candidate(
         cost=Cost(energy_j=walk.spent_j, duration_s=time.perf_counter() - walk.t0),
         budget_j=budget_j,
     )
+
+
+LENGTH_GAIN = 1.1
+"""Length-aware batching is measured only where plain batches pay at least this much padding (tokens computed over real)."""
+
+
+def _length_aware(walk: Walk, found: dict[str, CandidateSpec], texts: Sequence[str], default: tuple) -> None:
+    """One more configuration: the least-energy plain one with batches larger than 1, its requests grouped by length."""
+    plain = [p for p in walk.points if p.batching == "plain" and p.batch_size > 1 and p.runtime in found]
+    if not plain:
+        return
+    best = min(plain, key=lambda p: p.energy.per_query_j)
+    padding = padding_ratio(texts, best.batch_size)
+    if padding <= LENGTH_GAIN:
+        walk.left.append(f"length-aware batching: the texts are of even length (padding {padding:.2f}x at batch {best.batch_size})")
+        return
+    walk.point(best.runtime, found[best.runtime], best.batch_size, best.threads, default, "length")
 
 
 def _sweep_runtime(walk: Walk, runtime: str, spec: CandidateSpec, threads: list[int], batches: list[int], default: tuple) -> None:

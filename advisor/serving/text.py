@@ -42,7 +42,7 @@ def rows(s: Serving, everything: bool = False) -> list[list[str]]:
                 [
                     c.name,
                     p.runtime,
-                    str(p.batch_size),
+                    str(p.batch_size) + (" by length" if p.batching == "length" else ""),
                     str(p.threads),
                     joules(p.energy.per_query_j, ""),
                     _half(p),

@@ -72,8 +72,9 @@ def read_frame(task: Task) -> pd.DataFrame:
         if opts.column_names:
             kwargs["column_names"] = opts.column_names
     builder = {"csv": "csv", "jsonl": "json", "json": "json", "parquet": "parquet"}[fmt]
+    check_size(path)
     if fmt != "parquet":
-        _check_utf8(path)
+        _check_text(path, opts.delimiter if fmt == "csv" else None, lines=fmt != "json")  # a JSON array may be one line
     datasets.disable_progress_bars()
     try:
         return datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs).to_pandas()
@@ -92,18 +93,82 @@ def _fewer_rows(task: Task, wanted: int, rows: int, field: str) -> None:
     )
 
 
-def _check_utf8(path: Path) -> None:
-    """A text data file must be UTF-8: say where it is not, before a library fails deep inside.
+MAX_DATA_MB = 512
+"""Largest sample file read, in MiB (``ADVISOR_MAX_DATA_MB`` changes it): the whole table is held in memory once read."""
+MAX_LINE_MB = 8
+"""Longest line of a text sample file, in MiB: one sample is one line (JSONL) or row (CSV)."""
+MAX_COLUMNS = 10_000
+"""Most columns in a CSV header: a task reads two of them."""
+CHUNK = 1 << 20
+"""Bytes read at a time while checking a file: the check's memory, whatever the file's size."""
+
+
+def _limit_mb(env: str, default: int) -> int:
+    import os
+
+    raw = os.environ.get(env, "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else default
+
+
+def check_size(path: Path) -> None:
+    """Refuse a sample file larger than :data:`MAX_DATA_MB` before anything is read.
 
     Raises:
-        SpecError: naming the line of the first byte that is not UTF-8.
+        SpecError: naming the file, its size and the way out.
     """
-    data = path.read_bytes()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise SpecError(path, None, f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line})", "save the file as UTF-8") from None
+    limit = _limit_mb("ADVISOR_MAX_DATA_MB", MAX_DATA_MB)
+    size = path.stat().st_size
+    if size > limit * 2**20:
+        raise SpecError(
+            path,
+            None,
+            f"{size / 2**20:,.1f} MiB is more than the {limit} MiB a sample file may hold (it is read into memory whole)",
+            "keep the rows you want measured in a smaller file (the advisor measures a sample), or raise ADVISOR_MAX_DATA_MB",
+        )
+
+
+def _check_text(path: Path, csv_delimiter: str | None = None, lines: bool = True) -> None:
+    """A text data file must be UTF-8, with no line over :data:`MAX_LINE_MB` (``lines``: one sample per line) and (CSV)
+    a header of at most :data:`MAX_COLUMNS` columns: say where it is not, before a library fails deep inside or memory
+    runs out. Read in :data:`CHUNK` pieces: the check's memory stays bounded (about one chunk), whatever the file's size.
+
+    Raises:
+        SpecError: naming the line of the first byte that is not UTF-8, the first line too long, or the header.
+    """
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    max_line = MAX_LINE_MB * 2**20
+    line, current = 1, 0
+    header_cols = 1
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                where = line + chunk[: exc.start].count(b"\n")
+                raise SpecError(
+                    path, None, f"not UTF-8 text (byte 0x{chunk[exc.start]:02x} on line {where})", "save the file as UTF-8"
+                ) from None
+            parts = chunk.split(b"\n")
+            for i, part in enumerate(parts):
+                current += len(part)
+                if line == 1 and csv_delimiter:
+                    header_cols += part.count(csv_delimiter.encode())
+                    if header_cols > MAX_COLUMNS:
+                        raise SpecError(path, None, f"the header has more than {MAX_COLUMNS:,} columns", "keep the text and label columns")
+                if lines and current > max_line:
+                    raise SpecError(
+                        path, None, f"line {line} is longer than {MAX_LINE_MB} MiB", "one sample per line: split or shorten that row"
+                    )
+                if i < len(parts) - 1:
+                    line, current = line + 1, 0
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise SpecError(
+                path, None, f"not UTF-8 text (the file ends inside a character, line {line})", "save the file as UTF-8"
+            ) from None
 
 
 def _require_column(task: Task, frame: pd.DataFrame, field: str, column: str, data_file) -> None:

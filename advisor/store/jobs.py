@@ -21,15 +21,27 @@ class Jobs:
     # the worker process it starts takes it over (:meth:`take_job`) and keeps its heartbeat fresh
     # (:meth:`heartbeat_job`). Writes naming an ``owner`` are refused once another process owns the job.
 
-    def add_job(self, job_id: str, request: dict[str, Any]) -> None:
-        """Queue a job."""
+    def add_job(self, job_id: str, request: dict[str, Any], max_open: int | None = None) -> bool:
+        """Queue a job; with ``max_open``, only while fewer jobs than that are queued or running (checked and queued in
+        one transaction, so concurrent submissions cannot pass the limit together).
+
+        Returns:
+            False when the limit refused it.
+        """
         now = now_text()
-        self._run(
-            lambda c: c.execute(
+
+        def add(c) -> bool:
+            if max_open is not None:
+                open_ = c.execute("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running', 'cancelling')").fetchone()[0]
+                if open_ >= max_open:
+                    return False
+            c.execute(
                 "INSERT INTO jobs (job_id, status, request, created_at, updated_at) VALUES (?, 'queued', ?, ?, ?)",
                 (job_id, json.dumps(request), now, now),
             )
-        )
+            return True
+
+        return self._run(add)
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         """One job as a dict (request and progress decoded, with ``owner_pid`` and ``heartbeat_at``), or None."""
