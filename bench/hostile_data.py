@@ -44,7 +44,8 @@ def task(folder: Path, data: str, fmt: str) -> Path:
 
 
 def write_lines(path: Path, n_bytes: int) -> None:
-    row = (json.dumps({"text": "a perfectly ordinary review of a film " * 3, "label": "pos"}) + "\n").encode()
+    pair = (("good", "pos"), ("bad", "neg"))
+    row = "".join(json.dumps({"text": f"a perfectly ordinary {w} review of a film " * 3, "label": y}) + "\n" for w, y in pair).encode()
     block = row * (2**20 // len(row) + 1)
     with path.open("wb") as f:
         written = 0
@@ -56,7 +57,7 @@ def write_lines(path: Path, n_bytes: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("bench-hostile"))
-    ap.add_argument("--gib", type=float, default=1.0)
+    ap.add_argument("--gib", type=float, default=1.0, help="size of the big JSONL (under the 512 MiB limit it is read whole)")
     args = ap.parse_args()
     out = args.out
     shutil.rmtree(out, ignore_errors=True)
