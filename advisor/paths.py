@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 from pathlib import Path
+
+from advisor.errors import AdvisorError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 """The project folder holding the built-in ``tasks/`` and ``registry.yaml``."""
@@ -29,17 +32,37 @@ def slug(text: str, limit: int = 64) -> str:
     return out or "task"
 
 
+class WriteError(AdvisorError, OSError):
+    """A file that cannot be written (a full disk, a read-only folder): the message names it and the fix. An
+    :class:`OSError` too, so code that keeps going without a file (a fitted state) still does."""
+
+
+def cannot_write(path: Path, exc: OSError) -> WriteError:
+    """The one-line error for ``path`` failing with ``exc``."""
+    why = exc.strerror or str(exc) or type(exc).__name__
+    return WriteError(f"{path}: cannot be written ({why}); free space on its disk or make it writable, or choose another folder")
+
+
 def write_atomic(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file renamed into place: a reader sees the old file or the
-    new one, never a part of either (also when the writer is killed)."""
+    new one, never a part of either (also when the writer is killed, or the disk fills up).
+
+    Raises:
+        WriteError: the file cannot be written (the old one, if any, is left as it was).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
+    except WriteError:
+        raise
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # nothing to remove where the folder itself could not be made
+            tmp.unlink(missing_ok=True)
     return path
 
 

@@ -179,6 +179,10 @@ class Database:
             return f"{self.path}: not an advisor result store (it is not a SQLite database); choose another --store path or delete the file"
         if "malformed" in text:
             return f"{self.path}: the result store is damaged ({text}); choose another --store path or delete the file"
+        if "disk is full" in text or "disk I/O error" in text:
+            return f"{self.path}: the result store cannot be written ({text}); free space on its disk, or choose another --store path"
+        if "readonly" in text or "read-only" in text:
+            return f"{self.path}: the result store is read-only ({text}); make it writable, or choose another --store path"
         if is_busy(exc):
             return f"{self.path}: the result store stayed locked by another process for {BUSY_TIMEOUT_S:.0f} s; retry when it is done"
         return f"{self.path}: result store error ({text}); check the disk and permissions, or choose another --store path"

@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from advisor.core.results import Recommendation
 from advisor.outputs.report.view import ReportView, build_view
+from advisor.paths import write_atomic
 
 
 def _md(text: object) -> str:
@@ -51,8 +52,8 @@ def write_reports(rec: Recommendation, folder: str | Path) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     view = build_view(rec)
     html_path, md_path = folder / "report.html", folder / "report.md"
-    html_path.write_text(render_html(rec, view), encoding="utf-8")
-    md_path.write_text(render_markdown(rec, view), encoding="utf-8")
+    write_atomic(html_path, render_html(rec, view))  # a full disk leaves the previous report, never half of one
+    write_atomic(md_path, render_markdown(rec, view))
     return html_path, md_path
 
 
