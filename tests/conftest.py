@@ -73,6 +73,10 @@ SLOW_TIMEOUT_S = 1800
 """pytest-timeout limit for tests marked slow (real models: minutes); the rest keep pyproject's ``timeout``."""
 
 
+def pytest_addoption(parser):
+    parser.addoption("--fault-count", type=int, default=3, help="kills in tests/faults (each followed by a rerun); e.g. 200 for a long run")
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("slow") is not None and item.get_closest_marker("timeout") is None:

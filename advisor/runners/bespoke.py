@@ -74,11 +74,16 @@ def damaged(folder: Path, facts: dict) -> str | None:
 
 @contextmanager
 def locked(final: Path) -> Iterator[None]:
-    """Hold the lock of ``final``'s making (a file lock beside it): two processes making the same model make it once."""
+    """Hold the lock of ``final``'s making (a file lock in the cache's ``locks/`` folder, never beside the model): two
+    processes making the same model make it once."""
     import fcntl
 
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with open(final.parent / f".{final.name}.lock", "a") as fh:
+    from advisor.paths import cache_dir
+
+    locks = cache_dir() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(str(final.resolve()).encode()).hexdigest()[:32]
+    with open(locks / f"{name}.lock", "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
