@@ -73,10 +73,30 @@ def _vocab_shuffled(folder: Path) -> None:
     (folder / "tokenizer.json").write_text(json.dumps(tj))
 
 
-def test_a_copy_whose_tokenizer_changed_is_made_again(fake_gguf, caplog):
+def _recorded_anew(folder: Path) -> None:
+    """The copy's lineage hashes rewritten to its present files: only the behaviour check can tell it changed."""
+    from advisor.runners import bespoke
+
+    facts = bespoke.lineage(folder)
+    (folder / bespoke.LINEAGE).write_text(json.dumps({**facts, "files": bespoke.file_hashes(folder)}))
+
+
+def test_a_copy_whose_files_changed_is_found_by_its_hashes(fake_gguf, caplog):
     path, _, reads = fake_gguf
     want, _ = gguf.load_causal_lm(path)
     _vocab_shuffled(gguf.dequantised_copy(path))
+    with caplog.at_level(logging.WARNING, logger="advisor"):
+        tok, _ = gguf.load_causal_lm(path)
+    assert "tokenizer.json changed" in caplog.text and "made again" in caplog.text
+    assert reads["model"] == 2 and _ids(tok) == _ids(want)
+
+
+def test_a_copy_whose_tokenizer_changed_is_made_again(fake_gguf, caplog):
+    path, _, reads = fake_gguf
+    want, _ = gguf.load_causal_lm(path)
+    folder = gguf.dequantised_copy(path)
+    _vocab_shuffled(folder)
+    _recorded_anew(folder)
     with caplog.at_level(logging.WARNING, logger="advisor"):
         tok, _ = gguf.load_causal_lm(path)
     assert "does not behave like its source" in caplog.text and "made again" in caplog.text
@@ -95,6 +115,7 @@ def test_a_copy_whose_weights_changed_is_made_again(fake_gguf, caplog):
     name = next(k for k in weights if k.endswith("lm_head.weight"))
     weights[name] = weights[name] + torch.randn_like(weights[name])
     save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    _recorded_anew(folder)
     with caplog.at_level(logging.WARNING, logger="advisor"):
         _, again = gguf.load_causal_lm(path)
     assert "logits" in caplog.text or "ranking" in caplog.text
@@ -109,7 +130,7 @@ def test_a_truncated_copy_is_made_again(fake_gguf, caplog):
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     with caplog.at_level(logging.WARNING, logger="advisor"):
         gguf.load_causal_lm(path)
-    assert "weights do not load" in caplog.text
+    assert "model.safetensors changed" in caplog.text  # its hash finds it before loading does
     assert reads["model"] == 2
 
 
