@@ -184,6 +184,7 @@ class ServingPoint(ResultModel):
         description="this sweep; the run's own measurement of the model (its configuration: the same windows); or a stored earlier sweep",
     )
     reused_from: str | None = Field(default=None, description="the run whose sweep measured it, when stored")
+    cost: Cost | None = Field(default=None, description="what measuring it took, loading its runtime included when it came first")
 
 
 class CandidateServing(ResultModel):

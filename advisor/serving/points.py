@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from advisor.core.results import ServingPoint
+from advisor.core.results import Cost, ServingPoint
 from advisor.core.stats import mean_interval
 from advisor.measure.candidate import Job, ProgressFn
 from advisor.measure.metering import Meter
@@ -159,9 +159,10 @@ class Walk:
         """``loader(spec, job, head, runtime)`` loads a runtime's runner (fitting a trainable head, or taking ``head``)."""
         self.job, self.meter, self.progress, self.total, self.loader = job, meter, progress, total, loader
         self.known = {point_key(p): p for p in known}
-        self.earlier_j = sum(_windows_j(p) for p in known if p.measured_in == "store")
-        """What earlier sweeps of this model (the same key) spent on windows: the budget is the model's, not the run's."""
-        self.earlier_s = sum(sum(p.energy.window_durations_s) for p in known if p.measured_in == "store")
+        stored = [p for p in known if p.measured_in == "store"]
+        self.earlier_j = sum(p.cost.energy_j if p.cost else _windows_j(p) for p in stored)
+        """What earlier sweeps of this model (the same key) spent, loading included: the budget is the model's, not the run's."""
+        self.earlier_s = sum(p.cost.duration_s if p.cost else sum(p.energy.window_durations_s) for p in stored)
         self.budget_j, self.budget_s, self.t0 = budget_j, budget_s, time.perf_counter()
         self.points: list[ServingPoint] = []
         self.left: list[str] = []
@@ -222,13 +223,15 @@ class Walk:
                 self.over.append(f"{runtime} b{batch} t{threads}" + (" by length" if batching != "plain" else ""))
                 self.over_why = why
                 return None
+            j0, t0 = self.spent_j, time.perf_counter()
             lazy = self.runner(runtime, spec)
             lazy.set_threads(threads)
-            runner = lazy.get()
+            runner = lazy.get()  # loading it, if this is its runtime's first configuration, is this point's cost too
             self.progress(f"serving {runtime} b{batch} t{threads}", len(self.points), self.total)
             p = measure_point(runner, self.job, self.meter, runtime, batch, threads, self.best(), batching)
             self.spent_j += _windows_j(p)
             self.measured += 1
+            p = p.model_copy(update={"cost": Cost(energy_j=self.spent_j - j0, duration_s=time.perf_counter() - t0)})
         p = p.model_copy(update={"default": (runtime, batch, threads) == default and batching == "plain"})
         self.points.append(p)
         return p
