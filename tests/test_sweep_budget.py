@@ -174,3 +174,18 @@ def test_length_aware_waits_for_its_window_and_is_measured_where_texts_are_uneve
     even = sweep_candidate(_job(), FakeMeter(), None)
     assert not any(p.batching == "length" for p in even.points)
     assert any("the texts are of even length" in x for x in even.not_measured)
+
+
+def test_a_sweep_whose_budget_earlier_runs_spent_starts_no_worker(monkeypatch):
+    from advisor.serving import run as serving_run
+    from advisor.serving.sweep import SweepJob
+
+    job = _job()
+    first = sweep_candidate(job, FakeMeter(), None, budget_j=1e6)
+    stored = tuple(p.model_copy(update={"measured_in": "store"}) for p in first.points)
+    spent = sum(p.cost.energy_j for p in stored)
+    assert all(p.cost and p.cost.energy_j > 0 for p in stored) and spent >= sum(p.energy.per_query_j for p in stored)
+    monkeypatch.setattr(serving_run, "make_executor", lambda *_: pytest.fail("a settled sweep started an executor"))
+    sweeps, total_j, _ = serving_run.run_sweeps([SweepJob(job, stored, budget_j=spent)])
+    assert [p.measured_in for p in sweeps[0].points] == ["store"] * len(stored) and total_j is None
+    assert not SweepJob(job, stored, budget_j=spent * 2).settled

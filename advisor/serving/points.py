@@ -129,6 +129,13 @@ def _windows_j(p: ServingPoint) -> float:
     return p.energy.per_query_j * p.energy.window_queries * len(p.energy.window_durations_s)
 
 
+def earlier_spend(known: Sequence[ServingPoint]) -> tuple[float, float]:
+    """Energy (J) and time (s) that earlier sweeps spent on the stored configurations among ``known``, loading included."""
+    stored = [p for p in known if p.measured_in == "store"]
+    energy = sum(p.cost.energy_j if p.cost else _windows_j(p) for p in stored)
+    return energy, sum(p.cost.duration_s if p.cost else sum(p.energy.window_durations_s) for p in stored)
+
+
 class Lazy:
     """A runtime's runner, loaded (and metered) only when a configuration not known already has to be measured."""
 
@@ -159,10 +166,8 @@ class Walk:
         """``loader(spec, job, head, runtime)`` loads a runtime's runner (fitting a trainable head, or taking ``head``)."""
         self.job, self.meter, self.progress, self.total, self.loader = job, meter, progress, total, loader
         self.known = {point_key(p): p for p in known}
-        stored = [p for p in known if p.measured_in == "store"]
-        self.earlier_j = sum(p.cost.energy_j if p.cost else _windows_j(p) for p in stored)
+        self.earlier_j, self.earlier_s = earlier_spend(known)
         """What earlier sweeps of this model (the same key) spent, loading included: the budget is the model's, not the run's."""
-        self.earlier_s = sum(p.cost.duration_s if p.cost else sum(p.energy.window_durations_s) for p in stored)
         self.budget_j, self.budget_s, self.t0 = budget_j, budget_s, time.perf_counter()
         self.points: list[ServingPoint] = []
         self.left: list[str] = []

@@ -12,6 +12,7 @@ from dataclasses import replace
 from advisor.core.results import CandidateServing, Cost, Recommendation, Serving
 from advisor.measure.candidate import Job
 from advisor.measure.executor import make_executor
+from advisor.measure.metering import NullMeter
 from advisor.serving.choice import choose, decide, energy_label, frontier, with_goal
 from advisor.serving.stored import budget, keep_points, known_points
 from advisor.serving.sweep import SweepJob
@@ -145,15 +146,20 @@ def run_sweeps(jobs: Sequence[Job | SweepJob], observer=None) -> tuple[list[Cand
     """
     if not jobs:
         return [], 0.0, {}
-    executor = make_executor(jobs[0].settings)
+    executor, extra = None, 0.0
     sweeps, total_j, method = [], None, {}
     try:
         for j in jobs:
             sj = j if isinstance(j, SweepJob) else SweepJob(j)
+            if sj.settled:  # its budget was spent by earlier sweeps: the known configurations decide, no worker starts
+                sweeps.append(sj.run(NullMeter()))
+                continue
+            executor = executor or make_executor(sj.settings)
             m = executor.run(sj, lambda ph, d, t, spec=sj.spec: observer and observer.progress(spec, ph, d, t))
             sweeps.append(m.result)
             if m.method:
                 total_j, method = (total_j or 0.0) + m.energy_j, m.method
     finally:
-        extra = executor.close()
+        if executor is not None:
+            extra = executor.close()
     return sweeps, (total_j + extra if total_j is not None else None), method

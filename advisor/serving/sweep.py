@@ -25,7 +25,7 @@ from advisor.core.results import CandidateResult, CandidateServing, Cost, Servin
 from advisor.measure.candidate import Job, ProgressFn, quiet_libraries, resolved_sources
 from advisor.measure.metering import Meter
 from advisor.runners import Runner, runner_class
-from advisor.serving.points import UNEVEN, Walk, clearly_worse, padding_ratio, threads_text
+from advisor.serving.points import UNEVEN, Walk, clearly_worse, earlier_spend, padding_ratio, threads_text
 from advisor.spec.runtimes import RUNTIMES, runtime_of, servable_as
 from advisor.spec.schema import CandidateSpec
 from advisor.spec.settings import Settings
@@ -69,6 +69,12 @@ class SweepJob:
     @property
     def idle_power_w(self) -> dict[str, float]:
         return self.job.idle_power_w
+
+    @property
+    def settled(self) -> bool:
+        """Whether nothing can be measured: earlier sweeps of this model spent its budget (then no worker is needed)."""
+        spent_j, spent_s = earlier_spend(self.known)
+        return (self.budget_j is not None and spent_j >= self.budget_j) or (self.budget_s is not None and spent_s >= self.budget_s)
 
     def replaced(self, **changes) -> SweepJob:
         return replace(self, job=replace(self.job, **changes))
