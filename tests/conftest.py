@@ -117,29 +117,16 @@ def toy_task(tmp_path) -> Path:
     return write_task(tmp_path / "toy")
 
 
+def tfidf_registry_yaml(small: str = "{max_features: 50, ngram_max: 1}", large: str = "{max_features: 5000, ngram_max: 3}") -> str:
+    """A registry of two TF-IDF candidates, ``tfidf-small`` and ``tfidf-large``, with these options."""
+    entry = "  - {{name: {}, tier: {}, kind: tfidf-logreg, backend: sklearn, task_types: [text-classification], "
+    entry += "license: BSD-3-Clause, options: {}}}\n"
+    return "version: 1\ncandidates:\n" + entry.format("tfidf-small", "small", small) + entry.format("tfidf-large", "large", large)
+
+
 @pytest.fixture
 def tfidf_registry(tmp_path) -> Path:
     """A registry with two TF-IDF candidates of different sizes (fast, no weights)."""
     path = tmp_path / "registry.yaml"
-    path.write_text(
-        """
-version: 1
-candidates:
-  - name: tfidf-small
-    tier: small
-    kind: tfidf-logreg
-    backend: sklearn
-    task_types: [text-classification]
-    license: BSD-3-Clause
-    options: {max_features: 50, ngram_max: 1}
-  - name: tfidf-large
-    tier: large
-    kind: tfidf-logreg
-    backend: sklearn
-    task_types: [text-classification]
-    license: BSD-3-Clause
-    options: {max_features: 5000, ngram_max: 3}
-""",
-        encoding="utf-8",
-    )
+    path.write_text(tfidf_registry_yaml(), encoding="utf-8")
     return path

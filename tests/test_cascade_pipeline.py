@@ -17,7 +17,7 @@ from advisor.runners import Prediction
 from advisor.runners.cascade import Pipeline
 from advisor.spec.package import PackageError
 from advisor.spec.settings import Settings
-from tests.conftest import FAST, write_task
+from tests.conftest import FAST, tfidf_registry_yaml, write_task
 
 
 class Table:
@@ -85,24 +85,7 @@ def _rows(n: int = 240, seed: int = 0) -> list[dict]:
     return out
 
 
-REGISTRY = """
-version: 1
-candidates:
-  - name: tfidf-small
-    tier: small
-    kind: tfidf-logreg
-    backend: sklearn
-    task_types: [text-classification]
-    license: BSD-3-Clause
-    options: {max_features: 3, ngram_max: 1}
-  - name: tfidf-large
-    tier: large
-    kind: tfidf-logreg
-    backend: sklearn
-    task_types: [text-classification]
-    license: BSD-3-Clause
-    options: {max_features: 5000, ngram_max: 1}
-"""
+REGISTRY = tfidf_registry_yaml(small="{max_features: 3, ngram_max: 1}", large="{max_features: 5000, ngram_max: 1}")
 
 
 @pytest.fixture(scope="module")
