@@ -92,7 +92,15 @@ def test_ctrl_c_saves_what_was_measured_and_exits_130(toy_task, tfidf_registry, 
         "--reports-dir",
         str(tmp_path / "r"),
     ]  # one worker process per candidate: seconds each
-    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), start_new_session=True)
+    p = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a terminal's program hears Ctrl-C, whatever ran the suite
+    )
     first = p.stderr.readline()  # "[1/2] tfidf-small: measuring": the first worker is starting
     assert "measuring" in first, first
     time.sleep(1)
