@@ -34,3 +34,12 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest choice, or an empty string."""
     match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def failure(phase: str, exc: BaseException) -> str:
+    """Why a measurement failed, in one line: the phase, the error's first line and where it was raised."""
+    import traceback
+
+    last = traceback.extract_tb(exc.__traceback__)[-1]
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{phase} failed: {type(exc).__name__}: {first} ({Path(last.filename).name}:{last.lineno})"

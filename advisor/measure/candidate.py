@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 import statistics
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from advisor.core.results import CandidateResult, FitStats, Making, MakingStep, Phase
 from advisor.core.rules import Rules
+from advisor.errors import failure
 from advisor.measure.metering import Meter, Reading
 from advisor.measure.state import keep_measured
 from advisor.measure.windows import energy_windows, from_quality_pass, latency_percentiles, peak_rss_mb, predict_all
@@ -263,10 +263,7 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
         info = runner.info()
         making = _making(runner, lw.reading, tr, meter.method())
     except Exception as exc:  # noqa: BLE001 - a broken model must not stop the run
-        last = traceback.extract_tb(exc.__traceback__)[-1]
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        reason = f"{phase} failed: {type(exc).__name__}: {first} ({Path(last.filename).name}:{last.lineno})"
-        return base_result(spec, "failed", reason)
+        return base_result(spec, "failed", failure(phase, exc))
     finally:
         runner.close()
     if n_seen < len(job.texts):

@@ -11,7 +11,6 @@ cascade's quality is its held-out figure from :mod:`advisor.core.cascades`, wher
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 from advisor.core.cascades import cascade_name
 from advisor.core.results import CandidateResult, Phase
+from advisor.errors import failure
 from advisor.measure.candidate import Job, Measures, ProgressFn, quiet_libraries, resolved_sources
 from advisor.measure.metering import Meter
 from advisor.measure.windows import energy_windows, latency_percentiles, peak_rss_mb
@@ -103,7 +103,7 @@ class CascadeJob(Measures):
         progress = progress or (lambda *_: None)
         quiet_libraries()
         runners: list[Runner] = []
-        phase, pipeline = "load", None
+        phase = "load"
         try:
             with meter.window("load") as lw:
                 for i, (job, st) in enumerate(zip(self.stages, self.states)):
@@ -119,9 +119,7 @@ class CascadeJob(Measures):
             latency_s = time.perf_counter() - t1
             infos = [r.info() for r in runners]
         except Exception as exc:  # noqa: BLE001 - a stage that cannot load or answer fails this row, not the run
-            last = traceback.extract_tb(exc.__traceback__)[-1]
-            first = str(exc).splitlines()[0] if str(exc) else ""
-            return self.failed(f"{phase} failed: {type(exc).__name__}: {first} ({Path(last.filename).name}:{last.lineno})")
+            return self.failed(failure(phase, exc))
         finally:
             for r in runners:
                 r.close()
