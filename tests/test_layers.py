@@ -17,12 +17,8 @@ LAYERS = ("base", "core", "spec", "measure", "store", "search", "serving", "outp
 BASE = {"errors", "exits", "paths", "version"}
 
 KNOWN = {
-    # the core writes its reasons and sentences with the outputs' number formats (typed reasons belong in the core)
-    ("advisor.core.ranking", "advisor.outputs.text"),
-    ("advisor.search.judge", "advisor.outputs.text"),
+    # the search names a parameter count with the outputs' re-export (advisor.core.formats has it)
     ("advisor.search.run", "advisor.outputs.text"),
-    ("advisor.serving.choice", "advisor.outputs.text"),
-    ("advisor.serving.text", "advisor.outputs.text"),
     # the library's convenience rec.export(dir): the results call the exporter in the shell (imported when called)
     ("advisor.core.results", "advisor.deploy.build"),
 }

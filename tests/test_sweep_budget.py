@@ -10,11 +10,11 @@ from advisor.api import recommend
 from advisor.core.results import CandidateServing, Serving
 from advisor.measure.candidate import Job
 from advisor.measure.metering import FakeMeter
+from advisor.outputs.serving import payback
 from advisor.runners import RunContext
 from advisor.serving import sweep as sweep_module
 from advisor.serving.points import measure_point, padding_ratio
 from advisor.serving.sweep import sweep_candidate
-from advisor.serving.text import payback
 from advisor.spec.schema import CandidateSpec, MetricSpec, PromptSpec
 from advisor.spec.settings import Settings
 from tests.conftest import FAST as _FAST

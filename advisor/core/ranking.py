@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from advisor.core.formats import goal_text, percent, quality
 from advisor.core.results import CandidateResult
-from advisor.outputs.text import goal_text, percent, quality
 
 _KEYS = {
     "energy": ("energy per query", lambda c: c.energy_per_query_j),
@@ -60,7 +60,7 @@ def rank(
     A candidate's ``verdict`` (set by :func:`advisor.core.assess.assess`, with confidence) decides; without
     one, its point quality is compared with ``threshold``. Ties on cost go to the higher quality, then
     the name. Candidates without a status of ok, or without the cost figure, are never recommended.
-    ``goal`` is the goal sentence the summary names (default: :func:`advisor.outputs.text.goal_text` of the threshold).
+    ``goal`` is the goal sentence the summary names (default: :func:`advisor.core.formats.goal_text` of the threshold).
     """
     what, key = _KEYS[by]
     goal = goal or goal_text(metric_label, threshold)

@@ -153,7 +153,7 @@ def render_table(rec: Recommendation, console: Console) -> None:
 
 def render_serving(rec: Recommendation, console: Console) -> None:
     """The "how to serve it" part: each swept model's frontier, its choice and the run's configuration, then the answer."""
-    from advisor.serving import text as servingtext
+    from advisor.outputs import serving as servingtext
     from advisor.serving.choice import energy_label
 
     s = rec.serving

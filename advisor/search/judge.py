@@ -10,12 +10,12 @@ from statistics import NormalDist
 
 from advisor.core.assess import assess
 from advisor.core.cascades import MAX_CHEAP, best_cascade, cannot_gate, cascade_name, cheaper_than, could_win
+from advisor.core.formats import goal_text
 from advisor.core.impact import savings
 from advisor.core.ranking import pareto_front, rank
 from advisor.core.results import BestBet, CandidateResult, Cost, Look, Recommendation
 from advisor.core.stats import z_value
 from advisor.measure.candidate import base_result
-from advisor.outputs.text import goal_text
 from advisor.search.adaptive import exhaustive_estimate
 from advisor.search.plan import Plan
 from advisor.spec.kinds import KINDS

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from advisor.core.formats import joules, latency_goal, milliseconds
 from advisor.core.results import CandidateServing, ServingPoint
-from advisor.outputs.text import joules, latency_goal, milliseconds
 
 
 def energy_label(method_energy: str) -> str:

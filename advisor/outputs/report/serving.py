@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from advisor.core.results import Recommendation, Serving
+from advisor.outputs import serving as servingtext
 from advisor.outputs.report.charts import STYLE, svg
 from advisor.outputs.text import latency_goal, milliseconds
-from advisor.serving import text as servingtext
 from advisor.serving.choice import energy_label
 from advisor.spec.runtimes import RUNTIMES
 
