@@ -29,7 +29,7 @@ from advisor.core.figures import (  # re-exported: every results model is import
 )
 from advisor.paths import write_atomic
 
-SCHEMA_VERSION = "1.6"
+SCHEMA_VERSION = "1.7"
 """Major.minor: a reader reads every file of its major version; fields it does not know are ignored."""
 
 
@@ -98,6 +98,17 @@ class Look(ResultModel):
     for_cascade: bool = Field(default=False, description="drawn to decide a cascade, or the cascade's own measurement")
 
 
+class RunAhead(ResultModel):
+    """First looks started ahead on free measuring slots (Ray nodes) so every slot is busy; the decisions are those of
+    a search measuring one candidate at a time (:mod:`advisor.search.ahead`)."""
+
+    slots: int = Field(description="measurements that could run at once (one per measuring node)")
+    used: list[str] = Field(default_factory=list, description="candidates whose first look ran ahead and was used")
+    unused: list[str] = Field(default_factory=list, description="candidates run ahead that the search then did not need")
+    unused_energy_j: float = Field(0.0, description="metered energy of the unneeded looks that finished (in the run's cost)")
+    cancelled_s: float = Field(0.0, description="seconds the unneeded looks still running had run when cancelled (no energy reported)")
+
+
 class Search(ResultModel):
     """How the candidates were searched: adaptive or exhaustive, in which order, and why; and the looks at the data."""
 
@@ -114,6 +125,7 @@ class Search(ResultModel):
     rows_available: int | None = Field(default=None, description="rows of the task's data that could be drawn")
     looks: list[Look] = Field(default_factory=list)
     stopped: str | None = Field(default=None, description="why no more samples were drawn")
+    ahead: RunAhead | None = Field(default=None, description="measurements run ahead on a cluster's free slots (Ray)")
 
 
 class BestBet(ResultModel):

@@ -185,23 +185,70 @@ class SubprocessExecutor:
         return 0.0
 
 
+SLOT = "advisor_slot"
+"""The Ray resource that stands for one node's meter: a node that declares ``{"advisor_slot": 1}`` runs one measurement at
+a time, so no two candidates' energy windows ever share a node (``ray start --resources='{"advisor_slot": 1}'``)."""
+
+
 def _run_remote(job: WorkerJob) -> tuple:
     """The body of a Ray task: run one job on whatever node Ray chose, with that node's own meter."""
     import socket
 
+    import ray
+
+    started = time.time()
     result, method, idle, total_j = run_alone(job)
     if hasattr(result, "details"):
-        result = result.model_copy(update={"details": {**result.details, "node": socket.gethostname()}})
+        node = {"node": socket.gethostname(), "node_id": ray.get_runtime_context().get_node_id(), "window": [started, time.time()]}
+        result = result.model_copy(update={"details": {**result.details, **node}})
     return result.to_dict(), method, idle, total_j
 
 
-class RayExecutor:
-    """Runs each job (a measurement, a sweep) as a Ray task holding a whole node's CPUs.
+class Pending(Protocol):
+    """A job started and not yet waited for (:meth:`RayExecutor.submit`)."""
 
-    A task that holds every CPU of its node has the node to itself, so the energy windows that
-    CodeCarbon meters on that node are not shared with another candidate. Each task meters its own
-    process on its own node (RAPL/NVML where the node has them), and the result says which node it
-    ran on. ``address`` joins an existing cluster; None starts a local instance.
+    def result(self) -> Measured:
+        """Wait for the job; a model problem or a lost node is a failed result, never an exception."""
+
+    def done(self) -> bool:
+        """Whether the job has finished (its result is ready without waiting)."""
+
+    def cancel(self) -> float:
+        """Stop the job if it still runs; returns the seconds it had been running (its energy is not metered)."""
+
+
+class _RayPending:
+    def __init__(self, executor: RayExecutor, job: WorkerJob, ref: Any):
+        self.executor, self.job, self.ref, self.t0 = executor, job, ref, time.perf_counter()
+
+    def result(self) -> Measured:
+        try:
+            payload, method, idle, energy = self.executor._ray.get(self.ref)
+        except Exception as exc:  # noqa: BLE001 - a worker that died, a node that left: a failed row, not a failed run
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return Measured(self.job.failed(f"ray task failed: {first[:200]}"), {}, {}, 0.0)
+        finally:
+            self.executor._running.discard(self.ref)
+        return _costed(Measured(self.job.load(payload), method, idle, energy), self.t0)
+
+    def done(self) -> bool:
+        return bool(self.executor._ray.wait([self.ref], timeout=0)[0])
+
+    def cancel(self) -> float:
+        if self.ref in self.executor._running:
+            self.executor._ray.cancel(self.ref, force=True)
+            self.executor._running.discard(self.ref)
+        return time.perf_counter() - self.t0
+
+
+class RayExecutor:
+    """Runs each job (a measurement, a sweep) as a Ray task holding a measuring slot, or else a whole node's CPUs.
+
+    A task that holds a node's only measuring slot (:data:`SLOT`), or every CPU of its node, has the node to itself,
+    so the energy windows that CodeCarbon meters on that node are not shared with another candidate. Each task meters
+    its own process on its own node (RAPL/NVML where the node has them), and the result says which node it ran on and
+    when. :meth:`submit` starts a job without waiting, so a search can keep every node busy; ``slots`` says how many
+    jobs can run at once. ``address`` joins an existing cluster; None starts a local instance with one slot.
     """
 
     def __init__(self, address: str | None = None):
@@ -215,6 +262,7 @@ class RayExecutor:
             else:
                 ray.init(
                     num_cpus=os.cpu_count(),
+                    resources={SLOT: 1},
                     include_dashboard=False,
                     log_to_driver=False,
                     object_store_memory=100 * 2**20,
@@ -222,32 +270,41 @@ class RayExecutor:
                 )
         self._ray = ray
         self._task = None
-        self._running = None
+        self._running: set = set()
+
+    def _nodes(self) -> list[dict]:
+        """The measuring nodes: those declaring a slot, else every live node."""
+        alive = [n for n in self._ray.nodes() if n.get("Alive")]
+        return [n for n in alive if n["Resources"].get(SLOT)] or alive
+
+    @property
+    def slots(self) -> int:
+        """How many measurements can run at once: one per measuring node."""
+        return max(1, len(self._nodes()))
 
     def _resources(self, gpu: bool = False) -> dict:
-        """A whole node's CPUs, and one GPU when the run's device is a GPU (``--device cuda``)."""
-        nodes = [n for n in self._ray.nodes() if n.get("Alive")]
+        """A node's measuring slot (else all its CPUs), its CPUs for the model's threads, and one GPU for ``--device cuda``."""
+        nodes = self._nodes()
         cpus = min(int(n["Resources"].get("CPU", 1)) for n in nodes)
-        return {"num_cpus": max(1, cpus), "num_gpus": 1 if gpu else 0}
+        slot = {"resources": {SLOT: 1}} if any(n["Resources"].get(SLOT) for n in nodes) else {}
+        return {"num_cpus": max(1, cpus), "num_gpus": 1 if gpu else 0, **slot}
 
-    def run(self, job: WorkerJob, progress: ProgressFn) -> Measured:
+    def submit(self, job: WorkerJob, progress: ProgressFn) -> Pending:
+        """Start ``job`` on the next free measuring node and return at once."""
         if self._task is None:
             gpu = job.context.device != "cpu"
             self._task = self._ray.remote(max_retries=0)(_run_remote).options(**self._resources(gpu))
         progress(f"{'sweeping' if job.kind == 'sweep' else 'measuring'} on ray", 0, 1)
-        t0 = time.perf_counter()
-        self._running = self._task.remote(job.replaced(meter_hook=test_meter_hook()))
-        try:
-            payload, method, idle, energy = self._ray.get(self._running)
-        except Exception as exc:  # noqa: BLE001 - a worker that died, a node that left: a failed row, not a failed run
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return Measured(job.failed(f"ray task failed: {first[:200]}"), {}, {}, 0.0)
-        finally:
-            self._running = None
-        return _costed(Measured(job.load(payload), method, idle, energy), t0)
+        ref = self._task.remote(job.replaced(meter_hook=test_meter_hook()))
+        self._running.add(ref)
+        return _RayPending(self, job, ref)
+
+    def run(self, job: WorkerJob, progress: ProgressFn) -> Measured:
+        return self.submit(job, progress).result()
 
     def close(self) -> float:
-        """Cancel a task still running (on interruption); the tasks' energy was reported per candidate."""
-        if self._running is not None:
-            self._ray.cancel(self._running, force=True)
+        """Cancel the tasks still running (on interruption); the tasks' energy was reported per candidate."""
+        for ref in list(self._running):
+            self._ray.cancel(ref, force=True)
+        self._running.clear()
         return 0.0

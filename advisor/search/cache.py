@@ -15,7 +15,7 @@ from typing import Any
 from advisor.core.results import CandidateResult
 from advisor.measure.candidate import METHOD_VERSION, Job, ProgressFn
 from advisor.measure.cascade import CascadeJob
-from advisor.measure.executor import Executor, Measured
+from advisor.measure.executor import Executor, Measured, Pending
 from advisor.spec.settings import Settings
 from advisor.store import ResultStore, measurement_key
 from advisor.version import __version__
@@ -70,12 +70,15 @@ class CachedExecutor:
     def __init__(self, inner: Executor, store: ResultStore, run_id: str, fresh: bool = False):
         self.inner, self.store, self.run_id, self.fresh = inner, store, run_id, fresh
 
-    def run(self, job: Job | CascadeJob, progress: ProgressFn) -> Measured:
+    def _keyed(self, job: Job | CascadeJob) -> tuple[str, Job | CascadeJob]:
+        """The job's key in the store, and the job with its fitted state kept under that key."""
         if job.kind == "cascade":
-            key = measurement_key(cascade_fingerprint(job))
-        else:
-            key = measurement_key(fingerprint(job))
-            job = job.replaced(state_dir=str(states_dir(self.store) / key[:32]))  # the fitted state is kept under the same key
+            return measurement_key(cascade_fingerprint(job)), job
+        key = measurement_key(fingerprint(job))
+        return key, job.replaced(state_dir=str(states_dir(self.store) / key[:32]))
+
+    def run(self, job: Job | CascadeJob, progress: ProgressFn) -> Measured:
+        key, job = self._keyed(job)
         if not self.fresh:
             hit = self.store.get_measurement(key)
             while hit is None and not self.store.claim_measurement(key, self.run_id):
@@ -90,6 +93,29 @@ class CachedExecutor:
         except BaseException:
             self.store.release_measurement(key, self.run_id)
             raise
+        return self._kept(m, key, job)
+
+    @property
+    def slots(self) -> int:
+        """How many jobs the wrapped executor runs at once."""
+        return getattr(self.inner, "slots", 1)
+
+    def submit(self, job: Job | CascadeJob, progress: ProgressFn) -> Pending | None:
+        """Start ``job`` without waiting where the wrapped executor can (:meth:`RayExecutor.submit`): a stored measurement
+        is ready at once; None when it cannot start now (another run is measuring it, or jobs run one at a time)."""
+        if getattr(self.inner, "submit", None) is None:
+            return None
+        key, job = self._keyed(job)
+        if not self.fresh:
+            hit = self.store.get_measurement(key)
+            if hit is not None:
+                return _Ready(self._reused(hit, key))
+            if not self.store.claim_measurement(key, self.run_id):
+                return None  # another run measures it: the search waits for it in turn, like any run
+        return _Stored(self, key, job, self.inner.submit(job, progress))
+
+    def _kept(self, m: Measured, key: str, job: Job | CascadeJob) -> Measured:
+        """Store an ok or dropped measurement under ``key`` (ending the claim), or just end the claim."""
         if m.result.status in ("ok", "dropped"):
             payload = {"result": m.result.to_dict(), "method": m.method, "idle_power_w": m.idle_power_w, "run_id": self.run_id}
             self.store.put_measurement(key, self.run_id, job.name, payload)  # also ends the claim
@@ -106,3 +132,42 @@ class CachedExecutor:
     def close(self) -> float:
         """Close the wrapped executor; returns its unreported energy in joules."""
         return self.inner.close()
+
+
+class _Ready:
+    """A stored measurement, as a started job that has already finished."""
+
+    def __init__(self, m: Measured):
+        self.m = m
+
+    def result(self) -> Measured:
+        return self.m
+
+    def done(self) -> bool:
+        return True
+
+    def cancel(self) -> float:
+        return 0.0
+
+
+class _Stored:
+    """A started job whose measurement is stored (or its claim released) when it is waited for or cancelled."""
+
+    def __init__(self, owner: CachedExecutor, key: str, job: Job | CascadeJob, inner: Pending):
+        self.owner, self.key, self.job, self.inner = owner, key, job, inner
+
+    def result(self) -> Measured:
+        try:
+            m = self.inner.result()
+        except BaseException:
+            self.owner.store.release_measurement(self.key, self.owner.run_id)
+            raise
+        return self.owner._kept(m, self.key, self.job)
+
+    def done(self) -> bool:
+        return self.inner.done()
+
+    def cancel(self) -> float:
+        seconds = self.inner.cancel()
+        self.owner.store.release_measurement(self.key, self.owner.run_id)
+        return seconds

@@ -17,6 +17,7 @@ from advisor.measure.cascade import CascadeJob, window_texts
 from advisor.measure.executor import Executor, Measured
 from advisor.outputs.text import human_count
 from advisor.search.adaptive import cost_rank
+from advisor.search.ahead import Ahead
 from advisor.search.judge import cascade_to_grow, judge
 from advisor.search.plan import Plan
 from advisor.spec.kinds import KINDS
@@ -85,6 +86,7 @@ class _State:
         self.first, self.plan, self.executor, self.output, self.observer = plan, plan, executor, output, observer
         self.t0, self.spent, self.results = time.perf_counter(), 0.0, {}
         self.rec, self.looks, self.stops = plan.skeleton(), [], {}
+        self.ahead = Ahead(executor, plan)  # with several measuring slots, the next first looks start early
         self.closed = False
 
     def cost(self) -> Cost:
@@ -93,6 +95,7 @@ class _State:
     def measure(self, spec: CandidateSpec, index: int, total: int) -> None:
         """Measure ``spec`` on the first samples, then on more while it stays undecided and could change the answer."""
         self.observer.candidate_started(spec, index, total)
+        self.ahead.fill(self.first.specs[index:], lambda later: _not_measured(self.first, later, self.rec) is not None)
         plan = self.first
         result = self._once(plan, spec)
         while result.status == "ok" and self._open(spec.name):
@@ -109,8 +112,10 @@ class _State:
     def _once(self, plan: Plan, spec: CandidateSpec, for_cascade: bool = False) -> CandidateResult:
         """One measurement of ``spec`` on ``plan``'s samples, judged and handed to the outputs."""
         t0, j0 = time.perf_counter(), self.spent
-        m = _next(plan, spec, self.rec, self.executor, self.observer, self.results.get(spec.name))
-        self.spent += m.energy_j
+        previous = self.results.get(spec.name)
+        first_look = plan is self.first and previous is None
+        m = _next(plan, spec, self.rec, self.ahead if first_look else self.executor, self.observer, previous)
+        self.spent += m.energy_j + self.ahead.drop(spec.name)  # run ahead, then not needed: its energy is the run's all the same
         if self.rec.method.meter is None and m.method:  # the first candidate measured says how energy is obtained
             self.rec = self.rec.model_copy(
                 update={"method": Method.model_validate(m.method), "idle_power_w": IdlePower.model_validate(m.idle_power_w)}
@@ -185,6 +190,8 @@ class _State:
     def _judge(self, status: str) -> None:
         stopped = "; ".join(f"{n}: {why}" for n, why in self.stops.items()) or None
         self.rec = judge(self.plan, list(self.results.values()), self.cost(), status, self.rec, self.looks, stopped)
+        if (ahead := self.ahead.figures()) is not None:
+            self.rec = self.rec.model_copy(update={"search": self.rec.search.model_copy(update={"ahead": ahead})})
         self.results = {c.name: c for c in self.rec.candidates if c.status != "not run"}  # assessed: intervals are computed once
 
     def _open(self, name: str) -> bool:
@@ -217,6 +224,7 @@ class _State:
     def finish(self, status: str) -> Recommendation:
         if not self.closed:
             self.closed = True
+            self.spent += self.ahead.close()
             self.spent += self.executor.close()
             if self.first.context.work_dir:
                 shutil.rmtree(self.first.context.work_dir, ignore_errors=True)
@@ -244,22 +252,34 @@ def cascade_job(plan: Plan, found: Cascade, results: dict[str, CandidateResult])
 
 
 def _next(
-    plan: Plan, spec: CandidateSpec, rec: Recommendation, executor: Executor, observer: Observer, previous: CandidateResult | None = None
+    plan: Plan,
+    spec: CandidateSpec,
+    rec: Recommendation,
+    executor: Executor | Ahead,
+    observer: Observer,
+    previous: CandidateResult | None = None,
 ) -> Measured:
     """Measure ``spec`` (reusing what ``previous`` measured on fewer samples where it can), or say why it is not measured."""
+    skipped = _not_measured(plan, spec, rec)
+    if skipped is not None:
+        return Measured(skipped, {}, {}, 0.0)
+    return executor.run(plan.job(spec, previous), lambda ph, d, t: observer.progress(spec, ph, d, t))
+
+
+def _not_measured(plan: Plan, spec: CandidateSpec, rec: Recommendation) -> CandidateResult | None:
+    """The row of a candidate the search does not measure now (unavailable, pruned), or None to measure it."""
     if spec.name in plan.unavailable:
-        return Measured(plan.unavailable[spec.name], {}, {}, 0.0)
-    s = plan.settings
+        return plan.unavailable[spec.name]
     passed = _passed(plan, rec, spec)
     if passed is not None:
-        return Measured(_pruned(spec, passed, plan.params), {}, {}, 0.0)
+        return _pruned(spec, passed, plan.params)
     limit = _deployed_rank(plan)
     if limit is not None and plan.specs.index(spec) > limit:
-        return Measured(_pruned(spec, s.deployed, plan.params, "the deployed model"), {}, {}, 0.0)
+        return _pruned(spec, plan.settings.deployed, plan.params, "the deployed model")
     far = _too_far_to_tune(plan, rec, spec)
     if far is not None:
-        return Measured(base_result(spec, "pruned", far).model_copy(update={"parameters": plan.params.get(spec.name)}), {}, {}, 0.0)
-    return executor.run(plan.job(spec, previous), lambda ph, d, t: observer.progress(spec, ph, d, t))
+        return base_result(spec, "pruned", far).model_copy(update={"parameters": plan.params.get(spec.name)})
+    return None
 
 
 def _passed(plan: Plan, rec: Recommendation, spec: CandidateSpec) -> str | None:
