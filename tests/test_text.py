@@ -12,6 +12,7 @@ from advisor.core.results import (
     IdlePower,
     Method,
     Recommendation,
+    RunAhead,
     Savings,
     Search,
     TaskInfo,
@@ -260,6 +261,11 @@ def test_cascade_distillation_cost_and_energy_sentences():
     assert "not stated (at least 4,936 J for the candidates it can be scaled for, nothing of their kind was measured" in line
     assert "for gguf-lm, hub-clf), so neither is the share this run spent." in line
     assert text.cost_line(_rec()) == "This run (exhaustive): 0 s, 0 J (same method)."
+    ahead = RunAhead(slots=2, used=["a", "c"], unused=["b"], unused_energy_j=0.0, cancelled_s=4.0)
+    assert text.cost_line(_rec(search=Search(ahead=ahead))).endswith(
+        "Ran ahead on 2 measuring nodes, one measurement each at a time: 2 first looks used; 1 not needed by the search "
+        "(b: 0 J metered, counted above; 4 s of cancelled work reported no energy)."
+    )
     est = Method(energy="estimated", codecarbon_version="3.3.2", cpu="load x TDP", cpu_tdp_w=8, ram="constant RAM power model")
     note = text.energy_note(_rec(method=est, idle_power_w=IdlePower(total=10.0)))
     assert "CPU load x TDP" in note and "Idle baseline 10 W" in note and note.startswith("Energy is ESTIMATED by CodeCarbon 3.3.2")

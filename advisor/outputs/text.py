@@ -67,6 +67,7 @@ __all__ = [  # the number formats and goal phrases of advisor.core.formats, then
     "samples_line",
     "outcome_lines",
     "cost_line",
+    "ahead_line",
     "verdict_text",
 ]
 
@@ -248,7 +249,24 @@ def cost_line(rec: Recommendation) -> str:
             f" Measuring every candidate on every sample: about {joules(cost.exhaustive_estimate_j)} and "
             f"{duration(cost.exhaustive_estimate_s)} (estimated; this run spent {percent(spent)} of it)."
         )
-    return line
+    ahead = ahead_line(rec)
+    return f"{line} {ahead}" if ahead else line
+
+
+def ahead_line(rec: Recommendation) -> str | None:
+    """With several measuring nodes: which first looks ran ahead, and what the ones not needed cost."""
+    a = rec.search.ahead
+    if a is None:
+        return None
+    line = f"Ran ahead on {a.slots} measuring nodes, one measurement each at a time: {len(a.used)} first looks used"
+    if a.unused:
+        line += (
+            f"; {len(a.unused)} not needed by the search ({', '.join(a.unused)}: "
+            f"{joules(a.unused_energy_j)} metered, counted above"
+            + (f"; {duration(a.cancelled_s)} of cancelled work reported no energy" if a.cancelled_s else "")
+            + ")"
+        )
+    return line + "."
 
 
 def verdict_text(c: CandidateResult, rec: Recommendation, verdict: str) -> str:
