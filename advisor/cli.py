@@ -36,8 +36,8 @@ err = Console(stderr=True)
 
 def _reused(result) -> str:
     """Says when a measurement came from the result store instead of being made now."""
-    origin = result.details.get("reused_from")
-    return f" (reused from run {origin['run_id']}; --fresh measures again)" if origin else ""
+    origin = result.reused_from
+    return f" (reused from run {origin.run_id}; --fresh measures again)" if origin else ""
 
 
 class _Bars:

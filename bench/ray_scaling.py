@@ -89,12 +89,11 @@ def main() -> None:
         ah = on_ray.search.ahead
         print(f"run ahead: {ah.slots} slots, {len(ah.used)} used, unused {ah.unused or 'none'}, cancelled {ah.cancelled_s:.1f} s")
     print("\ncandidate                                  local s   ray node   ray window s")
-    t_ray0 = min((c.details["window"][0] for c in on_ray.candidates if "window" in c.details), default=0.0)
+    t_ray0 = min((c.node.started for c in on_ray.candidates if c.node), default=0.0)
     for name, c in a.items():
         r = b[name]
-        where = r.details.get("node_id", "")[:8]
-        window = r.details.get("window")
-        span = f"{window[0] - t_ray0:6.1f}-{window[1] - t_ray0:6.1f}" if window else "-"
+        where = (r.node.node_id or r.node.host)[:8] if r.node else ""
+        span = f"{r.node.started - t_ray0:6.1f}-{r.node.ended - t_ray0:6.1f}" if r.node else "-"
         took = f"{c.cost.duration_s:8.1f}" if c.cost else "       -"
         print(f"{name[:42]:42} {took}   {where:8}   {span}")
 

@@ -126,9 +126,9 @@ def test_the_cascade_is_measured_as_one_pipeline_and_ranked(cascade_run):
     assert row.kind == "cascade" and row.status == "ok" and row.energy.source == "windows"
     assert len(row.energy.repeats_per_query_j) == FAST["repeats"]
     assert c.measured_energy_per_query_j == row.energy.per_query_j  # only the measurement ranks
-    assert row.details["computed_per_query_j"] == c.energy_per_query_j
-    assert sum(row.details["window_shares"]) == pytest.approx(1.0)
-    assert row.details["queries_from"] == "fresh rows" and row.details["window_texts"] == 120  # 320 rows, 200 samples
+    assert row.cascade.computed_per_query_j == c.energy_per_query_j
+    assert sum(row.cascade.window_shares) == pytest.approx(1.0)
+    assert row.cascade.queries_from == "fresh rows" and row.cascade.window_texts == 120  # 320 rows, 200 samples
     assert row.latency_p50_ms > 0 and row.parameters == sum(rec.candidate(s).parameters for s in c.stages)
     assert row.quality == c.quality and row.samples_evaluated == c.samples_held_out
     large = rec.candidate("tfidf-large")
@@ -136,7 +136,7 @@ def test_the_cascade_is_measured_as_one_pipeline_and_ranked(cascade_run):
         assert rec.model == row.name and "the largest candidate that also meets it" in rec.summary
     assert "measured as one pipeline" in cascade_line(rec)
     saved = advisor.Recommendation.load(tmp / "reports" / rec.run_id / "results.json")
-    assert saved.cascade == rec.cascade and saved.candidate(row.name).details == row.details
+    assert saved.cascade == rec.cascade and saved.candidate(row.name).cascade == row.cascade
     assert rec.search.looks[-1].measured == [row.name]
 
 
@@ -146,7 +146,7 @@ def test_a_second_run_reuses_the_cascade_measurement(cascade_run):
         mp.setenv("ADVISOR_CACHE", str(tmp / "cache"))
         again = advisor.recommend(task=task, registry=reg, settings=Settings(reports_dir=tmp / "reports", **FAST))
     row = again.candidate(rec.cascade.candidate)
-    assert row.details.get("reused_from", {}).get("run_id") == rec.run_id
+    assert row.reused_from is not None and row.reused_from.run_id == rec.run_id
     assert row.energy == rec.candidate(row.name).energy
 
 

@@ -334,7 +334,7 @@ def test_a_reused_measurement_keeps_its_state(measured, tmp_path):
         settings = Settings(**{**FAST, "exhaustive": True}, store=root / "store.sqlite", reports_dir=tmp_path, min_quality=0.01)
         again = advisor.recommend(task=root / "toy" / "task.yaml", registry=root / "registry.yaml", settings=settings, candidates=["tfidf"])
     c = again.candidate("tfidf")
-    assert "reused_from" in c.details and c.state == rec.candidate("tfidf").state
+    assert c.reused_from is not None and c.state == rec.candidate("tfidf").state
     assert os.path.isdir(c.state)
 
 

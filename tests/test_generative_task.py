@@ -78,8 +78,8 @@ def test_generative_ladder_end_to_end(tmp_path, lm, type_, metric):
     assert len(c.predictions) == rec.task.samples == 20
     assert c.energy.per_token_j > 0 and 0 < c.energy.tokens_per_query <= 6
     assert c.energy.per_token_j * c.energy.tokens_per_query == pytest.approx(c.energy.per_query_j, rel=1e-6)
-    assert 0 < c.details["generated_tokens_mean"] <= 6 and 0 <= c.details["truncated_share"] <= 1
-    assert c.details["decoding"] == "greedy" and c.details["max_new_tokens"] == 6 and c.details["answer_parser"] == "first_line"
+    assert 0 < c.generation.tokens_mean <= 6 and 0 <= c.generation.truncated_share <= 1
+    assert c.details["decoding"] == "greedy" and c.details["max_new_tokens"] == 6 and c.answer_parser == "first_line"
     assert rec.cascade is None and rec.method.energy == "fake"
     assert rec.no_cascade == "No cascade: a generative task's answers carry no classifier confidence to gate on."
     assert (tmp_path / "r" / rec.run_id / "report.html").is_file()
@@ -97,7 +97,7 @@ def test_a_model_that_never_stops_is_cut_at_the_limit_and_scored(tmp_path):
         task=task, registry=registry(tmp_path, lm, max_new_tokens=5), settings=Settings(reports_dir=tmp_path / "r", **FAST)
     )
     c = rec.candidate("tiny-generator")
-    assert c.status == "ok" and c.details["truncated_share"] == 1.0 and c.details["generated_tokens_max"] == 5
+    assert c.status == "ok" and c.generation.truncated_share == 1.0 and c.generation.tokens_max == 5
     assert c.energy.tokens_per_query == 5
 
 

@@ -55,7 +55,7 @@ def test_two_runs_on_one_store_measure_a_candidate_once(toy_task, tfidf_registry
     for t in threads:
         t.join(timeout=60)
     assert SlowExecutor.calls == 1 and SlowExecutor.most == 1
-    reused = [r for r in results.values() if r.result.details.get("reused_from")]
+    reused = [r for r in results.values() if r.result.reused_from]
     assert len(reused) == 1 and reused[0].energy_j == 0.0  # the second run waited, then reused the first's measurement
 
 

@@ -48,14 +48,14 @@ def test_a_rerun_reuses_stored_measurements_and_fresh_measures_again(toy_task, t
     store = tmp_path / "store.sqlite"
     first = run(toy_task, tfidf_registry, tmp_path, store=store, run_id="one")
     again = run(toy_task, tfidf_registry, tmp_path, store=store, run_id="two")
-    assert all(c.details.get("reused_from", {}).get("run_id") == "one" for c in again.candidates)
+    assert all(c.reused_from is not None and c.reused_from.run_id == "one" for c in again.candidates)
     for a, b in zip(sorted(first.candidates, key=lambda c: c.name), sorted(again.candidates, key=lambda c: c.name)):
         assert (a.quality, a.predictions, a.energy) == (b.quality, b.predictions, b.energy)
     fresh = run(toy_task, tfidf_registry, tmp_path, store=store, run_id="three", fresh=True)
-    assert not any("reused_from" in c.details for c in fresh.candidates)
+    assert not any(c.reused_from for c in fresh.candidates)
     # a different sample is a different measurement
     other = run(toy_task, tfidf_registry, tmp_path, store=store, run_id="four", seed=7)
-    assert not any("reused_from" in c.details for c in other.candidates)
+    assert not any(c.reused_from for c in other.candidates)
     r = cli("history", "--store", store)
     assert r.returncode == 0 and all(rid in r.stdout for rid in ("one", "two", "three", "four"))
     r = cli("diff", "one", "four", "--store", store)
@@ -85,7 +85,7 @@ def test_a_killed_run_resumes_with_nothing_lost_and_nothing_measured_twice(tmp_p
     resumed = cli(*args[3:], "--store", store, "--json")
     assert resumed.returncode in (0, 2, 3), resumed.stderr
     res = json.loads(resumed.stdout)
-    reused = {c["name"] for c in res["candidates"] if "reused_from" in c["details"]}
+    reused = {c["name"] for c in res["candidates"] if c["reused_from"]}
     assert reused == {"tfidf-0"}
     assert resumed.stderr.count("reused from run") == 1 and "--fresh measures again" in resumed.stderr  # and it says so
     assert sorted(_stored(store)) == ["tfidf-0", "tfidf-1", "tfidf-2"]  # one measurement each

@@ -29,7 +29,7 @@ def test_ray_tasks_give_the_same_results_as_local_processes(toy_task, tfidf_regi
     a, b = ({c.name: c for c in r.candidates} for r in (here, on_ray))
     assert set(a) == set(b) == {"tfidf-small", "tfidf-large"}
     for name in a:
-        assert b[name].status == "ok" and b[name].details["node"]
+        assert b[name].status == "ok" and b[name].node.host and b[name].isolated
         assert (a[name].quality, a[name].predictions) == (b[name].quality, b[name].predictions)  # same seed, same data: same model
         assert b[name].energy_per_query_j > 0 and b[name].peak_rss_mb > 0
     assert on_ray.method.energy == "fake"

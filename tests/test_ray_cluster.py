@@ -45,7 +45,7 @@ def _windows(rec) -> dict[str, list[tuple[float, float]]]:
     by_node: dict[str, list[tuple[float, float]]] = {}
     for c in rec.candidates:
         if c.status == "ok":
-            by_node.setdefault(c.details["node_id"], []).append(tuple(c.details["window"]))
+            by_node.setdefault(c.node.node_id, []).append((c.node.started, c.node.ended))
     return by_node
 
 

@@ -332,7 +332,6 @@ def _generator(request) -> Case:
         "max_new_tokens": MAX_NEW_TOKENS,
         "few_shot": 0,
         "stops_after_first_line": True,
-        "answer_parser": "first_line",
     }
     return Case(
         candidate,
@@ -458,11 +457,12 @@ def test_energy_per_token_only_for_generators(measured):
     if case.generative:
         assert 1 <= e.tokens_per_query <= MAX_NEW_TOKENS
         assert e.per_token_j > 0 and e.per_token_j * e.tokens_per_query == pytest.approx(e.per_query_j, rel=1e-6)
-        assert 1 <= r.details["generated_tokens_mean"] <= r.details["generated_tokens_max"] <= MAX_NEW_TOKENS
-        assert 0.0 <= r.details["truncated_share"] <= 1.0
+        assert 1 <= r.generation.tokens_mean <= r.generation.tokens_max <= MAX_NEW_TOKENS
+        assert 0.0 <= r.generation.truncated_share <= 1.0
+        assert r.answer_parser == "first_line"
     else:
         assert e.per_token_j is None and e.tokens_per_query is None
-        assert "generated_tokens_mean" not in r.details
+        assert r.generation is None
 
 
 def test_parameters_match_the_model(measured):

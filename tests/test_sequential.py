@@ -168,7 +168,7 @@ def test_an_encoder_measured_on_more_samples_embeds_only_the_new_ones_and_keeps_
         EncoderHead.embed = real
     assert second.status == "ok" and second.samples_evaluated == 80
     assert sum(embedded) == 40, "only the 40 new samples are embedded; no new windows or latency queries"
-    assert second.energy == first.energy and second.latency_p50_ms == first.latency_p50_ms and second.details["inference_from"] == 40
+    assert second.energy == first.energy and second.latency_p50_ms == first.latency_p50_ms and second.inference_from == 40
 
 
 def test_the_exhaustive_estimate_counts_the_looks_before_each_candidates_last(big_task, tfidf_registry, tmp_path):

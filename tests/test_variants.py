@@ -41,9 +41,7 @@ def test_variants_expand_and_are_measured_like_any_candidate(tmp_path, toy_task)
     rec = advisor.recommend(task=toy_task, registry=reg, settings=Settings(reports_dir=tmp_path / "r", min_quality=0.5, **FAST))
     got = {c.name: c for c in rec.candidates}
     assert all(c.status == "ok" for c in got.values()), [c.reason for c in got.values()]
-    assert (
-        got["enc [onnx-int8]"].details["derived"] == "onnx export int8" and got["enc [int8-dynamic]"].details["derived"] == "int8-dynamic"
-    )
+    assert got["enc [onnx-int8]"].derivation == "onnx export int8" and got["enc [int8-dynamic]"].derivation == "int8-dynamic"
     # the fp32 export computes the same embeddings: same out-of-fold predictions as the PyTorch original
     agree = np.mean([a == b for a, b in zip(got["enc"].predictions, got["enc [onnx]"].predictions)])
     assert agree >= 0.95

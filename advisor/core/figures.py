@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 Status = Literal["ok", "dropped", "pruned", "skipped", "failed", "not run"]
 """``dropped``: stopped early, its quality's upper bound below the threshold on part of the samples;
@@ -109,6 +109,65 @@ class Making(ResultModel):
     payback_note: str | None = None
 
 
+class Reuse(ResultModel):
+    """A measurement taken from the result store instead of measured again."""
+
+    run_id: str = Field(description="the run that measured it")
+    key: str = Field(description="the start of its key in the store")
+
+
+class Node(ResultModel):
+    """Where a measurement ran on a cluster (Ray), and when."""
+
+    host: str
+    node_id: str | None = None
+    started: float = Field(description="seconds since the epoch, on the node's clock")
+    ended: float
+
+
+class Generation(ResultModel):
+    """What a generating model really generated on the samples (a verbose model pays for its verbosity)."""
+
+    tokens_mean: float
+    tokens_max: int
+    truncated_share: float = Field(description="share of answers cut off at max_new_tokens")
+
+    @classmethod
+    def of(
+        cls, tokens: list[int] | None, truncated: list[bool] | None, before: Generation | None = None, known: int = 0
+    ) -> Generation | None:
+        """The figures of answers of ``tokens`` tokens (``truncated``: cut off), after ``known`` answers summed up in
+        ``before``; None when nothing was generated."""
+        if not tokens:
+            return before
+        n, cut = known + len(tokens), sum(truncated or [])
+        if before is None or not known:
+            return cls(tokens_mean=sum(tokens) / len(tokens), tokens_max=max(tokens), truncated_share=cut / len(tokens))
+        return cls(
+            tokens_mean=(before.tokens_mean * known + sum(tokens)) / n,
+            tokens_max=max(before.tokens_max, *tokens),
+            truncated_share=(before.truncated_share * known + cut) / n,
+        )
+
+
+class CascadeFacts(ResultModel):
+    """A cascade's pipeline: its stages, the gate and how the queries were routed."""
+
+    stages: list[str]
+    gate: float = Field(description="a stage answers when its confidence is at least this")
+    window_shares: list[float] = Field(default_factory=list, description="share of the energy windows' queries each stage answered")
+    held_out_shares: list[float] = Field(default_factory=list, description="the same on the held-out samples")
+    computed_per_query_j: float | None = Field(default=None, description="shares x the stages' own measured energies")
+    queries_from: str | None = Field(default=None, description="fresh rows, or the samples when the draw had too few")
+    window_texts: int | None = None
+    states: list[bool] = Field(default_factory=list, description="per stage: loaded from the fitted state that was measured")
+
+
+LIFTED = {"derived": "derivation", "answer_parser": "answer_parser", "inference_from": "inference_from"}
+LIFTED |= {"extended_from": "extended_from", "reused_from": "reused_from"}
+"""Keys results of schema 1.6 and earlier kept in ``details`` that are typed fields now."""
+
+
 class CandidateResult(ResultModel):
     """Everything measured about one candidate; quality and energy are None unless status is ok."""
 
@@ -147,7 +206,43 @@ class CandidateResult(ResultModel):
         validation_alias=AliasChoices("probabilities", "confidence"),
         description="per sample: the probability the model gave its predicted label",
     )
-    details: dict[str, Any] = Field(default_factory=dict)
+    derivation: str | None = Field(default=None, description="how a variant or derived model was made from its parent, in words")
+    answer_parser: str | None = Field(default=None, description="how a generated answer is read as a label")
+    generation: Generation | None = None
+    inference_from: int | None = Field(default=None, description="a model reused from a look on this many samples, not refitted")
+    extended_from: int | None = Field(default=None, description="measured on this many samples before, then on the rest")
+    reused_from: Reuse | None = None
+    node: Node | None = Field(default=None, description="the cluster node it ran on (--executor ray)")
+    isolated: bool | None = Field(default=None, description="measured in a process of its own (false: peak memory is a shared process's)")
+    cascade: CascadeFacts | None = None
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="what the runner reports about the loaded model, for people (the advisor reads none of it)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_details(cls, data: Any) -> Any:
+        """Read a result of schema 1.6 or earlier: the facts it kept in ``details`` become the typed fields."""
+        if not isinstance(data, dict) or not isinstance(data.get("details"), dict):
+            return data
+        details, data = dict(data["details"]), dict(data)
+        for old, new in LIFTED.items():
+            if old in details and data.get(new) is None:
+                data[new] = details.pop(old)
+        if "generated_tokens_mean" in details and data.get("generation") is None:
+            data["generation"] = {
+                "tokens_mean": details.pop("generated_tokens_mean"),
+                "tokens_max": details.pop("generated_tokens_max", 0),
+                "truncated_share": details.pop("truncated_share", 0.0),
+            }
+        if data.get("kind") == "cascade" and "stages" in details and data.get("cascade") is None:
+            keys = CascadeFacts.model_fields
+            data["cascade"] = {k: details.pop(k) for k in list(details) if k in keys}
+        if "node" in details and data.get("node") is None and "window" in details:
+            window = details.pop("window")
+            data["node"] = {"host": details.pop("node"), "node_id": details.pop("node_id", None), "started": window[0], "ended": window[1]}
+        data["details"] = details
+        return data
 
     @property
     def energy_per_query_j(self) -> float | None:

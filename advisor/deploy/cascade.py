@@ -53,7 +53,7 @@ def export_cascade(rec: Recommendation, c: CandidateResult, target: Path, say, m
     from advisor.measure import state as kept_state
 
     t0 = time.perf_counter()
-    stages, gate = list(c.details.get("stages") or []), float(c.details.get("gate", 1.0))
+    stages, gate = (list(c.cascade.stages), c.cascade.gate) if c.cascade else ([], 1.0)
     if len(stages) < 2:
         raise ExportError(f"{c.name} in run {rec.run_id} names no stages; it cannot be exported")
     tmp = target.parent / f".{target.name}.export-{os.getpid()}"
@@ -101,9 +101,9 @@ def _manifest(rec: Recommendation, c: CandidateResult, task: PackageTask, folder
         **measured_figures(rec, c),
         "quality_how": "held out: samples the gate was not chosen on",
         "latency_how": "single queries through the cascade",
-        "shares": c.details.get("window_shares"),
-        "held_out_shares": c.details.get("held_out_shares"),
-        "computed_per_query_j": c.details.get("computed_per_query_j"),
+        "shares": c.cascade.window_shares if c.cascade else None,
+        "held_out_shares": c.cascade.held_out_shares if c.cascade else None,
+        "computed_per_query_j": c.cascade.computed_per_query_j if c.cascade else None,
     }
     return Manifest(
         name=c.name,
@@ -115,7 +115,7 @@ def _manifest(rec: Recommendation, c: CandidateResult, task: PackageTask, folder
             "kind": "cascade",
             "stages": folders,
             "gate": gate,
-            "names": list(c.details.get("stages") or []),
+            "names": list(c.cascade.stages) if c.cascade else [],
             "tier": c.tier,
             "license": c.license,
         },

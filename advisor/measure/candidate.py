@@ -8,13 +8,12 @@ is another): it runs with a started meter, says what a failure looks like and re
 from __future__ import annotations
 
 import math
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from advisor.core.results import CandidateResult, FitStats, Making, MakingStep, Phase
+from advisor.core.results import CandidateResult, FitStats, Generation, Making, MakingStep, Phase
 from advisor.core.rules import Rules
 from advisor.errors import failure
 from advisor.measure.metering import Meter, Reading
@@ -287,7 +286,11 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
             "predictions": oof.labels,
             "samples_evaluated": n_seen,
             "probabilities": [round(float(c), 4) for c in oof.confidence],
-            "details": {**info.details, **_generation_stats(oof), **({"inference_from": prev.samples_evaluated} if kept else {})},
+            "details": info.details,
+            "derivation": info.derived,
+            "answer_parser": info.answer_parser,
+            "generation": Generation.of(oof.tokens, oof.truncated),
+            "inference_from": prev.samples_evaluated if kept else None,
             "phases": {k: Phase(energy_j=None if math.isnan(v[0]) else v[0], duration_s=v[1]) for k, v in phases.items()},
             "peak_rss_mb": prev.peak_rss_mb if kept else None,
             "state": state,
@@ -364,10 +367,6 @@ def _extend(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) -> Can
     finally:
         runner.close()
     predictions = [*prev.predictions, *new.labels]
-    details = {**prev.details, "extended_from": known}
-    if new.tokens is not None and "generated_tokens_mean" in prev.details:
-        n_old = known
-        details["generated_tokens_mean"] = (prev.details["generated_tokens_mean"] * n_old + sum(new.tokens)) / len(predictions)
     return prev.model_copy(
         update={
             "quality": score(job.metric, predictions, job.labels[: len(predictions)]),
@@ -378,20 +377,10 @@ def _extend(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) -> Can
             "samples_evaluated": len(predictions),
             "predictions": predictions,
             "probabilities": [*(prev.probabilities or [0.0] * known), *(round(float(c), 4) for c in new.confidence)],
-            "details": details,
+            "extended_from": known,
+            "generation": Generation.of(new.tokens, new.truncated, prev.generation, known) if prev.generation else None,
             "phases": {"load": Phase(duration_s=load_s), "quality": Phase(energy_j=w.reading.energy_j, duration_s=w.reading.duration_s)},
             "cost": None,
             "peak_rss_mb": prev.peak_rss_mb,
         }
     )
-
-
-def _generation_stats(pred: Prediction) -> dict:
-    """Real generated lengths on the samples (a verbose model pays for its verbosity), when the runner generates."""
-    if pred.tokens is None or not pred.tokens:
-        return {}
-    return {
-        "generated_tokens_mean": statistics.fmean(pred.tokens),
-        "generated_tokens_max": max(pred.tokens),
-        "truncated_share": sum(pred.truncated or []) / len(pred.tokens),
-    }

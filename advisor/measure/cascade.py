@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor.core.cascades import cascade_name
-from advisor.core.results import CandidateResult, Phase
+from advisor.core.results import CandidateResult, CascadeFacts, Phase
 from advisor.errors import failure
 from advisor.measure.candidate import Job, Measures, ProgressFn, quiet_libraries, resolved_sources
 from advisor.measure.metering import Meter
@@ -146,20 +146,21 @@ class CascadeJob(Measures):
                 ),
                 "latency": Phase(duration_s=latency_s),
             },
-            details={**self._details(), "window_shares": window_shares},
+            cascade=self._facts(window_shares),
         )
 
-    def _details(self) -> dict[str, Any]:
+    def _facts(self, window_shares: list[float] | None = None) -> CascadeFacts:
         h = self.held_out
-        return {
-            "stages": [j.spec.name for j in self.stages],
-            "gate": self.gate,
-            "held_out_shares": h["shares"],
-            "computed_per_query_j": h["computed_j"],
-            "queries_from": self.queries_from,
-            "window_texts": len(self.texts),
-            "states": [bool(s) for s in self.states],
-        }
+        return CascadeFacts(
+            stages=[j.spec.name for j in self.stages],
+            gate=self.gate,
+            window_shares=window_shares or [],
+            held_out_shares=h["shares"],
+            computed_per_query_j=h["computed_j"],
+            queries_from=self.queries_from,
+            window_texts=len(self.texts),
+            states=[bool(s) for s in self.states],
+        )
 
     def _row(self, status: str, reason: str | None, **fields: Any) -> CandidateResult:
         specs = [j.spec for j in self.stages]
@@ -172,7 +173,7 @@ class CascadeJob(Measures):
             license=", ".join(sorted({s.license for s in specs})),
             status=status,
             reason=reason,
-            **{"details": self._details(), **fields},
+            **{"cascade": self._facts(), **fields},
         )
 
     def failed(self, why: str) -> CandidateResult:

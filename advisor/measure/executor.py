@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from advisor.core.results import Cost, Phase
+from advisor.core.results import Cost, Node, Phase
 from advisor.measure import supervisor
 from advisor.measure.candidate import ProgressFn
 from advisor.measure.metering import PRELOAD_ENV, Meter, make_meter, test_meter_hook
@@ -103,8 +103,7 @@ class InProcessExecutor:
         t0 = time.perf_counter()
         result = job.replaced(idle_power_w=self.idle).run(self.meter, progress)
         if getattr(result, "peak_rss_mb", None) is not None:
-            details = {**result.details, "peak_rss_note": "process peak, not isolated (in-process executor)"}
-            result = result.model_copy(update={"details": details})
+            result = result.model_copy(update={"isolated": False})  # its peak memory is this process's peak so far
         # windows cannot nest, so a job's own energy is that of its metered phases (loading is not metered here)
         energy = job.own_energy_j(result)
         self._reported += energy
@@ -174,6 +173,8 @@ class SubprocessExecutor:
         if job.needs_idle:
             self._idle = self._idle or idle
         result = job.load(payload)
+        if getattr(result, "peak_rss_mb", None) is not None:
+            result = result.model_copy(update={"isolated": True})
         if worker.startup_s is not None and hasattr(result, "phases"):
             result = result.model_copy(update={"phases": {"startup": Phase(duration_s=worker.startup_s), **result.phases}})
         return _costed(Measured(result, method, idle, energy), t0)
@@ -198,9 +199,9 @@ def _run_remote(job: WorkerJob) -> tuple:
 
     started = time.time()
     result, method, idle, total_j = run_alone(job)
-    if hasattr(result, "details"):
-        node = {"node": socket.gethostname(), "node_id": ray.get_runtime_context().get_node_id(), "window": [started, time.time()]}
-        result = result.model_copy(update={"details": {**result.details, **node}})
+    if hasattr(result, "node"):
+        node = Node(host=socket.gethostname(), node_id=ray.get_runtime_context().get_node_id(), started=started, ended=time.time())
+        result = result.model_copy(update={"node": node, "isolated": result.peak_rss_mb is not None or None})
     return result.to_dict(), method, idle, total_j
 
 
@@ -293,7 +294,8 @@ class RayExecutor:
         """Start ``job`` on the next free measuring node and return at once."""
         if self._task is None:
             gpu = job.context.device != "cpu"
-            self._task = self._ray.remote(max_retries=0)(_run_remote).options(**self._resources(gpu))
+            # a fresh worker process per task (max_calls=1): its peak memory and its meter are its own
+            self._task = self._ray.remote(max_retries=0, max_calls=1)(_run_remote).options(**self._resources(gpu))
         progress(f"{'sweeping' if job.kind == 'sweep' else 'measuring'} on ray", 0, 1)
         ref = self._task.remote(job.replaced(meter_hook=test_meter_hook()))
         self._running.add(ref)

@@ -187,8 +187,8 @@ def derivation(c: CandidateResult) -> str:
     """How a derived candidate was made (its kind when nothing more is known), or that it was not made and why."""
     if c.making is not None:
         return c.making.method
-    if c.details.get("derived"):
-        return str(c.details["derived"])
+    if c.derivation:
+        return c.derivation
     return f"a {c.kind} variant, not made ({c.status})" if c.status != "ok" else f"a {c.kind} variant"
 
 

@@ -48,7 +48,9 @@ class ModelInfo:
 
     parameters: int
     size_bytes: int
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)  # facts for people, e.g. the tokenizer or the head's C
+    derived: str | None = None  # a variant or derived model: how it was made from its parent, in words
+    answer_parser: str | None = None  # a generating classifier: how its answer is read as a label
 
 
 @dataclass(frozen=True)

@@ -292,8 +292,8 @@ class EncoderHead(Runner):
                 "encoder_parameters": int(self._params),
                 "head_parameters": head,
                 "runtime": self.spec.backend,
-                "derived": self.options.quantize or (f"onnx export {self.options.export}" if self.options.export else None),
                 "head_C": self.head.chosen_c if self.head is not None else None,
                 "class_weight": self.head.class_weight if self.head is not None else None,
             },
+            derived=self.options.quantize or (f"onnx export {self.options.export}" if self.options.export else None),
         )

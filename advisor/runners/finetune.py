@@ -180,7 +180,7 @@ class FineTunedEncoder(EncoderHead):
 
     def info(self) -> ModelInfo:
         info = super().info()
-        info.details["derived"] = self.method
+        info.derived = self.method
         return info
 
 

@@ -280,7 +280,7 @@ class GenerativeRunner(Runner):
     def info(self) -> ModelInfo:
         info = self.generator.info()
         answer = self.ctx.prompt.answer
-        info.details["answer_parser"] = answer.strategy + (f" {answer.pattern!r}" if answer.pattern else "")
+        info.answer_parser = answer.strategy + (f" {answer.pattern!r}" if answer.pattern else "")
         return info
 
     def close(self) -> None:

@@ -112,8 +112,8 @@ class StaticHead(EncoderHead):
                 "head_parameters": head,
                 "runtime": "model2vec",
                 "dimensions": int(self.model.dim),
-                "derived": self.method if self._made else None,
                 "head_C": self.head.chosen_c if self.head is not None else None,
                 "class_weight": self.head.class_weight if self.head is not None else None,
             },
+            derived=self.method if self._made else None,
         )

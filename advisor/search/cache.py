@@ -12,7 +12,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from advisor.core.results import CandidateResult
+from advisor.core.results import CandidateResult, Reuse
 from advisor.measure.candidate import METHOD_VERSION, Job, ProgressFn
 from advisor.measure.cascade import CascadeJob
 from advisor.measure.executor import Executor, Measured, Pending
@@ -126,8 +126,8 @@ class CachedExecutor:
     @staticmethod
     def _reused(hit: dict, key: str) -> Measured:
         result = CandidateResult.model_validate(hit["result"])
-        details = {**result.details, "reused_from": {"run_id": hit["run_id"], "key": key[:16]}}
-        return Measured(result.model_copy(update={"details": details}), hit["method"], hit["idle_power_w"], 0.0)
+        reuse = Reuse(run_id=hit["run_id"], key=key[:16])
+        return Measured(result.model_copy(update={"reused_from": reuse}), hit["method"], hit["idle_power_w"], 0.0)
 
     def close(self) -> float:
         """Close the wrapped executor; returns its unreported energy in joules."""

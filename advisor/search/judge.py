@@ -210,16 +210,16 @@ def _cascade(results: Sequence[CandidateResult], last_name: str | None, plan: Pl
     measured = {
         "candidate": row.name,
         "measured_energy_per_query_j": row.energy.per_query_j,
-        "measured_shares": row.details.get("window_shares") or [],
-        "queries_from": row.details.get("queries_from"),
+        "measured_shares": row.cascade.window_shares if row.cascade else [],
+        "queries_from": row.cascade.queries_from if row.cascade else None,
     }
     return {"cascade": found.model_copy(update=measured), "no_cascade": None}
 
 
 def _last(ok: dict[str, CandidateResult], rows: dict[str, CandidateResult], name: str | None) -> CandidateResult | None:
     """The single model a cascade ends in: ``name``, or the last stage of the cascade ``name`` is."""
-    if name in rows:
-        name = rows[name].details["stages"][-1]
+    if name in rows and rows[name].cascade is not None:
+        name = rows[name].cascade.stages[-1]
     return ok.get(name or "")
 
 

@@ -105,7 +105,7 @@ def _cascades(ax, points: list[CandidateResult], by_name: dict[str, CandidateRes
         if c.kind != "cascade":
             continue
         ax.scatter([c.energy.per_query_j], [c.quality], s=70, marker="D", facecolors="none", edgecolors="#dd6b20", zorder=4)
-        for name in c.details.get("stages") or []:
+        for name in c.cascade.stages if c.cascade else []:
             stage = by_name.get(name)
             if stage is not None:
                 xs, ys = [stage.energy.per_query_j, c.energy.per_query_j], [stage.quality, c.quality]
