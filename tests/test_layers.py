@@ -17,8 +17,6 @@ LAYERS = ("base", "core", "spec", "measure", "store", "search", "serving", "outp
 BASE = {"errors", "exits", "paths", "version"}
 
 KNOWN = {
-    # the search names a parameter count with the outputs' re-export (advisor.core.formats has it)
-    ("advisor.search.run", "advisor.outputs.text"),
     # the library's convenience rec.export(dir): the results call the exporter in the shell (imported when called)
     ("advisor.core.results", "advisor.deploy.build"),
 }

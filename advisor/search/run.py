@@ -11,11 +11,11 @@ import time
 from typing import Protocol
 
 from advisor.core.cascades import cascade_name
+from advisor.core.formats import human_count
 from advisor.core.results import CandidateResult, Cascade, Cost, IdlePower, Look, Method, Recommendation
 from advisor.measure.candidate import base_result
 from advisor.measure.cascade import CascadeJob, window_texts
 from advisor.measure.executor import Executor, Measured
-from advisor.outputs.text import human_count
 from advisor.search.adaptive import cost_rank
 from advisor.search.ahead import Ahead
 from advisor.search.judge import cascade_to_grow, judge
