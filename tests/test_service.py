@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from advisor.service.jobs import RUN_STARTED
+from advisor.store import ResultStore
 from tests.conftest import toy_rows
 
 TOKEN = "test-token-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -199,6 +201,12 @@ def test_bad_requests_are_problem_details_and_never_touch_files(server, tmp_path
     assert not list(Path("/etc").glob("advisor*"))
 
 
+def runs_started(data_dir: Path, job_id: str) -> int:
+    """How many times the job's run started: the lines its workers wrote to its worker.log (kept across restarts)."""
+    log = data_dir / "jobs" / job_id / "worker.log"
+    return sum(RUN_STARTED in line for line in log.read_text().splitlines()) if log.exists() else 0
+
+
 def test_a_restart_mid_queue_loses_no_job(tmp_path, tfidf_registry):
     s = Server(tmp_path / "service", tfidf_registry).start()
     try:
@@ -208,6 +216,27 @@ def test_a_restart_mid_queue_loses_no_job(tmp_path, tfidf_registry):
         s = Server(tmp_path / "service", tfidf_registry).start()  # same data dir: the queue survives
         done = [s.wait(i) for i in ids]
         assert [j["status"] for j in done] == ["complete"] * 3
+        starts = [runs_started(s.data_dir, i) for i in ids]  # only the run the kill cut short starts again (and resumes)
+        assert min(starts) == 1 and max(starts) <= 2 and starts.count(2) <= 1, starts
+    finally:
+        s.stop()
+
+
+def test_a_graceful_stop_lets_the_running_job_finish_and_a_restart_runs_every_job_once(tmp_path, tfidf_registry):
+    env = {"ADVISOR_TOKEN": TOKEN, "ADVISOR_DRAIN_S": "300"}
+    s = Server(tmp_path / "service", tfidf_registry, env=env).start()
+    try:
+        ids = [s.call("POST", "/jobs", json=upload(rows=toy_rows(120, seed=i))).json()["id"] for i in range(3)]
+        s.wait(ids[0], until=("running",))
+        s.proc.send_signal(signal.SIGTERM)  # as systemd, docker stop or kill would: the server alone
+        assert s.proc.wait(timeout=300) in (0, -signal.SIGTERM)  # uvicorn ends by the signal once it has shut down
+        with ResultStore(s.data_dir / "store.sqlite") as store:
+            left = [store.job(i) for i in ids]
+        assert left[0]["status"] == "complete", left[0]  # finished while the server stopped, not put back in the queue
+        assert {j["status"] for j in left} <= {"complete", "queued"} and all(j["owner_pid"] is None for j in left[1:]), left
+        s = Server(tmp_path / "service", tfidf_registry, env=env).start()
+        assert [s.wait(i)["status"] for i in ids] == ["complete"] * 3
+        assert [runs_started(s.data_dir, i) for i in ids] == [1, 1, 1]  # none started a second time
     finally:
         s.stop()
 

@@ -7,7 +7,9 @@
 * The queue lives in the same SQLite store as the measurements. A job has an owner (the worker's
   pid) with a heartbeat: on start the server kills workers orphaned by a previous server, then
   requeues only the jobs whose owner is gone, so two workers never measure one job; a stale
-  owner's writes are refused. What a requeued job had measured is reused.
+  owner's writes are refused. What a requeued job had measured is reused. A server stopped with SIGTERM or
+  Ctrl-C claims no new job and lets the running one finish (up to ``$ADVISOR_DRAIN_S``, default 10 s), so it is
+  not started again after the restart; each start and end of a job's run is a line in its ``worker.log``.
 * Every route but ``/health`` needs ``Authorization: Bearer <token>`` (``$ADVISOR_TOKEN``, else a
   token generated on first start and kept in ``<data-dir>/token``; at least 32 characters, and the
   file readable by its owner only). The token is checked from the headers before any byte of the

@@ -18,6 +18,22 @@ from advisor.service.files import private_dir, private_opener
 from advisor.service.models import JobRequest
 from advisor.store import HEARTBEAT_S, ResultStore, StaleOwner
 
+DRAIN_S = 10.0
+"""How long a stopping server (SIGTERM, Ctrl-C) lets the running job finish before it stops it and puts it back in the
+queue (``$ADVISOR_DRAIN_S`` changes it): a job that ends within it is not started a second time after the restart."""
+RUN_STARTED, RUN_ENDED = "run started", "run ended"
+"""The lines a job's worker writes to the job's ``worker.log`` (kept across restarts) when its run starts and ends."""
+
+
+def drain_seconds() -> float:
+    """``$ADVISOR_DRAIN_S`` when it is a number of seconds (0 or more), else :data:`DRAIN_S`."""
+    try:
+        value = float(os.environ.get("ADVISOR_DRAIN_S", DRAIN_S))
+    except ValueError:
+        return DRAIN_S
+    return value if value >= 0 else DRAIN_S
+
+
 # -- the worker: one job at a time, each in a process of its own ----------------------------------------
 
 
@@ -55,9 +71,11 @@ def recover_jobs(store: ResultStore) -> int:
 class Worker:
     """Runs queued jobs one at a time, each in its own process; cancels by stopping that process."""
 
-    def __init__(self, data_dir: Path, registry: Path | None, server: dict[str, Any]):
+    def __init__(self, data_dir: Path, registry: Path | None, server: dict[str, Any], drain_s: float | None = None):
         self.data_dir, self.registry, self.server = data_dir, registry, server
-        self._stop = threading.Event()
+        self.drain_s = drain_seconds() if drain_s is None else drain_s
+        self._draining, self._stop = threading.Event(), threading.Event()
+        self._current: str | None = None
         self._thread = threading.Thread(target=self._loop, name="advisor-worker", daemon=True)
 
     def start(self) -> None:
@@ -66,17 +84,27 @@ class Worker:
         self._thread.start()
 
     def stop(self) -> None:
+        """Claim no further job; let the running one finish for up to :attr:`drain_s`, then stop it and put it back
+        in the queue (it resumes from its stored measurements on the next start)."""
+        self._draining.set()
+        if self._current is not None and self.drain_s > 0:
+            print(f"advisor serve: stopping; job {self._current} may finish first (up to {self.drain_s:g} s)", file=sys.stderr)
+        self._thread.join(timeout=self.drain_s)  # an idle loop ends within 0.2 s
         self._stop.set()
         self._thread.join(timeout=20)
 
     def _loop(self) -> None:
         with ResultStore(self.data_dir / "store.sqlite") as store:  # one connection for the thread's life
-            while not self._stop.is_set():
+            while not self._draining.is_set():
                 job = store.claim_next_job()
                 if job is None:
-                    self._stop.wait(0.2)
+                    self._draining.wait(0.2)
                     continue
-                self._run(job["id"], store)
+                self._current = job["id"]
+                try:
+                    self._run(job["id"], store)
+                finally:
+                    self._current = None
 
     @staticmethod
     def _end(proc: subprocess.Popen) -> None:
@@ -100,7 +128,7 @@ class Worker:
         ]
         folder = private_dir(self.data_dir / "jobs" / job_id)
         try:
-            with open(folder / "worker.log", "w", opener=private_opener) as log:
+            with open(folder / "worker.log", "a", opener=private_opener) as log:  # a job run again adds to it
                 # a session of its own: the worker can end its children as a group, and a Ctrl-C meant for the server stays there
                 proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as exc:
@@ -143,12 +171,23 @@ def run_job(data_dir: Path, job_id: str, server: dict[str, Any], parent: int | N
         if not store.take_job(job_id, me, from_pid=parent):
             print(f"job {job_id} is not running under this worker's server; not measuring it", file=sys.stderr)
             return
+        _say(f"{RUN_STARTED}: job {job_id}, worker pid {me}")
         beat = Heartbeat(lambda: ResultStore(store.path), lambda s: s.heartbeat_job(job_id, me), HEARTBEAT_S, on_lost=on_lost)
+        ended = True
         with beat:
             try:
                 _run_job(store, data_dir, job_id, server, owner=me)
             except StaleOwner as exc:
+                ended = False  # the job is another worker's now: this run did not end it
                 print(f"stopped: {exc}", file=sys.stderr)
+            finally:
+                if ended:
+                    _say(f"{RUN_ENDED}: job {job_id}, {(store.job(job_id) or {}).get('status')}")
+
+
+def _say(line: str) -> None:
+    """A line in the job's ``worker.log`` (the worker's stdout), with the time, written at once (a kill loses none)."""
+    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}", flush=True)
 
 
 def _run_job(store: ResultStore, data_dir: Path, job_id: str, server: dict[str, Any], owner: int | None = None) -> None:
