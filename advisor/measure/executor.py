@@ -159,7 +159,8 @@ class SubprocessExecutor:
 
     def run(self, job: WorkerJob, progress: ProgressFn) -> Measured:
         t0 = time.perf_counter()
-        job = job.replaced(meter_hook=test_meter_hook())  # the worker server may have started under another environment
+        # the worker server may have started under another environment; a job made elsewhere (a Ray driver) keeps its own
+        job = job.replaced(meter_hook=job.meter_hook or test_meter_hook())
         if self._idle and job.needs_idle:
             job = job.replaced(idle_power_w=self._idle)
         self._worker = worker = supervisor.Worker(self._ctx, self._target, (job,))
@@ -191,18 +192,27 @@ SLOT = "advisor_slot"
 a time, so no two candidates' energy windows ever share a node (``ray start --resources='{"advisor_slot": 1}'``)."""
 
 
+_ON_NODE: dict[str, SubprocessExecutor] = {}
+"""Per Ray worker process: the executor that forks each job's process from the node's preloaded server."""
+
+
 def _run_remote(job: WorkerJob) -> tuple:
-    """The body of a Ray task: run one job on whatever node Ray chose, with that node's own meter."""
+    """The body of a Ray task: run one job on whatever node Ray chose, in a fresh process of its own forked from that
+    node's preloaded worker server (as the local executor does: a clean memory peak, no imports paid per job), with
+    that node's own meter."""
     import socket
 
     import ray
 
     started = time.time()
-    result, method, idle, total_j = run_alone(job)
+    key = json.dumps([job.settings.meter, job.settings.country, job.settings.cpu_power_w, job.settings.ram_power_w])
+    executor = _ON_NODE.get(key) or _ON_NODE.setdefault(key, SubprocessExecutor(settings=job.settings))
+    m = executor.run(job, lambda phase, done, total: None)
+    result = m.result
     if hasattr(result, "node"):
         node = Node(host=socket.gethostname(), node_id=ray.get_runtime_context().get_node_id(), started=started, ended=time.time())
-        result = result.model_copy(update={"node": node, "isolated": result.peak_rss_mb is not None or None})
-    return result.to_dict(), method, idle, total_j
+        result = result.model_copy(update={"node": node})
+    return result.to_dict(), m.method, m.idle_power_w, m.energy_j
 
 
 class Pending(Protocol):
@@ -294,8 +304,7 @@ class RayExecutor:
         """Start ``job`` on the next free measuring node and return at once."""
         if self._task is None:
             gpu = job.context.device != "cpu"
-            # a fresh worker process per task (max_calls=1): its peak memory and its meter are its own
-            self._task = self._ray.remote(max_retries=0, max_calls=1)(_run_remote).options(**self._resources(gpu))
+            self._task = self._ray.remote(max_retries=0)(_run_remote).options(**self._resources(gpu))
         progress(f"{'sweeping' if job.kind == 'sweep' else 'measuring'} on ray", 0, 1)
         ref = self._task.remote(job.replaced(meter_hook=test_meter_hook()))
         self._running.add(ref)
