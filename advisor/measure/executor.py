@@ -243,12 +243,18 @@ class _RayPending:
         return _costed(Measured(self.job.load(payload), method, idle, energy), self.t0)
 
     def done(self) -> bool:
-        return bool(self.executor._ray.wait([self.ref], timeout=0)[0])
+        try:
+            return bool(self.executor._ray.wait([self.ref], timeout=0)[0])
+        except Exception:  # noqa: BLE001 - a cluster gone away: not done, and cancelling it is all that is left
+            return False
 
     def cancel(self) -> float:
         if self.ref in self.executor._running:
-            self.executor._ray.cancel(self.ref, force=True)
             self.executor._running.discard(self.ref)
+            try:
+                self.executor._ray.cancel(self.ref, force=True)
+            except Exception:  # noqa: BLE001 - already finished, or the cluster is gone: nothing left to stop
+                pass
         return time.perf_counter() - self.t0
 
 
@@ -316,6 +322,9 @@ class RayExecutor:
     def close(self) -> float:
         """Cancel the tasks still running (on interruption); the tasks' energy was reported per candidate."""
         for ref in list(self._running):
-            self._ray.cancel(ref, force=True)
+            try:
+                self._ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 - already finished, or the cluster is gone
+                pass
         self._running.clear()
         return 0.0
