@@ -21,6 +21,7 @@ from advisor import exits
 from advisor.cli_export import export as export_command
 from advisor.cli_options import DEFAULTS, Budget, InProcess, help_of, settings_from, with_settings
 from advisor.errors import AdvisorError
+from advisor.outputs.progress import Lines, observed
 from advisor.spec.settings import Settings
 
 SERVING = ("max_latency_ms", "queries_per_second", "serving", "sweep_budget", "serve_batches", "serve_threads", "serve_runtimes", "device")
@@ -30,64 +31,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Which is the
 ls_app = typer.Typer(no_args_is_help=True, help="List models or tasks.")
 app.add_typer(ls_app, name="ls")
 err = Console(stderr=True)
-
-# -- progress -----------------------------------------------------------------------------------------
-
-
-def _reused(result) -> str:
-    """Says when a measurement came from the result store instead of being made now."""
-    origin = result.reused_from
-    return f" (reused from run {origin.run_id}; --fresh measures again)" if origin else ""
-
-
-class _Bars:
-    """Rich progress: one bar per candidate, advanced by phase."""
-
-    def __init__(self, progress):
-        self.p = progress
-        self.tasks: dict[str, int] = {}
-
-    def candidate_started(self, spec, index, total):
-        self.tasks[spec.name] = self.p.add_task(escape(f"[{index + 1}/{total}] {spec.name}"), total=None, phase="starting")
-
-    def progress(self, spec, phase, done, total):
-        self.p.update(self.tasks[spec.name], completed=done, total=total, phase=phase)
-
-    def candidate_finished(self, result):
-        note = (result.status if result.status == "ok" else f"{result.status}: {result.reason}") + _reused(result)
-        self.p.update(self.tasks[result.name], completed=1, total=1, phase=escape(note[:70]))
-
-
-class _Lines:
-    """Plain progress lines for logs and CI (no live bars when stderr is not a terminal)."""
-
-    def candidate_started(self, spec, index, total):
-        err.print(escape(f"[{index + 1}/{total}] {spec.name}: measuring"), highlight=False, soft_wrap=True)
-
-    def progress(self, spec, phase, done, total):
-        pass
-
-    def candidate_finished(self, result):
-        note = f"quality {result.quality:.3f}" if result.status == "ok" else f"{result.status}: {result.reason}"
-        err.print(escape(f"      {result.name}: {note}{_reused(result)}"), highlight=False, soft_wrap=True)
-
-
-def _observed(run):
-    """Call ``run(observer)`` with live bars on a terminal, plain lines otherwise."""
-    if not err.is_terminal:
-        return run(_Lines())
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    cols = [
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("[dim]{task.fields[phase]}"),
-        TimeElapsedColumn(),
-    ]
-    with Progress(*cols, console=err, transient=False) as progress:
-        return run(_Bars(progress))
-
 
 # -- commands -----------------------------------------------------------------------------------------
 
@@ -113,7 +56,7 @@ def recommend(
     from advisor.api import recommend as run
     from advisor.outputs.terminal import render_table
 
-    rec = _observed(lambda observer: run(task=task, registry=registry, settings=settings, observer=observer))
+    rec = observed(err, lambda observer: run(task=task, registry=registry, settings=settings, observer=observer))
     render_table(rec, Console(stderr=as_json))
     if as_json:
         sys.stdout.write(rec.to_json() + "\n")
@@ -168,7 +111,13 @@ def check(
     from advisor.gate import check as run_check
 
     result = run_check(
-        task, deployed, registry=registry, settings=settings, max_energy_increase=max_energy_increase, baseline=baseline, observer=_Lines()
+        task,
+        deployed,
+        registry=registry,
+        settings=settings,
+        max_energy_increase=max_energy_increase,
+        baseline=baseline,
+        observer=Lines(err),
     )
     if markdown is not None:
         with markdown.open("a", encoding="utf-8") as f:
@@ -216,7 +165,7 @@ def distill(
         text_field=text_field,
         out=out,
         settings=settings,
-        observer=_Lines(),
+        observer=Lines(err),
     )
     render_table(rec, Console())
     Console().print(f"[dim]Distilled model and lineage: {Path(lineage['state']).parent}[/]", highlight=False, soft_wrap=True)
