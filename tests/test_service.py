@@ -241,6 +241,39 @@ def test_a_graceful_stop_lets_the_running_job_finish_and_a_restart_runs_every_jo
         s.stop()
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux ``/proc``)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def test_a_service_manager_stopping_server_and_worker_together_requeues_the_running_job(tmp_path, tfidf_registry):
+    env = {"ADVISOR_TOKEN": TOKEN, "ADVISOR_DRAIN_S": "60"}
+    s = Server(tmp_path / "service", tfidf_registry, env=env).start()
+    try:
+        ids = [s.call("POST", "/jobs", json=upload(rows=toy_rows(120, seed=i))).json()["id"] for i in range(2)]
+        s.wait(ids[0], until=("running",))
+        workers = _children(s.proc.pid)
+        assert workers, "the running job has a worker process"
+        for pid in [s.proc.pid, *workers]:  # as systemd's default stop does: SIGTERM to every process of the service
+            os.kill(pid, signal.SIGTERM)
+        assert s.proc.wait(timeout=120) in (0, -signal.SIGTERM)
+        with ResultStore(s.data_dir / "store.sqlite") as store:
+            first = store.job(ids[0])
+        assert first["status"] == "queued" and first["error"] is None, first  # stopped from outside: not a failed job
+        s = Server(tmp_path / "service", tfidf_registry, env=env).start()
+        assert [s.wait(i)["status"] for i in ids] == ["complete"] * 2
+    finally:
+        s.stop()
+
+
 def test_200_status_polls_while_a_job_runs(server):
     job = server.call("POST", "/jobs", json=upload(rows=toy_rows(200))).json()
     times, errors = [], 0

@@ -148,6 +148,11 @@ class Worker:
                     pass
                 return
         job = store.job(job_id) or {}
+        if job.get("status") == "running" and job.get("owner_pid") in owners and proc.returncode in STOPPED:
+            # told to stop from outside (a service manager stops every process of the service, the worker too):
+            # not a failure of the job, which goes back in the queue and resumes from what it measured
+            _requeued(store, job_id, owners, f"its worker was stopped by a signal (exit {proc.returncode})")
+            return
         if job.get("status") in ("running", "cancelling") and job.get("owner_pid") in owners:  # it died without saying how it ended
             ended = "cancelled" if job["status"] == "cancelling" else "failed"
             try:
@@ -159,6 +164,18 @@ class Worker:
                 )
             except StaleOwner:
                 pass
+
+
+STOPPED = {-sig for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)} | {
+    128 + sig for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+}
+"""Exit statuses of a worker that was told to stop (killed by, or exiting on, SIGTERM, SIGINT or SIGHUP)."""
+
+
+def _requeued(store: ResultStore, job_id: str, owners: tuple[int, int], why: str) -> None:
+    if not store.requeue_job(job_id, owner=owners):
+        return  # another process owns it now, or it ended after all
+    print(f"advisor serve: job {job_id} back in the queue: {why}", file=sys.stderr)
 
 
 def run_job(data_dir: Path, job_id: str, server: dict[str, Any], parent: int | None = None, on_lost=None) -> None:
