@@ -95,7 +95,7 @@ class _State:
     def measure(self, spec: CandidateSpec, index: int, total: int) -> None:
         """Measure ``spec`` on the first samples, then on more while it stays undecided and could change the answer."""
         self.observer.candidate_started(spec, index, total)
-        self.ahead.fill(self.first.specs[index:], lambda later: _not_measured(self.first, later, self.rec) is not None)
+        self._fill(index)
         plan = self.first
         result = self._once(plan, spec)
         while result.status == "ok" and self._open(spec.name):
@@ -105,9 +105,14 @@ class _State:
                 break
             plan = self.plan.extended(plan.next_size())  # the same draw order: the samples so far come first
             self.plan = plan if len(plan.samples) > len(self.plan.samples) else self.plan
+            self._fill(index + 1)  # a slot freed while this candidate grows starts the next first look
             self.observer.candidate_started(spec, index, total)
             result = self._once(plan, spec)
         self.observer.candidate_finished(result)
+
+    def _fill(self, start: int) -> None:
+        """Start first looks ahead on free measuring slots, from the ``start``-th candidate, for those measured now."""
+        self.ahead.fill(self.first.specs[start:], lambda later: _not_measured(self.first, later, self.rec) is not None)
 
     def _once(self, plan: Plan, spec: CandidateSpec, for_cascade: bool = False) -> CandidateResult:
         """One measurement of ``spec`` on ``plan``'s samples, judged and handed to the outputs."""
