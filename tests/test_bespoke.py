@@ -172,6 +172,7 @@ def test_fine_tuning_is_tried_only_when_the_frozen_parent_is_near_the_goal(encod
     parent, tuned = rec.candidate("enc"), rec.candidate("enc [fine-tuned]")
     assert parent.status == "ok" and 0.99 - parent.quality > 0.10
     assert tuned.status == "pruned" and "within 0.1 of the goal (--finetune-within)" in tuned.reason
+    assert tuned.pruned_by == "enc"
     assert rec.search.order.index("enc") < rec.search.order.index("enc [fine-tuned]")  # trained after its frozen parent
     wide = Settings(reports_dir=tmp_path / "r", min_quality=0.99, finetune_within=1.0, **FAST)
     assert advisor.recommend(task=task, registry=reg, settings=wide).candidate("enc [fine-tuned]").status == "ok"

@@ -206,6 +206,9 @@ class CandidateResult(ResultModel):
         validation_alias=AliasChoices("probabilities", "confidence"),
         description="per sample: the probability the model gave its predicted label",
     )
+    pruned_by: str | None = Field(
+        default=None, description="a pruned candidate: the one whose result made measuring it unnecessary (met the goal, deployed, parent)"
+    )
     derivation: str | None = Field(default=None, description="how a variant or derived model was made from its parent, in words")
     answer_parser: str | None = Field(default=None, description="how a generated answer is read as a label")
     generation: Generation | None = None

@@ -283,7 +283,8 @@ def _not_measured(plan: Plan, spec: CandidateSpec, rec: Recommendation) -> Candi
         return _pruned(spec, plan.settings.deployed, plan.params, "the deployed model")
     far = _too_far_to_tune(plan, rec, spec)
     if far is not None:
-        return base_result(spec, "pruned", far).model_copy(update={"parameters": plan.params.get(spec.name)})
+        update = {"parameters": plan.params.get(spec.name), "pruned_by": spec.derived_from}
+        return base_result(spec, "pruned", far).model_copy(update=update)
     return None
 
 
@@ -343,4 +344,4 @@ def _pruned(spec: CandidateSpec, passed: str, params: dict[str, int | None], rol
         reason = (
             f"not measured: {passed} already meets the goal and this candidate is expected to cost more ({why}); --exhaustive measures it"
         )
-    return base_result(spec, "pruned", reason).model_copy(update={"parameters": mine})
+    return base_result(spec, "pruned", reason).model_copy(update={"parameters": mine, "pruned_by": passed})
