@@ -65,10 +65,36 @@ def die_with_parent(sig: int = signal.SIGKILL, parent: int | None = None) -> boo
     return True
 
 
+def _group_members(group: int) -> list[int] | None:
+    """The other processes of process group ``group`` (Linux ``/proc``), or None where they cannot be listed."""
+    try:
+        stats = list(Path("/proc").glob("[0-9]*/stat"))
+    except OSError:
+        return None
+    members = []
+    for stat in stats:
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # the command name may hold spaces and parentheses
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group and int(stat.parent.name) != os.getpid():
+            members.append(int(stat.parent.name))
+    return members if stats else None
+
+
 def _end_group(signum: int, frame: Any = None) -> None:
-    """SIGTERM in a process that leads its group: its own children go too, then it exits."""
-    if os.getpgrp() == os.getpid():
-        os.killpg(os.getpid(), signal.SIGKILL)
+    """SIGTERM in a process that leads its group: its own children go too, then it exits with 128 + the signal (so
+    its parent can tell a process told to stop from one that crashed)."""
+    me = os.getpid()
+    if os.getpgrp() == me:
+        members = _group_members(me)
+        if members is None:
+            os.killpg(me, signal.SIGKILL)  # no /proc: the whole group, this process with it
+        for pid in members or []:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
     os._exit(128 + signum)
 
 
