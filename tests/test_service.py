@@ -81,6 +81,10 @@ class Server:
         headers = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
         return requests.request(method, self.url + path, headers=headers, timeout=30, **kw)
 
+    def queue_toy_jobs(self, n: int) -> list[str]:
+        """Submit ``n`` jobs of toy samples, each drawn with another seed; returns their ids."""
+        return [self.call("POST", "/jobs", json=upload(rows=toy_rows(120, seed=i))).json()["id"] for i in range(n)]
+
     def wait(self, job_id: str, until=("complete", "failed", "cancelled"), timeout=180) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -210,7 +214,7 @@ def runs_started(data_dir: Path, job_id: str) -> int:
 def test_a_restart_mid_queue_loses_no_job(tmp_path, tfidf_registry):
     s = Server(tmp_path / "service", tfidf_registry).start()
     try:
-        ids = [s.call("POST", "/jobs", json=upload(rows=toy_rows(120, seed=i))).json()["id"] for i in range(3)]
+        ids = s.queue_toy_jobs(3)
         s.wait(ids[0], until=("running", "complete"))
         s.kill()
         s = Server(tmp_path / "service", tfidf_registry).start()  # same data dir: the queue survives
@@ -222,11 +226,16 @@ def test_a_restart_mid_queue_loses_no_job(tmp_path, tfidf_registry):
         s.stop()
 
 
+def _draining(seconds: int) -> dict:
+    """A server's environment that lets a running job finish for up to ``seconds`` when the server is stopped."""
+    return {"ADVISOR_TOKEN": TOKEN, "ADVISOR_DRAIN_S": str(seconds)}
+
+
 def test_a_graceful_stop_lets_the_running_job_finish_and_a_restart_runs_every_job_once(tmp_path, tfidf_registry):
-    env = {"ADVISOR_TOKEN": TOKEN, "ADVISOR_DRAIN_S": "300"}
+    env = _draining(300)
     s = Server(tmp_path / "service", tfidf_registry, env=env).start()
     try:
-        ids = [s.call("POST", "/jobs", json=upload(rows=toy_rows(120, seed=i))).json()["id"] for i in range(3)]
+        ids = s.queue_toy_jobs(3)
         s.wait(ids[0], until=("running",))
         s.proc.send_signal(signal.SIGTERM)  # as systemd, docker stop or kill would: the server alone
         assert s.proc.wait(timeout=300) in (0, -signal.SIGTERM)  # uvicorn ends by the signal once it has shut down
@@ -254,10 +263,10 @@ def _worker_of(s: Server, job_id: str, timeout: float = 60) -> int:
 
 
 def test_a_service_manager_stopping_server_and_worker_together_requeues_the_running_job(tmp_path, tfidf_registry):
-    env = {"ADVISOR_TOKEN": TOKEN, "ADVISOR_DRAIN_S": "60"}
+    env = _draining(60)
     s = Server(tmp_path / "service", tfidf_registry, env=env).start()
     try:
-        ids = [s.call("POST", "/jobs", json=upload(rows=toy_rows(120, seed=i))).json()["id"] for i in range(2)]
+        ids = s.queue_toy_jobs(2)
         s.wait(ids[0], until=("running",))
         worker = _worker_of(s, ids[0])
         for pid in [s.proc.pid, worker]:  # as systemd's default stop does: SIGTERM to every process of the service

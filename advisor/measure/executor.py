@@ -140,10 +140,14 @@ def _child(job: WorkerJob, send) -> None:
     send(("result", result.to_dict(), method, idle, total_j))
 
 
+def _meter_of(settings: Settings) -> str:
+    """The settings' meter, as the preloading worker server reads it (and as a key for servers already started)."""
+    return json.dumps([settings.meter, settings.country, settings.cpu_power_w, settings.ram_power_w])
+
+
 def worker_context(settings: Settings):
     """The measuring fork server (heavy imports done, meter probed once) for the settings' meter, else spawn."""
-    meter = json.dumps([settings.meter, settings.country, settings.cpu_power_w, settings.ram_power_w])
-    return supervisor.worker_context(PRELOAD_ENV, meter)
+    return supervisor.worker_context(PRELOAD_ENV, _meter_of(settings))
 
 
 class SubprocessExecutor:
@@ -205,7 +209,7 @@ def _run_remote(job: WorkerJob) -> tuple:
     import ray
 
     started = time.time()
-    key = json.dumps([job.settings.meter, job.settings.country, job.settings.cpu_power_w, job.settings.ram_power_w])
+    key = _meter_of(job.settings)
     executor = _ON_NODE.get(key) or _ON_NODE.setdefault(key, SubprocessExecutor(settings=job.settings))
     m = executor.run(job, lambda phase, done, total: None)
     result = m.result

@@ -65,21 +65,30 @@ def die_with_parent(sig: int = signal.SIGKILL, parent: int | None = None) -> boo
     return True
 
 
+def _stat_fields(pid: int | str) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name (state, parent pid, group, ...) (Linux).
+
+    Raises:
+        OSError, ValueError: no such process, or no ``/proc``.
+    """
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    return raw[raw.rindex(")") + 2 :].split()  # the command name may hold spaces and parentheses
+
+
 def _group_members(group: int) -> list[int] | None:
     """The other processes of process group ``group`` (Linux ``/proc``), or None where they cannot be listed."""
     try:
-        stats = list(Path("/proc").glob("[0-9]*/stat"))
+        pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
     except OSError:
         return None
     members = []
-    for stat in stats:
+    for pid in pids:
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()  # the command name may hold spaces and parentheses
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == group and int(stat.parent.name) != os.getpid():
-            members.append(int(stat.parent.name))
-    return members if stats else None
+            if int(_stat_fields(pid)[2]) == group and pid != os.getpid():
+                members.append(pid)
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile
+    return members if pids else None
 
 
 def _end_group(signum: int, frame: Any = None) -> None:
@@ -113,8 +122,7 @@ def end_group_with_parent(parent: int | None) -> None:
 def process_stat(pid: int) -> tuple[str, int, float] | None:
     """``(state, parent pid, start time as epoch seconds)`` from ``/proc`` (Linux), or None where it cannot be read."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-        fields = raw[raw.rindex(")") + 2 :].split()  # the command name may hold spaces and parentheses
+        fields = _stat_fields(pid)
         state, ppid, start_ticks = fields[0], int(fields[1]), int(fields[19])
         boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
         return state, ppid, boot + start_ticks / os.sysconf("SC_CLK_TCK")
