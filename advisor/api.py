@@ -60,11 +60,11 @@ def recommend(
         executor.close()
         raise
     with (
-        ResultStore(settings.store) as store,
+        ResultStore(settings.infrastructure.store) as store,
         Heartbeat(lambda: ResultStore(store.path), lambda s: s.heartbeat_run(plan.run_id), HEARTBEAT_S),
     ):
         out = output if output is not None else standard_outputs(plan.folder, settings, store)
-        rec = execute(plan, CachedExecutor(executor, store, plan.run_id, fresh=settings.fresh), out, observer)
+        rec = execute(plan, CachedExecutor(executor, store, plan.run_id, fresh=settings.search.fresh), out, observer)
         try:
             rec = serve(plan, rec, observer, store)  # how to serve the recommended model: measured once the recommendation is complete
             rec = annotate(rec) if annotate is not None else rec

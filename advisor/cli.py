@@ -177,7 +177,7 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     data_dir: Annotated[Optional[Path], typer.Option(help="Jobs, reports, the store and the token (default: <cache>/service).")] = None,
     registry: RegistryOpt = None,
-    meter: Annotated[str, typer.Option(help=help_of("meter"))] = DEFAULTS.meter,
+    meter: Annotated[str, typer.Option(help=help_of("meter"))] = DEFAULTS["meter"],
     in_process: Annotated[bool, typer.Option("--in-process", help="Measure candidates inside each job's worker process.")] = False,
 ) -> None:
     """Serve recommendation jobs over HTTP (bearer token on every route but /health)."""

@@ -1,10 +1,9 @@
 """The command line's run options, generated from :class:`advisor.spec.settings.Settings`.
 
-A command lists the Settings fields it takes; each becomes an option with the field's type, default and
-description, written once in the Settings model. Lists are written comma-separated (``1,4,16``), Literal
-choices as plain strings (the model checks them and the error names the option). A field whose option
-is spelled differently, or whose value is not the field's as typed, is in :data:`FLAGS` or
-:data:`CONVERT`. Imports nothing heavy.
+A command lists the Settings fields it takes, by flat name; each becomes an option with the field's type,
+default and description, written once in the Settings model, listed under its group (``Goal options``, ...).
+Lists are written comma-separated (``1,4,16``), Literal choices as plain strings (the model checks them and the
+error names the option). A field whose option is spelled differently is in :data:`FLAGS`. Imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -21,10 +20,10 @@ from typing import Any, Optional
 import typer
 
 from advisor.errors import AdvisorError
-from advisor.spec.settings import Settings
+from advisor.spec.settings import FLAT, Settings
 
-DEFAULTS = Settings()
-"""The defaults every option shows, from the one Settings model."""
+DEFAULTS = Settings().flat()
+"""The defaults every option shows, from the one Settings model, by flat name."""
 
 FLAGS = {"sample_size": "--samples", "isolate": "--in-process"}
 """Settings fields whose option name differs from the field name (the rest: ``--field-name``)."""
@@ -87,7 +86,7 @@ def _base(annotation: Any) -> tuple[Any, bool]:
 
 def _cli_type(field: str) -> tuple[type, Callable[[Any], Any]]:
     """The type the option is read as, and how its value becomes the field's."""
-    annotation, _ = _base(Settings.model_fields[field].annotation)
+    annotation, _ = _base(Settings.field(field).annotation)
     origin = typing.get_origin(annotation)
     if origin is list:
         item, _ = _base(typing.get_args(annotation)[0])
@@ -101,15 +100,15 @@ def _cli_type(field: str) -> tuple[type, Callable[[Any], Any]]:
 
 def _parameter(field: str) -> inspect.Parameter:
     typ, _ = _cli_type(field)
-    info = Settings.model_fields[field]
-    default = getattr(DEFAULTS, field)
+    info = Settings.field(field)
+    default = DEFAULTS[field]
     if typ is bool:
         decls = [BOOL_FLAGS.get(field, flag(field))]
     else:
         decls = [flag(field)] if field in FLAGS else []
         default = None if isinstance(default, list) else default
         typ = Optional[typ] if default is None else typ
-    option = typer.Option(*decls, help=info.description or "")
+    option = typer.Option(*decls, help=info.description or "", rich_help_panel=f"{FLAT[field][0].capitalize()} options")
     return inspect.Parameter(field, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=typing.Annotated[typ, option])
 
 
@@ -121,7 +120,7 @@ def settings_from(**values: Any) -> Settings:
         return Settings.merged(None, **values)
     except ValidationError as exc:
         e = exc.errors()[0]
-        field = str(e["loc"][0]) if e["loc"] else ""
+        field = Settings.flat_name(e["loc"])
         raise AdvisorError(f"invalid option {flag(field)}: {e['msg']}; see advisor --help") from None
 
 

@@ -118,8 +118,8 @@ def distill(
     for spec, role in ((t_spec, "teacher"), (s_spec, "student")):
         if task.spec.type not in spec.task_types:
             raise SpecError(reg.path, f"--{role}", f"'{spec.name}' does not serve {task.spec.type} tasks")
-    seed = task.spec.sample.seed if settings.seed is None else settings.seed
-    samples = task.samples(size=settings.sample_size, seed=seed)
+    seed = task.spec.sample.seed if settings.search.seed is None else settings.search.seed
+    samples = task.samples(size=settings.search.sample_size, seed=seed)
     context = run_context(task, samples, settings, seed)
     taken = set(samples.texts)
     pool = unlabelled_texts(unlabelled, text_field or task.spec.data.text_field) if unlabelled else list(samples.pool_texts)
@@ -129,8 +129,8 @@ def distill(
         raise AdvisorError(f"only {len(texts)} unlabelled texts from {where} outside the samples; give more with --unlabelled FILE")
 
     name = f"{student} distilled from {teacher}"
-    folder = (out or Path(settings.reports_dir) / "distilled") / name.replace(" ", "_").replace("/", "_")
-    meter = make_job_meter(settings)  # the making is metered in its own phase, apart from the measurements that follow
+    folder = (out or Path(settings.output.reports_dir) / "distilled") / name.replace(" ", "_").replace("/", "_")
+    meter = make_job_meter(settings.measurement)  # the making is metered in its own phase, apart from the measurements that follow
     meter.start()
     try:
         with meter.window("distill-label") as labelled:
@@ -138,7 +138,7 @@ def distill(
             teacher_trained = bool(t_run.trainable)
             if teacher_trained:
                 t_run.fit(samples.texts, samples.labels)
-            teacher_labels = predict_all(t_run, texts, settings.batch_size, lambda *_: None, "label").labels
+            teacher_labels = predict_all(t_run, texts, settings.measurement.batch_size, lambda *_: None, "label").labels
             t_run.close()
         if len(set(teacher_labels)) < 2:
             raise AdvisorError(

@@ -215,11 +215,11 @@ def check(
     if is_package(deployed):  # the very artifact in production, measured like any candidate
         task = task if isinstance(task, Task) else load_task(task)
         registry, deployed = with_package(registry, Path(deployed), task)
-        chosen = (settings or Settings()).candidates or overrides.get("candidates")
+        chosen = (settings or Settings()).search.candidates or overrides.get("candidates")
         if chosen and deployed not in chosen:
             overrides["candidates"] = [deployed, *chosen]
-    settings = Settings.model_validate({**(settings or Settings()).model_dump(), **overrides, "deployed": deployed})
+    settings = (settings or Settings()).replaced(**overrides, deployed=deployed)
     rec = recommend(task=task, registry=registry, settings=settings, observer=observer)
-    with ResultStore(settings.store) as store:
+    with ResultStore(settings.infrastructure.store) as store:
         base = _baseline(store, rec, deployed, baseline)
-    return judge(rec, deployed, max_energy_increase, base, str(settings.reports_dir / rec.run_id / "results.json"))
+    return judge(rec, deployed, max_energy_increase, base, str(settings.output.reports_dir / rec.run_id / "results.json"))

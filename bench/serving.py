@@ -49,9 +49,9 @@ def main() -> None:
 
     settings = Settings(candidates=args.models, min_window_s=args.min_window_s, repeats=args.repeats)
     plan = make_plan(args.task, None, settings)
-    meter = make_job_meter(settings)  # the idle baseline, measured once here as a run measures it once
+    meter = make_job_meter(settings.measurement)  # the idle baseline, measured once here as a run measures it once
     meter.start()
-    idle = idle_power(meter, settings.idle_s)
+    idle = idle_power(meter, settings.measurement.idle_s)
     meter.stop()
     sweeps, totals, method = [], {}, {}
     for spec in plan.specs:
@@ -59,7 +59,7 @@ def main() -> None:
             print(f"{spec.name}: not available here: {plan.unavailable[spec.name].reason}")
             continue
         t0 = time.perf_counter()
-        got, totals[spec.name], method = run_sweeps([replace(plan.job(spec), idle_power_w=idle)])
+        got, totals[spec.name], method = run_sweeps([replace(plan.job(spec), idle_power_w=idle)], settings)
         sweeps += got
         print(f"swept {spec.name}: {len(got[0].points)} configurations in {duration(time.perf_counter() - t0)}", flush=True)
     label = energy_label(method.get("energy", ""))

@@ -81,6 +81,9 @@ def test_usage_errors_are_bad_input_and_name_the_real_option():
     r = cli("recommend", "--samples", "1")
     _one_line_error(r, "--samples")
     assert "--sample-size" not in r.stderr
+    r = cli("recommend", "--sweep-budget", "-1")  # a field whose option is not its attribute (serving.budget)
+    _one_line_error(r, "--sweep-budget")
+    assert "option --budget" not in r.stderr
 
 
 def test_a_declared_label_that_no_row_has_is_refused(tmp_path):

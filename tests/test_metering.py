@@ -13,7 +13,7 @@ from advisor.measure.executor import SubprocessExecutor
 from advisor.measure.metering import CodeCarbonMeter, FakeMeter, NullMeter
 from advisor.runners import RunContext
 from advisor.spec.schema import CandidateSpec, MetricSpec, PromptSpec
-from advisor.spec.settings import Settings
+from advisor.spec.settings import Measurement
 
 
 def test_fake_meter_is_power_times_time():
@@ -70,7 +70,7 @@ def test_a_worker_that_dies_becomes_a_failed_result():
         metric=MetricSpec(name="accuracy"),
         folds=2,
         seed=0,
-        settings=Settings(meter="null"),
+        measurement=Measurement(meter="null"),
         context=ctx,
     )
     m = SubprocessExecutor(target=_die).run(job, lambda *a: None)

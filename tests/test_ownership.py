@@ -122,7 +122,7 @@ def test_workers_use_the_meter_of_the_run_not_of_the_worker_servers_start(toy_ta
     watts = []
     for power in ("3", "40"):
         monkeypatch.setenv(TEST_METER_ENV, f"replay:{power}/0/0")
-        m = SubprocessExecutor(settings=plan.settings).run(job, lambda *a: None)
+        m = SubprocessExecutor(measurement=plan.settings.measurement).run(job, lambda *a: None)
         assert m.result.status == "ok", m.result.reason
         e = m.result.energy
         watts.append(e.cpu_per_query_j * e.window_queries / (sum(e.window_durations_s) / len(e.window_durations_s)))

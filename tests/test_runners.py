@@ -20,7 +20,7 @@ from advisor.measure.candidate import Job, measure, resolved_sources
 from advisor.measure.metering import FakeMeter
 from advisor.runners import RunContext, Runner, runner_class
 from advisor.spec.schema import CandidateSpec, MetricSpec, PromptSpec
-from advisor.spec.settings import Settings
+from advisor.spec.settings import Measurement
 from tests import tiny_models as tm
 
 LABELS = ["negative", "positive"]
@@ -41,7 +41,7 @@ def _samples(n_per_label: int = 20) -> tuple[list[str], list[str]]:
 
 TEXTS, TRUE = _samples()
 # measure() is given its meter (a FakeMeter) directly; the settings' meter is never built here
-SETTINGS = Settings(batch_size=8, repeats=2, min_window_s=0.05, latency_queries=3, idle_s=0, meter="null", isolate=False)
+MEASUREMENT = Measurement(batch_size=8, repeats=2, min_window_s=0.05, latency_queries=3, idle_s=0, meter="null", isolate=False)
 FOLDS = 3
 
 QUESTIONS = [f"{w} {v} ?" for w, v in zip(["is", "you", "see", "the", "that", "this"] * 4, tm.WORDS[:24])]
@@ -67,10 +67,10 @@ def spec(
 
 
 def context(prompt: PromptSpec | None = None, label_names: list[str] | None = None) -> RunContext:
-    return RunContext(label_names=label_names or LABELS, prompt=prompt or PromptSpec(), seed=0, batch_size=SETTINGS.batch_size)
+    return RunContext(label_names=label_names or LABELS, prompt=prompt or PromptSpec(), seed=0, batch_size=MEASUREMENT.batch_size)
 
 
-QA_CONTEXT = RunContext(label_names=[], prompt=PromptSpec(), seed=0, batch_size=SETTINGS.batch_size, task_type="question-answering")
+QA_CONTEXT = RunContext(label_names=[], prompt=PromptSpec(), seed=0, batch_size=MEASUREMENT.batch_size, task_type="question-answering")
 
 
 def job(candidate: CandidateSpec, prompt: PromptSpec | None = None, label_names: list[str] | None = None) -> Job:
@@ -84,7 +84,7 @@ def job(candidate: CandidateSpec, prompt: PromptSpec | None = None, label_names:
         metric=MetricSpec(name="accuracy"),
         folds=FOLDS,
         seed=0,
-        settings=SETTINGS,
+        measurement=MEASUREMENT,
         context=context(prompt, names),
     )
 
@@ -174,7 +174,7 @@ class Case:
             metric=MetricSpec(name=self.metric),
             folds=FOLDS,
             seed=0,
-            settings=SETTINGS,
+            measurement=MEASUREMENT,
             context=self.ctx,
         )
 
@@ -319,7 +319,7 @@ def _generator(request) -> Case:
     candidate = spec("generator", "transformers", path, task_types=["question-answering"], max_new_tokens=MAX_NEW_TOKENS)
     runner = loaded(candidate, QA_CONTEXT)
     try:
-        bs = SETTINGS.batch_size
+        bs = MEASUREMENT.batch_size
         answers = [a for i in range(0, len(QUESTIONS), bs) for a in runner.predict(QUESTIONS[i : i + bs]).labels]
     finally:
         runner.close()
@@ -357,7 +357,7 @@ def _cascade_package(request) -> Case:
 
     root = request.getfixturevalue("tmp_path_factory").mktemp("cascade-package")
     task = PackageTask(name="t", type="text-classification", metric="accuracy", metric_label="accuracy", label_names=LABELS)
-    serving = ServingConfig(runtime="scikit-learn", batch_size=SETTINGS.batch_size, chosen_by="the test")
+    serving = ServingConfig(runtime="scikit-learn", batch_size=MEASUREMENT.batch_size, chosen_by="the test")
     common = {"run_id": "r", "created_at": "2026-01-01T00:00:00+00:00", "advisor_version": "0", "task": task, "serving": serving}
     parameters = size = 0
     for i, features in enumerate((3, 500)):
@@ -440,14 +440,14 @@ def test_energy_per_query(measured):
     e = r.energy
     assert e is not None
     assert e.per_query_j > 0
-    assert len(e.repeats_per_query_j) == SETTINGS.repeats
+    assert len(e.repeats_per_query_j) == MEASUREMENT.repeats
     assert e.per_query_j == pytest.approx(sum(e.repeats_per_query_j) / len(e.repeats_per_query_j))
     assert e.cpu_per_query_j + e.ram_per_query_j + e.gpu_per_query_j == pytest.approx(e.per_query_j)
     assert e.gpu_per_query_j == 0.0  # the fake meter's GPU draws nothing
     assert e.cpu_per_query_j == pytest.approx(e.ram_per_query_j * 5 / 2)  # FakeMeter: 5 W CPU, 2 W RAM
     assert e.marginal_per_query_j == pytest.approx(e.per_query_j)  # idle_s=0: no idle baseline to subtract
-    assert e.window_queries >= SETTINGS.batch_size
-    assert len(e.window_durations_s) == SETTINGS.repeats and all(d > 0 for d in e.window_durations_s)
+    assert e.window_queries >= MEASUREMENT.batch_size
+    assert len(e.window_durations_s) == MEASUREMENT.repeats and all(d > 0 for d in e.window_durations_s)
     assert r.throughput_qps is not None and r.throughput_qps > 0
 
 
@@ -508,7 +508,7 @@ def test_predict_returns_one_output_per_input_and_info_counts_the_parameters(mea
     try:
         if case.trainable:
             runner.fit(case.texts, case.truth)
-        batch = case.texts[: SETTINGS.batch_size]  # measure()'s first batch: the same padding, so the same outputs
+        batch = case.texts[: MEASUREMENT.batch_size]  # measure()'s first batch: the same padding, so the same outputs
         pred = runner.predict(batch)
         assert len(pred.labels) == len(pred.confidence) == len(batch)
         assert all(case.valid_output(p) for p in pred.labels)

@@ -12,7 +12,7 @@ from advisor.measure.executor import Measured
 from advisor.outputs.files import Outputs
 from advisor.search.plan import make_plan
 from advisor.search.run import execute
-from advisor.spec.settings import Settings
+from advisor.spec.settings import Measurement, Settings
 from advisor.spec.tasks import load_task
 from tests.conftest import write_task
 from tests.factories import energy
@@ -133,7 +133,7 @@ def test_an_encoder_measured_on_more_samples_embeds_only_the_new_ones_and_keeps_
     rows = _rows(80)
     texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
     ctx = RunContext(label_names=["neg", "pos"], prompt=PromptSpec(), batch_size=8, work_dir=str(tmp_path / "work"))
-    settings = Settings(batch_size=8, repeats=2, min_window_s=0.05, latency_queries=3, idle_s=0, isolate=False)
+    measurement = Measurement(batch_size=8, repeats=2, min_window_s=0.05, latency_queries=3, idle_s=0, isolate=False)
     embedded = []
     real = EncoderHead.embed
 
@@ -154,7 +154,7 @@ def test_an_encoder_measured_on_more_samples_embeds_only_the_new_ones_and_keeps_
                 metric=MetricSpec(name="accuracy"),
                 folds=3,
                 seed=0,
-                settings=settings,
+                measurement=measurement,
                 context=ctx,
                 previous=previous,
             )

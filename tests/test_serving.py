@@ -16,7 +16,7 @@ from advisor.measure.metering import FakeMeter
 from advisor.runners import RunContext
 from advisor.serving.choice import choose, decide, fill_wait_ms, frontier, with_goal
 from advisor.serving.points import clearly_worse
-from advisor.serving.sweep import sweep_candidate, thread_counts
+from advisor.serving.sweep import SweepJob, sweep_candidate, thread_counts
 from advisor.spec.runtimes import servable_as as runtimes
 from advisor.spec.schema import CandidateSpec, MetricSpec, PromptSpec
 from advisor.spec.settings import Settings
@@ -138,10 +138,10 @@ def test_runtimes_a_model_can_be_served_on():
 
 def test_thread_counts_double_up_to_the_cores():
     cores = os.cpu_count() or 1
-    counts = thread_counts(Settings(), "cpu")
+    counts = thread_counts(Settings().serving, "cpu")
     assert counts[0] == 1 and counts[-1] == cores and counts == sorted(set(counts))
-    assert thread_counts(Settings(), "cuda:0") == [cores]
-    assert thread_counts(Settings(serve_threads=[1]), "cpu") == [1]
+    assert thread_counts(Settings().serving, "cuda:0") == [cores]
+    assert thread_counts(Settings(serve_threads=[1]).serving, "cpu") == [1]
 
 
 # -- a real sweep on a tiny model ---------------------------------------------------------------------------
@@ -176,11 +176,11 @@ def test_a_real_sweep_loads_once_and_measures_each_configuration(st_encoder):
         metric=MetricSpec(name="accuracy"),
         folds=3,
         seed=0,
-        settings=settings,
+        measurement=settings.measurement,
         context=RunContext(label_names=["neg", "pos"], prompt=PromptSpec(), batch_size=4),
     )
     meter = FakeMeter()
-    sweep = sweep_candidate(job, meter, None)
+    sweep = sweep_candidate(SweepJob(job, serving=settings.serving), meter)
     assert sweep.failed is None, sweep.failed
     got = {(p.runtime, p.batch_size, p.threads) for p in sweep.points}
     assert ("pytorch", 1, 1) in got and ("pytorch", 4, 1) in got
@@ -228,7 +228,7 @@ def test_the_sweep_runs_in_a_worker_process_with_its_own_meter(toy_task, tfidf_r
         def progress(self, spec, phase, done, total):
             seen.append((spec.name, phase))
 
-    sweeps, total_j, method = run_sweeps([plan.job(plan.specs[0])], Observer())
+    sweeps, total_j, method = run_sweeps([plan.job(plan.specs[0])], settings, Observer())
     assert [s.name for s in sweeps] == [plan.specs[0].name] and sweeps[0].failed is None
     assert {p.batch_size for p in sweeps[0].points} == {1, 8}
     assert method["meter"] == "fake" and total_j >= sum(p.energy.per_query_j * p.energy.window_queries for p in sweeps[0].points)

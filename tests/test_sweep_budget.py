@@ -4,6 +4,8 @@ and the answer says what the sweep cost against what it saves."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from advisor.api import recommend
@@ -14,7 +16,7 @@ from advisor.outputs.serving import payback
 from advisor.runners import RunContext
 from advisor.serving import sweep as sweep_module
 from advisor.serving.points import measure_point, padding_ratio
-from advisor.serving.sweep import sweep_candidate
+from advisor.serving.sweep import SweepJob, sweep_candidate
 from advisor.spec.schema import CandidateSpec, MetricSpec, PromptSpec
 from advisor.spec.settings import Settings
 from tests.conftest import FAST as _FAST
@@ -23,13 +25,13 @@ from tests.test_serving import point
 FAST = {**_FAST, "exhaustive": True, "serving": "recommended"}
 
 
-def _job(**settings) -> Job:
+def _job(**settings) -> SweepJob:
     spec = CandidateSpec.model_validate(
         {"name": "tf", "tier": "small", "kind": "tfidf-logreg", "backend": "sklearn", "license": "x", "task_types": ["text-classification"]}
     )
     texts = [f"{w} movie {i}" for i, w in enumerate(["good", "bad"] * 16)]
     s = Settings(**{**_FAST, "batch_size": 4, "serve_batches": [1, 4, 8], "serve_threads": [1], **settings})
-    return Job(
+    job = Job(
         spec=spec,
         registry_dir=None,
         texts=texts,
@@ -38,9 +40,10 @@ def _job(**settings) -> Job:
         metric=MetricSpec(name="accuracy"),
         folds=3,
         seed=0,
-        settings=s,
+        measurement=s.measurement,
         context=RunContext(label_names=["neg", "pos"], prompt=PromptSpec(), batch_size=4),
     )
+    return SweepJob(job, serving=s.serving, confidence=s.goal.confidence)
 
 
 def test_the_padding_ratio_grows_with_uneven_texts():
@@ -59,7 +62,7 @@ def test_known_configurations_are_used_as_they_are_and_nothing_loads(monkeypatch
         raise AssertionError("a known configuration loaded the model")
 
     monkeypatch.setattr(sweep_module, "_load", no_load)
-    got = sweep_candidate(job, FakeMeter(), None, known)
+    got = sweep_candidate(replace(job, known=tuple(known)), FakeMeter())
     assert got.failed is None and {p.batch_size for p in got.points} == {1, 4, 8}
     assert all(p.measured_in == "store" and p.energy.per_query_j == 0.5 for p in got.points)
     assert [p.default for p in got.points].count(True) == 1 and got.cost.energy_j == 0
@@ -67,24 +70,24 @@ def test_known_configurations_are_used_as_they_are_and_nothing_loads(monkeypatch
 
 def test_new_configurations_stop_at_the_budget():
     job = _job()
-    got = sweep_candidate(job, FakeMeter(), None, budget_j=1e-12)
+    got = sweep_candidate(replace(job, budget_j=1e-12), FakeMeter())
     assert len(got.points) == 1  # the first is always measured; the next would go over
     over = [x for x in got.not_measured if "over the sweep's energy budget" in x]
     assert len(over) == 1 and over[0].startswith("2 configuration(s) over the sweep's energy budget") and got.budget_j == 1e-12
-    free = sweep_candidate(job, FakeMeter(), None)
+    free = sweep_candidate(job, FakeMeter())
     assert len(free.points) >= 2 and not any("budget" in x for x in free.not_measured)
 
 
 def test_windows_stop_once_the_interval_lies_clearly_apart_from_the_best():
     from advisor.runners.tfidf import TfidfLogReg
 
-    job = _job(repeats=5)
+    job = _job(repeats=5).job
     runner = TfidfLogReg(job.spec, None, job.context)
     runner.load()
     runner.fit(job.texts, job.labels)
     far = point(1e-9, 1.0, runtime="scikit-learn", half=1e-12)  # far below anything real: this one is clearly worse
-    near = measure_point(runner, job, FakeMeter(), "scikit-learn", 4, 1, best=far)
-    alone = measure_point(runner, job, FakeMeter(), "scikit-learn", 4, 1)
+    near = measure_point(runner, job, FakeMeter(), "scikit-learn", 4, 1, best=far, confidence=0.95)
+    alone = measure_point(runner, job, FakeMeter(), "scikit-learn", 4, 1, confidence=0.95)
     assert len(near.energy.repeats_per_query_j) == 2 and len(alone.energy.repeats_per_query_j) == 5
 
 
@@ -140,10 +143,10 @@ def test_auto_sweeps_the_frontier_where_the_joint_ranking_can_change_the_answer(
 
 def test_the_budget_is_the_models_not_the_runs():
     job = _job()
-    first = sweep_candidate(job, FakeMeter(), None, budget_j=1e6)
+    first = sweep_candidate(replace(job, budget_j=1e6), FakeMeter())
     stored = [p.model_copy(update={"measured_in": "store"}) for p in first.points[:1]]
     spent = stored[0].energy.per_query_j * stored[0].energy.window_queries * len(stored[0].energy.window_durations_s)
-    again = sweep_candidate(job, FakeMeter(), None, stored, budget_j=spent / 2)  # earlier runs spent it already
+    again = sweep_candidate(replace(job, known=tuple(stored), budget_j=spent / 2), FakeMeter())  # earlier runs spent it already
     assert [p.measured_in for p in again.points] == ["store"]
     assert any("J of it by earlier runs" in x for x in again.not_measured)
 
@@ -167,25 +170,24 @@ def test_length_aware_waits_for_its_window_and_is_measured_where_texts_are_uneve
     p = point(0.1, 10.0, batch=4).model_copy(update={"batching": "length", "wait_queries": 16})
     assert with_goal(p, None, 100.0).fill_wait_ms == pytest.approx(150.0)  # 15 requests at 100/s, not 3
     uneven = _job()
-    uneven = uneven.__class__(**{**uneven.__dict__, "texts": [("word " * (1 + (i % 7) * 9)).strip() for i in range(32)]})
-    got = sweep_candidate(uneven, FakeMeter(), None)
+    uneven = replace(uneven, job=replace(uneven.job, texts=[("word " * (1 + (i % 7) * 9)).strip() for i in range(32)]))
+    got = sweep_candidate(uneven, FakeMeter())
     grouped = [p for p in got.points if p.batching == "length"]
     assert len(grouped) == 1 and grouped[0].batch_size > 1 and grouped[0].wait_queries == 4 * grouped[0].batch_size
-    even = sweep_candidate(_job(), FakeMeter(), None)
+    even = sweep_candidate(_job(), FakeMeter())
     assert not any(p.batching == "length" for p in even.points)
     assert any("the texts are of even length" in x for x in even.not_measured)
 
 
 def test_a_sweep_whose_budget_earlier_runs_spent_starts_no_worker(monkeypatch):
     from advisor.serving import run as serving_run
-    from advisor.serving.sweep import SweepJob
 
     job = _job()
-    first = sweep_candidate(job, FakeMeter(), None, budget_j=1e6)
+    first = sweep_candidate(replace(job, budget_j=1e6), FakeMeter())
     stored = tuple(p.model_copy(update={"measured_in": "store"}) for p in first.points)
     spent = sum(p.cost.energy_j for p in stored)
     assert all(p.cost and p.cost.energy_j > 0 for p in stored) and spent >= sum(p.energy.per_query_j for p in stored)
     monkeypatch.setattr(serving_run, "make_executor", lambda *_: pytest.fail("a settled sweep started an executor"))
-    sweeps, total_j, _ = serving_run.run_sweeps([SweepJob(job, stored, budget_j=spent)])
+    sweeps, total_j, _ = serving_run.run_sweeps([replace(job, known=stored, budget_j=spent)], Settings())
     assert [p.measured_in for p in sweeps[0].points] == ["store"] * len(stored) and total_j is None
-    assert not SweepJob(job, stored, budget_j=spent * 2).settled
+    assert not replace(job, known=stored, budget_j=spent * 2).settled

@@ -58,7 +58,7 @@ def _windows(predictor, texts: list[str], how: dict[str, Any]) -> dict[str, Any]
     predictor.predict(batches[0], batch_size=bs)
     per_batch = max(time.perf_counter() - t0, 1e-6)
     n_batches = max(1, math.ceil(how["window_s"] / per_batch))
-    meter = make_job_meter(Settings.model_validate(how.get("settings") or {}))
+    meter = make_job_meter(Settings.model_validate(how.get("settings") or {}).measurement)
     meter.start()
     per_query, seconds = [], []
     try:

@@ -22,7 +22,7 @@ from advisor.measure.windows import energy_windows, from_quality_pass, latency_p
 from advisor.runners import Prediction, RunContext, Runner, runner_class
 from advisor.spec.runtimes import RUNTIMES, runtime_of
 from advisor.spec.schema import CandidateSpec, MetricSpec
-from advisor.spec.settings import Settings
+from advisor.spec.settings import Measurement
 from advisor.spec.sources import SourceUnavailable, resolve
 
 ProgressFn = Callable[[str, int, int], None]
@@ -59,7 +59,7 @@ class Job(Measures):
     metric: MetricSpec
     folds: int
     seed: int
-    settings: Settings
+    measurement: Measurement  # the only settings a measuring worker reads
     context: RunContext
     idle_power_w: dict[str, float] = field(default_factory=dict)
     rules: Rules | None = None  # adaptive search: stop a dead end early (None: measure everything)
@@ -67,6 +67,7 @@ class Job(Measures):
     previous: CandidateResult | None = None  # this candidate measured on a prefix of these samples (a ready model reuses it)
     meter_hook: str | None = None  # the test meter hook of the process that made the job (None: the worker's own)
     state_dir: str | None = None  # where to keep the deployed model's fitted state (None: not kept)
+    keep_texts: bool = True  # the reference answers kept with a fitted state carry the texts
 
     kind = "measure"
     needs_idle = True
@@ -124,7 +125,7 @@ def _quality_pass(
     if not runner.trainable:
         if job.rules is None:
             with meter.window("evaluate") as w:
-                pred = predict_all(runner, job.texts, job.settings.batch_size, progress, "evaluate")
+                pred = predict_all(runner, job.texts, job.measurement.batch_size, progress, "evaluate")
             return pred, None, w.reading, None
         pred, reading = _predict_in_shards(runner, job, meter, progress)
         return pred, None, reading, None
@@ -153,7 +154,7 @@ def _predict_in_shards(runner: Runner, job: Job, meter: Meter, progress: Progres
                 predict_all(
                     runner,
                     job.texts[start:end],
-                    job.settings.batch_size,
+                    job.measurement.batch_size,
                     lambda ph, d, t, done=start: progress(ph, done + d, n),
                     "evaluate",
                 )
@@ -256,7 +257,7 @@ def measure(job: Job, meter: Meter, progress: ProgressFn | None = None) -> Candi
         if not cut:
             phase = "latency"
             t1 = time.perf_counter()
-            p50, p95 = latency_percentiles(runner, job.texts, job.settings.latency_queries)
+            p50, p95 = latency_percentiles(runner, job.texts, job.measurement.latency_queries)
             phases["latency"] = [float("nan"), time.perf_counter() - t1]
         state = keep_measured(runner, job, oof, seen) if n_seen == len(job.texts) else None
         info = runner.info()
@@ -358,7 +359,7 @@ def _extend(runner: Runner, job: Job, meter: Meter, progress: ProgressFn) -> Can
         load_s = time.perf_counter() - t0
         with meter.window("evaluate-more") as w:
             new = predict_all(
-                runner, job.texts[known:], job.settings.batch_size, lambda ph, d, t: progress(ph, known + d, len(job.texts)), "evaluate"
+                runner, job.texts[known:], job.measurement.batch_size, lambda ph, d, t: progress(ph, known + d, len(job.texts)), "evaluate"
             )
     except Exception as exc:  # noqa: BLE001 - a broken model must not stop the run
         return base_result(

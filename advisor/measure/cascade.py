@@ -48,7 +48,7 @@ def stage_runner(job: Job, state: str | None) -> Runner:
             CandidateSpec.model_validate(st["entry"]),
             ctx,
             ctx.get("task_type") or job.context.task_type,
-            job.settings.batch_size,
+            job.measurement.batch_size,
             job.context.device,
         )
         runner.load()
@@ -87,8 +87,8 @@ class CascadeJob(Measures):
         return cascade_name([j.spec.name for j in self.stages])
 
     @property
-    def settings(self):
-        return self.stages[-1].settings
+    def measurement(self):
+        return self.stages[-1].measurement
 
     @property
     def context(self):
@@ -115,7 +115,7 @@ class CascadeJob(Measures):
             window_shares = pipeline.shares()
             phase = "latency"
             t1 = time.perf_counter()
-            p50, p95 = latency_percentiles(pipeline, self.texts, self.settings.latency_queries)
+            p50, p95 = latency_percentiles(pipeline, self.texts, self.measurement.latency_queries)
             latency_s = time.perf_counter() - t1
             infos = [r.info() for r in runners]
         except Exception as exc:  # noqa: BLE001 - a stage that cannot load or answer fails this row, not the run

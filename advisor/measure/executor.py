@@ -22,7 +22,7 @@ from advisor.measure import supervisor
 from advisor.measure.candidate import ProgressFn
 from advisor.measure.metering import PRELOAD_ENV, Meter, make_meter, test_meter_hook
 from advisor.measure.windows import idle_power
-from advisor.spec.settings import Settings
+from advisor.spec.settings import Measurement, Settings
 
 
 class WorkerJob(Protocol):
@@ -30,7 +30,7 @@ class WorkerJob(Protocol):
 
     name: str
     kind: str
-    settings: Settings
+    measurement: Measurement
     context: Any
     meter_hook: str | None
     idle_power_w: dict[str, float]
@@ -69,16 +69,17 @@ class Executor(Protocol):
 
 def make_executor(settings: Settings) -> Executor:
     """The executor the settings ask for: a Ray task each, a fresh local process each (default), or this process."""
-    if settings.executor == "ray":
-        return RayExecutor(settings.ray_address)
-    if settings.isolate:
-        return SubprocessExecutor(settings=settings)
-    return InProcessExecutor(make_job_meter(settings), settings.idle_s)
+    m = settings.measurement
+    if settings.infrastructure.executor == "ray":
+        return RayExecutor(settings.infrastructure.ray_address)
+    if m.isolate:
+        return SubprocessExecutor(measurement=m)
+    return InProcessExecutor(make_job_meter(m), m.idle_s)
 
 
-def make_job_meter(settings: Settings, hook: str | None = None) -> Meter:
-    """The meter a job runs with, as the settings ask (``hook``: the test hook of the process that made the job)."""
-    return make_meter(settings.meter, settings.country, settings.cpu_power_w, settings.ram_power_w, hook)
+def make_job_meter(m: Measurement, hook: str | None = None) -> Meter:
+    """The meter a job runs with, as its measurement settings ask (``hook``: the test hook of the process that made the job)."""
+    return make_meter(m.meter, m.country, m.cpu_power_w, m.ram_power_w, hook)
 
 
 def _costed(m: Measured, t0: float) -> Measured:
@@ -122,11 +123,11 @@ def run_alone(job: WorkerJob, progress: ProgressFn | None = None, ready=None) ->
     earlier worker of the same run, on the same machine, with the same meter). ``ready()`` is called once the
     meter runs, to time the worker's start-up.
     """
-    meter = make_job_meter(job.settings, job.meter_hook)
+    meter = make_job_meter(job.measurement, job.meter_hook)
     meter.start()
     if ready is not None:
         ready()
-    idle = job.idle_power_w or (idle_power(meter, job.settings.idle_s) if job.needs_idle else {})
+    idle = job.idle_power_w or (idle_power(meter, job.measurement.idle_s) if job.needs_idle else {})
     result = job.replaced(idle_power_w=idle).run(meter, progress)
     method = meter.method()
     return result, method, idle, meter.stop()
@@ -140,22 +141,22 @@ def _child(job: WorkerJob, send) -> None:
     send(("result", result.to_dict(), method, idle, total_j))
 
 
-def _meter_of(settings: Settings) -> str:
-    """The settings' meter, as the preloading worker server reads it (and as a key for servers already started)."""
-    return json.dumps([settings.meter, settings.country, settings.cpu_power_w, settings.ram_power_w])
+def _meter_of(m: Measurement) -> str:
+    """The measurement's meter, as the preloading worker server reads it (and as a key for servers already started)."""
+    return json.dumps([m.meter, m.country, m.cpu_power_w, m.ram_power_w])
 
 
-def worker_context(settings: Settings):
-    """The measuring fork server (heavy imports done, meter probed once) for the settings' meter, else spawn."""
-    return supervisor.worker_context(PRELOAD_ENV, _meter_of(settings))
+def worker_context(m: Measurement):
+    """The measuring fork server (heavy imports done, meter probed once) for the measurement's meter, else spawn."""
+    return supervisor.worker_context(PRELOAD_ENV, _meter_of(m))
 
 
 class SubprocessExecutor:
     """Runs each job in a fresh process (forked from a preloaded server where possible) and gathers its result."""
 
-    def __init__(self, target=None, settings: Settings | None = None) -> None:
+    def __init__(self, target=None, measurement: Measurement | None = None) -> None:
         """``target``: the worker's body, called as ``target(job, send)`` (default: run the job); replaceable in tests."""
-        self._ctx = worker_context(settings or Settings())
+        self._ctx = worker_context(measurement or Measurement())
         self._worker: supervisor.Worker | None = None
         self._target = target or _child
         self._idle: dict[str, float] = {}
@@ -209,8 +210,8 @@ def _run_remote(job: WorkerJob) -> tuple:
     import ray
 
     started = time.time()
-    key = _meter_of(job.settings)
-    executor = _ON_NODE.get(key) or _ON_NODE.setdefault(key, SubprocessExecutor(settings=job.settings))
+    key = _meter_of(job.measurement)
+    executor = _ON_NODE.get(key) or _ON_NODE.setdefault(key, SubprocessExecutor(measurement=job.measurement))
     m = executor.run(job, lambda phase, done, total: None)
     result = m.result
     if hasattr(result, "node"):

@@ -113,9 +113,9 @@ def keep_measured(runner: Runner, job: Job, answers: Prediction, seen: list[Pred
     from advisor.measure.windows import predict_all
 
     if runner.trainable:
-        bs = job.settings.batch_size
+        bs = job.measurement.batch_size
         answers = Prediction.concat(seen) if seen else predict_all(runner, job.texts[:REFERENCE_PASS], bs, lambda *_: None, "reference")
-    ref = reference(answers, job.texts, job.settings.batch_size, job.settings.keep_texts)
+    ref = reference(answers, job.texts, job.measurement.batch_size, job.keep_texts)
     try:
         return keep(runner, job.spec, job.registry_dir, Path(job.state_dir), ref, context_of(job.context))
     except (OSError, TypeError, ValueError):  # a state that cannot be written never costs the measurement

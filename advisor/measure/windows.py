@@ -64,7 +64,7 @@ def energy_windows(
     deployed model predicts, at no cost. ``enough(per_query_j)``, when given, is asked after each window from the
     :data:`SHORT_WINDOWS`-th on: True stops before the run's number of repeats (sequential windows). ``batches``:
     batches formed otherwise (e.g. by length), used in their order instead of the samples cut at the batch size."""
-    s = job.settings
+    s = job.measurement
     repeats, window_s = (SHORT_WINDOWS, s.min_window_s / 2) if short else (s.repeats, s.min_window_s)
     mean_batch = sum(len(b) for b in batches) / len(batches) if batches else s.batch_size
     batches = batches or _batches(job.texts, s.batch_size)

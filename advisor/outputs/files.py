@@ -108,6 +108,6 @@ def standard_outputs(folder: Path, settings: Settings, store: ResultStore | None
     if store is not None:
         outs.append(StoreRow(store))
     outs.append(Reports(folder))
-    if settings.mlflow:
-        outs.append(MlflowRun(settings.mlflow, settings.mlflow_experiment, folder))
+    if settings.output.mlflow:
+        outs.append(MlflowRun(settings.output.mlflow, settings.output.mlflow_experiment, folder))
     return Outputs(*outs)

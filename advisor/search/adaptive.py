@@ -30,6 +30,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from advisor.spec.settings import Measurement
 
 # --- expected cost ----------------------------------------------------------------------------------
 
@@ -52,7 +56,7 @@ def cost_order(names: Sequence[str], params: dict[str, int | None], sizes: dict[
 # --- what an exhaustive run would have cost -----------------------------------------------------------
 
 
-def _full_cost(c, n: int, settings) -> tuple[float, float] | None:
+def _full_cost(c, n: int, m: Measurement) -> tuple[float, float] | None:
     """Estimated energy (J) and time (s) of measuring ``c`` in full, from what was measured of it."""
     if not c.cost:
         return None
@@ -62,11 +66,11 @@ def _full_cost(c, n: int, settings) -> tuple[float, float] | None:
         return spent_j, spent_s
     # cut short: the rest of the quality pass at its measured rate, plus the energy windows and latency queries
     per_sample_s, watts = q.duration_s / c.samples_evaluated, (q.energy_j or 0.0) / max(q.duration_s, 1e-9)
-    extra_s = per_sample_s * (n - c.samples_evaluated) + settings.repeats * settings.min_window_s + per_sample_s * settings.latency_queries
+    extra_s = per_sample_s * (n - c.samples_evaluated) + m.repeats * m.min_window_s + per_sample_s * m.latency_queries
     return spent_j + watts * extra_s, spent_s + extra_s
 
 
-def exhaustive_estimate(results: Sequence, n: int, settings) -> tuple[float, float, list[str]]:
+def exhaustive_estimate(results: Sequence, n: int, m: Measurement) -> tuple[float, float, list[str]]:
     """Energy (J) and time (s) an exhaustive run would have spent, estimated from an adaptive run's results,
     and the pruned candidates it could not estimate.
 
@@ -76,7 +80,7 @@ def exhaustive_estimate(results: Sequence, n: int, settings) -> tuple[float, flo
     said so). With no measured candidate of its kind (a TF-IDF model says nothing of a transformer's
     cost) it is left out and named.
     """
-    full = {c.name: _full_cost(c, n, settings) for c in results}
+    full = {c.name: _full_cost(c, n, m) for c in results}
     measured = [c for c in results if c.status == "ok" and "energy" in c.phases and full[c.name]]
     total_j = total_s = 0.0
     left_out = []

@@ -16,17 +16,13 @@ from advisor.core.results import CandidateResult, Reuse
 from advisor.measure.candidate import METHOD_VERSION, Job, ProgressFn
 from advisor.measure.cascade import CascadeJob
 from advisor.measure.executor import Executor, Measured, Pending
-from advisor.spec.settings import Settings
 from advisor.store import ResultStore, measurement_key
 from advisor.version import __version__
-
-MEASURED_SETTINGS = Settings.marked("measures")
-"""The settings that change a measurement (others change only how it is judged or reported)."""
 
 
 def fingerprint(job: Job) -> dict[str, Any]:
     """Everything that determines a candidate's measurement, as plain JSON-ready data."""
-    ctx, s = job.context, job.settings
+    ctx = job.context
     return {
         "advisor": __version__,
         "method_version": METHOD_VERSION,
@@ -39,7 +35,7 @@ def fingerprint(job: Job) -> dict[str, Any]:
         "prompt": ctx.prompt.model_dump(mode="json"),
         "few_shot": [ctx.few_shot_texts, ctx.few_shot_labels],
         "class_weight": ctx.class_weight,
-        "settings": {k: getattr(s, k) for k in MEASURED_SETTINGS},
+        "settings": job.measurement.key(),  # the settings that change a measurement (the rest change how it is judged)
         "rules": None if job.rules is None else {**dataclasses.asdict(job.rules), "metric": job.rules.metric.model_dump(mode="json")},
     }
 

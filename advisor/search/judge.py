@@ -46,13 +46,13 @@ def judge(
     s, metric, labels = plan.settings, plan.task.spec.metric, plan.samples.labels
     done = {r.name for r in results}
     pending = [base_result(sp, "not run", "the run was interrupted first") for sp in plan.specs if sp.name not in done]
-    assessed, ref = assess(results, labels, metric, plan.threshold, plan.decision_confidence, s.max_drop, s.reference, plan.seed)
-    goal = goal_text(metric.describe(), plan.threshold, s.max_drop, ref, s.confidence)
-    ranking = rank(assessed, plan.threshold, s.by, metric.describe(), goal)
+    assessed, ref = assess(results, labels, metric, plan.threshold, plan.decision_confidence, s.goal.max_drop, s.goal.reference, plan.seed)
+    goal = goal_text(metric.describe(), plan.threshold, s.goal.max_drop, ref, s.goal.confidence)
+    ranking = rank(assessed, plan.threshold, s.goal.by, metric.describe(), goal)
     order = {n: i for i, n in enumerate(ranking.order)}
     ordered = sorted(assessed, key=lambda r: order.get(r.name, len(order))) + pending
     if plan.search.strategy == "adaptive":
-        est_j, est_s, left_out = exhaustive_estimate(results, len(labels), s)
+        est_j, est_s, left_out = exhaustive_estimate(results, len(labels), s.measurement)
         last = {n: i for i, lk in enumerate(looks) for n in lk.measured}  # each candidate's final measurement
         earlier = [lk for i, lk in enumerate(looks) if any(last[n] != i for n in lk.measured)]
         est_j += sum(lk.energy_j for lk in earlier)  # an exhaustive run draws more samples for the same candidates too
@@ -179,7 +179,7 @@ def _savings(results: Sequence[CandidateResult], model: str | None, against: str
     ok, s = _measured(results), plan.settings
     if model not in ok or against not in ok or against == model:
         return None
-    return savings(ok[model], ok[against], s.queries_per_day, s.country, s.price_per_kwh, spent_j)
+    return savings(ok[model], ok[against], s.output.queries_per_day, s.measurement.country, s.output.price_per_kwh, spent_j)
 
 
 def _cascade(results: Sequence[CandidateResult], last_name: str | None, plan: Plan) -> dict:
@@ -193,7 +193,9 @@ def _cascade(results: Sequence[CandidateResult], last_name: str | None, plan: Pl
     if why is not None or last is None:
         return {"cascade": None, "no_cascade": why}
     labels, names = plan.samples.labels, plan.samples.label_names
-    found = best_cascade(list(ok.values()), last, labels, metric, plan.threshold, s.confidence, plan.seed, plan.decision_confidence, names)
+    found = best_cascade(
+        list(ok.values()), last, labels, metric, plan.threshold, s.goal.confidence, plan.seed, plan.decision_confidence, names
+    )
     if found is None:
         usable = [c.name for c in cheaper_than(list(ok.values()), last) if cannot_gate(c, names) is None][:MAX_CHEAP]
         bad = _unfit(list(ok.values()), last, names)
@@ -233,7 +235,7 @@ def cascade_to_grow(plan: Plan, rec: Recommendation) -> tuple[str, ...] | None:
     if last is None or _why_none(list(ok.values()), last, plan) is not None:
         return None
     samples, s = plan.samples, plan.settings
-    delta = min(1 - s.confidence, (1 - plan.decision_confidence) / 2)  # the gate's certification, then the held-out interval
+    delta = min(1 - s.goal.confidence, (1 - plan.decision_confidence) / 2)  # the gate's certification, then the held-out interval
     reach = max(plan.sizes or (len(samples),))
     return could_win(list(ok.values()), last, samples.labels, plan.task.spec.metric, plan.threshold, samples.label_names, reach, delta)
 
@@ -245,7 +247,7 @@ def _unfit(results: list[CandidateResult], last: CandidateResult, label_names: S
 
 def _why_none(results: list[CandidateResult], last: CandidateResult | None, plan: Plan) -> str | None:
     """Why no cascade can be searched at all, or None when the search may go on."""
-    if plan.settings.cascade == "off":
+    if plan.settings.search.cascade == "off":
         return "Cascades were left out (--cascade off)."
     if plan.task.spec.metric.generative:
         return "No cascade: a generative task's answers carry no classifier confidence to gate on."

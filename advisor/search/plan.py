@@ -86,13 +86,13 @@ def run_context(task: Task, samples: Samples, settings: Settings, seed: int, wor
         label_names=samples.label_names,
         prompt=task.spec.prompt,
         seed=seed,
-        batch_size=settings.batch_size,
+        batch_size=settings.measurement.batch_size,
         few_shot_texts=samples.pool_texts[shots],
         few_shot_labels=samples.pool_labels[shots],
         class_weight="balanced" if task.spec.metric.definition.class_balanced else None,
         task_type=task.spec.type,
         work_dir=str(work_dir) if work_dir else None,
-        device=resolve_device(settings.device),
+        device=resolve_device(settings.infrastructure.device),
     )
 
 
@@ -121,7 +121,7 @@ class Plan:
     @property
     def decision_confidence(self) -> float:
         """The level of each look's intervals: the stated confidence, split over the planned looks (Bonferroni)."""
-        return 1 - (1 - self.settings.confidence) / max(1, len(self.sizes))
+        return 1 - (1 - self.settings.goal.confidence) / max(1, len(self.sizes))
 
     def next_size(self) -> int | None:
         """The next planned sample size after the current one, or None."""
@@ -144,7 +144,7 @@ class Plan:
     @property
     def folder(self) -> Path:
         """Where the run's results.json and reports are written."""
-        return run_folder(self.settings.reports_dir, self.run_id)
+        return run_folder(self.settings.output.reports_dir, self.run_id)
 
     def job(self, spec: CandidateSpec, previous: CandidateResult | None = None) -> Job:
         """The picklable job that measures ``spec`` (in this process, a worker or a Ray task)."""
@@ -165,7 +165,8 @@ class Plan:
             metric=self.task.spec.metric,
             folds=self.task.spec.folds,
             seed=self.seed,
-            settings=self.settings,
+            measurement=self.settings.measurement,
+            keep_texts=self.settings.output.keep_texts,
             context=self.context,
             rules=self.rules,
             identity=identity,
@@ -194,18 +195,18 @@ class Plan:
             status="running",
             task=task,
             threshold=self.threshold,
-            confidence=s.confidence,
-            max_drop=s.max_drop,
-            ranked_by=s.by,
+            confidence=s.goal.confidence,
+            max_drop=s.goal.max_drop,
+            ranked_by=s.goal.by,
             candidates=[],
-            settings=s.model_dump(mode="json"),
+            settings=s.flat(mode="json"),
             environment=self.environment,
             search=self.search,
             registry={
                 "path": str(self.registry.path),
                 "candidates": [c.model_dump(mode="json", exclude_defaults=True) for c in self.specs],
             },
-            samples=SampleSet(texts=samples.texts if s.keep_texts else None, labels=samples.labels),
+            samples=SampleSet(texts=samples.texts if s.output.keep_texts else None, labels=samples.labels),
         )
 
 
@@ -217,36 +218,38 @@ def make_plan(task: str | Path | Task, registry: str | Path | Registry | None, s
     """
     task = task if isinstance(task, Task) else load_task(task)
     reg = registry if isinstance(registry, Registry) else load_registry(registry)
-    specs = reg.select(task.spec.type, settings.candidates)
+    specs = reg.select(task.spec.type, settings.search.candidates)
     names = [s.name for s in specs]
     check_local_sources(reg, names)  # a missing or wrong path is bad input, found before anything loads
-    for field, name in (("reference", settings.reference), ("deployed", settings.deployed)):
+    for field, name in (("reference", settings.goal.reference), ("deployed", settings.goal.deployed)):
         if name and name not in names:
             raise SpecError(
                 reg.path, field, f"no selected candidate named '{name}'{did_you_mean(name, names)}", f"choose one of: {', '.join(names)}"
             )
-    run_id = settings.run_id or new_run_id(task.name)
-    run_folder(settings.reports_dir, run_id)  # refuse a hostile run id before anything is measured
-    seed = task.spec.sample.seed if settings.seed is None else settings.seed
-    drawn = task.samples(size=settings.sample_size, seed=seed)  # --samples, else the task's sample.size (a cap), else every row
+    run_id = settings.output.run_id or new_run_id(task.name)
+    run_folder(settings.output.reports_dir, run_id)  # refuse a hostile run id before anything is measured
+    seed = task.spec.sample.seed if settings.search.seed is None else settings.search.seed
+    drawn = task.samples(size=settings.search.sample_size, seed=seed)  # --samples, else the task's sample.size (a cap), else every row
     threshold = (
-        settings.min_quality if settings.min_quality is not None else (None if settings.max_drop is not None else task.spec.threshold)
+        settings.goal.min_quality
+        if settings.goal.min_quality is not None
+        else (None if settings.goal.max_drop is not None else task.spec.threshold)
     )
     samples = _first_look(drawn, settings, threshold, task.spec.prompt.few_shot)
     context = run_context(task, samples, settings, seed, work_dir(run_id))
     specs, unavailable, params, files = _order(specs, reg, context)
     adaptive, why = _strategy(settings)
     sizes, rows = _sizes(task, samples, settings, cap=len(drawn))
-    level = 1 - (1 - settings.confidence) / len(sizes)
-    rules = Rules(threshold, level, task.spec.metric, settings.first_shard, seed) if adaptive and threshold is not None else None
-    for first in (settings.reference, settings.deployed):  # measured first, so the ladder can be judged against it as it climbs
+    level = 1 - (1 - settings.goal.confidence) / len(sizes)
+    rules = Rules(threshold, level, task.spec.metric, settings.search.first_shard, seed) if adaptive and threshold is not None else None
+    for first in (settings.goal.reference, settings.goal.deployed):  # measured first, so the ladder can be judged against it as it climbs
         if first:
             specs = sorted(specs, key=lambda s: s.name != first)
     search = Search(
         strategy="adaptive" if adaptive else "exhaustive",
         note=why,
         order=[s.name for s in specs],
-        first_shard=settings.first_shard if rules else None,
+        first_shard=settings.search.first_shard if rules else None,
         planned_samples=list(sizes),
         look_confidence=level,
         rows_available=rows,
@@ -276,9 +279,9 @@ def _first_look(drawn: Samples, settings: Settings, threshold: float | None, few
     """The samples of the run's first look: a prefix of the drawn ones (:func:`advisor.core.rules.first_look_size`),
     unless the number is fixed (``--samples``) or the goal is relative (every candidate on the same samples). The
     last ``few_shot`` rows of the draw order stay out of it: they are the prompt's examples."""
-    if settings.sample_size is not None or threshold is None or settings.max_drop is not None:
+    if settings.search.sample_size is not None or threshold is None or settings.goal.max_drop is not None:
         return drawn
-    n = min(first_look_size(threshold, settings.confidence, len(drawn.label_names)), drawn.source_rows - few_shot)
+    n = min(first_look_size(threshold, settings.goal.confidence, len(drawn.label_names)), drawn.source_rows - few_shot)
     if n >= len(drawn) or n < 2:
         return drawn
     return Samples(
@@ -300,8 +303,8 @@ def _sizes(task: Task, samples: Samples, settings: Settings, cap: int) -> tuple[
     """
     first = len(samples)
     rows = samples.source_rows - task.spec.prompt.few_shot
-    fixed = settings.sample_size is not None or settings.max_drop is not None
-    limit = first if fixed else min(rows, cap, settings.max_samples or cap)
+    fixed = settings.search.sample_size is not None or settings.goal.max_drop is not None
+    limit = first if fixed else min(rows, cap, settings.search.max_samples or cap)
     sizes, n = [first], first
     while n < limit:
         n = min(2 * n, limit)
@@ -311,9 +314,9 @@ def _sizes(task: Task, samples: Samples, settings: Settings, cap: int) -> tuple[
 
 def _strategy(settings: Settings) -> tuple[bool, str]:
     """Whether the run is adaptive, and why not when it is not."""
-    if settings.exhaustive:
+    if settings.search.exhaustive:
         return False, "every candidate on every sample, as asked"
-    if settings.max_drop is not None and not settings.reference:
+    if settings.goal.max_drop is not None and not settings.goal.reference:
         return False, (
             "a relative goal without a named reference needs every candidate (the reference is the strongest); "
             "name one with --reference to search adaptively"

@@ -143,7 +143,7 @@ class _State:
 
     def measure_cascade(self) -> None:
         """Run the certified cascade, if any, as one pipeline metered like a candidate: its row ranks by that measurement."""
-        if self.first.settings.cascade == "off":
+        if self.first.settings.search.cascade == "off":
             return
         self._judge("complete")  # the cascade is searched once every candidate is measured
         self._grow_cascade()
@@ -212,18 +212,18 @@ class _State:
         s = plan.settings
         if plan.next_size() is None:
             rows = plan.search.rows_available or 0
-            if s.sample_size is not None:
-                return f"the sample size was fixed at {s.sample_size} (--samples); leave it out to let the run draw more"
-            if s.max_drop is not None:
+            if s.search.sample_size is not None:
+                return f"the sample size was fixed at {s.search.sample_size} (--samples); leave it out to let the run draw more"
+            if s.goal.max_drop is not None:
                 return "a relative goal (--max-drop) compares candidates on the same samples, so no more are drawn"
             return (
                 f"no more rows to draw (all {rows} used)" if len(plan.samples) >= rows else f"--max-samples reached ({len(plan.samples)})"
             )
         extra = [lk for lk in self.looks if lk.samples > len(self.first.samples)]
-        if s.budget_j is not None and sum(lk.energy_j for lk in extra) >= s.budget_j:
-            return f"the energy budget for more samples ({s.budget_j:g} J) is spent"
-        if s.budget_s is not None and sum(lk.duration_s for lk in extra) >= s.budget_s:
-            return f"the time budget for more samples ({s.budget_s:g} s) is spent"
+        if s.search.budget_j is not None and sum(lk.energy_j for lk in extra) >= s.search.budget_j:
+            return f"the energy budget for more samples ({s.search.budget_j:g} J) is spent"
+        if s.search.budget_s is not None and sum(lk.duration_s for lk in extra) >= s.search.budget_s:
+            return f"the time budget for more samples ({s.search.budget_s:g} s) is spent"
         return None
 
     def finish(self, status: str) -> Recommendation:
@@ -280,7 +280,7 @@ def _not_measured(plan: Plan, spec: CandidateSpec, rec: Recommendation) -> Candi
         return _pruned(spec, passed, plan.params)
     limit = _deployed_rank(plan)
     if limit is not None and plan.specs.index(spec) > limit:
-        return _pruned(spec, plan.settings.deployed, plan.params, "the deployed model")
+        return _pruned(spec, plan.settings.goal.deployed, plan.params, "the deployed model")
     far = _too_far_to_tune(plan, rec, spec)
     if far is not None:
         update = {"parameters": plan.params.get(spec.name), "pruned_by": spec.derived_from}
@@ -291,7 +291,7 @@ def _not_measured(plan: Plan, spec: CandidateSpec, rec: Recommendation) -> Candi
 def _passed(plan: Plan, rec: Recommendation, spec: CandidateSpec) -> str | None:
     """Adaptive search: a candidate earlier in the cost order than ``spec`` that meets the goal (the reference and deployed model aside)."""
     s = plan.settings
-    if plan.rules is None and not (s.reference and not s.exhaustive):
+    if plan.rules is None and not (s.goal.reference and not s.search.exhaustive):
         return None
     order = plan.search.order
     before = set(order[: order.index(spec.name)]) if spec.name in order else set(order)
@@ -299,7 +299,7 @@ def _passed(plan: Plan, rec: Recommendation, spec: CandidateSpec) -> str | None:
         (
             c.name
             for c in rec.candidates
-            if c.status == "ok" and c.verdict == "meets" and c.name in before and c.name not in (s.reference, s.deployed)
+            if c.status == "ok" and c.verdict == "meets" and c.name in before and c.name not in (s.goal.reference, s.goal.deployed)
         ),
         None,
     )
@@ -318,10 +318,10 @@ def _too_far_to_tune(plan: Plan, rec: Recommendation, spec: CandidateSpec) -> st
     if parent.status != "ok" or parent.quality is None:
         return f"not measured: its parent {parent.name} was not measured in full ({parent.status}){tail}"
     gap = plan.threshold - parent.quality
-    if gap > s.finetune_within:
+    if gap > s.search.finetune_within:
         return (
             f"not measured: its frozen parent {parent.name} scored {parent.quality:.3f}, {gap:.3f} below the goal {plan.threshold:g}; "
-            f"fine-tuning is tried within {s.finetune_within:g} of the goal (--finetune-within){tail}"
+            f"fine-tuning is tried within {s.search.finetune_within:g} of the goal (--finetune-within){tail}"
         )
     return None
 
@@ -329,10 +329,10 @@ def _too_far_to_tune(plan: Plan, rec: Recommendation, spec: CandidateSpec) -> st
 def _deployed_rank(plan: Plan) -> int | None:
     """For a check: the deployed model's place in the cost order (candidates costlier than it are not needed)."""
     s = plan.settings
-    if not s.deployed or s.exhaustive:
+    if not s.goal.deployed or s.search.exhaustive:
         return None
-    order = [n for n in plan.search.order if n != s.deployed]
-    return 1 + cost_rank(order, plan.params, s.deployed)  # the deployed model runs first, then the cheaper ones
+    order = [n for n in plan.search.order if n != s.goal.deployed]
+    return 1 + cost_rank(order, plan.params, s.goal.deployed)  # the deployed model runs first, then the cheaper ones
 
 
 def _pruned(spec: CandidateSpec, passed: str, params: dict[str, int | None], role: str | None = None) -> CandidateResult:

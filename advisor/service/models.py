@@ -57,7 +57,7 @@ def _job_settings() -> type[BaseModel]:
     """The job settings model, derived from :class:`advisor.spec.settings.Settings` (types, bounds, defaults, descriptions)."""
     fields = {}
     for name in JOB_FIELDS:
-        f = Settings.model_fields[name]
+        f = Settings.field(name)
         meta = [*f.metadata, *_SERVICE_LIMITS.get(name, [])]
         annotation = Annotated[(f.annotation, *meta)] if meta else f.annotation
         fields[name] = (annotation, Field(default=f.default, description=f.description))

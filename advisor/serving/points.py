@@ -67,14 +67,16 @@ def measure_point(
     threads: int,
     best: ServingPoint | None = None,
     batching: str = "plain",
+    *,
+    confidence: float,
 ) -> ServingPoint:
     """One configuration: metered windows at ``batch`` with ``threads``, each batch timed. Sequential: after two
     windows it stops when every window so far used :data:`CLEARLY_WORSE` times the upper end of ``best``'s interval
-    (the least-energy point so far): a loser needs no tight interval, a contender gets every window."""
+    (the least-energy point so far): a loser needs no tight interval, a contender gets every window. ``confidence``: the
+    level of the energy interval."""
     texts = list(job.texts)
     pool = (texts * (batch // max(1, len(texts)) + 2))[: max(batch, len(texts) // batch * batch)]  # whole batches only
-    s = job.settings
-    sub = replace(job, texts=pool, settings=s.model_copy(update={"batch_size": batch}))
+    sub = replace(job, texts=pool, measurement=job.measurement.model_copy(update={"batch_size": batch}))
 
     def enough(per_query: list[float]) -> bool:  # every window so far clearly above the best's interval: a loser
         if best is None or best.energy.ci_per_query_j is None:
@@ -83,7 +85,7 @@ def measure_point(
 
     grouped, window = length_batches(pool, batch) if batching == "length" else (None, None)
     energy, qps = energy_windows(runner, sub, meter, lambda *_: None, enough=enough, batches=grouped)
-    energy = energy.model_copy(update={"ci_per_query_j": list(mean_interval(energy.repeats_per_query_j, s.confidence))})
+    energy = energy.model_copy(update={"ci_per_query_j": list(mean_interval(energy.repeats_per_query_j, confidence))})
     return ServingPoint(
         runtime=runtime,
         batch_size=batch,
@@ -162,9 +164,13 @@ class Lazy:
 class Walk:
     """One model's sweep in progress: the configurations known or measured, what was spent against the budget."""
 
-    def __init__(self, job: Job, meter: Meter, progress: ProgressFn, known, budget_j, budget_s, total: int, loader: Callable):
-        """``loader(spec, job, head, runtime)`` loads a runtime's runner (fitting a trainable head, or taking ``head``)."""
+    def __init__(
+        self, job: Job, meter: Meter, progress: ProgressFn, known, budget_j, budget_s, total: int, loader: Callable, confidence: float
+    ):
+        """``loader(spec, job, head, runtime)`` loads a runtime's runner (fitting a trainable head, or taking ``head``);
+        ``confidence``: the level of each configuration's energy interval."""
         self.job, self.meter, self.progress, self.total, self.loader = job, meter, progress, total, loader
+        self.confidence = confidence
         self.known = {point_key(p): p for p in known}
         self.earlier_j, self.earlier_s = earlier_spend(known)
         """What earlier sweeps of this model (the same key) spent, loading included: the budget is the model's, not the run's."""
@@ -233,7 +239,7 @@ class Walk:
             lazy.set_threads(threads)
             runner = lazy.get()  # loading it, if this is its runtime's first configuration, is this point's cost too
             self.progress(f"serving {runtime} b{batch} t{threads}", len(self.points), self.total)
-            p = measure_point(runner, self.job, self.meter, runtime, batch, threads, self.best(), batching)
+            p = measure_point(runner, self.job, self.meter, runtime, batch, threads, self.best(), batching, confidence=self.confidence)
             self.spent_j += _windows_j(p)
             self.measured += 1
             p = p.model_copy(update={"cost": Cost(energy_j=self.spent_j - j0, duration_s=time.perf_counter() - t0)})

@@ -22,10 +22,10 @@ from advisor.spec.settings import Settings
 def scope_of(rec: Recommendation, settings: Settings) -> str:
     """The sweep's scope: ``auto`` is ``frontier`` where the joint ranking can change the answer (two candidates or more
     meet the goal, or a latency goal is given), else ``recommended``."""
-    if settings.serving != "auto":
-        return settings.serving
+    if settings.serving.mode != "auto":
+        return settings.serving.mode
     meets = [c for c in rec.candidates if c.status == "ok" and c.verdict == "meets" and c.kind != "cascade"]
-    return "frontier" if len(meets) >= 2 or settings.max_latency_ms is not None else "recommended"
+    return "frontier" if len(meets) >= 2 or settings.serving.max_latency_ms is not None else "recommended"
 
 
 def targets(rec: Recommendation, scope: str) -> list[str]:
@@ -42,7 +42,7 @@ def targets(rec: Recommendation, scope: str) -> list[str]:
 
 def wait_note(settings: Settings) -> str:
     """How a request's wait for its batch is counted, in one sentence."""
-    qps = settings.queries_per_second
+    qps = settings.serving.queries_per_second
     if qps:
         return (
             f"A request waits for its batch to fill at {qps:g} queries/s, up to (batch - 1) / {qps:g} s (the first request's wait), "
@@ -61,7 +61,7 @@ def decide_serving(
 
     ``total_j``: the whole sweep's energy from its meter (default: the sum of the models' metered windows).
     """
-    goal, qps = settings.max_latency_ms, settings.queries_per_second
+    goal, qps = settings.serving.max_latency_ms, settings.serving.queries_per_second
     done = []
     for sw in sweeps:
         pts = [with_goal(p, goal, qps) for p in sw.points]
@@ -77,7 +77,7 @@ def decide_serving(
         saved_per_query_j=saved,
         payback_queries=cost_j / saved if saved and saved > 0 else None,
         reused=sum(p.measured_in != "sweep" for c in done for p in c.points),
-        scope=scope or ("frontier" if settings.serving == "frontier" else "recommended"),
+        scope=scope or ("frontier" if settings.serving.mode == "frontier" else "recommended"),
         max_latency_ms=goal,
         queries_per_second=qps,
         wait_note=wait_note(settings),
@@ -98,48 +98,51 @@ def serve(plan, rec: Recommendation, observer=None, store=None) -> Recommendatio
     recommendation stands and says the sweep was interrupted.
     """
     s = plan.settings
-    if s.serving == "off":
+    if s.serving.mode == "off":
         return rec
     scope = scope_of(rec, s)
     names = targets(rec, scope)
     if not names:
         why = (
-            f"No serving sweep: the recommendation is a cascade, measured at the run's batch size ({s.batch_size}); its stages are "
-            "not swept apart."
+            f"No serving sweep: the recommendation is a cascade, measured at the run's batch size ({s.measurement.batch_size}); "
+            "its stages are not swept apart."
             if rec.model and rec.candidate(rec.model).kind == "cascade"
             else "No serving sweep: no model was recommended."
         )
-        return rec.model_copy(update={"serving": Serving(scope=scope, max_latency_ms=s.max_latency_ms, answer=why)})
+        return rec.model_copy(update={"serving": Serving(scope=scope, max_latency_ms=s.serving.max_latency_ms, answer=why)})
     idle = rec.idle_power_w.model_dump()
     by_name = {spec.name: spec for spec in plan.specs}
     plain = [replace(plan.job(by_name[n]), idle_power_w=idle) for n in names if n in by_name]
-    budget_j, budget_s = budget(rec, s)
+    budget_j, budget_s = budget(rec, s.serving)
     share = max(1, len(plain))
     jobs = [
         SweepJob(
             j,
-            tuple(known_points(rec.candidate(j.spec.name), j, store, plan.run_id)),
+            tuple(known_points(rec.candidate(j.spec.name), j, s.serving, s.goal.confidence, store, plan.run_id)),
             None if budget_j is None else budget_j / share,
             None if budget_s is None else budget_s / share,
+            s.serving,
+            s.goal.confidence,
         )
         for j in plain
     ]
     try:
-        sweeps, total_j, _ = run_sweeps(jobs, observer)
+        sweeps, total_j, _ = run_sweeps(jobs, s, observer)
     except KeyboardInterrupt:
         answer = "The serving sweep was interrupted; the recommendation above stands."
-        return rec.model_copy(update={"serving": Serving(scope=scope, max_latency_ms=s.max_latency_ms, answer=answer)})
+        return rec.model_copy(update={"serving": Serving(scope=scope, max_latency_ms=s.serving.max_latency_ms, answer=answer)})
     if store is not None:
         for job, sw in zip(jobs, sweeps):
             keep_points(store, job.job, sw, plan.run_id)
     serving = decide_serving(rec, sweeps, s, total_j, scope)
-    summary = f"{rec.summary} {serving.answer}".strip() if s.max_latency_ms is not None else rec.summary
+    summary = f"{rec.summary} {serving.answer}".strip() if s.serving.max_latency_ms is not None else rec.summary
     return rec.model_copy(update={"serving": serving, "summary": summary})
 
 
-def run_sweeps(jobs: Sequence[Job | SweepJob], observer=None) -> tuple[list[CandidateServing], float | None, dict]:
-    """Sweep each job's candidate, each as a :class:`SweepJob` on the executor the settings ask for (a fresh worker
-    process by default, this process with ``isolate`` off, a Ray task with ``--executor ray``).
+def run_sweeps(jobs: Sequence[Job | SweepJob], settings: Settings, observer=None) -> tuple[list[CandidateServing], float | None, dict]:
+    """Sweep each job's candidate, each as a :class:`SweepJob` (a plain :class:`Job` swept as ``settings`` ask) on the
+    executor the settings ask for (a fresh worker process by default, this process with ``isolate`` off, a Ray task
+    with ``--executor ray``).
 
     Returns:
         The sweeps, their energy in joules from their meters (None when none reported) and the meter's method.
@@ -150,11 +153,11 @@ def run_sweeps(jobs: Sequence[Job | SweepJob], observer=None) -> tuple[list[Cand
     sweeps, total_j, method = [], None, {}
     try:
         for j in jobs:
-            sj = j if isinstance(j, SweepJob) else SweepJob(j)
+            sj = j if isinstance(j, SweepJob) else SweepJob(j, serving=settings.serving, confidence=settings.goal.confidence)
             if sj.settled:  # its budget was spent by earlier sweeps: the known configurations decide, no worker starts
                 sweeps.append(sj.run(NullMeter()))
                 continue
-            executor = executor or make_executor(sj.settings)
+            executor = executor or make_executor(settings)
             m = executor.run(sj, lambda ph, d, t, spec=sj.spec: observer and observer.progress(spec, ph, d, t))
             sweeps.append(m.result)
             if m.method:

@@ -12,7 +12,7 @@ from advisor.measure.candidate import Job
 from advisor.search.cache import fingerprint
 from advisor.serving.points import config_key
 from advisor.spec.runtimes import RUNTIMES, runtime_of, servable_as
-from advisor.spec.settings import Settings
+from advisor.spec.settings import Serving as ServingSettings
 
 SWEEP_VERSION = 1
 """Version of how a sweep point is measured: part of its stored key (bump it when a point would be measured otherwise)."""
@@ -29,33 +29,32 @@ def point_store_key(job: Job, runtime: str, batch: int, threads: int, batching: 
     return measurement_key({"sweep_point": SWEEP_VERSION, "job": fingerprint(job), **where})
 
 
-def _grid(job: Job) -> Iterator[tuple[str, int, int, str]]:
+def _grid(job: Job, sv: ServingSettings) -> Iterator[tuple[str, int, int, str]]:
     from advisor.serving.sweep import thread_counts
 
-    s = job.settings
-    found, _ = servable_as(job.spec, s.serve_runtimes)
+    found, _ = servable_as(job.spec, sv.runtimes)
     for runtime in found:
-        for batch in sorted(set(s.serve_batches) | {s.batch_size}):
-            for threads in thread_counts(s, job.context.device):
+        for batch in sorted(set(sv.batches) | {job.measurement.batch_size}):
+            for threads in thread_counts(sv, job.context.device):
                 yield runtime, batch, threads, "plain"
                 if batch > 1:
                     yield runtime, batch, threads, "length"
 
 
-def run_point(c: CandidateResult, job: Job) -> ServingPoint | None:
+def run_point(c: CandidateResult, job: Job, sv: ServingSettings, confidence: float) -> ServingPoint | None:
     """The run's own configuration as the run measured it (the same windows, batch timings included), or None when
     the measurement has no batch timings (made before they were kept) or was not from repeated windows."""
     from advisor.serving.sweep import thread_counts
 
-    e, s = c.energy, job.settings
+    e = c.energy
     if e is None or e.source != "windows" or e.batch_p50_ms is None or c.throughput_qps is None:
         return None
     runtime = runtime_of(job.spec)
-    energy = e if e.ci_per_query_j else e.model_copy(update={"ci_per_query_j": list(mean_interval(e.repeats_per_query_j, s.confidence))})
+    energy = e if e.ci_per_query_j else e.model_copy(update={"ci_per_query_j": list(mean_interval(e.repeats_per_query_j, confidence))})
     return ServingPoint(
         runtime=runtime,
-        batch_size=s.batch_size,
-        threads=max(thread_counts(s, job.context.device)),
+        batch_size=job.measurement.batch_size,
+        threads=max(thread_counts(sv, job.context.device)),
         device=RUNTIMES[runtime].device(job.context.device),
         energy=energy,
         throughput_qps=c.throughput_qps,
@@ -68,13 +67,14 @@ def run_point(c: CandidateResult, job: Job) -> ServingPoint | None:
     )
 
 
-def known_points(c: CandidateResult, job: Job, store, run_id: str) -> list[ServingPoint]:
-    """Configurations of ``c``'s model known already: the run's own, and those a store holds for this very key."""
-    out = [p for p in [run_point(c, job)] if p is not None]
+def known_points(c: CandidateResult, job: Job, sv: ServingSettings, confidence: float, store, run_id: str) -> list[ServingPoint]:
+    """Configurations of ``c``'s model known already: the run's own, and those a store holds for this very key, among
+    those ``sv`` asks for (``confidence``: the level of the run's own point's energy interval)."""
+    out = [p for p in [run_point(c, job, sv, confidence)] if p is not None]
     if store is None:
         return out
     have = {config_key(p.runtime, p.batch_size, p.threads) for p in out}
-    for runtime, batch, threads, batching in _grid(job):
+    for runtime, batch, threads, batching in _grid(job, sv):
         if config_key(runtime, batch, threads, batching) in have:
             continue
         hit = store.get_measurement(point_store_key(job, runtime, batch, threads, batching))
@@ -92,13 +92,13 @@ def keep_points(store, job: Job, sweep: CandidateServing, run_id: str) -> None:
             store.put_measurement(point_store_key(job, p.runtime, p.batch_size, p.threads, p.batching), run_id, job.spec.name, payload)
 
 
-def budget(rec: Recommendation, s: Settings) -> tuple[float | None, float | None]:
+def budget(rec: Recommendation, sv: ServingSettings) -> tuple[float | None, float | None]:
     """The most energy (J) and time (s) the sweep may spend on new configurations: ``sweep_budget`` times what
     measuring the run's candidates took (as first measured: a reused measurement counts at its own cost). None: no
     limit (``sweep_budget`` off, or a figure that reads zero, e.g. energy under a null meter)."""
-    if s.sweep_budget is None:
+    if sv.budget is None:
         return None, None
     phases = [p for c in rec.candidates for p in c.phases.values()]
     run_j = sum(p.energy_j or 0.0 for p in phases)
     run_s = sum(p.duration_s or 0.0 for p in phases)
-    return (s.sweep_budget * run_j if run_j > 0 else None), (s.sweep_budget * run_s if run_s > 0 else None)
+    return (sv.budget * run_j if run_j > 0 else None), (sv.budget * run_s if run_s > 0 else None)

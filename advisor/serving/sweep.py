@@ -28,7 +28,8 @@ from advisor.runners import Runner, runner_class
 from advisor.serving.points import UNEVEN, Walk, clearly_worse, earlier_spend, padding_ratio, threads_text
 from advisor.spec.runtimes import RUNTIMES, runtime_of, servable_as
 from advisor.spec.schema import CandidateSpec
-from advisor.spec.settings import Settings
+from advisor.spec.settings import Goal
+from advisor.spec.settings import Serving as ServingSettings
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class SweepJob:
     """The most energy new configurations (and loading for them) may take, in joules (None: no limit)."""
     budget_s: float | None = None
     """The most time they may take, in seconds (None: no limit)."""
+    serving: ServingSettings = ServingSettings()
+    """The configurations to try (batch sizes, threads, runtimes); the measurement settings are the job's."""
+    confidence: float = Goal().confidence
+    """The level of each configuration's energy interval."""
 
     kind = "sweep"
     needs_idle = False
@@ -55,8 +60,8 @@ class SweepJob:
         return self.job.spec
 
     @property
-    def settings(self) -> Settings:
-        return self.job.settings
+    def measurement(self):
+        return self.job.measurement
 
     @property
     def context(self):
@@ -80,7 +85,7 @@ class SweepJob:
         return replace(self, job=replace(self.job, **changes))
 
     def run(self, meter: Meter, progress: ProgressFn | None = None) -> CandidateServing:
-        return sweep_candidate(self.job, meter, progress, self.known, self.budget_j, self.budget_s)
+        return sweep_candidate(self, meter, progress)
 
     def failed(self, why: str) -> CandidateServing:
         return CandidateServing(name=self.name, failed=why)
@@ -99,11 +104,11 @@ FIT_SAMPLES = 64
 how many samples trained it (its classes and features are the same)."""
 
 
-def thread_counts(settings: Settings, device: str) -> list[int]:
+def thread_counts(serving: ServingSettings, device: str) -> list[int]:
     """The sweep's thread counts: as given, else 1, 2, 4, ... and the cores; on a GPU only the cores (threads then feed it)."""
     cores = os.cpu_count() or 1
-    if settings.serve_threads:
-        return sorted(set(settings.serve_threads))
+    if serving.threads:
+        return sorted(set(serving.threads))
     if device != "cpu":
         return [cores]
     counts, n = [], 1
@@ -145,14 +150,7 @@ def _first_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
 
 
-def sweep_candidate(
-    job: Job,
-    meter: Meter,
-    progress: ProgressFn | None = None,
-    known: Sequence[ServingPoint] = (),
-    budget_j: float | None = None,
-    budget_s: float | None = None,
-) -> CandidateServing:
+def sweep_candidate(sweep: SweepJob, meter: Meter, progress: ProgressFn | None = None) -> CandidateServing:
     """Sweep one candidate's serving configurations (the goal is applied later, by :func:`advisor.serving.run.decide_serving`).
 
     ``known`` configurations are used as they are (the run's own measurement, stored sweeps); new ones are measured
@@ -165,15 +163,16 @@ def sweep_candidate(
 
     progress = progress or (lambda *_: None)
     quiet_libraries()
-    s = job.settings
-    threads = thread_counts(s, job.context.device)
-    batches = sorted(set(s.serve_batches) | {s.batch_size})
-    found, left = servable_as(job.spec, s.serve_runtimes)
+    job, sv, run_batch = sweep.job, sweep.serving, sweep.job.measurement.batch_size
+    threads = thread_counts(sv, job.context.device)
+    batches = sorted(set(sv.batches) | {run_batch})
+    found, left = servable_as(job.spec, sv.runtimes)
     own = runtime_of(job.spec)
-    default = (own, s.batch_size, max(threads))
-    walk = Walk(job, meter, progress, known, budget_j, budget_s, len(found) * len(threads) * len(batches), _load)
+    default = (own, run_batch, max(threads))
+    total = len(found) * len(threads) * len(batches)
+    walk = Walk(job, meter, progress, sweep.known, sweep.budget_j, sweep.budget_s, total, _load, sweep.confidence)
     walk.left += left
-    probe = 1 if padding_ratio(job.texts, s.batch_size) > UNEVEN else s.batch_size
+    probe = 1 if padding_ratio(job.texts, run_batch) > UNEVEN else run_batch
     torch_threads = _torch_threads()
     try:
         with threadpool_limits(limits=None):  # restores the BLAS pools' sizes afterwards
@@ -181,7 +180,7 @@ def sweep_candidate(
             unknown_first = sorted(found, key=lambda r: any(k.startswith(f"{r}/") for k in walk.known))  # nothing known: probe it first
             for runtime in unknown_first:
                 spec = found[runtime]
-                probes = [s.batch_size, probe] if runtime == own else [probe]  # the own runtime's run configuration is known
+                probes = [run_batch, probe] if runtime == own else [probe]  # the own runtime's run configuration is known
                 try:
                     got = [walk.point(runtime, spec, b, max(threads), default) for b in dict.fromkeys(probes)]
                 except Exception as exc:  # noqa: BLE001 - one runtime failing leaves the others
@@ -202,7 +201,7 @@ def sweep_candidate(
         points=walk.points,
         not_measured=walk.not_measured(),
         cost=Cost(energy_j=walk.spent_j, duration_s=time.perf_counter() - walk.t0),
-        budget_j=budget_j,
+        budget_j=sweep.budget_j,
     )
 
 
