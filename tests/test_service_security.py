@@ -411,3 +411,17 @@ def test_a_live_orphan_worker_is_stopped_before_its_job_is_requeued(tmp_path, tf
         if orphan.poll() is None:
             orphan.kill()
             orphan.wait()
+
+
+def test_a_drain_time_that_is_not_seconds_stops_the_server_from_starting(monkeypatch):
+    from advisor.errors import AdvisorError
+    from advisor.service.jobs import DRAIN_S, drain_seconds
+
+    monkeypatch.delenv("ADVISOR_DRAIN_S", raising=False)
+    assert drain_seconds() == DRAIN_S
+    monkeypatch.setenv("ADVISOR_DRAIN_S", "2.5")
+    assert drain_seconds() == 2.5
+    for bad in ("ten", "-1", "nan", "inf"):
+        monkeypatch.setenv("ADVISOR_DRAIN_S", bad)
+        with pytest.raises(AdvisorError, match=r"ADVISOR_DRAIN_S=.* is not a number of seconds \(0 or more\); unset it"):
+            drain_seconds()

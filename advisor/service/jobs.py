@@ -26,12 +26,21 @@ RUN_STARTED, RUN_ENDED = "run started", "run ended"
 
 
 def drain_seconds() -> float:
-    """``$ADVISOR_DRAIN_S`` when it is a number of seconds (0 or more), else :data:`DRAIN_S`."""
-    try:
-        value = float(os.environ.get("ADVISOR_DRAIN_S", DRAIN_S))
-    except ValueError:
+    """``$ADVISOR_DRAIN_S``, else :data:`DRAIN_S`.
+
+    Raises:
+        AdvisorError: it is set to anything but a number of seconds, 0 or more (the server refuses to start).
+    """
+    given = os.environ.get("ADVISOR_DRAIN_S", "").strip()
+    if not given:
         return DRAIN_S
-    return value if value >= 0 else DRAIN_S
+    try:
+        value = float(given)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise AdvisorError(f"ADVISOR_DRAIN_S={given!r} is not a number of seconds (0 or more); unset it for the default {DRAIN_S:g} s")
+    return value
 
 
 # -- the worker: one job at a time, each in a process of its own ----------------------------------------
