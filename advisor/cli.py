@@ -42,7 +42,7 @@ RegistryOpt = Annotated[Optional[Path], typer.Option(help="Registry YAML (defaul
 @with_settings(
     "min_quality", "max_drop", "reference", "confidence", "by", "candidates", "sample_size", "max_samples", "finetune_within",
     "seed", "batch_size", "repeats", "country", "cpu_power_w", "ram_power_w", "queries_per_day", "price_per_kwh", "meter",
-    "exhaustive", "cascade", "store", "fresh", "reports_dir", "keep_texts", "mlflow", "executor", "ray_address", *SERVING,
+    "exhaustive", "cascade", "store", "fresh", "reports_dir", "keep_texts", "mlflow", "executor", "ray_address", "run_ahead", *SERVING,
 )  # fmt: skip
 def recommend(
     settings: Settings,

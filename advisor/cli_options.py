@@ -28,7 +28,7 @@ DEFAULTS = Settings().flat()
 FLAGS = {"sample_size": "--samples", "isolate": "--in-process"}
 """Settings fields whose option name differs from the field name (the rest: ``--field-name``)."""
 
-BOOL_FLAGS = {"keep_texts": "--keep-texts/--no-keep-texts"}
+BOOL_FLAGS = {"keep_texts": "--keep-texts/--no-keep-texts", "run_ahead": "--run-ahead/--no-run-ahead"}
 """Booleans that can be switched both ways; the others are switches that turn something on."""
 
 

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 from advisor.measure.executor import Measured
 from advisor.search.ahead import Ahead
+from advisor.spec.settings import Settings
 
 
 @dataclass
@@ -40,7 +41,7 @@ class FakeExecutor:
         return Measured(SimpleNamespace(name=job.name), {}, {}, 1.0)
 
 
-PLAN = SimpleNamespace(job=lambda spec: SimpleNamespace(name=spec.name))
+PLAN = SimpleNamespace(job=lambda spec: SimpleNamespace(name=spec.name), settings=Settings())
 SPECS = [SimpleNamespace(name=n) for n in ("a", "b", "c", "d")]
 
 
@@ -74,3 +75,11 @@ def test_one_slot_runs_nothing_ahead():
     ahead = Ahead(ex, PLAN)
     ahead.fill(SPECS, skip=lambda spec: False)
     assert ex.started == {} and ahead.figures() is None
+
+
+def test_running_ahead_can_be_switched_off():
+    ex = FakeExecutor(slots=4, finished=set())
+    ahead = Ahead(ex, SimpleNamespace(job=PLAN.job, settings=Settings(run_ahead=False)))
+    ahead.fill(SPECS, skip=lambda spec: False)
+    assert ex.started == {} and ahead.figures() is None
+    assert ahead.run(SimpleNamespace(name="a"), None).energy_j == 1.0 and ex.ran == ["a"]  # measured when its turn comes

@@ -25,7 +25,7 @@ class Ahead:
     """The first looks started ahead on ``executor``'s free slots, for ``plan`` (the search's first samples)."""
 
     def __init__(self, executor: Executor, plan) -> None:
-        can = getattr(executor, "submit", None) is not None
+        can = getattr(executor, "submit", None) is not None and plan.settings.search.run_ahead
         self.executor, self.plan = executor, plan
         self.slots = getattr(executor, "slots", 1) if can else 1
         self.pending: dict[str, Pending] = {}

@@ -102,6 +102,11 @@ class Search(_Group):
     )
     budget_j: float | None = _f(None, "Most energy, in joules, to spend on drawing more samples (default: no limit).", gt=0)
     budget_s: float | None = _f(None, "Most time, in seconds, to spend on drawing more samples (default: no limit).", gt=0)
+    run_ahead: bool = _f(
+        True,
+        "With several measuring nodes (Ray): start the next candidates' first looks on free nodes while the current one is "
+        "judged. Faster; a look the search then does not need still costs its energy (stated in the run's cost).",
+    )
     cascade: Literal["auto", "off"] = _f(
         "auto",
         "Cascades (classification): auto searches the cheaper candidates that could answer before the recommended model, "
