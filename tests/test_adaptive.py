@@ -87,6 +87,7 @@ def test_adaptive_stops_climbing_once_a_candidate_meets_and_agrees_with_exhausti
     assert adaptive.model == full.model == "tfidf-small"
     assert by["tfidf-large"].status == "pruned" and "tfidf-small already meets" in by["tfidf-large"].reason
     assert by["tfidf-large"].pruned_by == "tfidf-small" and by["tfidf-small"].pruned_by is None
+    assert by["tfidf-large"].pruned_as == "goal_met" and adaptive.outcome.chosen == "tfidf-small" and adaptive.outcome.by == "params"
     assert {c.status for c in full.candidates} == {"ok"}
     assert adaptive.search.strategy == "adaptive" and full.search.strategy == "exhaustive"
     assert adaptive.search.order == ["tfidf-small", "tfidf-large"]

@@ -172,7 +172,7 @@ def test_fine_tuning_is_tried_only_when_the_frozen_parent_is_near_the_goal(encod
     parent, tuned = rec.candidate("enc"), rec.candidate("enc [fine-tuned]")
     assert parent.status == "ok" and 0.99 - parent.quality > 0.10
     assert tuned.status == "pruned" and "within 0.1 of the goal (--finetune-within)" in tuned.reason
-    assert tuned.pruned_by == "enc"
+    assert tuned.pruned_by == "enc" and tuned.pruned_as == "parent_too_far"
     assert rec.search.order.index("enc") < rec.search.order.index("enc [fine-tuned]")  # trained after its frozen parent
     wide = Settings(reports_dir=tmp_path / "r", min_quality=0.99, finetune_within=1.0, **FAST)
     assert advisor.recommend(task=task, registry=reg, settings=wide).candidate("enc [fine-tuned]").status == "ok"
@@ -204,11 +204,14 @@ def test_payback_is_against_what_it_replaces_and_honest_about_overlap():
     out = {c.name: c for c in _paybacks([tuned, big, small], "small [fine-tuned]", ["small [fine-tuned]", "big", "small"])}
     mk = out["small [fine-tuned]"].making
     assert mk.payback_against == "big" and mk.payback_queries == pytest.approx(100 / 0.25)  # what would be recommended without it
+    assert mk.payback_case == "repays" and mk.payback_saved_j == pytest.approx(0.25)
+    assert mk.payback_note == "repays the 100 J of making it after 400 queries against big (0.25 J less per query)"
     # not recommended: against its parent, whose architecture it shares (a measured difference is noise)
     noisy = tuned.model_copy(update={"kind": "encoder-finetuned"})
     out = {c.name: c for c in _paybacks([noisy, small.model_copy(update={"energy": big.energy})], None, ["small", "small [fine-tuned]"])}
     mk = out["small [fine-tuned]"].making
     assert mk.payback_queries is None and mk.payback_against == "small" and "architecture of its parent" in mk.payback_note
+    assert mk.payback_case == "same_architecture" and mk.payback_saved_j is None
     # a static model against its parent, clearly cheaper per query: repaid after making / saving queries
     static = _result("small [static]", 0.01, [0.009, 0.011], made, derived_from="small", kind="static-head")
     out = {c.name: c for c in _paybacks([static, small], None, ["small [static]", "small"])}

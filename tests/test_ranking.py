@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from advisor.core.formats import goal_text
 from advisor.core.ranking import rank
 from advisor.core.results import CandidateResult
 from tests.factories import candidate
@@ -70,3 +73,25 @@ def test_pareto_front_keeps_only_non_dominated_candidates():
     # wasteful: beaten by small on both axes; twin ties small exactly (neither dominates)
     assert pareto_front(pool) == ["tiny", "small", "twin", "medium", "large"]
     assert "wasteful" not in pareto_front(pool) and "bad" not in pareto_front(pool)
+
+
+def test_the_ranking_decides_in_data_and_the_summary_is_rendered_from_it():
+    from advisor.core import sentences
+
+    r = rank(POOL, 0.80, "energy", "accuracy")
+    o = r.outcome
+    assert o.case == "smaller" and o.chosen == r.model and o.largest not in (None, r.model) and o.by == "energy"
+    by_name = {c.name: c for c in POOL}
+    assert o.cost_ratio == pytest.approx(by_name[o.chosen].energy_per_query_j / by_name[o.largest].energy_per_query_j)
+    assert r.summary == sentences.summary(o, goal_text("accuracy", 0.80), by_name)
+    only = rank([cand("x", 0.9, 0.1, 5)], 0.8).outcome
+    assert only.case == "only" and only.chosen == "x" and only.cost_ratio is None
+    assert rank(POOL, 0.99).outcome.case == "none_meets" and rank(POOL, 0.99).outcome.subject == rank(POOL, 0.99).best
+    assert rank([], 0.8).outcome.case == "none_measured"
+
+
+def test_a_cost_that_reads_zero_gives_no_ratio():
+    free = [cand("cheap", 0.9, 0.0, 5), cand("big", 0.91, 0.2, 500)]
+    r = rank(free, 0.8)
+    assert r.model == "cheap" and r.outcome.case == "smaller" and r.outcome.cost_ratio is None
+    assert "an unmeasurable fraction of the energy per query of big" in r.summary

@@ -100,6 +100,8 @@ def test_with_no_rows_left_the_answer_says_so_and_names_a_best_bet(tmp_path, tfi
     assert "no more rows" in rec.summary and "120" in rec.summary
     assert rec.best_bet is not None and rec.best_bet.name in ("tfidf-small", "tfidf-large")
     assert 0 < rec.best_bet.likelihood < 1 and "not a confident recommendation" in rec.best_bet.note
+    assert rec.outcome.case == "undecided" and rec.outcome.subject in ("tfidf-small", "tfidf-large")  # the same, as data
+    assert {(s.case, s.value) for s in rec.search.stops} == {("no_rows", 120)} and rec.search.stops[0].candidate in rec.summary
 
 
 def test_the_error_rate_holds_over_repeated_looks(big_task, tfidf_registry, tmp_path):

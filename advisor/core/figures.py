@@ -106,7 +106,13 @@ class Making(ResultModel):
         default=None, description="queries after which the energy of making it is repaid by its lower energy per query"
     )
     payback_against: str | None = Field(default=None, description="the candidate it would replace, for the payback")
-    payback_note: str | None = None
+    payback_case: Literal["no_candidate", "unknown", "same_architecture", "overlap", "never", "repays"] | None = Field(
+        default=None,
+        description="what making it buys against payback_against: no_candidate (none to replace), unknown (the making's energy), "
+        "same_architecture or overlap (quality, not energy), never (it uses as much per query or more), repays",
+    )
+    payback_saved_j: float | None = Field(default=None, description="repays: the energy per query it saves against payback_against")
+    payback_note: str | None = Field(default=None, description="payback_case in words")
 
 
 class Reuse(ResultModel):
@@ -208,6 +214,12 @@ class CandidateResult(ResultModel):
     )
     pruned_by: str | None = Field(
         default=None, description="a pruned candidate: the one whose result made measuring it unnecessary (met the goal, deployed, parent)"
+    )
+    pruned_as: Literal["goal_met", "deployed", "parent_unmeasured", "parent_too_far"] | None = Field(
+        default=None,
+        description="a pruned candidate: why pruned_by made measuring it unnecessary (pruned_by met the goal and this one costs "
+        "more; it is the deployed model and this one costs more; the frozen parent was not measured in full, or scored too far "
+        "below the goal to fine-tune)",
     )
     derivation: str | None = Field(default=None, description="how a variant or derived model was made from its parent, in words")
     answer_parser: str | None = Field(default=None, description="how a generated answer is read as a label")

@@ -1,17 +1,18 @@
-"""Pure ranking: from measured candidates to the recommended one and the sentence that explains it."""
+"""Pure ranking: from measured candidates to the recommended one, as data (:class:`Outcome`) and in words."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from advisor.core.formats import goal_text, percent, quality
-from advisor.core.results import CandidateResult
+from advisor.core.formats import goal_text
+from advisor.core.results import CandidateResult, Outcome
+from advisor.core.sentences import summary
 
 _KEYS = {
-    "energy": ("energy per query", lambda c: c.energy_per_query_j),
-    "params": ("parameters", lambda c: c.parameters),
-    "latency": ("median latency", lambda c: c.latency_p50_ms),
+    "energy": lambda c: c.energy_per_query_j,
+    "params": lambda c: c.parameters,
+    "latency": lambda c: c.latency_p50_ms,
 }
 
 
@@ -20,7 +21,8 @@ class Ranking:
     """The outcome: ``model`` meets the goal at the least cost; ``best`` has the highest quality.
 
     ``decision`` is ``recommended``, ``none`` (no candidate meets the goal) or ``undecided`` (the
-    samples cannot tell whether a candidate meets it).
+    samples cannot tell whether a candidate meets it); ``outcome`` is the decision as data and
+    ``summary`` the same in words (:func:`advisor.core.sentences.summary`).
     """
 
     model: str | None
@@ -28,13 +30,7 @@ class Ranking:
     summary: str
     order: list[str]
     decision: str = "none"
-
-
-def _ratio(small: float, large: float) -> str:
-    if small <= 0 or large <= 0:
-        return "an unmeasurable fraction"
-    r = large / small
-    return f"1/{r:.0f}" if r >= 1.95 else percent(small / large)
+    outcome: Outcome | None = None
 
 
 def verdict_of(c: CandidateResult, threshold: float | None) -> str:
@@ -42,10 +38,6 @@ def verdict_of(c: CandidateResult, threshold: float | None) -> str:
     if c.verdict is not None:
         return c.verdict
     return "meets" if threshold is None or c.quality >= threshold else "fails"
-
-
-def _q(c: CandidateResult) -> str:
-    return quality(c.quality, c.quality_ci)
 
 
 def rank(
@@ -62,50 +54,40 @@ def rank(
     the name. Candidates without a status of ok, or without the cost figure, are never recommended.
     ``goal`` is the goal sentence the summary names (default: :func:`advisor.core.formats.goal_text` of the threshold).
     """
-    what, key = _KEYS[by]
-    goal = goal or goal_text(metric_label, threshold)
+    key = _KEYS[by]
     ok = [c for c in candidates if c.status == "ok" and c.quality is not None and key(c) is not None]
     order = sorted(ok, key=lambda c: (key(c), -(c.quality or 0), c.name))
-    rest = [c for c in candidates if c not in ok]
-    names = [c.name for c in order] + [c.name for c in rest]
+    names = [c.name for c in order] + [c.name for c in candidates if c not in ok]
+    model = best = None
+    decision = "none"
     if not ok:
         dropped = [c for c in candidates if c.status == "dropped" and c.quality is not None]
-        if dropped:
-            top = max(dropped, key=lambda c: c.quality)
-            return Ranking(
-                None,
-                None,
-                f"No candidate meets {goal}: each was stopped early, its quality's upper bound already below the "
-                f"threshold (highest: {top.name}, {quality(top.quality)} on {top.samples_evaluated} samples).",
-                names,
-            )
-        return Ranking(None, None, "No candidate was measured successfully.", names)
-    best = max(ok, key=lambda c: (c.quality, -key(c)))
-    passing = [c for c in order if verdict_of(c, threshold) == "meets"]
-    if not passing:
+        top = max(dropped, key=lambda c: c.quality) if dropped else None
+        outcome = Outcome(case="all_stopped", by=by, subject=top.name) if top else Outcome(case="none_measured", by=by)
+    else:
+        best = max(ok, key=lambda c: (c.quality, -key(c))).name
+        passing = [c for c in order if verdict_of(c, threshold) == "meets"]
         open_ = [c for c in order if verdict_of(c, threshold) == "undecided"]
-        if open_:
-            c = open_[0]
-            need = f"about {c.samples_needed} samples would decide" if c.samples_needed else "no practical sample size would decide"
-            return Ranking(
-                None, best.name, f"The data cannot decide: {c.name} ({_q(c)}) may or may not meet {goal}; {need}.", names, "undecided"
-            )
-        return Ranking(None, best.name, f"No candidate meets {goal}; the best is {best.name} ({_q(best)}).", names)
+        if passing:
+            model, decision, outcome = passing[0].name, "recommended", _chosen(passing, key, by)
+        elif open_:
+            decision, outcome = "undecided", Outcome(case="undecided", by=by, subject=open_[0].name)
+        else:
+            outcome = Outcome(case="none_meets", by=by, subject=best)
+    text = summary(outcome, goal or goal_text(metric_label, threshold), {c.name: c for c in candidates})
+    return Ranking(model, best, text, names, decision, outcome)
+
+
+def _chosen(passing: list[CandidateResult], key, by: str) -> Outcome:
+    """The recommendation (the cheapest that meets the goal) against the largest candidate that also meets it."""
     chosen = passing[0]
     singles = [c for c in passing if c.kind != "cascade"] or passing  # a cascade holds its stages' parameters: not "the largest"
     largest = max(singles, key=lambda c: (c.parameters or 0, key(c)))
-    head = f"{chosen.name} meets {goal} ({_q(chosen)})"
     if largest is chosen:
-        others = "the only candidate that does" if len(passing) == 1 else "the largest candidate that does"
-        return Ranking(chosen.name, best.name, f"{head}; it is {others}.", names, "recommended")
-    return Ranking(
-        chosen.name,
-        best.name,
-        f"{head} at {_ratio(key(chosen), key(largest))} of the {what} of {largest.name}, "
-        f"the largest candidate that also meets it ({quality(largest.quality)}).",
-        names,
-        "recommended",
-    )
+        return Outcome(case="only" if len(passing) == 1 else "largest", by=by, chosen=chosen.name)
+    mine, theirs = key(chosen), key(largest)
+    cost_ratio = mine / theirs if mine > 0 and theirs > 0 else None  # zero is a legal reading, never a divisor
+    return Outcome(case="smaller", by=by, chosen=chosen.name, largest=largest.name, cost_ratio=cost_ratio)
 
 
 def pareto_front(candidates: Sequence[CandidateResult]) -> list[str]:

@@ -33,7 +33,7 @@ from advisor.core.figures import (  # re-exported: every results model is import
 )
 from advisor.paths import write_atomic
 
-SCHEMA_VERSION = "1.7"
+SCHEMA_VERSION = "1.8"
 """Major.minor: a reader reads every file of its major version; fields it does not know are ignored."""
 
 
@@ -113,6 +113,17 @@ class RunAhead(ResultModel):
     cancelled_s: float = Field(0.0, description="seconds the unneeded looks still running had run when cancelled (no energy reported)")
 
 
+class Stop(ResultModel):
+    """Why no more samples were drawn for one candidate."""
+
+    candidate: str
+    case: Literal["fixed_size", "relative_goal", "no_rows", "max_samples", "energy_budget", "time_budget"] = Field(
+        description="fixed_size (--samples), relative_goal (--max-drop), no_rows (every row used), max_samples (--max-samples), "
+        "energy_budget or time_budget (--budget spent)"
+    )
+    value: float | None = Field(default=None, description="the sample size, rows, joules or seconds the case names")
+
+
 class Search(ResultModel):
     """How the candidates were searched: adaptive or exhaustive, in which order, and why; and the looks at the data."""
 
@@ -128,7 +139,8 @@ class Search(ResultModel):
     )
     rows_available: int | None = Field(default=None, description="rows of the task's data that could be drawn")
     looks: list[Look] = Field(default_factory=list)
-    stopped: str | None = Field(default=None, description="why no more samples were drawn")
+    stopped: str | None = Field(default=None, description="why no more samples were drawn (stops, in words)")
+    stops: list[Stop] = Field(default_factory=list, description="why no more samples were drawn, per candidate")
     ahead: RunAhead | None = Field(default=None, description="measurements run ahead on a cluster's free slots (Ray)")
 
 
@@ -139,7 +151,27 @@ class BestBet(ResultModel):
     likelihood: float = Field(
         description="approximate probability that its quality meets the threshold (normal approximation of its interval)"
     )
-    note: str
+    even_odds: bool = Field(default=True, description="the cheapest at even odds or better (False: none reaches even odds)")
+    note: str = Field(default="", description="the bet in words")
+
+
+class Outcome(ResultModel):
+    """What the ranking decided, as data (``summary`` is this in words)."""
+
+    case: Literal["only", "largest", "smaller", "none_measured", "all_stopped", "none_meets", "undecided"] = Field(
+        description="recommended: only (the one candidate that meets the goal), largest (the largest that meets it), smaller "
+        "(cheaper than the largest that meets it); none_measured; all_stopped (each stopped early, below the goal); "
+        "none_meets; undecided (the samples cannot tell)"
+    )
+    by: Literal["energy", "params", "latency"] = "energy"
+    chosen: str | None = Field(default=None, description="the recommended candidate")
+    largest: str | None = Field(default=None, description="smaller: the largest candidate that also meets the goal")
+    cost_ratio: float | None = Field(
+        default=None, description="smaller: the chosen one's cost (by) over the largest's; None where either reads zero"
+    )
+    subject: str | None = Field(
+        default=None, description="all_stopped: the highest quality stopped early; none_meets: the best; undecided: the cheapest undecided"
+    )
 
 
 class Method(ResultModel):
@@ -250,7 +282,8 @@ class Recommendation(ResultModel):
     decision: Literal["recommended", "none", "undecided"] = "none"
     model: str | None = None
     best: str | None = None
-    summary: str = ""
+    summary: str = Field(default="", description="outcome (and, when undecided, the stops and the best bet) in words")
+    outcome: Outcome | None = Field(default=None, description="what the ranking decided, as data")
     best_bet: BestBet | None = Field(default=None, description="undecided runs: the candidate most likely to meet the goal")
     pareto: list[str] = Field(default_factory=list, description="non-dominated on quality and energy, cheapest first")
     savings: Savings | None = Field(default=None, description="the recommendation against the reference, per query and per year")
@@ -341,6 +374,7 @@ __all__ = [
     "MakingStep",
     "Method",
     "Node",
+    "Outcome",
     "Phase",
     "Recommendation",
     "RegistryInfo",
@@ -355,6 +389,7 @@ __all__ = [
     "Serving",
     "ServingPoint",
     "Status",
+    "Stop",
     "TaskInfo",
     "json_schema",
 ]

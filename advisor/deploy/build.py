@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from advisor.core.formats import latency_goal
 from advisor.core.results import CandidateResult, Recommendation, ServingPoint
 from advisor.core.stats import mean_interval
 from advisor.deploy.pyfunc import write_flavour
@@ -120,7 +121,7 @@ def serving_config(rec: Recommendation, c: CandidateResult, spec: CandidateSpec)
     for cs in rec.serving.candidates if rec.serving else []:
         if cs.name == c.name and cs.chosen is not None:
             p = cs.points[cs.chosen]
-            how = "chosen by the serving sweep" + (f" (p95 goal {rec.serving.max_latency_ms:g} ms)" if rec.serving.max_latency_ms else "")
+            how = "chosen by the serving sweep" + (f" ({latency_goal(rec.serving.max_latency_ms)})" if rec.serving.max_latency_ms else "")
             return ServingConfig(runtime=p.runtime, batch_size=p.batch_size, threads=p.threads, device=p.device, chosen_by=how), p
     bs = int(rec.settings.get("batch_size") or 16)
     how = "the run's own configuration: no serving sweep chose one"

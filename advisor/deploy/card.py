@@ -40,7 +40,7 @@ def _metadata(m: Manifest, rec: Recommendation, c: CandidateResult) -> dict[str,
     if made_j is not None and intensity is not None and rec.method.energy != "not measured":  # a null meter's 0 J is no emission figure
         meta["co2_eq_emissions"] = {
             "emissions": round(made_j / 3.6e6 * intensity, 6),
-            "source": f"CodeCarbon, {rec.method.energy} ({made_j:.4g} J to make: {how})",
+            "source": f"CodeCarbon, {rec.method.energy} ({joules(made_j)} to make: {how})",
             "training_type": how,
             "geographical_location": country,
             "hardware_used": rec.method.cpu_model or rec.method.cpu or "unknown",

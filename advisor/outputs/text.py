@@ -3,7 +3,8 @@
 The terminal, the report, ``advisor check`` and the service all format through this module, so a
 figure reads the same everywhere. The number formats and the goal phrases live in
 :mod:`advisor.core.formats` (the layers below the outputs write their sentences with them too) and are
-re-exported here; this module adds the outputs' table cells and the sentences they share.
+re-exported here; the sentences results.json keeps are rendered from typed reasons by :mod:`advisor.core.sentences`.
+This module adds the outputs' table cells and the sentences they share.
 """
 
 from __future__ import annotations

@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from statistics import NormalDist
 
+from advisor.core import sentences
 from advisor.core.assess import assess
 from advisor.core.cascades import MAX_CHEAP, best_cascade, cannot_gate, cascade_name, cheaper_than, could_win
 from advisor.core.formats import goal_text
 from advisor.core.impact import savings
 from advisor.core.ranking import pareto_front, rank
-from advisor.core.results import BestBet, CandidateResult, Cost, Look, Recommendation
+from advisor.core.results import BestBet, CandidateResult, Cost, Look, Recommendation, Stop
 from advisor.core.stats import z_value
 from advisor.measure.candidate import base_result
 from advisor.search.adaptive import exhaustive_estimate
@@ -28,7 +29,7 @@ def judge(
     status: str,
     base: Recommendation | None = None,
     looks: Sequence[Look] = (),
-    stopped: str | None = None,
+    stops: Sequence[Stop] = (),
 ) -> Recommendation:
     """The recommendation from the results so far; candidates not measured yet are listed as ``not run``.
 
@@ -39,7 +40,7 @@ def judge(
         status: ``running``, ``complete`` or ``interrupted``.
         base: the previous recommendation of this run (its meter method and idle power are kept).
         looks: the looks at the data so far (sample sizes, what each measured and cost).
-        stopped: why no more samples were drawn (when the run is over).
+        stops: why no more samples were drawn, per candidate (when the run is over).
     """
     skeleton = plan.skeleton()
     rec = (base or skeleton).model_copy(update={"task": skeleton.task, "samples": skeleton.samples})
@@ -59,7 +60,8 @@ def judge(
         est_s += sum(lk.duration_s for lk in earlier)
         cost = cost.model_copy(update={"exhaustive_estimate_j": est_j, "exhaustive_estimate_s": est_s, "not_estimated": left_out})
     model, best = ranking.model, ranking.best
-    search = plan.search.model_copy(update={"looks": list(looks), "stopped": stopped})
+    stopped = sentences.stops(stops)
+    search = plan.search.model_copy(update={"looks": list(looks), "stopped": stopped, "stops": list(stops)})
     summary, bet = ranking.summary, None
     if ranking.decision == "undecided" and stopped is not None:
         summary, bet = _undecided(summary, assessed, plan, stopped)
@@ -71,6 +73,7 @@ def judge(
             "best": best,
             "summary": summary,
             "decision": ranking.decision,
+            "outcome": ranking.outcome,
             "status": status,
             "reference": ref,
             "pareto": pareto_front(assessed),
@@ -86,10 +89,7 @@ def judge(
 def _undecided(summary: str, results: Sequence[CandidateResult], plan: Plan, stopped: str) -> tuple[str, BestBet | None]:
     """An undecided answer says what limited the samples and names a best bet (not a confident recommendation)."""
     used, rows = len(plan.samples), plan.search.rows_available or len(plan.samples)
-    if used >= rows:
-        summary += f" The data has no more rows: all {rows} usable rows were used."
-    else:
-        summary += f" No more samples were drawn ({stopped}); {rows} usable rows exist."
+    summary += " " + sentences.no_more_rows(used, rows, stopped)
     open_ = [c for c in results if c.status == "ok" and c.verdict == "undecided" and c.quality_ci]
     if not open_ or plan.threshold is None:
         return summary, None
@@ -103,12 +103,9 @@ def _undecided(summary: str, results: Sequence[CandidateResult], plan: Plan, sto
     ranked = sorted(open_, key=lambda c: order.index(c.name) if c.name in order else len(order))
     likely = [c for c in ranked if likelihood(c) >= 0.5]
     pick = likely[0] if likely else max(ranked, key=likelihood)
-    p = likelihood(pick)
-    note = (
-        f"Best bet, not a confident recommendation: {pick.name} meets the goal with probability about {p:.0%} "
-        f"(normal approximation of its interval; {'the cheapest at even odds or better' if likely else 'none reaches even odds'})."
-    )
-    return f"{summary} {note}", BestBet(name=pick.name, likelihood=p, note=note)
+    bet = BestBet(name=pick.name, likelihood=likelihood(pick), even_odds=bool(likely))
+    bet = bet.model_copy(update={"note": sentences.best_bet(bet)})
+    return f"{summary} {bet.note}", bet
 
 
 def _paybacks(results: list[CandidateResult], model: str | None, order: Sequence[str]) -> list[CandidateResult]:
@@ -128,35 +125,26 @@ def _paybacks(results: list[CandidateResult], model: str | None, order: Sequence
         else:
             against = model if model in ok else (c.derived_from if c.derived_from in ok else None)
         if against is not None and against == c.derived_from and KINDS[c.kind].trains_body:
-            note = (
-                f"has the architecture of its parent {against}, so a query costs the same (figures that differ are the machine's "
-                f"noise): the {mk.energy_j or 0:.4g} J of making it buys quality, not energy"
-            )
-            update = {"payback_queries": None, "payback_against": against, "payback_note": note}
+            update = {"payback_case": "same_architecture", "payback_against": against}
         else:
             update = _payback(mk, ok[c.name], ok.get(against or ""))
-        out.append(c.model_copy(update={"making": mk.model_copy(update=update)}))
+        made = mk.model_copy(update={"payback_queries": None, "payback_saved_j": None, **update})
+        out.append(c.model_copy(update={"making": made.model_copy(update={"payback_note": sentences.payback(made)})}))
     return out
 
 
 def _payback(mk, mine: CandidateResult, other: CandidateResult | None) -> dict:
+    """The payback's case (and, when it repays, after how many queries) of ``mine`` against ``other``."""
     if other is None:
-        return {"payback_queries": None, "payback_against": None, "payback_note": "no measured candidate it would replace"}
+        return {"payback_case": "no_candidate", "payback_against": None}
     if mk.energy_j is None:
-        return {"payback_queries": None, "payback_against": other.name, "payback_note": "the energy of making it is unknown"}
+        return {"payback_case": "unknown", "payback_against": other.name}
     saved = other.energy_per_query_j - mine.energy_per_query_j
     if _overlap(mine, other):
-        note = (
-            f"uses about as much energy per query as {other.name} (the intervals overlap): "
-            f"the {mk.energy_j:.4g} J of making it buys quality, not energy"
-        )
-        return {"payback_queries": None, "payback_against": other.name, "payback_note": note}
+        return {"payback_case": "overlap", "payback_against": other.name}
     if saved <= 0:
-        note = f"never repays the {mk.energy_j:.4g} J of making it against {other.name}: it uses as much energy per query or more"
-        return {"payback_queries": None, "payback_against": other.name, "payback_note": note}
-    n = mk.energy_j / saved
-    note = f"repays the {mk.energy_j:.4g} J of making it after {n:,.0f} queries against {other.name} ({saved:.3g} J less per query)"
-    return {"payback_queries": n, "payback_against": other.name, "payback_note": note}
+        return {"payback_case": "never", "payback_against": other.name}
+    return {"payback_case": "repays", "payback_against": other.name, "payback_queries": mk.energy_j / saved, "payback_saved_j": saved}
 
 
 def _overlap(a: CandidateResult, b: CandidateResult) -> bool:

@@ -10,9 +10,9 @@ import shutil
 import time
 from typing import Protocol
 
+from advisor.core import sentences
 from advisor.core.cascades import cascade_name
-from advisor.core.formats import human_count
-from advisor.core.results import CandidateResult, Cascade, Cost, IdlePower, Look, Method, Recommendation
+from advisor.core.results import CandidateResult, Cascade, Cost, IdlePower, Look, Method, Recommendation, Stop
 from advisor.measure.candidate import base_result
 from advisor.measure.cascade import CascadeJob, window_texts
 from advisor.measure.executor import Executor, Measured
@@ -99,7 +99,7 @@ class _State:
         plan = self.first
         result = self._once(plan, spec)
         while result.status == "ok" and self._open(spec.name):
-            why = self._why_stop(plan)
+            why = self._why_stop(plan, spec.name)
             if why is not None:
                 self.stops[spec.name] = why
                 break
@@ -179,9 +179,10 @@ class _State:
             shared = min(len(self.results[n].predictions or []) for n in names)
             plan = self.plan
             if shared >= len(plan.samples):
-                why = self._why_stop(plan)
+                who = f"cascade {cascade_name(names)}"
+                why = self._why_stop(plan, who)
                 if why is not None:
-                    self.stops[f"cascade {cascade_name(names)}"] = why
+                    self.stops[who] = why
                     return
                 plan = self.plan = plan.extended(plan.next_size())
             for i, name in enumerate(names):
@@ -193,8 +194,7 @@ class _State:
                 return  # a stage could not be measured on more samples: nothing more to learn here
 
     def _judge(self, status: str) -> None:
-        stopped = "; ".join(f"{n}: {why}" for n, why in self.stops.items()) or None
-        self.rec = judge(self.plan, list(self.results.values()), self.cost(), status, self.rec, self.looks, stopped)
+        self.rec = judge(self.plan, list(self.results.values()), self.cost(), status, self.rec, self.looks, list(self.stops.values()))
         if (ahead := self.ahead.figures()) is not None:
             self.rec = self.rec.model_copy(update={"search": self.rec.search.model_copy(update={"ahead": ahead})})
         self.results = {c.name: c for c in self.rec.candidates if c.status != "not run"}  # assessed: intervals are computed once
@@ -207,23 +207,22 @@ class _State:
             return False
         return rec.model not in order or order.index(name) < order.index(rec.model)
 
-    def _why_stop(self, plan: Plan) -> str | None:
-        """Why no more samples are drawn for a candidate measured on ``plan``, or None to draw more."""
-        s = plan.settings
+    def _why_stop(self, plan: Plan, who: str) -> Stop | None:
+        """Why no more samples are drawn for ``who``, measured on ``plan``, or None to draw more."""
+        s = plan.settings.search
         if plan.next_size() is None:
             rows = plan.search.rows_available or 0
-            if s.search.sample_size is not None:
-                return f"the sample size was fixed at {s.search.sample_size} (--samples); leave it out to let the run draw more"
-            if s.goal.max_drop is not None:
-                return "a relative goal (--max-drop) compares candidates on the same samples, so no more are drawn"
-            return (
-                f"no more rows to draw (all {rows} used)" if len(plan.samples) >= rows else f"--max-samples reached ({len(plan.samples)})"
-            )
+            if s.sample_size is not None:
+                return Stop(candidate=who, case="fixed_size", value=s.sample_size)
+            if plan.settings.goal.max_drop is not None:
+                return Stop(candidate=who, case="relative_goal")
+            used = len(plan.samples)
+            return Stop(candidate=who, case="no_rows", value=rows) if used >= rows else Stop(candidate=who, case="max_samples", value=used)
         extra = [lk for lk in self.looks if lk.samples > len(self.first.samples)]
-        if s.search.budget_j is not None and sum(lk.energy_j for lk in extra) >= s.search.budget_j:
-            return f"the energy budget for more samples ({s.search.budget_j:g} J) is spent"
-        if s.search.budget_s is not None and sum(lk.duration_s for lk in extra) >= s.search.budget_s:
-            return f"the time budget for more samples ({s.search.budget_s:g} s) is spent"
+        if s.budget_j is not None and sum(lk.energy_j for lk in extra) >= s.budget_j:
+            return Stop(candidate=who, case="energy_budget", value=s.budget_j)
+        if s.budget_s is not None and sum(lk.duration_s for lk in extra) >= s.budget_s:
+            return Stop(candidate=who, case="time_budget", value=s.budget_s)
         return None
 
     def finish(self, status: str) -> Recommendation:
@@ -283,8 +282,9 @@ def _not_measured(plan: Plan, spec: CandidateSpec, rec: Recommendation) -> Candi
         return _pruned(spec, plan.settings.goal.deployed, plan.params, "the deployed model")
     far = _too_far_to_tune(plan, rec, spec)
     if far is not None:
-        update = {"parameters": plan.params.get(spec.name), "pruned_by": spec.derived_from}
-        return base_result(spec, "pruned", far).model_copy(update=update)
+        case, reason = far
+        update = {"parameters": plan.params.get(spec.name), "pruned_by": spec.derived_from, "pruned_as": case}
+        return base_result(spec, "pruned", reason).model_copy(update=update)
     return None
 
 
@@ -305,24 +305,20 @@ def _passed(plan: Plan, rec: Recommendation, spec: CandidateSpec) -> str | None:
     )
 
 
-def _too_far_to_tune(plan: Plan, rec: Recommendation, spec: CandidateSpec) -> str | None:
+def _too_far_to_tune(plan: Plan, rec: Recommendation, spec: CandidateSpec) -> tuple[str, str] | None:
     """Adaptive search: why a model whose body would be trained on the samples is not worth making (its frozen
-    parent failed, or scored more than ``finetune_within`` below the goal), or None to measure it."""
+    parent failed, or scored more than ``finetune_within`` below the goal), as (``pruned_as``, reason), or None to
+    measure it."""
     s = plan.settings
     if plan.rules is None or plan.threshold is None or not KINDS[spec.kind].trains_body or not spec.derived_from:
         return None
     parent = next((c for c in rec.candidates if c.name == spec.derived_from), None)
     if parent is None:
         return None  # the parent is not in this run: nothing to judge by
-    tail = "; --exhaustive measures it"
     if parent.status != "ok" or parent.quality is None:
-        return f"not measured: its parent {parent.name} was not measured in full ({parent.status}){tail}"
-    gap = plan.threshold - parent.quality
-    if gap > s.search.finetune_within:
-        return (
-            f"not measured: its frozen parent {parent.name} scored {parent.quality:.3f}, {gap:.3f} below the goal {plan.threshold:g}; "
-            f"fine-tuning is tried within {s.search.finetune_within:g} of the goal (--finetune-within){tail}"
-        )
+        return "parent_unmeasured", sentences.parent_not_measured(parent)
+    if plan.threshold - parent.quality > s.search.finetune_within:
+        return "parent_too_far", sentences.parent_too_far(parent, plan.threshold, s.search.finetune_within)
     return None
 
 
@@ -337,11 +333,6 @@ def _deployed_rank(plan: Plan) -> int | None:
 
 def _pruned(spec: CandidateSpec, passed: str, params: dict[str, int | None], role: str | None = None) -> CandidateResult:
     mine, theirs = params.get(spec.name), params.get(passed)
-    why = f"{human_count(mine)} vs {human_count(theirs)} parameters" if mine and theirs else "later in the cost order"
-    if role:
-        reason = f"not measured: expected to cost more than {role}, {passed} ({why}); --exhaustive measures it"
-    else:
-        reason = (
-            f"not measured: {passed} already meets the goal and this candidate is expected to cost more ({why}); --exhaustive measures it"
-        )
-    return base_result(spec, "pruned", reason).model_copy(update={"parameters": mine, "pruned_by": passed})
+    reason = sentences.pruned(passed, role, mine, theirs)
+    update = {"parameters": mine, "pruned_by": passed, "pruned_as": "deployed" if role else "goal_met"}
+    return base_result(spec, "pruned", reason).model_copy(update=update)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from advisor.core.formats import duration, joules
 from advisor.core.results import Cost, ServingPoint
 from advisor.core.stats import mean_interval
 from advisor.measure.candidate import Job, ProgressFn
@@ -211,11 +212,11 @@ class Walk:
         per_s = (time.perf_counter() - self.t0) / self.measured if self.measured else 0.0
         spent = self.spent_j + self.earlier_j
         if self.budget_j is not None and spent + per_j > self.budget_j:
-            earlier = f", {self.earlier_j:.4g} J of it by earlier runs" if self.earlier_j else ""
-            return f"over the sweep's energy budget ({spent:.4g} of {self.budget_j:.4g} J spent{earlier})"
+            earlier = f", {joules(self.earlier_j)} of it by earlier runs" if self.earlier_j else ""
+            return f"over the sweep's energy budget ({joules(spent, '')} of {joules(self.budget_j)} spent{earlier})"
         took = time.perf_counter() - self.t0 + self.earlier_s
         if self.budget_s is not None and took + per_s > self.budget_s:
-            return f"over the sweep's time budget ({took:.0f} of {self.budget_s:.0f} s spent)"
+            return f"over the sweep's time budget ({duration(took)} of {duration(self.budget_s)} spent)"
         return None
 
     def point(
