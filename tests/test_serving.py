@@ -10,6 +10,7 @@ import pytest
 
 from advisor.api import recommend
 from advisor.core.results import CandidateServing, Recommendation, ServingPoint
+from advisor.core.sentences import serving_answer
 from advisor.errors import SpecError
 from advisor.measure.candidate import Job
 from advisor.measure.metering import FakeMeter
@@ -66,12 +67,35 @@ def test_without_a_goal_the_least_energy_is_chosen_and_the_frontier_listed():
     assert frontier(pts) == [0, 2, 1]  # batch 64 is beaten on both energy and p95 by batch 16
 
 
+def test_the_serving_decision_is_data_and_its_answer_is_worded_from_it():
+    slow = goal([point(1.0, 80.0, batch=16), point(2.0, 60.0, batch=1)], max_ms=50)
+    name, p, c = decide([CandidateServing(name="m", points=slow)], ["m"], 50)
+    assert (name, p, c.case, c.models, c.fastest, c.fastest_point.latency_p95_ms) == (None, None, "none_meets", 1, "m", 60.0)
+    answer = serving_answer(c, name, p, 50)
+    assert answer.startswith("No configuration of m meets p95 <= 50.0 ms: the fastest is m at pytorch, batch 1, 1 thread")
+    assert "--serving frontier also tries" in answer
+    free = goal([point(0.0, 30.0, batch=16), point(0.0, 8.0, batch=4)], max_ms=100)  # a null meter: every point reads 0 J
+    name, p, c = decide([CandidateServing(name="m", points=free)], ["m"], 100)
+    assert c.energy_measured is False and p.batch_size == 4 and "energy was not measured" in serving_answer(c, name, p, 100)
+    other = [
+        CandidateServing(name="rec", points=goal([point(2.0, 9.0)], max_ms=10)),
+        CandidateServing(name="alt", points=goal([point(1.0, 9.0)], max_ms=10)),
+    ]
+    name, p, c = decide(other, ["rec", "alt"], 10)
+    assert (name, c.recommended, c.recommended_best_j, c.models) == ("alt", "rec", 2.0, 2)
+    assert "less than rec at its best configuration meeting the goal (2 J)" in serving_answer(c, name, p, 10)
+    assert decide([], ["m"], 10)[2].case == "none_measured"
+
+
 def test_a_tie_on_energy_goes_to_the_faster_and_a_clear_difference_to_the_cheaper():
     tied = goal([point(1.00, 30.0, batch=16, half=0.05), point(1.02, 8.0, batch=4, half=0.05)], max_ms=100)
     index, why = choose(tied, 100)
     assert index == 1 and "tied on energy with 1 other" in why
-    _, p, answer = decide([CandidateServing(name="m", points=tied)], ["m"], 100, "ESTIMATED")
+    name, p, choice = decide([CandidateServing(name="m", points=tied)], ["m"], 100)
+    assert (choice.case, choice.ties, choice.configurations, choice.models, choice.energy_measured) == ("chosen", 1, 2, 1, True)
+    answer = serving_answer(choice, name, p, 100, "ESTIMATED")
     assert p.batch_size == 4 and "tied on energy with 1 other, intervals overlapping: the fastest of them" in answer
+    assert "ESTIMATED" in answer and "of the 2 configurations meeting p95 <= 100.0 ms" in answer
     apart = goal([point(1.00, 30.0, batch=16, half=0.005), point(1.02, 8.0, batch=4, half=0.005)], max_ms=100)
     assert choose(apart, 100)[0] == 0
     same = goal([point(1.0, 8.0, batch=4, threads=2), point(1.0, 8.0, batch=4, threads=1)])
@@ -83,7 +107,8 @@ def test_an_infeasible_goal_says_so_and_names_the_fastest():
     index, why = choose(pts, 20.0)
     assert index is None and "no configuration meets p95 <= 20.0 ms" in why and "onnxruntime, batch 1" in why and "30.0 ms" in why
     sweep = CandidateServing(name="m", points=pts)
-    model, chosen, answer = decide([sweep], ["m"], 20.0, "ESTIMATED")
+    model, chosen, choice = decide([sweep], ["m"], 20.0)
+    answer = serving_answer(choice, model, chosen, 20.0, "ESTIMATED")
     assert model is None and chosen is None and answer.startswith("No configuration of m meets p95 <= 20.0 ms")
     assert "--serving frontier" in answer
 
@@ -101,7 +126,8 @@ def test_the_batch_fill_wait_counts_and_a_slow_configuration_cannot_keep_up():
 def test_a_larger_model_at_a_better_configuration_can_win_and_the_sentence_says_why():
     small = CandidateServing(name="small", points=goal([point(1.0, 90.0, batch=64), point(3.0, 15.0, batch=1)], max_ms=20.0))
     large = CandidateServing(name="large", points=goal([point(2.0, 18.0, batch=4, runtime="onnxruntime")], max_ms=20.0))
-    model, p, answer = decide([small, large], ["small", "large"], 20.0, "ESTIMATED")
+    model, p, choice = decide([small, large], ["small", "large"], 20.0)
+    answer = serving_answer(choice, model, p, 20.0, "ESTIMATED")
     assert model == "large" and p.batch_size == 4
     assert "Serve large with onnxruntime, batch 4, 1 thread" in answer and "ESTIMATED" in answer
     assert "of the 2 configurations of 2 models meeting p95 <= 20.0 ms" in answer and "less than small" in answer

@@ -313,6 +313,26 @@ class CandidateServing(ResultModel):
     )
 
 
+class ServingChoice(ResultModel):
+    """The serving decision as data (``Serving.answer`` is this in words)."""
+
+    case: Literal["chosen", "none_meets", "none_measured"] = Field(
+        description="chosen (a model and configuration), none_meets (no configuration meets the latency goal), none_measured"
+    )
+    configurations: int = Field(default=0, description="chosen: the configurations it was chosen among (those meeting the goal)")
+    models: int = Field(default=0, description="chosen: the models those belong to; none_meets: the models swept")
+    ties: int = Field(
+        default=0, description="chosen: other configurations tied with it on energy (intervals overlapping); the fastest of them wins"
+    )
+    energy_measured: bool = Field(default=True, description="False: every configuration read 0 J, so the fastest was chosen")
+    fastest: str | None = Field(default=None, description="none_meets: the model of the fastest configuration")
+    fastest_point: ServingPoint | None = Field(default=None, description="none_meets: that configuration")
+    recommended: str | None = Field(default=None, description="chosen: the recommended model, when another model was chosen")
+    recommended_best_j: float | None = Field(
+        default=None, description="its least energy per query at a configuration meeting the goal (None: it meets it at none)"
+    )
+
+
 class Serving(ResultModel):
     """How to serve: the serving sweep, the latency goal and the (model, configuration) chosen."""
 
@@ -323,7 +343,8 @@ class Serving(ResultModel):
     candidates: list[CandidateServing] = Field(default_factory=list)
     model: str | None = Field(default=None, description="the model chosen with its configuration (None: no configuration meets the goal)")
     point: ServingPoint | None = None
-    answer: str = Field(default="", description="which model and configuration, and why, in one sentence")
+    answer: str = Field(default="", description="which model and configuration, and why, in one sentence (choice in words)")
+    choice: ServingChoice | None = Field(default=None, description="the serving decision, as data")
     cost: Cost = Field(default_factory=Cost, description="what the whole sweep cost (the meter's total, wall time); not in advisor_cost")
     saved_per_query_j: float | None = Field(
         default=None, description="the run's configuration's J/query minus the chosen one's (same model)"

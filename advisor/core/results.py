@@ -28,6 +28,7 @@ from advisor.core.figures import (  # re-exported: every results model is import
     ResultModel,
     Reuse,
     Serving,
+    ServingChoice,
     ServingPoint,
     Status,
 )
@@ -387,6 +388,7 @@ __all__ = [
     "Savings",
     "Search",
     "Serving",
+    "ServingChoice",
     "ServingPoint",
     "Status",
     "Stop",

@@ -1,17 +1,19 @@
 """The results' sentences, rendered from typed reasons: pure, no I/O, numbers through :mod:`advisor.core.formats`.
 
-The core and the search decide in data (:class:`~advisor.core.results.Outcome`, a pruned candidate's ``pruned_by``
-and ``pruned_as``, a bespoke model's ``payback_case``, the search's :class:`~advisor.core.results.Stop` list,
-:class:`~advisor.core.results.BestBet`); this module alone turns those into the words results.json keeps beside them and the
-terminal, the report and the service show. A pipeline reads the typed fields; a person reads these.
+The core, the search and the serving choice decide in data (:class:`~advisor.core.results.Outcome`, a pruned
+candidate's ``pruned_by`` and ``pruned_as``, a bespoke model's ``payback_case``, the search's
+:class:`~advisor.core.results.Stop` list, :class:`~advisor.core.results.BestBet`,
+:class:`~advisor.core.results.ServingChoice`); this module alone turns those into the words results.json keeps
+beside them and the terminal, the report and the service show. A pipeline reads the typed fields; a person reads
+these.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from advisor.core.figures import CandidateResult, Making
-from advisor.core.formats import human_count, joules, percent, quality
+from advisor.core.figures import CandidateResult, Making, ServingChoice, ServingPoint
+from advisor.core.formats import human_count, joules, latency_goal, milliseconds, percent, quality
 
 _COST = {"energy": "energy per query", "params": "parameters", "latency": "median latency"}
 """What each ranking key is called in a sentence."""
@@ -147,3 +149,64 @@ def payback(mk: Making) -> str | None:
             f"({joules(mk.payback_saved_j)} less per query)"
         ),
     }[mk.payback_case]
+
+
+# -- serving -----------------------------------------------------------------------------------------
+
+
+def configuration(p: ServingPoint) -> str:
+    """``onnxruntime, batch 4, 2 threads`` (and the device when it is not the CPU)."""
+    where = f", {p.device}" if p.device != "cpu" else ""
+    how = f" grouped by length (gathering {p.wait_queries})" if p.batching == "length" else ""
+    return f"{p.runtime}, batch {p.batch_size}{how}, {p.threads} thread{'s' if p.threads != 1 else ''}{where}"
+
+
+def _others(n: int) -> str:
+    return f"{n} other{'s' if n > 1 else ''}"
+
+
+def serving_answer(
+    c: ServingChoice, model: str | None, point: ServingPoint | None, max_latency_ms: float | None, energy_label: str = ""
+) -> str:
+    """The serving decision in one sentence: which model and configuration, and why (or why none).
+
+    Args:
+        c: the decision.
+        model: the model chosen, and ``point`` its configuration (both None unless ``c.case`` is ``chosen``).
+        max_latency_ms: the latency goal (None: least energy, whatever the latency).
+        energy_label: how energy was obtained, said at the figure (e.g. ``ESTIMATED``).
+    """
+    goal = latency_goal(max_latency_ms) if max_latency_ms else None
+    if c.case == "none_measured":
+        return "no serving configuration could be measured"
+    if c.case == "none_meets" or point is None:
+        models = f"the {c.models} models swept" if c.models > 1 else (c.fastest or "the model")
+        hint = " (--serving frontier also tries the other candidates that meet the quality goal)" if c.models <= 1 else ""
+        fastest = c.fastest_point
+        where = f"{c.fastest} at {configuration(fastest)} with p95 {milliseconds(fastest.latency_p95_ms)}" if fastest else "none"
+        return (
+            f"No configuration of {models} meets {goal}: the fastest is {where}; relax --max-latency-ms or serve on faster hardware{hint}."
+        )
+    among = (
+        f"of the {c.configurations} configurations{f' of {c.models} models' if c.models > 1 else ''} meeting {goal}"
+        if goal
+        else "with no latency goal"
+    )
+    if not c.energy_measured:
+        text = (
+            f"Serve {model} with {configuration(point)}: energy was not measured (every configuration reads 0 J), so this is "
+            f"the fastest {among} (p95 {milliseconds(point.latency_p95_ms)})"
+        )
+    else:
+        label = f" {energy_label}" if energy_label else ""
+        tie = f"; tied on energy with {_others(c.ties)}, intervals overlapping: the fastest of them" if c.ties else ""
+        text = (
+            f"Serve {model} with {configuration(point)}: it uses the least energy per query {among} "
+            f"({joules(point.energy.per_query_j)}{label}, p95 {milliseconds(point.latency_p95_ms)}{tie})"
+        )
+    if c.recommended:
+        if c.recommended_best_j is not None:
+            text += f", less than {c.recommended} at its best configuration meeting the goal ({joules(c.recommended_best_j)})"
+        else:
+            text += f", while {c.recommended} meets it at no configuration"
+    return text + "."

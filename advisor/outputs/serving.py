@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from advisor.core.results import CandidateServing, Serving, ServingPoint
+from advisor.core.sentences import configuration
 from advisor.outputs.text import DASH, duration, joules, milliseconds, number, ratio, times
-from advisor.serving.choice import configuration
 
 COLUMNS = ["model", "runtime", ("batch", "right"), ("threads", "right"), ("J/query", "right"), ("±", "right")]
 COLUMNS += [("p50 ms", "right"), ("p95 ms", "right"), ("q/s", "right"), "note"]

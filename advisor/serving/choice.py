@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from advisor.core.formats import joules, latency_goal, milliseconds
-from advisor.core.results import CandidateServing, ServingPoint
+from advisor.core.formats import latency_goal, milliseconds
+from advisor.core.results import CandidateServing, ServingChoice, ServingPoint
+from advisor.core.sentences import configuration
 
 
 def energy_label(method_energy: str) -> str:
@@ -43,13 +44,6 @@ def with_goal(p: ServingPoint, max_latency_ms: float | None, queries_per_second:
     return p.model_copy(
         update={"fill_wait_ms": wait, "latency_p50_ms": p50, "latency_p95_ms": p95, "keeps_up": keeps_up, "meets_goal": meets}
     )
-
-
-def configuration(p: ServingPoint) -> str:
-    """``onnxruntime, batch 4, 2 threads`` (and the device when it is not the CPU)."""
-    where = f", {p.device}" if p.device != "cpu" else ""
-    how = f" grouped by length (gathering {p.wait_queries})" if p.batching == "length" else ""
-    return f"{p.runtime}, batch {p.batch_size}{how}, {p.threads} thread{'s' if p.threads != 1 else ''}{where}"
 
 
 def _interval(p: ServingPoint) -> tuple[float, float]:
@@ -112,63 +106,37 @@ def choose(points: Sequence[ServingPoint], max_latency_ms: float | None) -> tupl
 
 
 def decide(
-    sweeps: Sequence[CandidateServing], order: Sequence[str], max_latency_ms: float | None, energy_label: str
-) -> tuple[str | None, ServingPoint | None, str]:
-    """The (model, configuration) pair to serve across the swept models, and the answer in one sentence.
+    sweeps: Sequence[CandidateServing], order: Sequence[str], max_latency_ms: float | None
+) -> tuple[str | None, ServingPoint | None, ServingChoice]:
+    """The (model, configuration) pair to serve across the swept models, and the decision as data
+    (:func:`advisor.core.sentences.serving_answer` words it).
 
     Args:
         sweeps: each model's sweep, its points already through :func:`with_goal`.
         order: the models in the quality ranking's order (first: the recommended one), for ties.
         max_latency_ms: the latency goal (None: least energy, whatever the latency).
-        energy_label: how energy was obtained, said at the figure (e.g. ``ESTIMATED``).
     """
     rank = {n: i for i, n in enumerate(order)}
     pairs = [
         (p, rank.get(s.name, len(rank)), s.name) for s in sweeps if not s.failed for p in s.points if max_latency_ms is None or p.meets_goal
     ]
-    label = f" {energy_label}" if energy_label else ""
-    goal = latency_goal(max_latency_ms) if max_latency_ms else None
     measured = [s for s in sweeps if s.points]
     if not measured:
-        return None, None, "no serving configuration could be measured"
+        return None, None, ServingChoice(case="none_measured")
     if not pairs:
         fastest = min(((p, s.name) for s in measured for p in s.points), key=lambda x: x[0].latency_p95_ms)
-        models = "of " + (measured[0].name if len(measured) == 1 else f"the {len(measured)} models swept")
-        hint = " (--serving frontier also tries the other candidates that meet the quality goal)" if len(measured) == 1 else ""
-        return (
-            None,
-            None,
-            (
-                f"No configuration {models} meets {goal}: the fastest is {fastest[1]} at {configuration(fastest[0])} "
-                f"with p95 {milliseconds(fastest[0].latency_p95_ms)}; relax --max-latency-ms or serve on faster hardware{hint}."
-            ),
-        )
+        return None, None, ServingChoice(case="none_meets", models=len(measured), fastest=fastest[1], fastest_point=fastest[0])
     i = least_energy([(p, r) for p, r, _ in pairs])
     point, _, name = pairs[i]
-    n_models = len({n for _, _, n in pairs})
-    among = (
-        f"of the {len(pairs)} configurations{f' of {n_models} models' if n_models > 1 else ''} meeting {goal}"
-        if goal
-        else "with no latency goal"
+    choice = ServingChoice(
+        case="chosen",
+        configurations=len(pairs),
+        models=len({n for _, _, n in pairs}),
+        ties=sum(1 for j, (p, _, _) in enumerate(pairs) if j != i and tied(p, point)),
+        energy_measured=any(p.energy.per_query_j > 0 for p, _, _ in pairs),  # a null meter, or windows too short: every point ties
     )
-    ties = sum(1 for j, (p, _, _) in enumerate(pairs) if j != i and tied(p, point))
-    tie = f"; tied on energy with {ties} other{'s' if ties > 1 else ''}, intervals overlapping: the fastest of them" if ties else ""
-    if all(p.energy.per_query_j <= 0 for p, _, _ in pairs):  # a null meter, or windows too short to read: every point ties
-        text = (
-            f"Serve {name} with {configuration(point)}: energy was not measured (every configuration reads 0 J), so this is "
-            f"the fastest {among} (p95 {milliseconds(point.latency_p95_ms)})"
-        )
-    else:
-        text = (
-            f"Serve {name} with {configuration(point)}: it uses the least energy per query {among} "
-            f"({joules(point.energy.per_query_j)}{label}, p95 {milliseconds(point.latency_p95_ms)}{tie})"
-        )
     first = order[0] if order else None
-    if goal and first and name != first and any(s.name == first for s in measured):
-        theirs = [p for p, _, n in pairs if n == first]
-        if theirs:
-            best = min(theirs, key=lambda p: p.energy.per_query_j)
-            text += f", less than {first} at its best configuration meeting the goal ({joules(best.energy.per_query_j)})"
-        else:
-            text += f", while {first} meets it at no configuration"
-    return name, point, text + "."
+    if max_latency_ms and first and name != first and any(s.name == first for s in measured):
+        theirs = [p.energy.per_query_j for p, _, n in pairs if n == first]
+        choice = choice.model_copy(update={"recommended": first, "recommended_best_j": min(theirs) if theirs else None})
+    return name, point, choice

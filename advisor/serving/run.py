@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from advisor.core.results import CandidateServing, Cost, Recommendation, Serving
+from advisor.core.sentences import serving_answer
 from advisor.measure.candidate import Job
 from advisor.measure.executor import make_executor
 from advisor.measure.metering import NullMeter
@@ -68,7 +69,7 @@ def decide_serving(
         chosen, why = choose(pts, goal) if pts else (None, sw.failed or "no configuration was measured")
         done.append(sw.model_copy(update={"points": pts, "frontier": frontier(pts), "chosen": chosen, "reason": why}))
     order = [rec.model, *(s.name for s in done if s.name != rec.model)] if rec.model else [s.name for s in done]
-    model, point, answer = decide(done, order, goal, energy_label(rec.method.energy))
+    model, point, choice = decide(done, order, goal)
     cost_j = total_j if total_j is not None else sum(s.cost.energy_j for s in done)
     chosen = next((c for c in done if c.name == model), None)
     default = next((p for p in chosen.points if p.default), None) if chosen else None
@@ -84,7 +85,8 @@ def decide_serving(
         candidates=done,
         model=model,
         point=point,
-        answer=answer,
+        answer=serving_answer(choice, model, point, goal, energy_label(rec.method.energy)),
+        choice=choice,
         cost=Cost(energy_j=cost_j, duration_s=sum(s.cost.duration_s for s in done)),
     )
 
