@@ -19,6 +19,7 @@ from advisor.core.cascades import (
     split,
 )
 from advisor.core.metricspec import MetricSpec
+from advisor.core.sentences import unfit
 from tests.factories import candidate
 
 ACC = MetricSpec(name="accuracy")
@@ -129,10 +130,10 @@ def test_a_stage_that_cannot_gate_is_left_out_and_says_why():
     names = sorted(set(labels))
     assert cannot_gate(small, names) is None
     flat = small.model_copy(update={"probabilities": [1.0] * len(labels)})
-    assert "same confidence (1)" in cannot_gate(flat, names)
-    assert cannot_gate(small.model_copy(update={"probabilities": None}), names) == "gives no confidence score"
+    assert cannot_gate(flat, names).case == "constant_confidence" and "same confidence (1)" in unfit(cannot_gate(flat, names))
+    assert unfit(cannot_gate(small.model_copy(update={"probabilities": None}), names)) == "gives no confidence score"
     other = small.model_copy(update={"predictions": ["LABEL_0"] * len(labels)})
-    assert "labels the task does not have (LABEL_0)" in cannot_gate(other, names)
+    assert cannot_gate(other, names).detail == "LABEL_0" and "labels the task does not have (LABEL_0)" in unfit(cannot_gate(other, names))
     got = best_cascade([flat, other, large], large, labels, ACC, 0.9, 0.95, 0, label_names=names)
     assert got is None  # neither cheap model may gate, so no cascade at all
     assert [c.name for c in cheaper_than([mid, small, large], large)] == ["s0", "s1"]

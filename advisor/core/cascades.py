@@ -26,6 +26,7 @@ import numpy as np
 from advisor.core.assess import metric_fn, prediction_interval
 from advisor.core.figures import CandidateResult
 from advisor.core.metricspec import MetricSpec
+from advisor.core.reasons import Unfit
 from advisor.core.results import Cascade
 
 GATES: tuple[float, ...] = (np.inf, *np.round(np.arange(1.0, -0.001, -0.02), 2))
@@ -139,16 +140,16 @@ def exact_lower_bound(successes: int, n: int, delta: float) -> float:
     return float(beta.ppf(delta, successes, n - successes + 1))
 
 
-def cannot_gate(c: CandidateResult, label_names: Sequence[str]) -> str | None:
+def cannot_gate(c: CandidateResult, label_names: Sequence[str]) -> Unfit | None:
     """Why a measured classifier cannot answer early in a cascade, or None: a gate needs a confidence that varies, and
     a stage must answer with the task's labels."""
     if not c.probabilities:
-        return "gives no confidence score"
+        return Unfit(candidate=c.name, case="no_confidence")
     if len(set(c.probabilities)) == 1:
-        return f"gives every answer the same confidence ({c.probabilities[0]:g}): no gate can tell its sure answers apart"
+        return Unfit(candidate=c.name, case="constant_confidence", detail=f"{c.probabilities[0]:g}")
     extra = sorted(set(c.predictions or []) - set(label_names)) if label_names else []
     if extra:
-        return f"answers labels the task does not have ({', '.join(extra[:3])}): stages must predict the same label set"
+        return Unfit(candidate=c.name, case="foreign_labels", detail=", ".join(extra[:3]))
     return None
 
 

@@ -32,6 +32,7 @@ from advisor.core.figures import (  # re-exported: every results model is import
     ServingPoint,
     Status,
 )
+from advisor.core.reasons import BestBet, NoCascade, Outcome, Stop, Unfit  # re-exported too
 from advisor.paths import write_atomic
 
 SCHEMA_VERSION = "1.8"
@@ -114,17 +115,6 @@ class RunAhead(ResultModel):
     cancelled_s: float = Field(0.0, description="seconds the unneeded looks still running had run when cancelled (no energy reported)")
 
 
-class Stop(ResultModel):
-    """Why no more samples were drawn for one candidate."""
-
-    candidate: str
-    case: Literal["fixed_size", "relative_goal", "no_rows", "max_samples", "energy_budget", "time_budget"] = Field(
-        description="fixed_size (--samples), relative_goal (--max-drop), no_rows (every row used), max_samples (--max-samples), "
-        "energy_budget or time_budget (--budget spent)"
-    )
-    value: float | None = Field(default=None, description="the sample size, rows, joules or seconds the case names")
-
-
 class Search(ResultModel):
     """How the candidates were searched: adaptive or exhaustive, in which order, and why; and the looks at the data."""
 
@@ -143,36 +133,6 @@ class Search(ResultModel):
     stopped: str | None = Field(default=None, description="why no more samples were drawn (stops, in words)")
     stops: list[Stop] = Field(default_factory=list, description="why no more samples were drawn, per candidate")
     ahead: RunAhead | None = Field(default=None, description="measurements run ahead on a cluster's free slots (Ray)")
-
-
-class BestBet(ResultModel):
-    """When the data cannot decide: the candidate most likely to meet the goal. Not a confident recommendation."""
-
-    name: str
-    likelihood: float = Field(
-        description="approximate probability that its quality meets the threshold (normal approximation of its interval)"
-    )
-    even_odds: bool = Field(default=True, description="the cheapest at even odds or better (False: none reaches even odds)")
-    note: str = Field(default="", description="the bet in words")
-
-
-class Outcome(ResultModel):
-    """What the ranking decided, as data (``summary`` is this in words)."""
-
-    case: Literal["only", "largest", "smaller", "none_measured", "all_stopped", "none_meets", "undecided"] = Field(
-        description="recommended: only (the one candidate that meets the goal), largest (the largest that meets it), smaller "
-        "(cheaper than the largest that meets it); none_measured; all_stopped (each stopped early, below the goal); "
-        "none_meets; undecided (the samples cannot tell)"
-    )
-    by: Literal["energy", "params", "latency"] = "energy"
-    chosen: str | None = Field(default=None, description="the recommended candidate")
-    largest: str | None = Field(default=None, description="smaller: the largest candidate that also meets the goal")
-    cost_ratio: float | None = Field(
-        default=None, description="smaller: the chosen one's cost (by) over the largest's; None where either reads zero"
-    )
-    subject: str | None = Field(
-        default=None, description="all_stopped: the highest quality stopped early; none_meets: the best; undecided: the cheapest undecided"
-    )
 
 
 class Method(ResultModel):
@@ -289,7 +249,8 @@ class Recommendation(ResultModel):
     pareto: list[str] = Field(default_factory=list, description="non-dominated on quality and energy, cheapest first")
     savings: Savings | None = Field(default=None, description="the recommendation against the reference, per query and per year")
     cascade: Cascade | None = Field(default=None, description="a cheaper small->large confidence cascade, when one meets the goal")
-    no_cascade: str | None = Field(default=None, description="why there is no cascade (once the run is over)")
+    no_cascade: str | None = Field(default=None, description="why there is no cascade (once the run is over), in words")
+    why_no_cascade: NoCascade | None = Field(default=None, description="why there is no cascade, as data")
     candidates: list[CandidateResult]
     settings: dict[str, Any] = Field(description="the run's Settings, as given")
     method: Method = Field(default_factory=Method)
@@ -374,6 +335,7 @@ __all__ = [
     "Making",
     "MakingStep",
     "Method",
+    "NoCascade",
     "Node",
     "Outcome",
     "Phase",
@@ -393,5 +355,6 @@ __all__ = [
     "Status",
     "Stop",
     "TaskInfo",
+    "Unfit",
     "json_schema",
 ]

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from advisor.core.figures import CandidateResult, Making, ServingChoice, ServingPoint
 from advisor.core.formats import human_count, joules, latency_goal, milliseconds, percent, quality
+from advisor.core.reasons import BestBet, NoCascade, Outcome, Stop, Unfit
 
 _COST = {"energy": "energy per query", "params": "parameters", "latency": "median latency"}
 """What each ranking key is called in a sentence."""
@@ -32,7 +33,7 @@ def _fraction(ratio: float | None) -> str:
     return f"1/{1 / ratio:.0f}" if ratio <= 1 / 1.95 else percent(ratio)
 
 
-def summary(outcome, goal: str, candidates: Mapping[str, CandidateResult]) -> str:
+def summary(outcome: Outcome, goal: str, candidates: Mapping[str, CandidateResult]) -> str:
     """The ranking's answer in one sentence, e.g. ``a meets accuracy >= 0.80 (...) at 1/12 of the energy per query of b,
     the largest candidate that also meets it (0.91).``
 
@@ -78,7 +79,7 @@ def no_more_rows(used: int, rows: int, stopped: str | None) -> str:
     return f"No more samples were drawn ({stopped}); {rows} usable rows exist."
 
 
-def best_bet(bet) -> str:
+def best_bet(bet: BestBet) -> str:
     """The best bet of an undecided run (:class:`~advisor.core.results.BestBet`), said as not a confident answer."""
     odds = "the cheapest at even odds or better" if bet.even_odds else "none reaches even odds"
     return (
@@ -87,7 +88,7 @@ def best_bet(bet) -> str:
     )
 
 
-def stop(s) -> str:
+def stop(s: Stop) -> str:
     """Why no more samples were drawn for one candidate (:class:`~advisor.core.results.Stop`)."""
     v = s.value
     return {
@@ -100,7 +101,7 @@ def stop(s) -> str:
     }[s.case]
 
 
-def stops(found: Sequence) -> str | None:
+def stops(found: Sequence[Stop]) -> str | None:
     """Every candidate's stop, ``name: why`` joined (None when there is none)."""
     return "; ".join(f"{s.candidate}: {stop(s)}" for s in found) or None
 
@@ -210,3 +211,34 @@ def serving_answer(
         else:
             text += f", while {c.recommended} meets it at no configuration"
     return text + "."
+
+
+# -- cascades ----------------------------------------------------------------------------------------
+
+
+def unfit(u: Unfit) -> str:
+    """Why a candidate cannot answer early in a cascade (:class:`~advisor.core.results.Unfit`), after its name."""
+    return {
+        "no_confidence": "gives no confidence score",
+        "constant_confidence": f"gives every answer the same confidence ({u.detail}): no gate can tell its sure answers apart",
+        "foreign_labels": f"answers labels the task does not have ({u.detail}): stages must predict the same label set",
+    }[u.case]
+
+
+def no_cascade(n: NoCascade) -> str:
+    """Why a run has no cascade (:class:`~advisor.core.results.NoCascade`), one sentence."""
+    bad = "; ".join(f"{u.candidate} {unfit(u)}" for u in n.unfit)
+    if n.case == "off":
+        return "Cascades were left out (--cascade off)."
+    if n.case == "generative":
+        return "No cascade: a generative task's answers carry no classifier confidence to gate on."
+    if n.case == "relative_goal":
+        return "No cascade: a relative goal (--max-drop) has no fixed threshold to certify a gate against."
+    if n.case == "nothing_cheaper":
+        return f"No cascade: no measured candidate costs less per query than {n.last}."
+    if n.case == "none_can_gate":
+        return f"No cascade: {bad}."
+    return (
+        f"No cascade: none of those tried with {', '.join(n.tried)} before {n.last} is certified to meet the goal for "
+        f"less energy than {n.last} alone" + (f" ({bad})" if bad else "") + "."
+    )

@@ -14,7 +14,7 @@ from advisor.core.cascades import MAX_CHEAP, best_cascade, cannot_gate, cascade_
 from advisor.core.formats import goal_text
 from advisor.core.impact import savings
 from advisor.core.ranking import pareto_front, rank
-from advisor.core.results import BestBet, CandidateResult, Cost, Look, Recommendation, Stop
+from advisor.core.results import BestBet, CandidateResult, Cost, Look, NoCascade, Recommendation, Stop, Unfit
 from advisor.core.stats import z_value
 from advisor.measure.candidate import base_result
 from advisor.search.adaptive import exhaustive_estimate
@@ -178,32 +178,34 @@ def _cascade(results: Sequence[CandidateResult], last_name: str | None, plan: Pl
     rows = {c.name: c for c in results if c.kind == "cascade"}
     last = _last(ok, rows, last_name)
     why = _why_none(list(ok.values()), last, plan)
-    if why is not None or last is None:
-        return {"cascade": None, "no_cascade": why}
+    if why is not None:
+        return _none(why)
+    if last is None:
+        return {"cascade": None, "no_cascade": None, "why_no_cascade": None}
     labels, names = plan.samples.labels, plan.samples.label_names
     found = best_cascade(
         list(ok.values()), last, labels, metric, plan.threshold, s.goal.confidence, plan.seed, plan.decision_confidence, names
     )
     if found is None:
         usable = [c.name for c in cheaper_than(list(ok.values()), last) if cannot_gate(c, names) is None][:MAX_CHEAP]
-        bad = _unfit(list(ok.values()), last, names)
-        note = (
-            f"No cascade: none of those tried with {', '.join(usable)} before {last.name} is certified to meet the goal for "
-            f"less energy than {last.name} alone"
-        )
-        return {"cascade": None, "no_cascade": note + (f" ({bad})" if bad else "") + "."}
+        return _none(NoCascade(case="none_certified", last=last.name, tried=usable, unfit=_unfit(list(ok.values()), last, names)))
     row = rows.get(cascade_name(found.stages))
     if row is None:
-        return {"cascade": found, "no_cascade": None}
+        return {"cascade": found, "no_cascade": None, "why_no_cascade": None}
     if row.status != "ok" or row.energy is None:
-        return {"cascade": found.model_copy(update={"candidate": row.name, "not_measured": row.reason}), "no_cascade": None}
+        found = found.model_copy(update={"candidate": row.name, "not_measured": row.reason})
+        return {"cascade": found, "no_cascade": None, "why_no_cascade": None}
     measured = {
         "candidate": row.name,
         "measured_energy_per_query_j": row.energy.per_query_j,
         "measured_shares": row.cascade.window_shares if row.cascade else [],
         "queries_from": row.cascade.queries_from if row.cascade else None,
     }
-    return {"cascade": found.model_copy(update=measured), "no_cascade": None}
+    return {"cascade": found.model_copy(update=measured), "no_cascade": None, "why_no_cascade": None}
+
+
+def _none(why: NoCascade) -> dict:
+    return {"cascade": None, "no_cascade": sentences.no_cascade(why), "why_no_cascade": why}
 
 
 def _last(ok: dict[str, CandidateResult], rows: dict[str, CandidateResult], name: str | None) -> CandidateResult | None:
@@ -228,24 +230,24 @@ def cascade_to_grow(plan: Plan, rec: Recommendation) -> tuple[str, ...] | None:
     return could_win(list(ok.values()), last, samples.labels, plan.task.spec.metric, plan.threshold, samples.label_names, reach, delta)
 
 
-def _unfit(results: list[CandidateResult], last: CandidateResult, label_names: Sequence[str]) -> str:
-    """The cheaper candidates that cannot gate, and why, in one clause ('' when none)."""
-    return "; ".join(f"{c.name} {why}" for c in cheaper_than(results, last) if (why := cannot_gate(c, label_names)))
+def _unfit(results: list[CandidateResult], last: CandidateResult, label_names: Sequence[str]) -> list[Unfit]:
+    """The cheaper candidates that cannot gate, and why."""
+    return [why for c in cheaper_than(results, last) if (why := cannot_gate(c, label_names))]
 
 
-def _why_none(results: list[CandidateResult], last: CandidateResult | None, plan: Plan) -> str | None:
+def _why_none(results: list[CandidateResult], last: CandidateResult | None, plan: Plan) -> NoCascade | None:
     """Why no cascade can be searched at all, or None when the search may go on."""
     if plan.settings.search.cascade == "off":
-        return "Cascades were left out (--cascade off)."
+        return NoCascade(case="off")
     if plan.task.spec.metric.generative:
-        return "No cascade: a generative task's answers carry no classifier confidence to gate on."
+        return NoCascade(case="generative")
     if plan.threshold is None:
-        return "No cascade: a relative goal (--max-drop) has no fixed threshold to certify a gate against."
+        return NoCascade(case="relative_goal")
     if last is None:
         return None
     cheaper = cheaper_than(results, last)
     if not cheaper:
-        return f"No cascade: no measured candidate costs less per query than {last.name}."
+        return NoCascade(case="nothing_cheaper", last=last.name)
     if all(cannot_gate(c, plan.samples.label_names) for c in cheaper):
-        return f"No cascade: {_unfit(results, last, plan.samples.label_names)}."
+        return NoCascade(case="none_can_gate", last=last.name, unfit=_unfit(results, last, plan.samples.label_names))
     return None
