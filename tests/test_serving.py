@@ -102,6 +102,17 @@ def test_a_tie_on_energy_goes_to_the_faster_and_a_clear_difference_to_the_cheape
     assert choose(same, None)[0] == 1  # exactly equal: fewer threads
 
 
+def test_a_loser_stopped_after_two_windows_does_not_tie_through_its_wide_interval():
+    cheap = point(0.0023, 3.0, batch=16, half=0.0018)
+    loser = point(0.0209, 1.8, batch=1).model_copy(update={"energy": energy_stats(0.0209, ci=[-0.024, 0.065], repeats=[0.0174, 0.0244])})
+    pts = goal([cheap, loser])
+    index, why = choose(pts, None)
+    assert index == 0 and "tied" not in why  # both windows of the batch-1 point lie above the batch-16 interval
+    close = point(0.0030, 1.8, batch=1).model_copy(update={"energy": energy_stats(0.0030, ci=[0.0, 0.006], repeats=[0.0035, 0.0025])})
+    index, why = choose(goal([cheap, close]), None)
+    assert index == 1 and "tied on energy with 1 other" in why  # a window inside the interval: a tie, the faster wins
+
+
 def test_an_infeasible_goal_says_so_and_names_the_fastest():
     pts = goal([point(1.0, 80.0, batch=16), point(2.0, 30.0, batch=1, runtime="onnxruntime")], max_ms=20.0)
     index, why = choose(pts, 20.0)

@@ -8,8 +8,10 @@ configuration whose p95 is within the goal (and which keeps up with the rate) is
 the least-energy configuration, with the energy-latency frontier beside it.
 
 Two configurations *tie* on energy when their energy intervals overlap (or, with no interval, their
-means are equal): of tied configurations the faster (lower p95) is chosen, then the one with fewer
-threads, then the smaller batch; across models, then the one the quality ranking put first.
+means are equal), unless every window of one lies above the other's interval (the sequential windows
+stop a clear loser after two, whose interval is then wide; its windows still tell it apart): of tied
+configurations the faster (lower p95) is chosen, then the one with fewer threads, then the smaller
+batch; across models, then the one the quality ranking put first.
 """
 
 from __future__ import annotations
@@ -51,10 +53,22 @@ def _interval(p: ServingPoint) -> tuple[float, float]:
     return (ci[0], ci[1]) if ci else (p.energy.per_query_j, p.energy.per_query_j)
 
 
-def tied(a: ServingPoint, b: ServingPoint) -> bool:
-    """Whether ``a`` and ``b`` cannot be told apart on energy per query (their intervals overlap)."""
+def overlap(a: ServingPoint, b: ServingPoint) -> bool:
+    """Whether the energy-per-query intervals of ``a`` and ``b`` overlap."""
     (al, ah), (bl, bh) = _interval(a), _interval(b)
     return al <= bh and bl <= ah
+
+
+def tied(a: ServingPoint, b: ServingPoint) -> bool:
+    """Whether ``a`` and ``b`` cannot be told apart on energy per query: their intervals overlap, and neither has every
+    window above the other's interval."""
+    return overlap(a, b) and not _above(a, _interval(b)[1]) and not _above(b, _interval(a)[1])
+
+
+def _above(p: ServingPoint, level: float) -> bool:
+    """Whether every metered window of ``p`` used more energy per query than ``level``."""
+    windows = p.energy.repeats_per_query_j
+    return bool(windows) and min(windows) > level
 
 
 def frontier(points: Sequence[ServingPoint]) -> list[int]:

@@ -15,7 +15,7 @@ from advisor.measure.candidate import Job, ProgressFn
 from advisor.measure.metering import Meter
 from advisor.measure.windows import energy_windows
 from advisor.runners import Runner
-from advisor.serving.choice import tied
+from advisor.serving.choice import overlap
 from advisor.spec.runtimes import RUNTIMES
 from advisor.spec.schema import CandidateSpec
 
@@ -105,8 +105,9 @@ def measure_point(
 
 
 def clearly_worse(a: ServingPoint, b: ServingPoint) -> bool:
-    """Whether ``a`` uses clearly more energy per query than ``b``: not tied, and :data:`CLEARLY_WORSE` times as much."""
-    return not tied(a, b) and a.energy.per_query_j > CLEARLY_WORSE * b.energy.per_query_j
+    """Whether ``a`` uses clearly more energy per query than ``b``: intervals apart, and :data:`CLEARLY_WORSE` times as
+    much (the grid ends a direction on this, so it asks for more than a choice between two points does)."""
+    return not overlap(a, b) and a.energy.per_query_j > CLEARLY_WORSE * b.energy.per_query_j
 
 
 def threads_text(n: int) -> str:
