@@ -146,5 +146,5 @@ def test_the_exhaustive_estimate_never_scales_a_transformer_from_a_tfidf_model()
         cost=Cost(energy_j=10.0, duration_s=3.0),
     )
     big = candidate("big", kind="encoder-head", status="pruned", parameters=109_000_000)
-    j, s, left_out = exhaustive_estimate([tfidf, big], 100, Settings())
+    j, s, left_out = exhaustive_estimate([tfidf, big], 100, Settings().measurement)
     assert (j, s) == (10.0, 3.0) and left_out == ["big"]

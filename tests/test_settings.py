@@ -78,3 +78,14 @@ def test_the_cache_key_changes_with_the_measurement_group_only(toy_task, tfidf_r
     assert base["settings"] == Settings().measurement.model_dump(mode="json")
     assert key(queries_per_day=1e6, mlflow="file:x", by="params", serving="off") == base  # judged or reported, not measured
     assert key(repeats=5) != base and key(country="FRA") != base
+
+
+def test_a_group_given_whole_replaces_the_group_and_the_flat_serving_mode_stays_flat():
+    base = Settings(batch_size=8, repeats=5, serving="off")
+    swapped = base.model_copy(update={"measurement": Measurement(batch_size=32)})
+    assert swapped.measurement.batch_size == 32 and swapped.measurement.repeats == Measurement().repeats
+    assert Settings.merged(None, measurement=Measurement(batch_size=32)).measurement.batch_size == 32
+    assert base.replaced(serving={"budget": None}).serving.mode == "auto"  # the whole group, its defaults included
+    assert base.replaced(serving="frontier").serving.mode == "frontier" and base.replaced(serving="frontier").measurement.batch_size == 8
+    with pytest.raises(ValidationError):
+        base.replaced(serving=None)  # the flat mode cannot be None

@@ -282,3 +282,16 @@ def test_verdict_words():
     assert text.verdict_text(_cand("b"), rec, "fails") == "below goal"
     assert text.verdict_text(_cand("b", samples_needed=700), rec, "undecided") == "undecided (~700 samples would decide)"
     assert text.verdict_text(_cand("b"), rec, "undecided") == "undecided"
+
+
+def test_every_stop_is_worded_including_those_without_a_figure():
+    from advisor.core import sentences
+    from advisor.core.results import Stop
+
+    cases = {"fixed_size": 100, "relative_goal": None, "no_rows": 120, "max_samples": 800, "energy_budget": 500.0, "time_budget": 90.0}
+    worded = {case: sentences.stop(Stop(candidate="a", case=case, value=v)) for case, v in cases.items()}
+    assert worded["relative_goal"].startswith("a relative goal (--max-drop)") and "120" in worded["no_rows"]
+    assert "500 J" in worded["energy_budget"] and "90 s" in worded["time_budget"] and len(set(worded.values())) == len(cases)
+    assert sentences.stops([Stop(candidate="a", case="relative_goal"), Stop(candidate="b", case="no_rows", value=3)]).startswith(
+        "a: a relative"
+    )

@@ -90,15 +90,16 @@ def best_bet(bet: BestBet) -> str:
 
 def stop(s: Stop) -> str:
     """Why no more samples were drawn for one candidate (:class:`~advisor.core.results.Stop`)."""
-    v = s.value
+    if s.case == "relative_goal":
+        return "a relative goal (--max-drop) compares candidates on the same samples, so no more are drawn"
+    v = s.value or 0.0
     return {
-        "fixed_size": f"the sample size was fixed at {v:.0f} (--samples); leave it out to let the run draw more",
-        "relative_goal": "a relative goal (--max-drop) compares candidates on the same samples, so no more are drawn",
-        "no_rows": f"no more rows to draw (all {v:.0f} used)",
-        "max_samples": f"--max-samples reached ({v:.0f})",
-        "energy_budget": f"the energy budget for more samples ({v:g} J) is spent",
-        "time_budget": f"the time budget for more samples ({v:g} s) is spent",
-    }[s.case]
+        "fixed_size": lambda: f"the sample size was fixed at {v:.0f} (--samples); leave it out to let the run draw more",
+        "no_rows": lambda: f"no more rows to draw (all {v:.0f} used)",
+        "max_samples": lambda: f"--max-samples reached ({v:.0f})",
+        "energy_budget": lambda: f"the energy budget for more samples ({v:g} J) is spent",
+        "time_budget": lambda: f"the time budget for more samples ({v:g} s) is spent",
+    }[s.case]()
 
 
 def stops(found: Sequence[Stop]) -> str | None:

@@ -124,7 +124,7 @@ def _paybacks(results: list[CandidateResult], model: str | None, order: Sequence
             against = others[0] if others else None
         else:
             against = model if model in ok else (c.derived_from if c.derived_from in ok else None)
-        if against is not None and against == c.derived_from and KINDS[c.kind].trains_body:
+        if against is not None and against == c.derived_from and KINDS[c.kind].trains_body and mk.energy_j is not None:
             update = {"payback_case": "same_architecture", "payback_against": against}
         else:
             update = _payback(mk, ok[c.name], ok.get(against or ""))

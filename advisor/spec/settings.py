@@ -50,8 +50,8 @@ class Goal(_Group):
 
 class Measurement(_Group):
     """What one measurement of a candidate is. Any change here makes a different measurement: this group, as
-    :meth:`key`, is the settings part of every stored measurement's key, and it is all of the settings a
-    measuring worker reads."""
+    :meth:`key`, is the settings part of every stored measurement's key, and it is what a measuring worker reads of
+    the settings (with ``keep_texts``, for the answers kept beside a fitted state)."""
 
     batch_size: int = _f(16, "Queries per batch in the energy windows.", ge=1, le=4096)
     repeats: int = _f(3, "Energy windows per candidate.", ge=1, le=100)
@@ -242,8 +242,8 @@ class Settings(BaseModel):
         nested: dict[str, Any] = {}
         flat: dict[str, Any] = {}
         for key, value in data.items():
-            is_group = key in GROUPS and (isinstance(value, (dict, BaseModel)) or value is None)
-            if is_group and not (key == "serving" and isinstance(value, str)):
+            # a group given whole: a mapping or a model (``serving`` as a string, or None, is the flat serving mode)
+            if key in GROUPS and (isinstance(value, (dict, BaseModel)) or (value is None and key != "serving")):
                 nested[key] = value.model_dump() if isinstance(value, BaseModel) else dict(value or {})
             elif key in FLAT:
                 flat[key] = value
@@ -265,7 +265,9 @@ class Settings(BaseModel):
         Raises:
             pydantic.ValidationError: a value out of its bounds, or a name that is no setting.
         """
-        return type(self).model_validate({**self.flat(), **values})
+        whole = {k for k, v in values.items() if k in GROUPS and not (k == "serving" and (v is None or isinstance(v, str)))}
+        kept = {k: v for k, v in self.flat().items() if FLAT[k][0] not in whole}  # a group given whole replaces the group
+        return type(self).model_validate({**kept, **values})
 
     def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Settings:
         """As pydantic's, except that ``update`` may use flat names and is validated (an unchecked copy could
