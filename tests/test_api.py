@@ -97,6 +97,7 @@ def test_an_interrupted_run_keeps_what_was_measured(toy_task, tfidf_registry, tm
     assert saved.candidates[0].quality is not None
 
 
+@pytest.mark.slow
 def test_each_candidate_in_its_own_process(toy_task, tfidf_registry, tmp_path):
     rec = run(toy_task, tfidf_registry, tmp_path, isolate=True, candidates=["tfidf-small"])
     c = rec.candidates[0]

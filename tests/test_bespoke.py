@@ -136,6 +136,7 @@ def test_an_interrupted_fine_tune_leaves_nothing_a_later_run_would_reuse(encoder
     assert later.made().earlier is None and len(later.trained_on) == 1  # made again, from scratch
 
 
+@pytest.mark.slow
 def test_bespoke_variants_are_measured_with_lineage_and_making_cost(encoder, tmp_path):
     reg = load_registry(_registry(tmp_path, encoder))
     by = {c.name: c for c in reg.candidates}
@@ -165,6 +166,7 @@ def test_bespoke_variants_are_measured_with_lineage_and_making_cost(encoder, tmp
     assert static.steps[0].earlier and static.steps[0].energy_j == pytest.approx(saved.candidate("enc [static]").making.steps[0].energy_j)
 
 
+@pytest.mark.slow
 def test_fine_tuning_is_tried_only_when_the_frozen_parent_is_near_the_goal(encoder, tmp_path):
     reg = load_registry(_registry(tmp_path, encoder, "[]"))
     task = write_task(tmp_path / "toy")

@@ -159,6 +159,7 @@ def test_cascades_off_measure_none(cascade_run):
     assert "off" in (rec.no_cascade or "")
 
 
+@pytest.mark.slow
 def test_the_cascade_exports_as_one_package_that_routes_by_the_gate(cascade_run, tmp_path):
     tmp, task, reg, rec = cascade_run
     done = advisor.export(rec, tmp_path / "pkg", candidate=rec.cascade.candidate)
@@ -182,6 +183,7 @@ def test_the_cascade_exports_as_one_package_that_routes_by_the_gate(cascade_run,
         advisor.load(tmp_path / "pkg")
 
 
+@pytest.mark.slow
 def test_a_deployed_cascade_package_is_checked_like_any_model(cascade_run, tmp_path):
     tmp, task, reg, rec = cascade_run
     advisor.export(rec, tmp_path / "pkg", candidate=rec.cascade.candidate)
@@ -201,6 +203,7 @@ def test_the_report_draws_the_cascade_and_says_what_it_saves(cascade_run):
     assert "measured as one pipeline" in render_markdown(rec)
 
 
+@pytest.mark.slow
 def test_more_samples_are_drawn_when_a_cascade_could_win_but_is_undecided(slow_large, tmp_path):
     # 100 first samples: an exact bound on 50 calibration samples cannot certify 0.95 even when all are right, so the
     # cascade that answers half the queries with the cheap model is undecided until its stages see more rows

@@ -76,6 +76,7 @@ def test_nothing_certified_is_no_cascade():
     assert choose(stages[:1] + stages[1:], labels[:10], 0.5, acc_bound(0.05)) is None  # too few shared samples
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("accuracies", [[None, 0.94], [None, None, 0.94]], ids=["two stages", "three stages"])
 def test_the_stated_lower_bound_holds_in_the_stated_share_of_worlds(accuracies):
     """Over many worlds, the chosen cascade's true accuracy (on a large fresh population) is below the threshold in at

@@ -6,11 +6,14 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from tests.helpers import CLI, cli, cli_env
 
 FAST = ["--in-process", "--repeats", "2", "--batch-size", "8", "--serving", "off"]
 
 
+@pytest.mark.slow
 def test_recommend_prints_the_table_and_json(toy_task, tfidf_registry, tmp_path):
     r = cli(
         "recommend", "--task", toy_task, "--registry", tfidf_registry, "--min-quality", "0.5", "--reports-dir", tmp_path, "--json", *FAST
@@ -22,6 +25,7 @@ def test_recommend_prints_the_table_and_json(toy_task, tfidf_registry, tmp_path)
     assert (tmp_path / data["run_id"] / "results.json").is_file()
 
 
+@pytest.mark.slow
 def test_no_candidate_meets_exits_2(toy_task, tfidf_registry, tmp_path):
     # the toy labels carry 10% flipped noise, so no out-of-fold score reaches 1.0
     r = cli("recommend", "--task", toy_task, "--registry", tfidf_registry, "--min-quality", "1.0", "--reports-dir", tmp_path / "r", *FAST)
@@ -78,6 +82,7 @@ def test_validate_reports_a_broken_registry(tmp_path):
     assert r.returncode == 1 and "candidates[0].license" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_what_was_measured_and_exits_130(toy_task, tfidf_registry, tmp_path):
     import signal
     import time

@@ -47,6 +47,7 @@ def reg(tmp_path):
     return _registry(tmp_path, tm.make_bert_encoder(tmp_path / "enc"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("student", ["tiny-student", "enc-student", "tuned-student", "static-student"])
 def test_a_student_learns_the_teachers_labels_and_is_measured_beside_it(tmp_path, toy_task, reg, student):
     rec, lineage = distill(

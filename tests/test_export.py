@@ -80,6 +80,7 @@ def package(measured, tmp_path_factory):
     return get
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(KINDS))
 def test_each_kind_exports_a_package_that_answers_as_measured(measured, package, name):
     rec, root = measured
@@ -123,6 +124,7 @@ def test_predict_proba_follows_the_task_labels(package):
         model.predict_proba(["good"])
 
 
+@pytest.mark.slow
 def test_the_serving_configuration_the_sweep_chose_is_applied(measured, tmp_path):
     """A PyTorch encoder whose sweep chose ONNX Runtime at batch 4 on 1 thread is packaged as its ONNX graph, answers as
     the PyTorch model did, and the loader serves at batch 4."""
@@ -310,6 +312,7 @@ def test_check_measures_the_deployed_package_on_fresh_samples(measured, package,
         advisor.check(other, str(tmp_path / "pkg"), registry=root / "registry.yaml", settings=settings)
 
 
+@pytest.mark.slow
 def test_export_and_check_from_the_command_line(measured, tmp_path):
     rec, root = measured
     env = {"ADVISOR_CACHE": str(root / "cache")}
@@ -351,6 +354,7 @@ def test_loading_a_package_imports_only_what_its_model_needs(package):
     assert out.stdout.strip() == "[]", out.stdout
 
 
+@pytest.mark.slow
 def test_a_generative_model_exports_with_its_prompt_and_generates_as_measured(tmp_path):
     from tests.test_generative_task import qa_task
     from tests.test_generative_task import registry as qa_registry

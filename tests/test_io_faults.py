@@ -68,6 +68,7 @@ def test_a_run_whose_disk_fills_up_keeps_what_it_measured(toy_task, tfidf_regist
     assert reused, "what was measured before the disk filled up is reused, not measured again"
 
 
+@pytest.mark.slow
 def test_a_reports_folder_that_cannot_be_made_is_one_line(toy_task, tfidf_registry, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -155,6 +156,7 @@ def _one_error_line(r: subprocess.CompletedProcess) -> str:
 CLI_RUN = ["--in-process", "--serving", "off"]
 
 
+@pytest.mark.slow
 def test_a_run_on_a_full_disk_ends_in_one_line_and_leaves_the_earlier_files_whole(small_disk, toy_task, tfidf_registry, tmp_path):
     reports, store = small_disk.root / "reports", tmp_path / "s.sqlite"
     kw = dict(task=toy_task, registry=tfidf_registry, reports_dir=reports, store=store, **FAST)
@@ -203,6 +205,7 @@ def test_a_disk_filling_up_mid_run_keeps_the_measurements_and_the_last_report(sm
     assert {c.name for c in again.candidates if c.reused_from} == set(kept.values()), "reused, not measured twice"
 
 
+@pytest.mark.slow
 def test_a_store_on_a_full_disk_is_one_line_and_keeps_its_measurements(small_disk, toy_task, tfidf_registry, tmp_path):
     store = small_disk.root / "s.sqlite"
     advisor.recommend(task=toy_task, registry=tfidf_registry, reports_dir=tmp_path / "r", store=store, **FAST)

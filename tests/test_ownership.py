@@ -10,6 +10,8 @@ import sys
 import threading
 import time
 
+import pytest
+
 from advisor.measure.candidate import base_result
 from advisor.measure.executor import Measured
 from advisor.search.cache import CachedExecutor
@@ -112,6 +114,7 @@ def test_a_run_killed_with_sigkill_leaves_no_process_and_is_marked_interrupted(t
         assert [r.status for r in s.runs()] == ["interrupted"]
 
 
+@pytest.mark.slow
 def test_workers_use_the_meter_of_the_run_not_of_the_worker_servers_start(toy_task, tfidf_registry, tmp_path, monkeypatch):
     """The worker server outlives one run (and one test): each job carries the meter its own run asked for."""
     from advisor.measure.executor import SubprocessExecutor

@@ -44,6 +44,7 @@ def three_tfidf(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_a_rerun_reuses_stored_measurements_and_fresh_measures_again(toy_task, tfidf_registry, tmp_path):
     store = tmp_path / "store.sqlite"
     first = run(toy_task, tfidf_registry, tmp_path, store=store, run_id="one")
@@ -70,6 +71,7 @@ def _stored(store) -> list[str]:
         return []
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_with_nothing_lost_and_nothing_measured_twice(tmp_path):
     task = write_task(tmp_path / "t", rows=toy_rows(240))
     reg, store = three_tfidf(tmp_path), tmp_path / "store.sqlite"
@@ -96,6 +98,7 @@ def test_a_killed_run_resumes_with_nothing_lost_and_nothing_measured_twice(tmp_p
         assert (c["quality"], c["predictions"]) == (by[c["name"]]["quality"], by[c["name"]]["predictions"])
 
 
+@pytest.mark.slow
 def test_two_runs_on_one_store_at_once_both_finish(toy_task, tmp_path):
     reg, store = three_tfidf(tmp_path), tmp_path / "shared.sqlite"
     args = [
@@ -123,6 +126,7 @@ def test_two_runs_on_one_store_at_once_both_finish(toy_task, tmp_path):
     assert len(_stored(store)) == 6  # 3 candidates x 2 different samples
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content", [b"\x00garbage" * 100, b"SQLite format 3\x00" + b"\xff" * 2000])
 def test_a_corrupted_store_is_one_clear_line(toy_task, tfidf_registry, tmp_path, content):
     bad = tmp_path / "bad.sqlite"
@@ -148,6 +152,7 @@ def test_check_verdicts_from_results():
     assert "energy-regression" in md and "+50%" in md and cheap in md
 
 
+@pytest.mark.slow
 def test_check_cli_exit_codes_and_baseline(toy_task, tmp_path):
     reg, store = three_tfidf(tmp_path), tmp_path / "store.sqlite"
     common = [

@@ -169,6 +169,7 @@ def test_report_command_rejects_a_foreign_file(tmp_path):
 CHROMIUM = "/usr/bin/chromium"
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_in_headless_chromium(rec, tmp_path):
     if not Path(CHROMIUM).exists():

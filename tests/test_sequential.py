@@ -104,6 +104,7 @@ def test_with_no_rows_left_the_answer_says_so_and_names_a_best_bet(tmp_path, tfi
     assert {(s.case, s.value) for s in rec.search.stops} == {("no_rows", 120)} and rec.search.stops[0].candidate in rec.summary
 
 
+@pytest.mark.slow
 def test_the_error_rate_holds_over_repeated_looks(big_task, tfidf_registry, tmp_path):
     """A candidate slightly below the threshold must be declared 'meets' in at most 5% of runs, looks included."""
     plan = make_plan(big_task, str(tfidf_registry), Settings(reports_dir=tmp_path / "r", exhaustive=True, candidates=["tfidf-small"]))

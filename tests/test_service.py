@@ -118,6 +118,7 @@ def upload(rows=None, **extra):
     }
 
 
+@pytest.mark.slow
 def test_the_job_cycle_over_http(server):
     r = server.call("POST", "/jobs", json=upload())
     assert r.status_code == 202, r.text
@@ -134,6 +135,7 @@ def test_the_job_cycle_over_http(server):
     assert {"/jobs", "/jobs/{job_id}", "/jobs/{job_id}/results", "/jobs/{job_id}/report", "/health"} <= set(schema["paths"])
 
 
+@pytest.mark.slow
 def test_a_complete_job_hands_out_its_model_as_a_checked_package(server, tmp_path):
     import io
     import zipfile
@@ -153,6 +155,7 @@ def test_a_complete_job_hands_out_its_model_as_a_checked_package(server, tmp_pat
     assert wrong.status_code == 409 and "did you mean 'tfidf-small'" in wrong.json()["detail"]
 
 
+@pytest.mark.slow
 def test_a_built_in_task_by_name_and_cancelling(server):
     r = server.call(
         "POST", "/jobs", json={"task": "spam", "candidates": ["tfidf-small"], "settings": {"sample_size": 40, "serving": "off"}}
@@ -211,6 +214,7 @@ def runs_started(data_dir: Path, job_id: str) -> int:
     return sum(RUN_STARTED in line for line in log.read_text().splitlines()) if log.exists() else 0
 
 
+@pytest.mark.slow
 def test_a_restart_mid_queue_loses_no_job(tmp_path, tfidf_registry):
     s = Server(tmp_path / "service", tfidf_registry).start()
     try:
@@ -231,6 +235,7 @@ def _draining(seconds: int) -> dict:
     return {"ADVISOR_TOKEN": TOKEN, "ADVISOR_DRAIN_S": str(seconds)}
 
 
+@pytest.mark.slow
 def test_a_graceful_stop_lets_the_running_job_finish_and_a_restart_runs_every_job_once(tmp_path, tfidf_registry):
     env = _draining(300)
     s = Server(tmp_path / "service", tfidf_registry, env=env).start()
@@ -262,6 +267,7 @@ def _worker_of(s: Server, job_id: str, timeout: float = 60) -> int:
     raise TimeoutError(f"no worker took job {job_id}")
 
 
+@pytest.mark.slow
 def test_a_service_manager_stopping_server_and_worker_together_requeues_the_running_job(tmp_path, tfidf_registry):
     env = _draining(60)
     s = Server(tmp_path / "service", tfidf_registry, env=env).start()
@@ -284,6 +290,7 @@ def test_a_service_manager_stopping_server_and_worker_together_requeues_the_runn
         s.stop()
 
 
+@pytest.mark.slow
 def test_200_status_polls_while_a_job_runs(server):
     job = server.call("POST", "/jobs", json=upload(rows=toy_rows(200))).json()
     times, errors = [], 0
@@ -301,6 +308,7 @@ def test_200_status_polls_while_a_job_runs(server):
 
 
 # ---------------------------------------------------------------- fuzzing against the published schema
+@pytest.mark.slow
 def test_fuzz_never_a_server_error(tmp_path):
     """Random requests shaped by the OpenAPI schema, every operation: whatever they hold, the answer is never a 5xx."""
     import schemathesis
@@ -330,6 +338,7 @@ def test_fuzz_never_a_server_error(tmp_path):
         s.stop()
 
 
+@pytest.mark.slow
 def test_too_many_open_jobs_are_answered_429_with_retry_after(tmp_path, tfidf_registry):
     s = Server(tmp_path / "service", tfidf_registry, env={"ADVISOR_TOKEN": TOKEN, "ADVISOR_MAX_OPEN_JOBS": "2"}).start()
     try:

@@ -156,6 +156,7 @@ def _modes(folder: Path) -> dict[str, int]:
     return {str(p.relative_to(folder)): stat.S_IMODE(p.stat().st_mode) for p in [folder, *folder.rglob("*")] if not p.is_symlink()}
 
 
+@pytest.mark.slow
 def test_the_data_folder_is_private_whatever_the_umask(tmp_path, tfidf_registry):
     data = tmp_path / "service"
     old = os.umask(0o022)
@@ -348,6 +349,7 @@ def _wait_gone(pid: int, timeout: float) -> bool:
     return True
 
 
+@pytest.mark.slow
 @linux_only
 def test_a_server_killed_with_sigkill_takes_its_worker_along_and_a_restart_runs_the_job_once(tmp_path, slow_registry):
     data = tmp_path / "service"
@@ -383,6 +385,7 @@ def test_a_server_killed_with_sigkill_takes_its_worker_along_and_a_restart_runs_
                 os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.slow
 @linux_only
 def test_a_live_orphan_worker_is_stopped_before_its_job_is_requeued(tmp_path, tfidf_registry):
     data = tmp_path / "service"

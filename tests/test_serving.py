@@ -300,6 +300,7 @@ def test_bad_serving_settings_are_one_line(args, says, tmp_path):
     assert r.returncode == 1 and "Traceback" not in r.stderr and len(lines) == 1 and says in r.stderr, r.stderr
 
 
+@pytest.mark.slow
 def test_cuda_asked_for_on_a_machine_without_one_is_one_line(tmp_path):
     import torch
 

@@ -91,6 +91,7 @@ def test_windows_stop_once_the_interval_lies_clearly_apart_from_the_best():
     assert len(near.energy.repeats_per_query_j) == 2 and len(alone.energy.repeats_per_query_j) == 5
 
 
+@pytest.mark.slow
 def test_a_repeated_run_sweeps_nothing_and_a_changed_key_measures_again(toy_task, tfidf_registry, tmp_path):
     kw = dict(registry=tfidf_registry, min_quality=0.5, reports_dir=tmp_path, store=tmp_path / "s.sqlite", serve_batches=[1, 8])
     first = recommend(toy_task, **kw, **FAST, sweep_budget=100)

@@ -32,6 +32,7 @@ candidates:
     return path
 
 
+@pytest.mark.slow
 def test_variants_expand_and_are_measured_like_any_candidate(tmp_path, toy_task):
     encoder = tm.make_bert_encoder(tmp_path / "enc")
     reg = load_registry(_registry(tmp_path, encoder))

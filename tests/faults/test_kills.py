@@ -86,6 +86,7 @@ def _files_whole(reports: Path) -> list[str]:
     return bad
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_instants_loses_and_repeats_nothing(tmp_path, request):
     count = request.config.getoption("--fault-count")
     rng = random.Random(int(os.environ.get("ADVISOR_FAULT_SEED", "7")))
