@@ -107,8 +107,9 @@ def _meter_by_mark(request, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch, request):
-    """Every test gets its own advisor cache unless it is a slow real-model test (which reuses dequantised copies)."""
-    if "slow" not in request.keywords:
+    """Every test gets its own advisor cache (so no test reuses another's stored measurements) unless it is marked
+    ``shared_cache``: the real-model tests, which reuse the dequantised copies and downloads the cache holds."""
+    if "shared_cache" not in request.keywords:
         monkeypatch.setenv("ADVISOR_CACHE", str(tmp_path / "advisor-cache"))
 
 

@@ -7,7 +7,7 @@ import pytest
 import advisor
 from advisor import Settings
 
-pytestmark = [pytest.mark.slow, pytest.mark.hardware]  # real models, the real meter
+pytestmark = [pytest.mark.slow, pytest.mark.hardware, pytest.mark.shared_cache]  # real models, the real meter
 
 
 def test_default_registry_on_sentiment(tmp_path):

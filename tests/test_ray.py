@@ -8,7 +8,7 @@ import advisor
 from advisor import Settings
 from tests.conftest import FAST as _FAST
 
-pytestmark = pytest.mark.slow  # starting Ray and its workers takes minutes on a small machine
+pytestmark = [pytest.mark.slow, pytest.mark.shared_cache]  # starting Ray and its workers takes minutes on a small machine
 
 FAST = {**{k: v for k, v in _FAST.items() if k != "isolate"}, "exhaustive": True, "fresh": True}  # each test sets isolate
 

@@ -11,7 +11,7 @@ from advisor import Settings
 from advisor.measure.executor import SLOT
 from tests.conftest import FAST as _FAST
 
-pytestmark = pytest.mark.slow  # two Ray nodes and their workers start in about half a minute on a small machine
+pytestmark = [pytest.mark.slow, pytest.mark.shared_cache]  # two Ray nodes and their workers start in about half a minute on a small machine
 
 FAST = {**{k: v for k, v in _FAST.items() if k != "isolate"}, "fresh": True}
 SIZES = (20, 50, 200, 5000)
