@@ -217,6 +217,12 @@ FLAT: dict[str, tuple[str, str]] = {
 _FLAT_OF = {where: name for name, where in FLAT.items()}
 
 
+def _whole_group(key: str, value: Any) -> bool:
+    """Whether ``key: value`` gives a group whole: a mapping or a model (``serving`` as a string, or None, is the flat
+    serving mode)."""
+    return key in GROUPS and (isinstance(value, (dict, BaseModel)) or (value is None and key != "serving"))
+
+
 class Settings(BaseModel):
     """How candidates are measured, judged and reported, in six groups. Every field has a safe default.
 
@@ -242,8 +248,7 @@ class Settings(BaseModel):
         nested: dict[str, Any] = {}
         flat: dict[str, Any] = {}
         for key, value in data.items():
-            # a group given whole: a mapping or a model (``serving`` as a string, or None, is the flat serving mode)
-            if key in GROUPS and (isinstance(value, (dict, BaseModel)) or (value is None and key != "serving")):
+            if _whole_group(key, value):
                 nested[key] = value.model_dump() if isinstance(value, BaseModel) else dict(value or {})
             elif key in FLAT:
                 flat[key] = value
@@ -265,7 +270,7 @@ class Settings(BaseModel):
         Raises:
             pydantic.ValidationError: a value out of its bounds, or a name that is no setting.
         """
-        whole = {k for k, v in values.items() if k in GROUPS and not (k == "serving" and (v is None or isinstance(v, str)))}
+        whole = {k for k, v in values.items() if _whole_group(k, v)}
         kept = {k: v for k, v in self.flat().items() if FLAT[k][0] not in whole}  # a group given whole replaces the group
         return type(self).model_validate({**kept, **values})
 
